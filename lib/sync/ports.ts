@@ -1,0 +1,47 @@
+/**
+ * The narrow ports the engine depends on. Adapters in `lib/source`, `lib/clusters` and `lib/target` implement
+ * them; unit tests implement them with in-memory fakes. Nothing here imports an SDK.
+ */
+import type { KubeApi } from '../target/kube-api.js';
+
+/** One version of a Secrets Manager secret, as read at AWSCURRENT. */
+export interface SecretValue {
+  arn: string;
+  name: string;
+  versionId: string;
+  versionStages: string[];
+  /** Exactly one of `secretString` and `secretBinary` is set. */
+  secretString?: string;
+  secretBinary?: Uint8Array;
+}
+
+/** A secret's identity and tags, as listed or described (no value). */
+export interface SecretRef {
+  arn: string;
+  name: string;
+  tags: Record<string, string>;
+  /** Set when the secret is scheduled for deletion. */
+  deletedDate?: Date;
+}
+
+export interface SecretFilter {
+  namePrefix?: string;
+  tags?: Record<string, string>;
+}
+
+/** Secrets Manager behind a port. Every read is at AWSCURRENT; values are never cached across calls. */
+export interface SecretSource {
+  /** GetSecretValue(VersionStage=AWSCURRENT). Throws SyncError (`SecretNotFound`, `SourceError`). */
+  getCurrent(id: string): Promise<SecretValue>;
+  /** Batched reads (BatchGetSecretValue, 20 per call); each id maps to its value or its own error. */
+  getMany(ids: readonly string[]): Promise<Map<string, SecretValue | Error>>;
+  /** ListSecrets with name-prefix and tag filters (all pages). */
+  list(filter: SecretFilter): Promise<SecretRef[]>;
+  /** DescribeSecret: identity and tags, no value. Throws SyncError `SecretNotFound`. */
+  describe(id: string): Promise<SecretRef>;
+}
+
+/** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */
+export interface ClusterConnector {
+  connect(cluster: string): Promise<KubeApi>;
+}

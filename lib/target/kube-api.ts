@@ -1,0 +1,82 @@
+/**
+ * The narrow Kubernetes port used by the Secret writer and the restarter. `client-node-api.ts` implements it with
+ * `@kubernetes/client-node`; unit tests use an in-memory fake. Implementations translate API errors into
+ * `SyncError` (codes `Forbidden`, `NamespaceNotFound`, `Conflict`, `KubernetesError`, ...), naming the verb,
+ * resource, namespace and name, never the body of a Secret.
+ */
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+/** A Kubernetes Secret as read from the API server; `data` values are base64, as on the wire. */
+export interface KubeSecret {
+  namespace: string;
+  name: string;
+  type: string;
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  immutable: boolean;
+  /** Kinds of the owner references, e.g. `ExternalSecret`. */
+  ownerKinds: string[];
+  resourceVersion: string;
+}
+
+/** What we write: the full desired Secret (labels/annotations are merged into existing ones by the writer). */
+export interface KubeSecretWrite {
+  namespace: string;
+  name: string;
+  type: string;
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Required by `replaceSecret` for optimistic locking. */
+  resourceVersion?: string;
+}
+
+/** The parts of a pod spec that can reference a Secret. */
+export interface PodSpecRefs {
+  containers?: ContainerRefs[];
+  initContainers?: ContainerRefs[];
+  volumes?: Array<{
+    secret?: { secretName?: string };
+    projected?: { sources?: Array<{ secret?: { name?: string } }> };
+  }>;
+}
+
+export interface ContainerRefs {
+  env?: Array<{ valueFrom?: { secretKeyRef?: { name?: string } } }>;
+  envFrom?: Array<{ secretRef?: { name?: string } }>;
+}
+
+export interface Workload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  /** Deployment `spec.paused`; always false for other kinds. */
+  paused: boolean;
+  annotations: Record<string, string>;
+  templateAnnotations: Record<string, string>;
+  podSpec: PodSpecRefs;
+}
+
+export interface KubeApi {
+  readonly cluster: string;
+  /** GET; `undefined` when the Secret does not exist. */
+  getSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
+  /** POST; throws `Conflict` (AlreadyExists) or `NamespaceNotFound`. */
+  createSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
+  /** PUT with `resourceVersion`; throws `Conflict` when someone else wrote first. */
+  replaceSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
+  /** DELETE (used for deletion policy `delete` and for `recreate`). Missing Secret is not an error. */
+  deleteSecret(namespace: string, name: string): Promise<void>;
+  /** Merge-patch of metadata.annotations; a `null` value removes the annotation. */
+  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
+  listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
+  /** Strategic-merge patch of spec.template.metadata.annotations with our field manager. */
+  patchTemplateAnnotations(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    annotations: Record<string, string>,
+  ): Promise<void>;
+}
