@@ -1,0 +1,2 @@
+export { loadConfigFile, parseConfig } from './load.js';
+export type { ClusterConfig, Config, KeyRef, RestartConfig, SourceConfig, SyncConfig, TargetConfig } from './schema.js';

@@ -1,0 +1,133 @@
+/** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
+import { z } from 'zod';
+
+/** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */
+const dnsLabel = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase RFC 1123 label (a-z, 0-9, "-")');
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a lowercase RFC 1123 subdomain (a-z, 0-9, "-", ".")',
+  );
+/** Secret data keys: [-._a-zA-Z0-9]+ (Kubernetes validation). */
+const dataKey = z
+  .string()
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must consist of alphanumerics, "-", "_" or "."');
+
+const clusterName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a cluster name of [A-Za-z0-9_.-]');
+
+const eksCluster = z.strictObject({
+  eks: z.strictObject({
+    name: z.string().min(1),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
+      .optional(),
+    externalId: z.string().min(2).optional(),
+  }),
+});
+
+const kubeconfigCluster = z.strictObject({
+  kubeconfig: z.strictObject({
+    path: z.string().min(1).default('~/.kube/config'),
+    context: z.string().min(1),
+    /** Only for local test clusters; verification is on unless this says otherwise. */
+    skipTLSVerify: z.boolean().optional(),
+  }),
+});
+
+export const clusterSchema = z.union([eksCluster, kubeconfigCluster]);
+
+const secretArn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
+const sourceSchema = z.union([
+  z.strictObject({
+    secret: z
+      .string()
+      .min(1)
+      .max(2048)
+      .refine((s) => !s.startsWith('arn:') || secretArn.test(s), 'must be a secret name or a Secrets Manager ARN'),
+  }),
+  z.strictObject({
+    namePrefix: z.string().min(1),
+    tags: z.record(z.string(), z.string()).optional(),
+  }),
+  z.strictObject({
+    tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'must not be empty'),
+  }),
+]);
+
+/** How a secret's value becomes Secret data. */
+const keyRef = z.union([dataKey.describe('top-level JSON key'), z.strictObject({ path: z.string().min(1) })]);
+
+const workloadRef = z.strictObject({
+  kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
+  name: dnsSubdomain,
+});
+
+const restartSchema = z.union([
+  z.enum(['auto', 'none']),
+  z.strictObject({
+    /** Also restart consumers discovered from pod specs and Reloader annotations. */
+    auto: z.boolean().default(false),
+    workloads: z.array(workloadRef).min(1),
+  }),
+]);
+
+const targetSchema = z
+  .strictObject({
+    clusters: z.array(clusterName).min(1),
+    namespaces: z.array(dnsLabel).min(1),
+    /** Kubernetes Secret name; for selector sources defaults to the secret name made DNS-safe. */
+    secret: dnsSubdomain.optional(),
+    type: z.string().min(1).default('Opaque'),
+    /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
+    keys: z.union([z.literal('all'), z.record(dataKey, keyRef)]).optional(),
+    /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
+    asKey: dataKey.optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+    annotations: z.record(z.string(), z.string()).default({}),
+    restart: restartSchema.default('auto'),
+    /** Take over an existing Secret that we did not create. */
+    adopt: z.boolean().default(false),
+    /** Delete and recreate an immutable Secret or one whose type differs, instead of failing. */
+    recreate: z.boolean().default(false),
+  })
+  .refine((t) => !(t.keys !== undefined && t.asKey !== undefined), {
+    message: '"keys" and "asKey" exclude each other',
+    path: ['asKey'],
+  });
+
+const syncSchema = z.strictObject({
+  source: sourceSchema,
+  /** What to do with the Kubernetes Secrets when the source secret is deleted. */
+  deletionPolicy: z.enum(['retain', 'delete']).optional(),
+  targets: z.array(targetSchema).min(1),
+});
+
+export const configSchema = z.strictObject({
+  clusters: z.record(clusterName, clusterSchema).refine((c) => Object.keys(c).length > 0, 'must define a cluster'),
+  defaults: z
+    .strictObject({
+      deletionPolicy: z.enum(['retain', 'delete']).default('retain'),
+      /** Clusters worked on at once, and bindings at once within one cluster. */
+      clusterConcurrency: z.number().int().min(1).max(64).default(8),
+      bindingConcurrency: z.number().int().min(1).max(64).default(4),
+    })
+    .prefault({}),
+  syncs: z.array(syncSchema).min(1),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ClusterConfig = z.output<typeof clusterSchema>;
+export type SyncConfig = z.output<typeof syncSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
+export type KeyRef = z.output<typeof keyRef>;
+export type RestartConfig = z.output<typeof restartSchema>;

@@ -1,0 +1,370 @@
+/**
+ * The engine: resolve sources -> plan -> fetch -> render -> apply per cluster (parallel, bounded) -> report.
+ * Depends on ports only; never reads process.env, never builds an SDK client.
+ */
+import type { Config, SourceConfig } from '../config/index.js';
+import { InputError, type SyncError, toSyncError } from '../errors.js';
+import { isSecretArn, matchesSecretId, nameFromArn } from '../events/secret-id.js';
+import type { KubeApi } from '../target/kube-api.js';
+import { type RestartItem, restartConsumers } from '../target/restarter.js';
+import { upsertSecret } from '../target/secret-writer.js';
+import { groupBy, mapLimit } from './concurrency.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
+import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
+import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
+import { type DesiredSecret, renderSecret } from './render.js';
+import type { BindingAction, BindingResult, SyncReport, SyncRequest } from './types.js';
+
+/** Structured log sink; attributes hold ids, names, hashes and counts only. */
+export interface EngineLog {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface EngineDeps {
+  config: Config;
+  source: SecretSource;
+  clusters: ClusterConnector;
+  now?: () => Date;
+  log?: EngineLog;
+}
+
+const silent: EngineLog = { info: () => {}, warn: () => {} };
+
+function errorOf(error: unknown): { code: SyncError['code']; message: string } {
+  const e = toSyncError(error);
+  return { code: e.code, message: e.message };
+}
+
+function tagsMatch(wanted: Record<string, string> | undefined, tags: Record<string, string>): boolean {
+  return Object.entries(wanted ?? {}).every(([k, v]) => tags[k] === v);
+}
+
+function selectorMatches(source: SourceConfig, ref: SecretRef): boolean {
+  if ('secret' in source) return false;
+  const prefixOk = !('namePrefix' in source) || ref.name.startsWith(source.namePrefix);
+  return prefixOk && tagsMatch(source.tags, ref.tags);
+}
+
+/** Rejects filters that name nothing in the configuration, before any work is done. */
+function checkRequest(config: Config, request: SyncRequest): void {
+  const known = Object.keys(config.clusters);
+  const unknown = (request.clusters ?? []).filter((c) => !known.includes(c));
+  if (unknown.length > 0) {
+    throw new InputError(
+      'InvalidInput',
+      `unknown cluster${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (defined: ${known.join(', ')})`,
+    );
+  }
+}
+
+export class SyncEngine {
+  private readonly log: EngineLog;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.log = deps.log ?? silent;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Runs one pass. Throws InputError for a request that names nothing configured; everything else is reported. */
+  async run(request: SyncRequest): Promise<SyncReport> {
+    const started = this.now().getTime();
+    const { config } = this.deps;
+    checkRequest(config, request);
+    const notes: string[] = [];
+    const resolved = await this.resolve(request, notes);
+    const bindings = planBindings(config, resolved, request);
+    const report: SyncReport = {
+      trigger: request.trigger,
+      dryRun: request.dryRun,
+      sources: [],
+      results: [],
+      summary: { created: 0, updated: 0, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 0, restarts: 0 },
+      durationMs: 0,
+      notes,
+    };
+    if (bindings.length > 0) {
+      const values = request.deleted
+        ? new Map<string, SecretValue | Error>()
+        : await this.fetch(bindings, request, report);
+      report.results = await this.apply(bindings, values, request);
+    }
+    report.results.sort((a, b) =>
+      `${a.cluster}/${a.namespace}/${a.secret}`.localeCompare(`${b.cluster}/${b.namespace}/${b.secret}`),
+    );
+    for (const result of report.results) {
+      report.summary[result.action] += 1;
+      report.summary.restarts += result.restarted.length;
+    }
+    report.durationMs = this.now().getTime() - started;
+    return report;
+  }
+
+  /** Which secrets each sync covers in this pass (ListSecrets/DescribeSecret only for selectors). */
+  private async resolve(request: SyncRequest, notes: string[]): Promise<Map<number, ResolvedSecret[]>> {
+    const { config, source } = this.deps;
+    const resolved = new Map<number, ResolvedSecret[]>();
+    const add = (index: number, secret: ResolvedSecret) => {
+      const list = resolved.get(index) ?? [];
+      if (!list.some((s) => s.fetchId === secret.fetchId)) list.push(secret);
+      resolved.set(index, list);
+    };
+
+    if (request.secrets === undefined) {
+      const listed = new Map<string, Promise<SecretRef[]>>();
+      for (const [index, sync] of config.syncs.entries()) {
+        if ('secret' in sync.source) {
+          const id = sync.source.secret;
+          add(index, { fetchId: id, name: isSecretArn(id) ? (nameFromArn(id) ?? id) : id });
+          continue;
+        }
+        const filter = { ...sync.source };
+        const key = JSON.stringify(filter);
+        if (!listed.has(key)) listed.set(key, source.list(filter));
+        for (const ref of await (listed.get(key) as Promise<SecretRef[]>)) {
+          if (selectorMatches(sync.source, ref)) add(index, { fetchId: ref.arn, name: ref.name });
+        }
+      }
+      return resolved;
+    }
+
+    for (const id of request.secrets) {
+      const name = isSecretArn(id) ? (nameFromArn(id) ?? id) : id;
+      let described: SecretRef | undefined;
+      let matched = false;
+      for (const [index, sync] of config.syncs.entries()) {
+        if ('secret' in sync.source) {
+          if (!matchesSecretId(sync.source.secret, isSecretArn(id) ? { arn: id } : { name: id })) continue;
+          const configured = sync.source.secret;
+          add(index, { fetchId: id, name: isSecretArn(configured) ? name : configured });
+          matched = true;
+          continue;
+        }
+        if ('namePrefix' in sync.source && !name.startsWith(sync.source.namePrefix)) continue;
+        if (sync.source.tags !== undefined) {
+          // Tags are not in events: one DescribeSecret per requested secret, only when a tag selector could match.
+          described ??= await source.describe(id);
+          if (!selectorMatches(sync.source, described)) continue;
+        }
+        add(index, { fetchId: id, name: described?.name ?? name });
+        matched = true;
+      }
+      if (!matched) {
+        if (request.trigger === 'backfill') {
+          throw new InputError('InvalidInput', `secret "${id}" matches no sync in the configuration`);
+        }
+        notes.push(`secret "${id}" matches no sync in the configuration; nothing to do`);
+        this.log.info('secret matches no configured sync', { secretId: id });
+      }
+    }
+    return resolved;
+  }
+
+  /** Reads each distinct source secret once at AWSCURRENT (batched when there are several). */
+  private async fetch(
+    bindings: Binding[],
+    request: SyncRequest,
+    report: SyncReport,
+  ): Promise<Map<string, SecretValue | Error>> {
+    const { source } = this.deps;
+    const ids = [...new Set(bindings.map((b) => b.fetchId))];
+    let values: Map<string, SecretValue | Error>;
+    if (ids.length === 1) {
+      const id = ids[0] as string;
+      values = new Map([[id, await source.getCurrent(id).catch((e: unknown) => toSyncError(e))]]);
+    } else {
+      values = await source.getMany(ids);
+    }
+    for (const id of ids) {
+      const value = values.get(id);
+      if (value === undefined || value instanceof Error) {
+        report.sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
+        continue;
+      }
+      report.sources.push({ id, arn: value.arn, versionId: value.versionId });
+      if (request.versionId !== undefined && value.versionId !== request.versionId) {
+        report.notes.push(
+          `event version ${request.versionId} of "${id}" is no longer AWSCURRENT; synced version ${value.versionId}`,
+        );
+      }
+    }
+    return values;
+  }
+
+  private async apply(
+    bindings: Binding[],
+    values: Map<string, SecretValue | Error>,
+    request: SyncRequest,
+  ): Promise<BindingResult[]> {
+    const byCluster = [...groupBy(bindings, (b) => b.cluster)];
+    const perCluster = await mapLimit(byCluster, this.deps.config.defaults.clusterConcurrency, ([cluster, list]) =>
+      this.applyCluster(cluster, list, values, request),
+    );
+    return perCluster.flat();
+  }
+
+  private async applyCluster(
+    cluster: string,
+    bindings: Binding[],
+    values: Map<string, SecretValue | Error>,
+    request: SyncRequest,
+  ): Promise<BindingResult[]> {
+    let api: KubeApi;
+    try {
+      api = await this.deps.clusters.connect(cluster);
+    } catch (error) {
+      const failure = errorOf(error);
+      this.log.warn('cluster unavailable', { cluster, error: failure });
+      return bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure }));
+    }
+    const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
+    const results = await mapLimit(byNamespace, this.deps.config.defaults.bindingConcurrency, ([namespace, list]) =>
+      request.deleted
+        ? this.deleteNamespace(api, list, request)
+        : this.syncNamespace(api, namespace, list, values, request),
+    );
+    return results.flat();
+  }
+
+  /** Upserts every Secret of one namespace, then restarts their consumers with one patch per workload. */
+  private async syncNamespace(
+    api: KubeApi,
+    namespace: string,
+    bindings: Binding[],
+    values: Map<string, SecretValue | Error>,
+    request: SyncRequest,
+  ): Promise<BindingResult[]> {
+    const results: BindingResult[] = [];
+    const restarts: Array<{ result: BindingResult; item: RestartItem; pending: boolean }> = [];
+    for (const binding of bindings) {
+      const result = baseResult(binding);
+      results.push(result);
+      if (request.dryRun) result.dryRun = true;
+      const value = values.get(binding.fetchId);
+      if (value === undefined || value instanceof Error) {
+        result.action = 'failed';
+        result.error = errorOf(value ?? new Error('secret was not read'));
+        continue;
+      }
+      let desired: DesiredSecret;
+      try {
+        desired = renderSecret(value, binding.target, { namespace, name: binding.secret, source: binding.fetchId });
+      } catch (error) {
+        result.action = 'failed';
+        result.error = errorOf(error);
+        continue;
+      }
+      result.hash = desired.hash;
+      const restartWanted = request.restart && binding.target.restart !== 'none';
+      try {
+        const outcome = await upsertSecret(api, desired, {
+          adopt: binding.target.adopt,
+          recreate: binding.target.recreate,
+          dryRun: request.dryRun,
+          markRestartPending: restartWanted,
+        });
+        result.action = outcome.action;
+        if (outcome.changedKeys.length > 0) result.changedKeys = outcome.changedKeys;
+        if (request.trigger === 'reconcile' && outcome.action !== 'unchanged') result.drift = true;
+        const contentChanged = outcome.restartPending || (request.dryRun && outcome.changedKeys.length > 0);
+        // Reconcile also looks for consumers left stale by an earlier pass; other triggers trust the marker.
+        if (restartWanted && (contentChanged || request.trigger === 'reconcile')) {
+          restarts.push({
+            result,
+            pending: outcome.restartPending,
+            item: { secretName: binding.secret, hash: desired.hash, policy: binding.target.restart, contentChanged },
+          });
+        }
+      } catch (error) {
+        result.action = 'failed';
+        result.error = errorOf(error);
+      }
+    }
+    if (restarts.length > 0) await this.restart(api, namespace, restarts, request);
+    return results;
+  }
+
+  private async restart(
+    api: KubeApi,
+    namespace: string,
+    restarts: Array<{ result: BindingResult; item: RestartItem; pending: boolean }>,
+    request: SyncRequest,
+  ): Promise<void> {
+    const outcome = await restartConsumers(
+      api,
+      namespace,
+      restarts.map((r) => r.item),
+      { dryRun: request.dryRun, now: this.now() },
+    );
+    for (const { result, item, pending } of restarts) {
+      result.restarted = outcome.restarted.get(item.secretName) ?? [];
+      if (request.trigger === 'reconcile' && result.restarted.length > 0) result.drift = true;
+      if (result.restarted.some((w) => w.paused)) {
+        addNote(result, 'paused Deployments were patched and roll out when resumed');
+      }
+      const failure = outcome.failures.get(item.secretName);
+      if (failure !== undefined) {
+        result.action = 'failed';
+        result.error = { code: failure.code, message: `Secret written, restart failed: ${failure.message}` };
+        continue;
+      }
+      if (pending && !request.dryRun) {
+        try {
+          await api.patchSecretAnnotations(namespace, item.secretName, { [RESTART_PENDING_ANNOTATION]: null });
+        } catch (error) {
+          // Harmless: the next pass finds every consumer current and only clears the marker.
+          addNote(result, `restart marker not cleared: ${errorOf(error).message}`);
+        }
+      }
+    }
+  }
+
+  /** The source secret was deleted: keep the Kubernetes Secrets (report them) or delete the ones we manage. */
+  private async deleteNamespace(api: KubeApi, bindings: Binding[], request: SyncRequest): Promise<BindingResult[]> {
+    return Promise.all(
+      bindings.map(async (binding): Promise<BindingResult> => {
+        const result = baseResult(binding);
+        if (request.dryRun) result.dryRun = true;
+        try {
+          const existing = await api.getSecret(binding.namespace, binding.secret);
+          if (existing === undefined)
+            return { ...result, action: 'skipped', notes: ['source deleted; no Secret here'] };
+          if (binding.deletionPolicy === 'retain') {
+            return {
+              ...result,
+              action: 'retained',
+              notes: ['source secret deleted; Secret kept (deletionPolicy retain)'],
+            };
+          }
+          if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+            return {
+              ...result,
+              action: 'skipped',
+              notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
+            };
+          }
+          if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
+          return { ...result, action: 'deleted' };
+        } catch (error) {
+          return { ...result, action: 'failed', error: errorOf(error) };
+        }
+      }),
+    );
+  }
+}
+
+function baseResult(binding: Binding): BindingResult & { action: BindingAction } {
+  return {
+    cluster: binding.cluster,
+    namespace: binding.namespace,
+    secret: binding.secret,
+    source: binding.fetchId,
+    action: 'skipped',
+    restarted: [],
+  };
+}
+
+function addNote(result: BindingResult, note: string): void {
+  result.notes = [...(result.notes ?? []), note];
+}

@@ -1,0 +1,41 @@
+/** Names and keys we put on Kubernetes objects. */
+import { createHash } from 'node:crypto';
+
+export const FIELD_MANAGER = 'eks-secret-sync';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'eks-secret-sync';
+const PREFIX = 'eks-secret-sync.io';
+/** SHA-256 of the rendered data and type; the idempotency key for writes and restarts. */
+export const HASH_ANNOTATION = `${PREFIX}/hash`;
+export const SOURCE_ANNOTATION = `${PREFIX}/source`;
+export const VERSION_ANNOTATION = `${PREFIX}/version-id`;
+/** Set with a Secret write, cleared once its consumers are restarted: a crash in between is healed by the retry. */
+export const RESTART_PENDING_ANNOTATION = `${PREFIX}/restart-pending`;
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+
+/**
+ * Pod-template annotation carrying the hash of one consumed Secret. Annotation name segments are at most 63
+ * characters, so long Secret names are shortened with a digest to stay unique.
+ */
+export function consumerHashAnnotation(secretName: string): string {
+  const segment = `secret.${secretName}`;
+  if (segment.length <= 63) return `${PREFIX}/${segment}`;
+  const digest = createHash('sha256').update(secretName).digest('hex').slice(0, 10);
+  return `${PREFIX}/secret.${secretName.slice(0, 44).replace(/[-.]+$/, '')}-${digest}`;
+}
+
+/** A Secrets Manager name (`prod/payments/db_main`) made a valid Kubernetes Secret name (`prod-payments-db-main`). */
+export function kubernetesNameFor(secretName: string): string {
+  const cleaned = secretName
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return cleaned.slice(0, 253).replace(/[^a-z0-9]+$/, '') || 'secret';
+}
+
+/** SHA-256 over the type and the sorted `key=base64` pairs (DESIGN.md "Hash"). */
+export function contentHash(type: string, data: Record<string, string>): string {
+  const hash = createHash('sha256').update(`type=${type}\n`);
+  for (const key of Object.keys(data).sort()) hash.update(`${key}=${data[key]}\n`);
+  return hash.digest('hex');
+}

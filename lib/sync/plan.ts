@@ -1,0 +1,53 @@
+/** plan: configuration + resolved sources + request -> bindings. Pure, no I/O. */
+import type { Config, TargetConfig } from '../config/index.js';
+import { kubernetesNameFor } from './names.js';
+import type { SyncRequest } from './types.js';
+
+/** One source secret a sync covers in this pass. */
+export interface ResolvedSecret {
+  /** The id to read it by: the requested id for events/backfills, the configured id or listed ARN otherwise. */
+  fetchId: string;
+  /** Its Secrets Manager name, for the default Kubernetes Secret name. */
+  name: string;
+}
+
+/** One Kubernetes Secret to keep in step with one source secret. */
+export interface Binding {
+  cluster: string;
+  namespace: string;
+  /** Kubernetes Secret name. */
+  secret: string;
+  fetchId: string;
+  target: TargetConfig;
+  deletionPolicy: 'retain' | 'delete';
+}
+
+/** Expands each sync's resolved secrets over its targets' clusters and namespaces, applying request filters. */
+export function planBindings(
+  config: Config,
+  resolved: ReadonlyMap<number, ResolvedSecret[]>,
+  request: SyncRequest,
+): Binding[] {
+  const bindings: Binding[] = [];
+  config.syncs.forEach((sync, index) => {
+    for (const source of resolved.get(index) ?? []) {
+      for (const target of sync.targets) {
+        for (const cluster of target.clusters) {
+          if (request.clusters !== undefined && !request.clusters.includes(cluster)) continue;
+          for (const namespace of target.namespaces) {
+            if (request.namespaces !== undefined && !request.namespaces.includes(namespace)) continue;
+            bindings.push({
+              cluster,
+              namespace,
+              secret: target.secret ?? kubernetesNameFor(source.name),
+              fetchId: source.fetchId,
+              target,
+              deletionPolicy: sync.deletionPolicy ?? config.defaults.deletionPolicy,
+            });
+          }
+        }
+      }
+    }
+  });
+  return bindings;
+}

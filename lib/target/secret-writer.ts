@@ -1,0 +1,158 @@
+/**
+ * Secret upsert with ownership rules: compare first, write only on change, optimistic locking with a bounded
+ * re-read on 409. Works on the narrow KubeApi port.
+ */
+import { SyncError } from '../errors.js';
+import {
+  contentHash,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  RESTART_PENDING_ANNOTATION,
+  VERSION_ANNOTATION,
+} from '../sync/names.js';
+import type { DesiredSecret } from '../sync/render.js';
+import type { KubeApi, KubeSecret, KubeSecretWrite } from './kube-api.js';
+
+export interface UpsertOptions {
+  adopt: boolean;
+  recreate: boolean;
+  dryRun: boolean;
+  /** Mark the write as "consumers not restarted yet" so that a retry finishes the restarts. */
+  markRestartPending: boolean;
+  /** Attempts after a 409 Conflict (re-read each time). */
+  maxConflictRetries?: number;
+}
+
+export interface UpsertOutcome {
+  action: 'created' | 'updated' | 'unchanged';
+  changedKeys: string[];
+  /** The Secret carries our restart-pending marker for this hash (written now, or left by a failed pass). */
+  restartPending: boolean;
+}
+
+const ESO_PREFIXES = ['reconcile.external-secrets.io/', 'external-secrets.io/'];
+
+function ownedByExternalSecrets(secret: KubeSecret): boolean {
+  const keys = [...Object.keys(secret.labels), ...Object.keys(secret.annotations)];
+  return (
+    secret.ownerKinds.includes('ExternalSecret') ||
+    secret.ownerKinds.includes('PushSecret') ||
+    keys.some((k) => ESO_PREFIXES.some((p) => k.startsWith(p)))
+  );
+}
+
+/** Key names whose presence or value differs. */
+export function changedKeys(before: Record<string, string>, after: Record<string, string>): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].filter((k) => before[k] !== after[k]).sort();
+}
+
+function metadataMatches(existing: KubeSecret, desired: DesiredSecret): boolean {
+  const labelsOk = Object.entries(desired.labels).every(([k, v]) => existing.labels[k] === v);
+  const annotationsOk = Object.entries(desired.annotations).every(
+    ([k, v]) => k === VERSION_ANNOTATION || existing.annotations[k] === v,
+  );
+  return labelsOk && annotationsOk;
+}
+
+function describe(api: KubeApi, desired: DesiredSecret): string {
+  return `Secret ${desired.namespace}/${desired.name} in cluster "${api.cluster}"`;
+}
+
+/** Refusals that no retry can fix: the report carries them as errors. */
+function checkOwnership(api: KubeApi, existing: KubeSecret, desired: DesiredSecret, options: UpsertOptions): void {
+  const what = describe(api, desired);
+  if (ownedByExternalSecrets(existing)) {
+    throw new SyncError(
+      'OwnedByOtherController',
+      `${what} is owned by External Secrets Operator; refusing to write it`,
+    );
+  }
+  if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE && !options.adopt) {
+    throw new SyncError(
+      'NotManaged',
+      `${what} exists and is not managed by eks-secret-sync; set "adopt: true" on the target to take it over`,
+    );
+  }
+}
+
+/** A type change or an immutable Secret cannot be updated in place: recreate when allowed, else refuse. */
+function needsRecreate(api: KubeApi, existing: KubeSecret, desired: DesiredSecret, options: UpsertOptions): boolean {
+  const what = describe(api, desired);
+  if (existing.type !== desired.type) {
+    if (options.recreate) return true;
+    throw new SyncError(
+      'TypeChange',
+      `${what} has type ${existing.type}, the configuration wants ${desired.type}; the type of a Secret cannot change (set "recreate: true" to delete and recreate it)`,
+    );
+  }
+  if (existing.immutable) {
+    if (options.recreate) return true;
+    throw new SyncError(
+      'Immutable',
+      `${what} is immutable and differs; set "recreate: true" to delete and recreate it`,
+    );
+  }
+  return false;
+}
+
+function toWrite(desired: DesiredSecret, existing: KubeSecret | undefined, markPending: boolean): KubeSecretWrite {
+  const annotations = { ...(existing?.annotations ?? {}), ...desired.annotations };
+  if (markPending) annotations[RESTART_PENDING_ANNOTATION] = desired.hash;
+  return {
+    namespace: desired.namespace,
+    name: desired.name,
+    type: desired.type,
+    data: desired.data,
+    labels: { ...(existing?.labels ?? {}), ...desired.labels },
+    annotations,
+  };
+}
+
+/** Creates or updates one Secret; returns what it did. Writes nothing when data, type and our metadata are equal. */
+export async function upsertSecret(
+  api: KubeApi,
+  desired: DesiredSecret,
+  options: UpsertOptions,
+): Promise<UpsertOutcome> {
+  const attempts = 1 + (options.maxConflictRetries ?? 5);
+  for (let attempt = 1; ; attempt++) {
+    const existing = await api.getSecret(desired.namespace, desired.name);
+    try {
+      if (existing === undefined) {
+        if (!options.dryRun) await api.createSecret(toWrite(desired, undefined, options.markRestartPending));
+        return {
+          action: 'created',
+          changedKeys: Object.keys(desired.data).sort(),
+          restartPending: options.markRestartPending,
+        };
+      }
+      checkOwnership(api, existing, desired, options);
+      const contentChanged =
+        existing.type !== desired.type || contentHash(existing.type, existing.data) !== desired.hash;
+      const leftPending = existing.annotations[RESTART_PENDING_ANNOTATION] === desired.hash;
+      if (!contentChanged && metadataMatches(existing, desired)) {
+        return { action: 'unchanged', changedKeys: [], restartPending: leftPending };
+      }
+      const recreate = contentChanged && needsRecreate(api, existing, desired, options);
+      const markPending = options.markRestartPending && contentChanged;
+      if (!options.dryRun) {
+        const write = toWrite(desired, existing, markPending || leftPending);
+        if (recreate) {
+          await api.deleteSecret(desired.namespace, desired.name);
+          await api.createSecret(write);
+        } else {
+          await api.replaceSecret({ ...write, resourceVersion: existing.resourceVersion });
+        }
+      }
+      return {
+        action: 'updated',
+        changedKeys: changedKeys(existing.data, desired.data),
+        restartPending: markPending || leftPending,
+      };
+    } catch (error) {
+      if (error instanceof SyncError && error.code === 'Conflict' && attempt < attempts) continue;
+      throw error;
+    }
+  }
+}
