@@ -1,0 +1,390 @@
+/**
+ * `KubeApi` implemented with @kubernetes/client-node 2.x (CoreV1Api for Secrets, AppsV1Api for workloads).
+ * Every API error is translated into a SyncError naming verb, resource, namespace and cluster; request bodies
+ * (Secret data) never reach a message.
+ */
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1DaemonSet,
+  type V1Deployment,
+  type V1PodSpec,
+  type V1Secret,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { SyncError } from '../errors.js';
+import type {
+  ContainerRefs,
+  KubeApi,
+  KubeSecret,
+  KubeSecretWrite,
+  PodSpecRefs,
+  Workload,
+  WorkloadKind,
+} from './kube-api.js';
+
+/** Our field manager: `managedFields` and GitOps diffs attribute our writes to it. */
+export const FIELD_MANAGER = 'eks-secret-sync';
+/** Page size for workload lists: bounded memory and response size on namespaces with many workloads. */
+const LIST_PAGE_SIZE = 250;
+/** Cap on API server status messages copied into errors. */
+const MAX_STATUS_MESSAGE = 500;
+
+type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
+
+/** One row per workload kind, so the rest of the adapter never switches on the kind. */
+interface KindOps {
+  resource: string;
+  list(namespace: string, cont: string | undefined): Promise<{ items: WorkloadObject[]; cont: string | undefined }>;
+  patch(namespace: string, name: string, body: object): Promise<unknown>;
+}
+
+/** What a request was doing, for error messages. */
+interface Operation {
+  verb: string;
+  resource: string;
+  namespace: string;
+  name?: string;
+}
+
+/** Builds the KubeApi of one cluster from its KubeConfig (one KubeConfig per cluster, built by lib/clusters). */
+export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldManager?: string } = {}): KubeApi {
+  const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
+  const core = kc.makeApiClient(CoreV1Api);
+  const apps = kc.makeApiClient(AppsV1Api);
+  // Generated patch methods default to JSON Patch; an object body needs the content type set per call (#2160).
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+  const kinds: Record<WorkloadKind, KindOps> = {
+    Deployment: {
+      resource: 'deployments',
+      list: async (namespace, cont) => {
+        const page = await apps.listNamespacedDeployment({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
+        return { items: page.items, cont: page.metadata?._continue || undefined };
+      },
+      patch: (namespace, name, body) =>
+        apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, strategicMergePatch),
+    },
+    StatefulSet: {
+      resource: 'statefulsets',
+      list: async (namespace, cont) => {
+        const page = await apps.listNamespacedStatefulSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
+        return { items: page.items, cont: page.metadata?._continue || undefined };
+      },
+      patch: (namespace, name, body) =>
+        apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, strategicMergePatch),
+    },
+    DaemonSet: {
+      resource: 'daemonsets',
+      list: async (namespace, cont) => {
+        const page = await apps.listNamespacedDaemonSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
+        return { items: page.items, cont: page.metadata?._continue || undefined };
+      },
+      patch: (namespace, name, body) =>
+        apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, strategicMergePatch),
+    },
+  };
+
+  async function call<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translateError(cluster, op, error);
+    }
+  }
+
+  return {
+    cluster,
+
+    async getSecret(namespace, name) {
+      const op = { verb: 'get', resource: 'secrets', namespace, name };
+      try {
+        return toKubeSecret(await core.readNamespacedSecret({ namespace, name }), namespace);
+      } catch (error) {
+        if (statusCode(error) === 404) return undefined;
+        throw translateError(cluster, op, error);
+      }
+    },
+
+    async createSecret(secret) {
+      const op = { verb: 'create', resource: 'secrets', namespace: secret.namespace, name: secret.name };
+      const body = toV1Secret(secret);
+      const created = await call(op, () =>
+        core.createNamespacedSecret({ namespace: secret.namespace, body, fieldManager }),
+      );
+      return toKubeSecret(created, secret.namespace);
+    },
+
+    async replaceSecret(secret) {
+      if (secret.resourceVersion === undefined) {
+        // Without it the PUT would silently overwrite a concurrent write.
+        throw new SyncError('Internal', `replaceSecret ${secret.namespace}/${secret.name} needs a resourceVersion`);
+      }
+      const op = { verb: 'update', resource: 'secrets', namespace: secret.namespace, name: secret.name };
+      const body = toV1Secret(secret);
+      const replaced = await call(op, () =>
+        core.replaceNamespacedSecret({ namespace: secret.namespace, name: secret.name, body, fieldManager }),
+      );
+      return toKubeSecret(replaced, secret.namespace);
+    },
+
+    async deleteSecret(namespace, name) {
+      const op = { verb: 'delete', resource: 'secrets', namespace, name };
+      try {
+        await core.deleteNamespacedSecret({ namespace, name });
+      } catch (error) {
+        if (statusCode(error) === 404) return;
+        throw translateError(cluster, op, error);
+      }
+    },
+
+    async patchSecretAnnotations(namespace, name, annotations) {
+      const op = { verb: 'patch', resource: 'secrets', namespace, name };
+      const body = { metadata: { annotations } };
+      await call(op, () => core.patchNamespacedSecret({ namespace, name, body, fieldManager }, mergePatch));
+    },
+
+    async listWorkloads(namespace, kind) {
+      const ops = kinds[kind];
+      const op = { verb: 'list', resource: ops.resource, namespace };
+      const workloads: Workload[] = [];
+      let cont: string | undefined;
+      do {
+        const page = await call(op, () => ops.list(namespace, cont));
+        for (const item of page.items) workloads.push(toWorkload(kind, namespace, item));
+        cont = page.cont;
+      } while (cont !== undefined);
+      return workloads;
+    },
+
+    async patchTemplateAnnotations(namespace, kind, name, annotations) {
+      const ops = kinds[kind];
+      const op = { verb: 'patch', resource: ops.resource, namespace, name };
+      const body = { spec: { template: { metadata: { annotations } } } };
+      await call(op, () => ops.patch(namespace, name, body));
+    },
+  };
+}
+
+function toV1Secret(secret: KubeSecretWrite): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: secret.name,
+      namespace: secret.namespace,
+      labels: secret.labels,
+      annotations: secret.annotations,
+      ...(secret.resourceVersion === undefined ? {} : { resourceVersion: secret.resourceVersion }),
+    },
+    type: secret.type,
+    data: secret.data,
+  };
+}
+
+function toKubeSecret(secret: V1Secret, namespace: string): KubeSecret {
+  const metadata = secret.metadata ?? {};
+  return {
+    namespace: metadata.namespace ?? namespace,
+    name: metadata.name ?? '',
+    type: secret.type ?? 'Opaque',
+    data: secret.data ?? {},
+    labels: metadata.labels ?? {},
+    annotations: metadata.annotations ?? {},
+    immutable: secret.immutable ?? false,
+    ownerKinds: (metadata.ownerReferences ?? []).map((ref) => ref.kind),
+    resourceVersion: metadata.resourceVersion ?? '',
+  };
+}
+
+function toWorkload(kind: WorkloadKind, namespace: string, item: WorkloadObject): Workload {
+  const template = item.spec?.template;
+  return {
+    kind,
+    namespace: item.metadata?.namespace ?? namespace,
+    name: item.metadata?.name ?? '',
+    // Only Deployments can be paused; the field does not exist on the other kinds.
+    paused: kind === 'Deployment' ? ((item as V1Deployment).spec?.paused ?? false) : false,
+    annotations: item.metadata?.annotations ?? {},
+    templateAnnotations: template?.metadata?.annotations ?? {},
+    podSpec: toPodSpecRefs(template?.spec),
+  };
+}
+
+/** Copies only the Secret references: the rest of a pod spec (env values included) stays out of our objects. */
+function toPodSpecRefs(spec: V1PodSpec | undefined): PodSpecRefs {
+  if (spec === undefined) return {};
+  const refs: PodSpecRefs = {};
+  if (spec.containers !== undefined) refs.containers = spec.containers.map(toContainerRefs);
+  if (spec.initContainers !== undefined) refs.initContainers = spec.initContainers.map(toContainerRefs);
+  if (spec.volumes !== undefined) {
+    refs.volumes = spec.volumes.map((volume) => ({
+      ...(volume.secret === undefined ? {} : { secret: { secretName: volume.secret.secretName } }),
+      ...(volume.projected === undefined
+        ? {}
+        : {
+            projected: {
+              sources: (volume.projected.sources ?? []).map((source) =>
+                source.secret === undefined ? {} : { secret: { name: source.secret.name } },
+              ),
+            },
+          }),
+    }));
+  }
+  return refs;
+}
+
+function toContainerRefs(container: V1PodSpec['containers'][number]): ContainerRefs {
+  const refs: ContainerRefs = {};
+  if (container.env !== undefined) {
+    refs.env = container.env.map((env) => {
+      const secretName = env.valueFrom?.secretKeyRef?.name;
+      return env.valueFrom?.secretKeyRef === undefined ? {} : { valueFrom: { secretKeyRef: { name: secretName } } };
+    });
+  }
+  if (container.envFrom !== undefined) {
+    refs.envFrom = container.envFrom.map((source) =>
+      source.secretRef === undefined ? {} : { secretRef: { name: source.secretRef.name } },
+    );
+  }
+  return refs;
+}
+
+/** The parts of a Kubernetes `Status` object we use. */
+interface KubeStatus {
+  reason?: string;
+  message?: string;
+  details?: { kind?: string; name?: string };
+}
+
+function statusCode(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && error instanceof Error ? code : undefined;
+}
+
+/** ApiException.body is usually the raw JSON text of a V1Status; sometimes already parsed, sometimes absent. */
+function parseStatus(error: unknown): KubeStatus {
+  const body = (error as { body?: unknown }).body;
+  let value: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return {};
+    }
+  }
+  if (typeof value !== 'object' || value === null) return {};
+  const status = value as Record<string, unknown>;
+  const details = status.details as Record<string, unknown> | undefined;
+  return {
+    ...(typeof status.reason === 'string' ? { reason: status.reason } : {}),
+    ...(typeof status.message === 'string' ? { message: truncate(status.message) } : {}),
+    ...(typeof details === 'object' && details !== null
+      ? {
+          details: {
+            ...(typeof details.kind === 'string' ? { kind: details.kind } : {}),
+            ...(typeof details.name === 'string' ? { name: details.name } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_STATUS_MESSAGE ? `${text.slice(0, MAX_STATUS_MESSAGE)}...` : text;
+}
+
+/**
+ * Maps a client-node failure to a SyncError. The API server's status message (user, verb, resource, namespace,
+ * field paths) is safe to copy; the exception's own `message` is not, since it embeds the response body.
+ */
+export function translateError(cluster: string, op: Operation, error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  const where = `in namespace "${op.namespace}" of cluster "${cluster}"`;
+  const object = `${singular(op.resource)} "${op.namespace}/${op.name ?? ''}"`;
+  const code = statusCode(error);
+  if (code === undefined) return networkError(cluster, op, error);
+
+  const status = parseStatus(error);
+  const detail = status.message === undefined ? '' : ` (${status.message})`;
+  const options = { cause: error };
+  switch (true) {
+    case code === 401:
+      return new SyncError(
+        'ClusterUnavailable',
+        `cluster "${cluster}" rejected our credentials (401 Unauthorized)`,
+        options,
+      );
+    case code === 403:
+      return new SyncError('Forbidden', `forbidden: cannot ${op.verb} ${op.resource} ${where}${detail}`, options);
+    case code === 404 && status.details?.kind === 'namespaces':
+      return new SyncError(
+        'NamespaceNotFound',
+        `namespace "${op.namespace}" not found in cluster "${cluster}"`,
+        options,
+      );
+    case code === 404:
+      return new SyncError('KubernetesError', `${object} not found in cluster "${cluster}"`, options);
+    case code === 409 && status.reason === 'AlreadyExists':
+      return new SyncError('Conflict', `${object} already exists in cluster "${cluster}"`, options);
+    case code === 409:
+      return new SyncError(
+        'Conflict',
+        `${object} was modified concurrently in cluster "${cluster}" (cannot ${op.verb})${detail}`,
+        options,
+      );
+    case code === 422:
+      return new SyncError('KubernetesError', `cannot ${op.verb} ${object} in cluster "${cluster}"${detail}`, options);
+    case code === 429 || code >= 500 || code === 410:
+      return new SyncError(
+        'KubernetesError',
+        `cannot ${op.verb} ${op.resource} ${where}: HTTP ${code}${status.reason ? ` ${status.reason}` : ''}`,
+        { ...options, retryable: true },
+      );
+    default:
+      // 400 and the rest: the reason only, since such messages may quote what we sent.
+      return new SyncError(
+        'KubernetesError',
+        `cannot ${op.verb} ${op.resource} ${where}: HTTP ${code}${status.reason ? ` ${status.reason}` : ''}`,
+        options,
+      );
+  }
+}
+
+/** Certificate problems do not heal by retrying; connection resets and timeouts may. */
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS/;
+
+function networkError(cluster: string, op: Operation, error: unknown): SyncError {
+  const codes = errorCodes(error);
+  const tls = codes.some((c) => TLS_CODE.test(c));
+  const name = error instanceof Error ? error.name : typeof error;
+  const reason = codes.length > 0 ? `${name} (${codes.join(', ')})` : name;
+  const problem = tls ? 'TLS verification failed' : 'unreachable';
+  return new SyncError(
+    'ClusterUnavailable',
+    `cluster "${cluster}" ${problem} while trying to ${op.verb} ${op.resource} in namespace "${op.namespace}": ${reason}`,
+    { cause: error, retryable: !tls },
+  );
+}
+
+/** Error codes along the `cause` chain (fetch wraps the socket error as its cause). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && !codes.includes(code)) codes.push(code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+function singular(resource: string): string {
+  return resource.endsWith('s') ? resource.slice(0, -1) : resource;
+}
