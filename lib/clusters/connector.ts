@@ -88,5 +88,7 @@ function unavailable(name: string, error: unknown): SyncError {
   if (error instanceof SyncError && error.message.startsWith(`cluster "${name}"`)) return error;
   const reason = error instanceof Error ? error.message : `unexpected ${typeof error}`;
   const retryable = error instanceof SyncError ? error.retryable : false;
-  return new SyncError('ClusterUnavailable', `cluster "${name}": ${reason}`, { cause: error, retryable });
+  // Keep the original (AWS, fs) error as the cause rather than our intermediate wrapper.
+  const cause = error instanceof SyncError && error.cause !== undefined ? error.cause : error;
+  return new SyncError('ClusterUnavailable', `cluster "${name}": ${reason}`, { cause, retryable });
 }
