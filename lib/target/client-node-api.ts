@@ -44,7 +44,7 @@ interface KindOps {
 }
 
 /** What a request was doing, for error messages. */
-interface Operation {
+export interface KubeOperation {
   verb: string;
   resource: string;
   namespace: string;
@@ -90,11 +90,11 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
     },
   };
 
-  async function call<T>(op: Operation, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(op: KubeOperation, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      throw translateError(cluster, op, error);
+      throw translateKubeError(cluster, op, error);
     }
   }
 
@@ -107,7 +107,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         return toKubeSecret(await core.readNamespacedSecret({ namespace, name }), namespace);
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
-        throw translateError(cluster, op, error);
+        throw translateKubeError(cluster, op, error);
       }
     },
 
@@ -139,7 +139,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         await core.deleteNamespacedSecret({ namespace, name });
       } catch (error) {
         if (statusCode(error) === 404) return;
-        throw translateError(cluster, op, error);
+        throw translateKubeError(cluster, op, error);
       }
     },
 
@@ -304,7 +304,7 @@ function truncate(text: string): string {
  * Maps a client-node failure to a SyncError. The API server's status message (user, verb, resource, namespace,
  * field paths) is safe to copy; the exception's own `message` is not, since it embeds the response body.
  */
-export function translateError(cluster: string, op: Operation, error: unknown): SyncError {
+export function translateKubeError(cluster: string, op: KubeOperation, error: unknown): SyncError {
   if (error instanceof SyncError) return error;
   const where = `in namespace "${op.namespace}" of cluster "${cluster}"`;
   const object = `${singular(op.resource)} "${op.namespace}/${op.name ?? ''}"`;
@@ -360,7 +360,7 @@ export function translateError(cluster: string, op: Operation, error: unknown): 
 /** Certificate problems do not heal by retrying; connection resets and timeouts may. */
 const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS/;
 
-function networkError(cluster: string, op: Operation, error: unknown): SyncError {
+function networkError(cluster: string, op: KubeOperation, error: unknown): SyncError {
   const codes = errorCodes(error);
   const tls = codes.some((c) => TLS_CODE.test(c));
   const name = error instanceof Error ? error.name : typeof error;
