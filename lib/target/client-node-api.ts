@@ -329,6 +329,9 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
         `namespace "${op.namespace}" not found in cluster "${cluster}"`,
         options,
       );
+    case code === 404 && op.verb === 'update':
+      // Deleted between our read and our PUT: the same race as a 409, and re-reading resolves it the same way.
+      return new SyncError('Conflict', `${object} was deleted concurrently in cluster "${cluster}"`, options);
     case code === 404:
       return new SyncError('KubernetesError', `${object} not found in cluster "${cluster}"`, options);
     case code === 409 && status.reason === 'AlreadyExists':

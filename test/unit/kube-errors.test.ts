@@ -60,6 +60,19 @@ describe('translateKubeError', () => {
     expect(translated.message).toBe('deployment "payments/api" not found in cluster "prod-eu"');
   });
 
+  it('maps a 404 on update (deleted since we read it) to Conflict, so the writer re-reads', () => {
+    // Act
+    const translated = translateKubeError(
+      'prod-eu',
+      { ...CREATE, verb: 'update' },
+      apiException(404, { reason: 'NotFound', details: { name: 'payments-db', kind: 'secrets' } }),
+    );
+
+    // Assess
+    expect(translated.code).toBe('Conflict');
+    expect(translated.message).toBe('secret "payments/payments-db" was deleted concurrently in cluster "prod-eu"');
+  });
+
   it.each([
     ['AlreadyExists', 'secret "payments/payments-db" already exists in cluster "prod-eu"'],
     ['Conflict', 'secret "payments/payments-db" was modified concurrently in cluster "prod-eu" (cannot create)'],
