@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { isSecretArn, nameFromArn } from '../events/secret-id.js';
+import { kubernetesNameFor } from '../sync/names.js';
 import { type Config, configSchema } from './schema.js';
 
 /** `syncs[0].targets[1].keys` from a zod issue path. */
@@ -25,7 +27,7 @@ function crossCheck(config: Config): string[] {
   const known = Object.keys(config.clusters);
   const seen = new Map<string, string>();
   config.syncs.forEach((sync, s) => {
-    const single = 'secret' in sync.source;
+    const single = 'secret' in sync.source ? sync.source.secret : undefined;
     sync.targets.forEach((target, t) => {
       const where = `syncs[${s}].targets[${t}]`;
       target.clusters.forEach((cluster, c) => {
@@ -33,20 +35,23 @@ function crossCheck(config: Config): string[] {
           issues.push(`${where}.clusters[${c}]: unknown cluster "${cluster}" (defined: ${known.join(', ')})`);
         }
       });
-      if (!single && target.asKey === undefined && target.keys !== undefined && target.keys !== 'all') {
+      if (single === undefined && target.asKey === undefined && target.keys !== undefined && target.keys !== 'all') {
         // Allowed, but every selected secret must then have these keys; nothing to check statically.
       }
-      if (!single && target.secret !== undefined) {
+      if (single === undefined && target.secret !== undefined) {
         issues.push(`${where}.secret: a selector source matches many secrets; omit "secret" (names are derived)`);
       }
-      if (single && target.secret !== undefined) {
+      if (single !== undefined) {
+        // The same name plan.ts gives the Secret when the target does not name it.
+        const secret =
+          target.secret ?? kubernetesNameFor(isSecretArn(single) ? (nameFromArn(single) ?? single) : single);
         for (const cluster of target.clusters) {
           for (const namespace of target.namespaces) {
-            const key = `${cluster}/${namespace}/${target.secret}`;
+            const key = `${cluster}/${namespace}/${secret}`;
             const other = seen.get(key);
             if (other !== undefined) {
               issues.push(
-                `${where}: Secret ${namespace}/${target.secret} in cluster "${cluster}" is also written by ${other}`,
+                `${where}: Secret ${namespace}/${secret} in cluster "${cluster}" is also written by ${other}`,
               );
             } else {
               seen.set(key, where);
