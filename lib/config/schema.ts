@@ -46,39 +46,48 @@ export const clusterSchema = z.union([eksCluster, kubeconfigCluster]);
 
 const secretArn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 
-const sourceSchema = z.union([
-  z.strictObject({
-    secret: z
-      .string()
-      .min(1)
-      .max(2048)
-      .refine((s) => !s.startsWith('arn:') || secretArn.test(s), 'must be a secret name or a Secrets Manager ARN'),
-  }),
-  z.strictObject({
-    namePrefix: z.string().min(1),
-    tags: z.record(z.string(), z.string()).optional(),
-  }),
-  z.strictObject({
-    tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'must not be empty'),
-  }),
-]);
+// A union that matches no branch reports only "Invalid input"; these messages say which forms are accepted.
+const sourceSchema = z.union(
+  [
+    z.strictObject({
+      secret: z
+        .string()
+        .min(1)
+        .max(2048)
+        .refine((s) => !s.startsWith('arn:') || secretArn.test(s), 'must be a secret name or a Secrets Manager ARN'),
+    }),
+    z.strictObject({
+      namePrefix: z.string().min(1),
+      tags: z.record(z.string(), z.string()).optional(),
+    }),
+    z.strictObject({
+      tags: z.record(z.string(), z.string()).refine((t) => Object.keys(t).length > 0, 'must not be empty'),
+    }),
+  ],
+  { error: 'must be { secret: <name or ARN> }, { namePrefix: <prefix>, tags?: {...} } or { tags: {...} }' },
+);
 
 /** How a secret's value becomes Secret data. */
-const keyRef = z.union([dataKey.describe('top-level JSON key'), z.strictObject({ path: z.string().min(1) })]);
+const keyRef = z.union([dataKey.describe('top-level JSON key'), z.strictObject({ path: z.string().min(1) })], {
+  error: 'must be a top-level JSON key or { path: <dotted.path> }',
+});
 
 const workloadRef = z.strictObject({
   kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
   name: dnsSubdomain,
 });
 
-const restartSchema = z.union([
-  z.enum(['auto', 'none']),
-  z.strictObject({
-    /** Also restart consumers discovered from pod specs and Reloader annotations. */
-    auto: z.boolean().default(false),
-    workloads: z.array(workloadRef).min(1),
-  }),
-]);
+const restartSchema = z.union(
+  [
+    z.enum(['auto', 'none']),
+    z.strictObject({
+      /** Also restart consumers discovered from pod specs and Reloader annotations. */
+      auto: z.boolean().default(false),
+      workloads: z.array(workloadRef).min(1),
+    }),
+  ],
+  { error: 'must be "auto", "none" or { workloads: [{ kind, name }, ...], auto?: true }' },
+);
 
 const targetSchema = z
   .strictObject({
@@ -88,7 +97,11 @@ const targetSchema = z
     secret: dnsSubdomain.optional(),
     type: z.string().min(1).default('Opaque'),
     /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
-    keys: z.union([z.literal('all'), z.record(dataKey, keyRef)]).optional(),
+    keys: z
+      .union([z.literal('all'), z.record(dataKey, keyRef)], {
+        error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }',
+      })
+      .optional(),
     /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
     asKey: dataKey.optional(),
     labels: z.record(z.string(), z.string()).default({}),
