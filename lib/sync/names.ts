@@ -29,6 +29,8 @@ export function kubernetesNameFor(secretName: string): string {
   const cleaned = secretName
     .toLowerCase()
     .replace(/[^a-z0-9.-]+/g, '-')
+    // Each dot-separated label must start and end alphanumeric: `app/.env` -> `app.env`, not `app-.env`.
+    .replace(/[-.]*\.[-.]*/g, '.')
     .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   return cleaned.slice(0, 253).replace(/[^a-z0-9]+$/, '') || 'secret';
 }
