@@ -1,0 +1,553 @@
+/**
+ * In-memory fakes behind the engine's ports, for unit tests. They model the API semantics the engine relies on
+ * (resourceVersion and 409 on stale writes, AlreadyExists, missing and forbidden namespaces, AWSCURRENT versions),
+ * count every call by method, track calls in flight, and can inject failures.
+ */
+import { setImmediate as tick } from 'node:timers/promises';
+import type { TargetConfig } from '../../lib/config/index.js';
+import { SyncError } from '../../lib/errors.js';
+import { matchesSecretId } from '../../lib/events/secret-id.js';
+import type { ClusterConnector, SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports.js';
+import type {
+  KubeApi,
+  KubeSecret,
+  KubeSecretWrite,
+  PodSpecRefs,
+  Workload,
+  WorkloadKind,
+} from '../../lib/target/kube-api.js';
+
+/** Counts calls in flight across any number of fakes sharing it, and remembers the maximum. */
+export class InFlightMeter {
+  current = 0;
+  max = 0;
+
+  async around<T>(fn: () => Promise<T>): Promise<T> {
+    this.current += 1;
+    this.max = Math.max(this.max, this.current);
+    try {
+      return await fn();
+    } finally {
+      this.current -= 1;
+    }
+  }
+}
+
+interface Injected<M extends string> {
+  method: M;
+  error: () => Error;
+  times: number;
+  when?: (args: unknown[]) => boolean;
+}
+
+/** Failure injection and call counting shared by the fakes. */
+class CallBook<M extends string> {
+  readonly calls = new Map<M, number>();
+  readonly log: Array<{ method: M; args: unknown[] }> = [];
+  private readonly injected: Array<Injected<M>> = [];
+
+  count(method: M): number {
+    return this.calls.get(method) ?? 0;
+  }
+
+  total(): number {
+    return [...this.calls.values()].reduce((a, b) => a + b, 0);
+  }
+
+  reset(): void {
+    this.calls.clear();
+    this.log.length = 0;
+  }
+
+  inject(method: M, error: () => Error, options: { times?: number; when?: (args: unknown[]) => boolean }): void {
+    const entry: Injected<M> = { method, error, times: options.times ?? 1 };
+    if (options.when !== undefined) entry.when = options.when;
+    this.injected.push(entry);
+  }
+
+  /** Records the call, then throws an injected failure if one matches. */
+  enter(method: M, args: unknown[]): void {
+    this.calls.set(method, this.count(method) + 1);
+    this.log.push({ method, args });
+    const hit = this.injected.find((i) => i.method === method && i.times > 0 && (i.when?.(args) ?? true));
+    if (hit !== undefined) {
+      hit.times -= 1;
+      throw hit.error();
+    }
+  }
+}
+
+export type KubeMethod =
+  | 'getSecret'
+  | 'createSecret'
+  | 'replaceSecret'
+  | 'deleteSecret'
+  | 'patchSecretAnnotations'
+  | 'listWorkloads'
+  | 'patchTemplateAnnotations';
+
+/** What the fake stores for a Secret: the API view, including immutability and owner kinds. */
+export type StoredSecret = KubeSecret;
+
+export interface WorkloadSeed {
+  kind?: WorkloadKind;
+  namespace: string;
+  name: string;
+  paused?: boolean;
+  annotations?: Record<string, string>;
+  templateAnnotations?: Record<string, string>;
+  podSpec?: PodSpecRefs;
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Pod spec of one container reading `secretName` through `envFrom`. */
+export function envFromSpec(...secretNames: string[]): PodSpecRefs {
+  return { containers: [{ envFrom: secretNames.map((name) => ({ secretRef: { name } })) }] };
+}
+
+/**
+ * An in-memory Kubernetes API server for one cluster. Every method yields to the event loop once so that
+ * concurrent callers really interleave (and the meter sees them).
+ */
+export class FakeKubeApi implements KubeApi {
+  readonly cluster: string;
+  readonly book = new CallBook<KubeMethod>();
+  readonly meter: InFlightMeter;
+  /** Namespaces that exist. */
+  readonly namespaces: Set<string>;
+  /** Namespaces where every call is refused with 403. */
+  readonly forbidden = new Set<string>();
+  private readonly secrets = new Map<string, StoredSecret>();
+  private readonly workloads = new Map<string, Workload>();
+  private version = 100;
+  /** Runs before each call (after counting), e.g. to simulate another writer. */
+  before?: (method: KubeMethod, args: unknown[]) => void;
+
+  constructor(cluster: string, options: { namespaces?: string[]; meter?: InFlightMeter } = {}) {
+    this.cluster = cluster;
+    this.namespaces = new Set(options.namespaces ?? []);
+    this.meter = options.meter ?? new InFlightMeter();
+  }
+
+  // --- test helpers ---------------------------------------------------------------------------------------
+
+  calls(method: KubeMethod): number {
+    return this.book.count(method);
+  }
+
+  /** Calls that write anything. */
+  writes(): number {
+    return (
+      this.calls('createSecret') +
+      this.calls('replaceSecret') +
+      this.calls('deleteSecret') +
+      this.calls('patchSecretAnnotations') +
+      this.calls('patchTemplateAnnotations')
+    );
+  }
+
+  /** The next `times` calls of `method` (matching `when`) throw `error`. */
+  fail(method: KubeMethod, error: () => Error, options: { times?: number; when?: (args: unknown[]) => boolean } = {}) {
+    this.book.inject(method, error, options);
+  }
+
+  /** Stores a Secret as if someone else created it. */
+  seedSecret(
+    secret: Partial<KubeSecret> & { namespace: string; name: string; data?: Record<string, string> },
+  ): StoredSecret {
+    this.namespaces.add(secret.namespace);
+    const stored: StoredSecret = {
+      type: 'Opaque',
+      data: {},
+      labels: {},
+      annotations: {},
+      immutable: false,
+      ownerKinds: [],
+      ...clone(secret),
+      resourceVersion: this.nextVersion(),
+    };
+    this.secrets.set(key(secret.namespace, secret.name), stored);
+    return clone(stored);
+  }
+
+  secret(namespace: string, name: string): StoredSecret | undefined {
+    const stored = this.secrets.get(key(namespace, name));
+    return stored === undefined ? undefined : clone(stored);
+  }
+
+  /** Changes a stored Secret behind the writer's back (bumps its resourceVersion). */
+  touchSecret(namespace: string, name: string, change: (s: StoredSecret) => void = () => {}): void {
+    const stored = this.secrets.get(key(namespace, name));
+    if (stored === undefined) throw new Error(`no Secret ${namespace}/${name}`);
+    change(stored);
+    stored.resourceVersion = this.nextVersion();
+  }
+
+  seedWorkload(seed: WorkloadSeed): Workload {
+    this.namespaces.add(seed.namespace);
+    const workload: Workload = {
+      kind: seed.kind ?? 'Deployment',
+      namespace: seed.namespace,
+      name: seed.name,
+      paused: seed.paused ?? false,
+      annotations: clone(seed.annotations ?? {}),
+      templateAnnotations: clone(seed.templateAnnotations ?? {}),
+      podSpec: clone(seed.podSpec ?? {}),
+    };
+    this.workloads.set(workloadKey(workload.namespace, workload.kind, workload.name), workload);
+    return clone(workload);
+  }
+
+  workload(namespace: string, name: string, kind: WorkloadKind = 'Deployment'): Workload {
+    const workload = this.workloads.get(workloadKey(namespace, kind, name));
+    if (workload === undefined) throw new Error(`no ${kind} ${namespace}/${name}`);
+    return clone(workload);
+  }
+
+  /** Template patches sent, in order. */
+  templatePatches(): Array<{
+    namespace: string;
+    kind: WorkloadKind;
+    name: string;
+    annotations: Record<string, string>;
+  }> {
+    return this.book.log
+      .filter((c) => c.method === 'patchTemplateAnnotations')
+      .map((c) => {
+        const [namespace, kind, name, annotations] = c.args as [string, WorkloadKind, string, Record<string, string>];
+        return { namespace, kind, name, annotations };
+      });
+  }
+
+  // --- KubeApi ----------------------------------------------------------------------------------------------
+
+  getSecret(namespace: string, name: string): Promise<KubeSecret | undefined> {
+    return this.call('getSecret', [namespace, name], () => {
+      this.checkAccess('get', namespace, name);
+      const stored = this.secrets.get(key(namespace, name));
+      return stored === undefined ? undefined : clone(stored);
+    });
+  }
+
+  createSecret(secret: KubeSecretWrite): Promise<KubeSecret> {
+    return this.call('createSecret', [clone(secret)], () => {
+      this.checkAccess('create', secret.namespace, secret.name);
+      if (!this.namespaces.has(secret.namespace)) {
+        throw new SyncError(
+          'NamespaceNotFound',
+          `create Secret ${secret.namespace}/${secret.name} in cluster "${this.cluster}": namespace not found`,
+        );
+      }
+      if (this.secrets.has(key(secret.namespace, secret.name))) {
+        throw new SyncError(
+          'Conflict',
+          `create Secret ${secret.namespace}/${secret.name} in cluster "${this.cluster}": already exists`,
+          { retryable: true },
+        );
+      }
+      const stored = this.store(secret, { immutable: false, ownerKinds: [] });
+      return clone(stored);
+    });
+  }
+
+  replaceSecret(secret: KubeSecretWrite): Promise<KubeSecret> {
+    return this.call('replaceSecret', [clone(secret)], () => {
+      this.checkAccess('update', secret.namespace, secret.name);
+      const existing = this.secrets.get(key(secret.namespace, secret.name));
+      if (existing === undefined) {
+        throw new SyncError('KubernetesError', `update Secret ${secret.namespace}/${secret.name}: not found`);
+      }
+      if (secret.resourceVersion !== existing.resourceVersion) {
+        throw new SyncError(
+          'Conflict',
+          `update Secret ${secret.namespace}/${secret.name} in cluster "${this.cluster}": the object has been modified`,
+          { retryable: true },
+        );
+      }
+      if (existing.type !== secret.type) {
+        throw new SyncError('KubernetesError', `update Secret ${secret.namespace}/${secret.name}: type is immutable`);
+      }
+      if (existing.immutable && JSON.stringify(sorted(existing.data)) !== JSON.stringify(sorted(secret.data))) {
+        throw new SyncError('KubernetesError', `update Secret ${secret.namespace}/${secret.name}: data is immutable`);
+      }
+      const stored = this.store(secret, { immutable: existing.immutable, ownerKinds: existing.ownerKinds });
+      return clone(stored);
+    });
+  }
+
+  deleteSecret(namespace: string, name: string): Promise<void> {
+    return this.call('deleteSecret', [namespace, name], () => {
+      this.checkAccess('delete', namespace, name);
+      this.secrets.delete(key(namespace, name));
+    });
+  }
+
+  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    return this.call('patchSecretAnnotations', [namespace, name, clone(annotations)], () => {
+      this.checkAccess('patch', namespace, name);
+      const stored = this.secrets.get(key(namespace, name));
+      if (stored === undefined) throw new SyncError('KubernetesError', `patch Secret ${namespace}/${name}: not found`);
+      for (const [k, v] of Object.entries(annotations)) {
+        if (v === null) delete stored.annotations[k];
+        else stored.annotations[k] = v;
+      }
+      stored.resourceVersion = this.nextVersion();
+    });
+  }
+
+  listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
+    return this.call('listWorkloads', [namespace, kind], () => {
+      this.checkAccess('list', namespace, kind);
+      return [...this.workloads.values()].filter((w) => w.namespace === namespace && w.kind === kind).map(clone);
+    });
+  }
+
+  patchTemplateAnnotations(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    annotations: Record<string, string>,
+  ): Promise<void> {
+    return this.call('patchTemplateAnnotations', [namespace, kind, name, clone(annotations)], () => {
+      this.checkAccess('patch', namespace, name);
+      const workload = this.workloads.get(workloadKey(namespace, kind, name));
+      if (workload === undefined)
+        throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
+      Object.assign(workload.templateAnnotations, annotations);
+    });
+  }
+
+  // --- internals --------------------------------------------------------------------------------------------
+
+  private async call<T>(method: KubeMethod, args: unknown[], body: () => T): Promise<T> {
+    return this.meter.around(async () => {
+      await tick();
+      this.book.enter(method, args);
+      this.before?.(method, args);
+      return body();
+    });
+  }
+
+  private checkAccess(verb: string, namespace: string, name: string): void {
+    if (this.forbidden.has(namespace)) {
+      throw new SyncError(
+        'Forbidden',
+        `${verb} ${name} in namespace ${namespace} of cluster "${this.cluster}": forbidden`,
+      );
+    }
+  }
+
+  private store(write: KubeSecretWrite, rest: { immutable: boolean; ownerKinds: string[] }): StoredSecret {
+    const stored: StoredSecret = {
+      namespace: write.namespace,
+      name: write.name,
+      type: write.type,
+      data: clone(write.data),
+      labels: clone(write.labels),
+      annotations: clone(write.annotations),
+      immutable: rest.immutable,
+      ownerKinds: [...rest.ownerKinds],
+      resourceVersion: this.nextVersion(),
+    };
+    this.secrets.set(key(write.namespace, write.name), stored);
+    return stored;
+  }
+
+  private nextVersion(): string {
+    this.version += 1;
+    return String(this.version);
+  }
+}
+
+function key(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function workloadKey(namespace: string, kind: WorkloadKind, name: string): string {
+  return `${namespace}/${kind}/${name}`;
+}
+
+function sorted(data: Record<string, string>): Array<[string, string]> {
+  return Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
+}
+
+// --- Secrets Manager ------------------------------------------------------------------------------------------
+
+export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe';
+
+interface StoredSource {
+  arn: string;
+  name: string;
+  tags: Record<string, string>;
+  versions: SecretValue[];
+}
+
+const ARN_PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:';
+
+/** An in-memory Secrets Manager: each `put` adds a version and moves AWSCURRENT to it. */
+export class FakeSecretSource implements SecretSource {
+  readonly book = new CallBook<SourceMethod>();
+  private readonly secrets = new Map<string, StoredSource>();
+  private serial = 0;
+
+  calls(method: SourceMethod): number {
+    return this.book.count(method);
+  }
+
+  /** Reads of secret values (single and batched). */
+  reads(): number {
+    return this.calls('getCurrent') + this.calls('getMany');
+  }
+
+  fail(
+    method: SourceMethod,
+    error: () => Error,
+    options: { times?: number; when?: (args: unknown[]) => boolean } = {},
+  ) {
+    this.book.inject(method, error, options);
+  }
+
+  /** ARN of a stored secret (full form, with the 6-character suffix). */
+  arnOf(name: string): string {
+    const stored = this.secrets.get(name);
+    if (stored === undefined) throw new Error(`no secret ${name}`);
+    return stored.arn;
+  }
+
+  /** Adds a version (JSON-stringified unless a string or bytes) and makes it AWSCURRENT; returns its versionId. */
+  put(name: string, value: unknown, options: { tags?: Record<string, string> } = {}): string {
+    let stored = this.secrets.get(name);
+    if (stored === undefined) {
+      const suffix = `-${(this.secrets.size + 100000).toString(36).slice(-6).padStart(6, 'a')}`;
+      stored = { arn: `${ARN_PREFIX}${name}${suffix}`, name, tags: {}, versions: [] };
+      this.secrets.set(name, stored);
+    }
+    if (options.tags !== undefined) stored.tags = { ...options.tags };
+    for (const version of stored.versions)
+      version.versionStages = version.versionStages.filter((s) => s !== 'AWSCURRENT');
+    this.serial += 1;
+    const versionId = `v${this.serial}`;
+    const version: SecretValue = { arn: stored.arn, name, versionId, versionStages: ['AWSCURRENT'] };
+    if (value instanceof Uint8Array) version.secretBinary = value;
+    else version.secretString = typeof value === 'string' ? value : JSON.stringify(value);
+    stored.versions.push(version);
+    return versionId;
+  }
+
+  getCurrent(id: string): Promise<SecretValue> {
+    return this.call('getCurrent', [id], () => this.current(id));
+  }
+
+  getMany(ids: readonly string[]): Promise<Map<string, SecretValue | Error>> {
+    return this.call('getMany', [[...ids]], () => {
+      const out = new Map<string, SecretValue | Error>();
+      for (const id of ids) {
+        try {
+          out.set(id, this.current(id));
+        } catch (error) {
+          out.set(id, error as Error);
+        }
+      }
+      return out;
+    });
+  }
+
+  list(filter: SecretFilter): Promise<SecretRef[]> {
+    return this.call('list', [clone(filter)], () =>
+      [...this.secrets.values()]
+        .filter((s) => filter.namePrefix === undefined || s.name.startsWith(filter.namePrefix))
+        .filter((s) => Object.entries(filter.tags ?? {}).every(([k, v]) => s.tags[k] === v))
+        .map((s) => ({ arn: s.arn, name: s.name, tags: { ...s.tags } })),
+    );
+  }
+
+  describe(id: string): Promise<SecretRef> {
+    return this.call('describe', [id], () => {
+      const stored = this.find(id);
+      return { arn: stored.arn, name: stored.name, tags: { ...stored.tags } };
+    });
+  }
+
+  private async call<T>(method: SourceMethod, args: unknown[], body: () => T): Promise<T> {
+    await tick();
+    this.book.enter(method, args);
+    return body();
+  }
+
+  private find(id: string): StoredSource {
+    for (const stored of this.secrets.values()) {
+      if (matchesSecretId(id, { arn: stored.arn, name: stored.name })) return stored;
+    }
+    throw new SyncError('SecretNotFound', `secret "${id}" not found`);
+  }
+
+  private current(id: string): SecretValue {
+    const version = this.find(id).versions.find((v) => v.versionStages.includes('AWSCURRENT'));
+    if (version === undefined) throw new SyncError('SecretNotFound', `secret "${id}" has no AWSCURRENT version`);
+    return clone(version);
+  }
+}
+
+// --- clusters -------------------------------------------------------------------------------------------------
+
+/** Hands out FakeKubeApis by cluster name; clusters in `unavailable` fail to connect. */
+export class FakeConnector implements ClusterConnector {
+  readonly apis = new Map<string, FakeKubeApi>();
+  readonly unavailable = new Set<string>();
+  readonly meter = new InFlightMeter();
+  connects = 0;
+
+  constructor(apis: FakeKubeApi[] = []) {
+    for (const api of apis) this.apis.set(api.cluster, api);
+  }
+
+  api(cluster: string): FakeKubeApi {
+    const api = this.apis.get(cluster);
+    if (api === undefined) throw new Error(`no fake cluster ${cluster}`);
+    return api;
+  }
+
+  connect(cluster: string): Promise<KubeApi> {
+    return this.meter.around(async () => {
+      this.connects += 1;
+      await tick();
+      if (this.unavailable.has(cluster)) {
+        throw new SyncError('ClusterUnavailable', `cluster "${cluster}" is unavailable: connect ETIMEDOUT`, {
+          retryable: true,
+        });
+      }
+      const api = this.apis.get(cluster);
+      if (api === undefined) throw new SyncError('ClusterUnknown', `cluster "${cluster}" is not configured`);
+      return api;
+    });
+  }
+}
+
+// --- builders -------------------------------------------------------------------------------------------------
+
+/** A target as the schema outputs it (defaults filled), with overrides. */
+export function targetConfig(overrides: Partial<TargetConfig> = {}): TargetConfig {
+  return {
+    clusters: ['a'],
+    namespaces: ['app'],
+    type: 'Opaque',
+    labels: {},
+    annotations: {},
+    restart: 'auto',
+    adopt: false,
+    recreate: false,
+    ...overrides,
+  };
+}
+
+/** A SecretValue at AWSCURRENT holding `secretString` (or `secretBinary` when bytes are given). */
+export function secretValue(value: string | Uint8Array, name = 'app/db', versionId = 'v1'): SecretValue {
+  const out: SecretValue = { arn: `${ARN_PREFIX}${name}-AbCdEf`, name, versionId, versionStages: ['AWSCURRENT'] };
+  if (typeof value === 'string') out.secretString = value;
+  else out.secretBinary = value;
+  return out;
+}
+
+/** Base64 of a UTF-8 string, as Secret data holds it. */
+export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');

@@ -1,0 +1,276 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig } from '../../lib/config/index.js';
+import { ConfigError } from '../../lib/errors.js';
+
+const SAMPLE = `
+clusters:
+  prod-eu: { eks: { name: prod-eu, region: eu-west-1 } }
+  prod-us: { eks: { name: prod-us, region: us-east-1, roleArn: "arn:aws:iam::123456789012:role/secret-sync" } }
+  local:   { kubeconfig: { context: kind-dev } }
+syncs:
+  - source: { secret: prod/payments/db }
+    targets:
+      - clusters: [prod-eu, prod-us]
+        namespaces: [payments, payments-canary]
+        secret: payments-db
+        keys: { DB_USER: username, DB_PASSWORD: password, DB_HOST: { path: endpoint.host } }
+  - source: { secret: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/api-key-AbCdEf" }
+    deletionPolicy: delete
+    targets:
+      - clusters: [local]
+        namespaces: [dev]
+        secret: api-key
+        asKey: token
+        restart: none
+  - source: { namePrefix: shared/, tags: { team: platform } }
+    targets:
+      - clusters: [local]
+        namespaces: [dev]
+        keys: all
+        restart: { workloads: [{ kind: Deployment, name: web }] }
+  - source: { tags: { sync: "true" } }
+    targets:
+      - clusters: [prod-eu]
+        namespaces: [tools]
+`;
+
+/** A minimal valid file with one target whose fields are given as YAML flow mapping entries. */
+function withTarget(fields: string, source = '{ secret: app/db }'): string {
+  return `clusters: { a: { eks: { name: a, region: eu-west-1 } } }
+syncs:
+  - source: ${source}
+    targets:
+      - { clusters: [a], namespaces: [app], ${fields} }
+`;
+}
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('parses a sample with EKS and kubeconfig clusters, every source, key and restart form, and fills defaults', () => {
+    // Act
+    const config = parseConfig(SAMPLE);
+
+    // Assess
+    expect(config.clusters.local).toEqual({ kubeconfig: { path: '~/.kube/config', context: 'kind-dev' } });
+    expect(config.clusters['prod-us']).toMatchObject({
+      eks: { roleArn: 'arn:aws:iam::123456789012:role/secret-sync' },
+    });
+    expect(config.defaults).toEqual({ deletionPolicy: 'retain', clusterConcurrency: 8, bindingConcurrency: 4 });
+    const [named, arn, prefix, tags] = config.syncs;
+    expect(named?.targets[0]).toEqual({
+      clusters: ['prod-eu', 'prod-us'],
+      namespaces: ['payments', 'payments-canary'],
+      secret: 'payments-db',
+      keys: { DB_USER: 'username', DB_PASSWORD: 'password', DB_HOST: { path: 'endpoint.host' } },
+      type: 'Opaque',
+      labels: {},
+      annotations: {},
+      restart: 'auto',
+      adopt: false,
+      recreate: false,
+    });
+    expect(named?.deletionPolicy).toBeUndefined();
+    expect(arn?.deletionPolicy).toBe('delete');
+    expect(arn?.targets[0]).toMatchObject({ asKey: 'token', restart: 'none' });
+    expect(prefix?.source).toEqual({ namePrefix: 'shared/', tags: { team: 'platform' } });
+    expect(prefix?.targets[0]).toMatchObject({
+      keys: 'all',
+      restart: { auto: false, workloads: [{ kind: 'Deployment', name: 'web' }] },
+    });
+    expect(tags?.source).toEqual({ tags: { sync: 'true' } });
+    expect(tags?.targets[0]?.keys).toBeUndefined();
+  });
+
+  it('accepts JSON as well as YAML', () => {
+    // Prepare
+    const json = JSON.stringify({
+      clusters: { a: { eks: { name: 'a', region: 'eu-west-1' } } },
+      syncs: [{ source: { secret: 'x' }, targets: [{ clusters: ['a'], namespaces: ['n'] }] }],
+    });
+
+    // Act
+    const config = parseConfig(json);
+
+    // Assess
+    expect(config.syncs[0]?.targets[0]?.restart).toBe('auto');
+  });
+
+  it('names the target and the cluster for an unknown cluster reference', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(withTarget('secret: db').replace('clusters: [a]', 'clusters: [x]'), 'f.yaml'),
+    );
+
+    // Assess
+    expect(issues).toEqual(['f.yaml: syncs[0].targets[0].clusters[0]: unknown cluster "x" (defined: a)']);
+  });
+
+  it('names the namespace entry that is not a valid namespace name', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('secret: db').replace('[app]', '[app, Payments_EU]')));
+
+    // Assess
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^configuration: syncs\[0\]\.targets\[0\]\.namespaces\[1\]: must be a lowercase RFC 1123 label/,
+      ),
+    ]);
+  });
+
+  it('rejects "keys" and "asKey" together', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('keys: all, asKey: value')));
+
+    // Assess
+    expect(issues).toEqual(['configuration: syncs[0].targets[0].asKey: "keys" and "asKey" exclude each other']);
+  });
+
+  it('rejects a Kubernetes Secret written by two syncs', () => {
+    // Prepare
+    const text = `clusters: { a: { eks: { name: a, region: eu-west-1 } } }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [a], namespaces: [app, web], secret: db }]
+  - source: { secret: app/db-v2 }
+    targets: [{ clusters: [a], namespaces: [web], secret: db }]
+`;
+
+    // Act
+    const issues = issuesOf(() => parseConfig(text));
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[1].targets[0]: Secret web/db in cluster "a" is also written by syncs[0].targets[0]',
+    ]);
+  });
+
+  it('rejects two syncs whose derived Secret names collide', () => {
+    // Prepare: no explicit "secret", so both become Kubernetes Secret "app-db".
+    const text = `clusters: { a: { eks: { name: a, region: eu-west-1 } } }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [a], namespaces: [app] }]
+  - source: { secret: app_db }
+    targets: [{ clusters: [a], namespaces: [app] }]
+`;
+
+    // Act
+    const issues = issuesOf(() => parseConfig(text));
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[1].targets[0]: Secret app/app-db in cluster "a" is also written by syncs[0].targets[0]',
+    ]);
+  });
+
+  it('rejects an explicit Secret name on a selector source', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('secret: db', '{ namePrefix: app/ }')));
+
+    // Assess
+    expect(issues).toEqual([expect.stringContaining('syncs[0].targets[0].secret: a selector source matches many')]);
+  });
+
+  it('says what a source may look like when it matches no form', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('secret: db', '{ secrett: app/db }')));
+
+    // Assess
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^configuration: syncs\[0\]\.source: .*namePrefix/);
+  });
+
+  it('says what a restart policy may look like when it matches no form', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('restart: autoo')));
+
+    // Assess
+    expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]\.restart: .*"auto"/)]);
+  });
+
+  it('names the place of an invalid Secret key in "keys"', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('keys: { "DB PASSWORD": password }')));
+
+    // Assess
+    expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]\.keys/)]);
+  });
+
+  it('names the field of an invalid EKS region', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('secret: db').replace('eu-west-1', 'europe')));
+
+    // Assess
+    expect(issues).toEqual(['configuration: clusters.a.eks.region: must be an AWS region such as eu-west-1']);
+  });
+
+  it('rejects unknown fields', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('namespace: app')));
+
+    // Assess
+    expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]: .*"namespace"/)]);
+  });
+
+  it('reports a YAML syntax error with its line, and no Zod noise', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig('clusters: { a: [ }\n', 'sync.yaml'));
+
+    // Assess
+    expect(issues.length).toBeGreaterThan(0);
+    expect(issues[0]).toMatch(/^sync\.yaml: YAML .*line 1/);
+  });
+
+  it('rejects an empty file', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(''));
+
+    // Assess
+    expect(issues).toEqual([expect.stringMatching(/^configuration: \(root\): /)]);
+  });
+});
+
+describe('loadConfigFile', () => {
+  it('reads and validates a file, naming it in errors', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'config-test-'));
+    const good = join(dir, 'good.yaml');
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(good, SAMPLE);
+    await writeFile(bad, withTarget('restart: sometimes'));
+
+    // Act
+    const config = await loadConfigFile(good);
+    const error = await loadConfigFile(bad).catch((e: unknown) => e);
+
+    // Assess
+    expect(config.syncs).toHaveLength(4);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues[0]).toMatch(new RegExp(`^${bad}: syncs\\[0\\]\\.targets\\[0\\]\\.restart`));
+  });
+
+  it('throws a ConfigError naming an unreadable file and the reason', async () => {
+    // Prepare
+    const path = join(tmpdir(), 'does-not-exist', 'sync.yaml');
+
+    // Act
+    const error = await loadConfigFile(path).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([`${path}: cannot read configuration file (ENOENT)`]);
+    expect((error as ConfigError).code).toBe('InvalidConfig');
+  });
+});
