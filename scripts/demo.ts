@@ -1,0 +1,415 @@
+/**
+ * `npm run demo`: the main job on embedded defaults. Brings up the local stack (two simulated clusters and the AWS
+ * emulator), seeds a secret and workloads, runs a backfill, rotates the secret, delivers the `Secret Label Updated`
+ * event to the real on-rotation handler, and prints what happened. Values are never printed: key names and hashes.
+ *
+ * Options: --summary FILE (machine-readable outcome, used by the test), --verbose (handler logs on stdout).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Container,
+  type V1PodSpec,
+  type V1PodTemplateSpec,
+} from '@kubernetes/client-node';
+import type { Context } from 'aws-lambda';
+
+const { values: options } = parseArgs({
+  options: { summary: { type: 'string' }, verbose: { type: 'boolean', default: false } },
+});
+
+const SECRET_ID = 'demo/app-db';
+const NAMESPACE = 'demo';
+const K8S_SECRET = 'app-db';
+const WORKLOADS = [
+  { kind: 'Deployment', name: 'web', how: 'env' },
+  { kind: 'Deployment', name: 'worker', how: 'envFrom' },
+  { kind: 'StatefulSet', name: 'db', how: 'volume' },
+  { kind: 'DaemonSet', name: 'agent', how: 'envFrom' },
+  { kind: 'Deployment', name: 'unrelated', how: 'none' },
+] as const;
+type Kind = (typeof WORKLOADS)[number]['kind'];
+
+interface StackEnv {
+  kubeconfig: string;
+  syncKubeconfig: string;
+  stackDir: string;
+  kubectlDir: string;
+  clusters: Array<{ name: string; context: string; server: string }>;
+  env: Record<string, string>;
+}
+
+interface BindingLine {
+  cluster: string;
+  namespace: string;
+  secret: string;
+  action: string;
+  hash?: string;
+  changedKeys?: string[];
+  restarted: Array<{ kind: string; name: string }>;
+  error?: { message: string };
+}
+interface Report {
+  results: BindingLine[];
+  summary: Record<string, number>;
+  durationMs: number;
+  notes: string[];
+}
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const ms = (start: number) => `${Math.round(performance.now() - start)} ms`;
+const short = (hash?: string) => (hash === undefined ? '-' : `${hash.slice(0, 12)}…`);
+
+function step(n: number, text: string): void {
+  console.log(`\n${bold(`[${n}/7]`)} ${text}`);
+}
+
+function stackScript(...args: string[]): string {
+  return execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+function lambdaContext(functionName: string): Context {
+  const id = crypto.randomUUID();
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: id,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: id,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function apis(kubeconfig: string, context: string) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  kc.setCurrentContext(context);
+  return {
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+  };
+}
+type Apis = ReturnType<typeof apis>;
+
+const sleep = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
+const isNotFound = (e: unknown) => (e as { code?: number }).code === 404;
+
+function podTemplate(name: string, how: string): V1PodTemplateSpec {
+  const container: V1Container = { name: 'app', image: 'registry.invalid/demo:1' };
+  const spec: V1PodSpec = { containers: [container] };
+  if (how === 'env')
+    container.env = [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: K8S_SECRET, key: 'password' } } }];
+  if (how === 'envFrom') container.envFrom = [{ secretRef: { name: K8S_SECRET } }];
+  if (how === 'volume') spec.volumes = [{ name: 'db', secret: { secretName: K8S_SECRET } }];
+  return { metadata: { labels: { app: name } }, spec };
+}
+
+/** A clean demo namespace: bound to the sync identity, our workloads recreated, the Secret removed. */
+async function seedNamespace({ core, apps, rbac }: Apis): Promise<void> {
+  try {
+    await core.readNamespace({ name: NAMESPACE });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  }
+  const binding = {
+    metadata: { name: 'eks-secret-sync' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'eks-secret-sync' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'eks-secret-sync' }],
+  };
+  await rbac.deleteNamespacedRoleBinding({ name: binding.metadata.name, namespace: NAMESPACE }).catch(() => undefined);
+  await rbac.createNamespacedRoleBinding({ namespace: NAMESPACE, body: binding });
+  await core.deleteNamespacedSecret({ name: K8S_SECRET, namespace: NAMESPACE }).catch(() => undefined);
+  const remove = {
+    Deployment: (name: string) =>
+      apps.deleteNamespacedDeployment({ name, namespace: NAMESPACE, propagationPolicy: 'Foreground' }),
+    StatefulSet: (name: string) =>
+      apps.deleteNamespacedStatefulSet({ name, namespace: NAMESPACE, propagationPolicy: 'Foreground' }),
+    DaemonSet: (name: string) =>
+      apps.deleteNamespacedDaemonSet({ name, namespace: NAMESPACE, propagationPolicy: 'Foreground' }),
+  };
+  const read = {
+    Deployment: (name: string) => apps.readNamespacedDeployment({ name, namespace: NAMESPACE }),
+    StatefulSet: (name: string) => apps.readNamespacedStatefulSet({ name, namespace: NAMESPACE }),
+    DaemonSet: (name: string) => apps.readNamespacedDaemonSet({ name, namespace: NAMESPACE }),
+  };
+  for (const w of WORKLOADS) {
+    await remove[w.kind](w.name).catch(() => undefined);
+    // Foreground deletion: wait until the object (and its ReplicaSets/revisions) is gone before recreating.
+    for (let i = 0; i < 100; i++) {
+      const gone = await read[w.kind](w.name).then(
+        () => false,
+        (e: unknown) => isNotFound(e),
+      );
+      if (gone) break;
+      await sleep(100);
+    }
+  }
+  for (const w of WORKLOADS) {
+    const selector = { matchLabels: { app: w.name } };
+    const template = podTemplate(w.name, w.how);
+    const metadata = { name: w.name };
+    if (w.kind === 'Deployment') {
+      await apps.createNamespacedDeployment({
+        namespace: NAMESPACE,
+        body: { metadata, spec: { replicas: 1, selector, template } },
+      });
+    } else if (w.kind === 'StatefulSet') {
+      await apps.createNamespacedStatefulSet({
+        namespace: NAMESPACE,
+        body: { metadata, spec: { replicas: 1, serviceName: w.name, selector, template } },
+      });
+    } else {
+      await apps.createNamespacedDaemonSet({ namespace: NAMESPACE, body: { metadata, spec: { selector, template } } });
+    }
+  }
+}
+
+/** The workload's current revision: newest ReplicaSet of a Deployment, else the newest ControllerRevision. */
+async function revisionOf({ apps }: Apis, kind: Kind, name: string): Promise<string | undefined> {
+  const workload =
+    kind === 'Deployment'
+      ? await apps.readNamespacedDeployment({ name, namespace: NAMESPACE })
+      : kind === 'StatefulSet'
+        ? await apps.readNamespacedStatefulSet({ name, namespace: NAMESPACE })
+        : await apps.readNamespacedDaemonSet({ name, namespace: NAMESPACE });
+  const uid = workload.metadata?.uid;
+  const owned = <
+    T extends { metadata?: { ownerReferences?: Array<{ uid: string }>; creationTimestamp?: Date; name?: string } },
+  >(
+    items: T[],
+  ) => items.filter((i) => i.metadata?.ownerReferences?.some((o) => o.uid === uid));
+  if (kind === 'Deployment') {
+    const sets = owned((await apps.listNamespacedReplicaSet({ namespace: NAMESPACE })).items);
+    const revision = (s: (typeof sets)[number]) =>
+      Number(s.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
+    return sets.sort((a, b) => revision(b) - revision(a))[0]?.metadata?.name;
+  }
+  const revisions = owned((await apps.listNamespacedControllerRevision({ namespace: NAMESPACE })).items);
+  return revisions.sort((a, b) => b.revision - a.revision)[0]?.metadata?.name;
+}
+
+async function revisionsOf(api: Apis): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  for (const w of WORKLOADS) out.set(`${w.kind}/${w.name}`, await revisionOf(api, w.kind, w.name));
+  return out;
+}
+
+/** Waits until the controllers have created a revision for every consumer whose revision must change. */
+async function settle(api: Apis, before: Map<string, string | undefined>, expectChange: Set<string>) {
+  let now = await revisionsOf(api);
+  for (let i = 0; i < 100; i++) {
+    const pending = [...expectChange].filter((k) => now.get(k) === before.get(k) || now.get(k) === undefined);
+    if (pending.length === 0) break;
+    await sleep(100);
+    now = await revisionsOf(api);
+  }
+  return now;
+}
+
+function printReport(report: Report, label: string, took: string): void {
+  const s = report.summary;
+  console.log(
+    `  ${label}: ${s.created ?? 0} created, ${s.updated ?? 0} updated, ${s.unchanged ?? 0} unchanged, ${s.failed ?? 0} failed, ${s.restarts ?? 0} restarts (${took}; engine ${report.durationMs} ms)`,
+  );
+  for (const r of report.results) {
+    const keys = r.changedKeys?.length ? ` keys: ${r.changedKeys.join(', ')}` : '';
+    console.log(`    ${r.cluster}/${r.namespace}/${r.secret}  ${r.action.padEnd(9)} hash ${short(r.hash)}${keys}`);
+    if (r.error) console.log(`      error: ${r.error.message}`);
+  }
+  for (const note of report.notes) console.log(`    note: ${note}`);
+}
+
+async function main(): Promise<void> {
+  const total = performance.now();
+  console.log(bold('eks-secret-sync demo: one secret rotation, two clusters, exact rolling restarts'));
+
+  step(1, 'local stack: 2 Kubernetes API servers (+ controller-managers) and the AWS emulator');
+  let t = performance.now();
+  execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), 'up', '--clusters', '2'], { stdio: 'inherit' });
+  const stack = JSON.parse(stackScript('env', '--json')) as StackEnv;
+  const clusters = stack.clusters.slice(0, 2);
+  Object.assign(process.env, stack.env);
+  console.log(
+    `  ready: ${clusters.map((c) => `${c.name} (${c.server})`).join(', ')}, moto at ${stack.env.AWS_ENDPOINT_URL} (${ms(t)})`,
+  );
+
+  step(2, `demo secret "${SECRET_ID}" in Secrets Manager`);
+  t = performance.now();
+  const sm = new SecretsManagerClient({});
+  const value = (password: string) => JSON.stringify({ username: 'app', password, host: 'db.demo.internal' });
+  let arn: string;
+  try {
+    arn = (await sm.send(new CreateSecretCommand({ Name: SECRET_ID, SecretString: value(crypto.randomUUID()) })))
+      .ARN as string;
+  } catch (e) {
+    if ((e as Error).name !== 'ResourceExistsException') throw e;
+    arn = (await sm.send(new PutSecretValueCommand({ SecretId: SECRET_ID, SecretString: value(crypto.randomUUID()) })))
+      .ARN as string;
+  }
+  console.log(`  ${arn} with keys username, password, host (${ms(t)})`);
+
+  step(3, `namespace "${NAMESPACE}" in both clusters with workloads`);
+  t = performance.now();
+  const admin = new Map(clusters.map((c) => [c.name, apis(stack.kubeconfig, c.context)]));
+  await Promise.all([...admin.values()].map(seedNamespace));
+  for (const w of WORKLOADS) {
+    const how = w.how === 'none' ? 'does not use the Secret' : `reads Secret ${K8S_SECRET} via ${w.how}`;
+    console.log(`  ${`${w.kind}/${w.name}`.padEnd(22)} ${how}`);
+  }
+  console.log(`  (${ms(t)})`);
+
+  const dir = join(stack.stackDir, 'demo');
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'eks-secret-sync.yaml');
+  writeFileSync(
+    configFile,
+    [
+      '# Written by npm run demo: the two local clusters, as the least-privilege eks-secret-sync identity.',
+      'clusters:',
+      ...clusters.map((c) => `  ${c.name}: { kubeconfig: { path: ${stack.syncKubeconfig}, context: ${c.context} } }`),
+      'syncs:',
+      `  - source: { secret: ${SECRET_ID} }`,
+      '    targets:',
+      `      - clusters: [${clusters.map((c) => c.name).join(', ')}]`,
+      `        namespaces: [${NAMESPACE}]`,
+      `        secret: ${K8S_SECRET}`,
+      '        restart: auto',
+      '',
+    ].join('\n'),
+  );
+  process.env.EKS_SYNC_CONFIG = configFile;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  if (!options.verbose) process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+  const { handler: backfill } = await import('../functions/backfill.js');
+  const { handler: onRotation } = await import('../functions/on-rotation.js');
+
+  step(4, 'initial backfill (the backfill handler, everything in the configuration)');
+  t = performance.now();
+  const initial = (await backfill({}, lambdaContext('backfill'))) as Report;
+  printReport(initial, 'backfill', ms(t));
+  const consumers = new Set(WORKLOADS.filter((w) => w.how !== 'none').map((w) => `${w.kind}/${w.name}`));
+  const baseline = new Map<string, Map<string, string | undefined>>();
+  for (const [name, api] of admin) baseline.set(name, await settle(api, new Map(), consumers));
+
+  step(5, 'rotate: PutSecretValue, then the "Secret Label Updated" (AWSCURRENT) event to the on-rotation handler');
+  t = performance.now();
+  const put = await sm.send(
+    new PutSecretValueCommand({ SecretId: SECRET_ID, SecretString: value(crypto.randomUUID()) }),
+  );
+  const event = {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': 'Secret Label Updated',
+    source: 'aws.secretsmanager',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: stack.env.AWS_REGION,
+    resources: [arn],
+    detail: { name: SECRET_ID, labelUpdated: 'AWSCURRENT', versionId: put.VersionId },
+  };
+  const rotationStart = performance.now();
+  const rotation = (await onRotation(event, lambdaContext('onRotation'))) as Report;
+  printReport(rotation, 'rotation', ms(rotationStart));
+  const restarted: Array<{ cluster: string; kind: string; name: string; from?: string; to?: string }> = [];
+  const untouched: Array<{ cluster: string; kind: string; name: string; revision?: string }> = [];
+  for (const [cluster, api] of admin) {
+    const before = baseline.get(cluster) ?? new Map();
+    const patched = new Set(
+      rotation.results
+        .filter((r) => r.cluster === cluster)
+        .flatMap((r) => r.restarted.map((w) => `${w.kind}/${w.name}`)),
+    );
+    const after = await settle(api, before, patched);
+    for (const w of WORKLOADS) {
+      const key = `${w.kind}/${w.name}`;
+      if (patched.has(key)) {
+        restarted.push({ cluster, kind: w.kind, name: w.name, from: before.get(key), to: after.get(key) });
+        console.log(`    ${cluster}: restarted ${key.padEnd(22)} ${before.get(key)} -> ${after.get(key)}`);
+      } else {
+        untouched.push({ cluster, kind: w.kind, name: w.name, revision: after.get(key) });
+        console.log(`    ${cluster}: left alone ${key.padEnd(21)} ${after.get(key) ?? '(no revision)'}`);
+      }
+    }
+  }
+  console.log(`  secret rotated and propagated in ${ms(t)}`);
+
+  step(6, 'redeliver the same event (EventBridge delivers at least once)');
+  t = performance.now();
+  const again = (await onRotation(event, lambdaContext('onRotation'))) as Report;
+  printReport(again, 'redelivery', ms(t));
+  const changedOnRedelivery: string[] = [];
+  for (const [cluster, api] of admin) {
+    const now = await revisionsOf(api);
+    for (const r of restarted.filter((x) => x.cluster === cluster)) {
+      if (now.get(`${r.kind}/${r.name}`) !== r.to) changedOnRedelivery.push(`${cluster}/${r.kind}/${r.name}`);
+    }
+  }
+  console.log(
+    changedOnRedelivery.length === 0
+      ? '  nothing written, nothing restarted'
+      : `  unexpected new revisions: ${changedOnRedelivery.join(', ')}`,
+  );
+
+  step(7, 'look around (the stack keeps running)');
+  console.log(`  eval "$(npm run --silent stack -- env)"     # KUBECONFIG, AWS_ENDPOINT_URL, kubectl on PATH`);
+  console.log(
+    `  kubectl --context ${clusters[0]?.context} -n ${NAMESPACE} get secret ${K8S_SECRET} -o jsonpath='{.metadata.annotations}'`,
+  );
+  console.log(`  kubectl --context ${clusters[0]?.context} -n ${NAMESPACE} get replicasets,controllerrevisions`);
+  console.log(`  EKS_SYNC_CONFIG=${configFile} npm run --silent cli -- plan`);
+  console.log('  npm run stack -- down                        # stop everything the stack started');
+  console.log(`\ndone in ${ms(total)}`);
+
+  if (options.summary !== undefined) {
+    writeFileSync(
+      options.summary,
+      JSON.stringify(
+        {
+          clusters: clusters.map((c) => c.name),
+          namespace: NAMESPACE,
+          secret: K8S_SECRET,
+          versionId: put.VersionId,
+          backfill: initial,
+          rotation,
+          redelivery: again,
+          restarted,
+          untouched,
+          changedOnRedelivery,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  const failed = [initial, rotation, again].some((r) => (r.summary.failed ?? 0) > 0) || changedOnRedelivery.length > 0;
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ResourceNotFoundException) console.error(`demo failed: ${error.name}`);
+  else console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
