@@ -1,0 +1,201 @@
+/**
+ * Command line -> what to do. One table of commands and options is the source of truth for parsing and for
+ * `--help`, so that every accepted option is documented.
+ */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'validate';
+
+export interface OptionSpec {
+  name: string;
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  /** Placeholder shown in help, e.g. `FILE`. */
+  value?: string;
+  description: string;
+}
+
+export interface CommandSpec {
+  name: CommandName;
+  summary: string;
+  /** Option names (from OPTIONS) besides the global ones. */
+  options: string[];
+  /** Option names the command cannot run without. */
+  required?: string[];
+  details: string;
+}
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  {
+    name: 'config',
+    type: 'string',
+    value: 'FILE',
+    description: 'configuration file (default: $EKS_SYNC_CONFIG, else ./eks-secret-sync.yaml)',
+  },
+  {
+    name: 'json',
+    type: 'boolean',
+    description: 'print the report as JSON (the SyncReport the Lambda handlers return)',
+  },
+  {
+    name: 'help',
+    short: 'h',
+    type: 'boolean',
+    description: 'show help (for a command: eks-secret-sync COMMAND --help)',
+  },
+  { name: 'version', short: 'v', type: 'boolean', description: 'print the version' },
+];
+
+export const OPTIONS: OptionSpec[] = [
+  {
+    name: 'secret',
+    type: 'string',
+    multiple: true,
+    value: 'ID',
+    description: 'only this source secret (name or ARN); repeatable',
+  },
+  {
+    name: 'cluster',
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    description: 'only this configured cluster; repeatable',
+  },
+  { name: 'namespace', type: 'string', multiple: true, value: 'NS', description: 'only this namespace; repeatable' },
+  { name: 'event', type: 'string', value: 'FILE', description: 'an EventBridge event (JSON file, "-" for stdin)' },
+  { name: 'dry-run', type: 'boolean', description: 'report what would change; write and restart nothing' },
+  { name: 'no-restart', type: 'boolean', description: 'write Secrets but restart no workload' },
+];
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    name: 'plan',
+    summary: 'show what would change (a dry run): per Secret the action, changed key names, workloads to restart',
+    options: ['secret', 'cluster', 'namespace'],
+    details:
+      'Without filters: what "reconcile" would do (drift, stale consumers). With filters: what "backfill" would do.',
+  },
+  {
+    name: 'sync',
+    summary: 'handle one Secrets Manager event, as the on-rotation function does',
+    options: ['event', 'dry-run'],
+    required: ['event'],
+    details: 'Events the function would ignore (AWSPENDING, custom labels, failed calls) are reported and exit 0.',
+  },
+  {
+    name: 'backfill',
+    summary: 'sync the given (default: all) configured secrets now, as the backfill function does',
+    options: ['secret', 'cluster', 'namespace', 'no-restart', 'dry-run'],
+    details: 'Consumers restart only when a Secret content changes; --no-restart leaves them for a later pass.',
+  },
+  {
+    name: 'reconcile',
+    summary:
+      'full pass over the configuration, as the scheduled function does: repairs drift, restarts stale consumers',
+    options: ['dry-run'],
+    details: 'Selectors (namePrefix, tags) are resolved with ListSecrets; values are read with BatchGetSecretValue.',
+  },
+  {
+    name: 'validate',
+    summary: 'check the configuration file (and the kubeconfig contexts it names) without calling AWS or clusters',
+    options: [],
+    details: 'Every problem is printed with its place in the file, e.g. syncs[0].targets[1].clusters[0].',
+  },
+];
+
+/** A command line that cannot be understood; exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface RunArgs {
+  kind: 'run';
+  command: CommandName;
+  config?: string;
+  json: boolean;
+  secrets?: string[];
+  clusters?: string[];
+  namespaces?: string[];
+  event?: string;
+  dryRun: boolean;
+  restart: boolean;
+}
+
+export type CliArgs = { kind: 'help'; command?: CommandName } | { kind: 'version' } | RunArgs;
+
+const ALL_OPTIONS = [...GLOBAL_OPTIONS, ...OPTIONS];
+
+function findCommand(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+function parserOptions(): NonNullable<ParseArgsConfig['options']> {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const o of ALL_OPTIONS) {
+    options[o.name] = {
+      type: o.type,
+      ...(o.multiple === true ? { multiple: true } : {}),
+      ...(o.short === undefined ? {} : { short: o.short }),
+    };
+  }
+  return options;
+}
+
+/** Node's messages end with advice about `--`; the first sentence is the useful part. */
+function parseArgsMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('. ')[0]?.replace(/\.$/, '') ?? message;
+}
+
+/** Parses argv (without `node` and the script). Throws UsageError. */
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: parserOptions(), allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(parseArgsMessage(error));
+  }
+  const { values, positionals } = parsed;
+  const [first, ...rest] = positionals;
+
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic !== undefined && findCommand(topic) === undefined) throw new UsageError(`unknown command "${topic}"`);
+    return topic === undefined ? { kind: 'help' } : { kind: 'help', command: topic as CommandName };
+  }
+  const spec = first === undefined ? undefined : findCommand(first);
+  if (first !== undefined && spec === undefined) {
+    throw new UsageError(`unknown command "${first}" (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+  }
+  if (values.help === true) return spec === undefined ? { kind: 'help' } : { kind: 'help', command: spec.name };
+  if (values.version === true) return { kind: 'version' };
+  if (spec === undefined) throw new UsageError('missing command');
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" for "${spec.name}"`);
+
+  for (const name of Object.keys(values)) {
+    if (GLOBAL_OPTIONS.some((o) => o.name === name) || spec.options.includes(name)) continue;
+    throw new UsageError(`option --${name} does not apply to "${spec.name}"`);
+  }
+  for (const name of spec.required ?? []) {
+    if (values[name] === undefined) throw new UsageError(`"${spec.name}" needs --${name}`);
+  }
+
+  const strings = (name: string): string[] | undefined => values[name] as string[] | undefined;
+  const args: RunArgs = {
+    kind: 'run',
+    command: spec.name,
+    json: values.json === true,
+    dryRun: values['dry-run'] === true,
+    restart: values['no-restart'] !== true,
+  };
+  if (typeof values.config === 'string') args.config = values.config;
+  if (typeof values.event === 'string') args.event = values.event;
+  const secrets = strings('secret');
+  const clusters = strings('cluster');
+  const namespaces = strings('namespace');
+  if (secrets !== undefined) args.secrets = secrets;
+  if (clusters !== undefined) args.clusters = clusters;
+  if (namespaces !== undefined) args.namespaces = namespaces;
+  return args;
+}

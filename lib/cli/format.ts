@@ -1,0 +1,76 @@
+/**
+ * Human output of the CLI. Pure functions over the SyncReport, which never holds a secret value: key names,
+ * workload names and error messages only.
+ */
+import type { BindingAction, BindingResult, SyncReport } from '../sync/types.js';
+import { renderTable } from './table.js';
+
+/** A dry run reports what would happen; say it in the future tense. */
+const DRY_RUN_ACTION: Record<BindingAction, string> = {
+  created: 'create',
+  updated: 'update',
+  unchanged: 'unchanged',
+  deleted: 'delete',
+  retained: 'retain',
+  skipped: 'skip',
+  failed: 'failed',
+};
+
+function actionLabel(result: BindingResult, dryRun: boolean): string {
+  const action = dryRun ? DRY_RUN_ACTION[result.action] : result.action;
+  return result.drift === true ? `${action} (drift)` : action;
+}
+
+function workloads(result: BindingResult): string {
+  if (result.restarted.length === 0) return '-';
+  return result.restarted.map((w) => `${w.kind}/${w.name}${w.paused === true ? ' (paused)' : ''}`).join(', ');
+}
+
+function summaryLine(report: SyncReport): string {
+  const { summary, dryRun } = report;
+  const order: BindingAction[] = ['created', 'updated', 'unchanged', 'deleted', 'retained', 'skipped', 'failed'];
+  const counts = order
+    .filter((a) => summary[a] > 0)
+    .map((a) => `${summary[a]} ${dryRun && a !== 'failed' && a !== 'unchanged' ? `to ${DRY_RUN_ACTION[a]}` : a}`);
+  const restarts = `${summary.restarts} ${dryRun ? 'restarts planned' : summary.restarts === 1 ? 'restart' : 'restarts'}`;
+  const drift = report.results.filter((r) => r.drift === true).length;
+  const parts = [...counts, restarts, ...(drift > 0 ? [`${drift} with drift`] : [])];
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  return `${report.trigger}${dryRun ? ' (dry run, nothing written)' : ''}: ${report.results.length} bindings: ${parts.join(', ')} in ${seconds}s`;
+}
+
+/**
+ * The diff table (cluster, namespace, secret, action, changed key names, workloads restarted or to restart),
+ * followed by failures, notes and a summary line. Used for `plan` and, with past-tense actions, every command.
+ */
+export function formatPlan(report: SyncReport): string {
+  const lines: string[] = [];
+  if (report.results.length === 0) {
+    lines.push('No bindings: nothing in the configuration matches this request.');
+  } else {
+    const rows = report.results.map((r) => [
+      r.cluster,
+      r.namespace,
+      r.secret,
+      actionLabel(r, report.dryRun),
+      r.changedKeys === undefined || r.changedKeys.length === 0 ? '-' : r.changedKeys.join(','),
+      workloads(r),
+    ]);
+    const restartHeader = report.dryRun ? 'WOULD RESTART' : 'RESTARTED';
+    lines.push(renderTable(['CLUSTER', 'NAMESPACE', 'SECRET', 'ACTION', 'CHANGED KEYS', restartHeader], rows));
+  }
+  const failures = report.results.filter((r) => r.error !== undefined);
+  if (failures.length > 0) {
+    lines.push('', 'Failures:');
+    for (const r of failures) {
+      lines.push(`  ${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.code}: ${r.error?.message}`);
+    }
+  }
+  const notes = [
+    ...report.notes,
+    ...report.results.flatMap((r) => (r.notes ?? []).map((n) => `${r.cluster}/${r.namespace}/${r.secret}: ${n}`)),
+  ];
+  if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `  ${n}`));
+  lines.push('', summaryLine(report));
+  return `${lines.join('\n')}\n`;
+}

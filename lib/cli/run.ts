@@ -1,0 +1,163 @@
+/**
+ * The `eks-secret-sync` command: argv -> request -> the same engine as the handlers -> table or JSON, exit code.
+ * 0 every binding ok, 1 some binding failed (or the run stopped), 2 bad input.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import pkg from '../../package.json' with { type: 'json' };
+import { type Config, loadConfigFile } from '../config/index.js';
+import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
+import { parseBackfillInput, parseSecretEvent, reconcileRequest, toSyncRequest } from '../events/index.js';
+import type { SyncReport, SyncRequest } from '../sync/types.js';
+import { parseCliArgs, type RunArgs, UsageError } from './args.js';
+import { formatPlan } from './format.js';
+import { helpText } from './help.js';
+import { checkKubeconfigs, describeConfig } from './validate.js';
+import { createCliEngine, type Progress } from './wiring.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Reads `--event -`. */
+  stdin?: () => Promise<string>;
+  /** Builds the engine; tests inject a fake. Default: AWS SDK + cluster connector (wiring.ts). */
+  createEngine?: (config: Config, progress: Progress) => Promise<{ run(request: SyncRequest): Promise<SyncReport> }>;
+}
+
+export const VERSION: string = pkg.version;
+
+/** Runs one command line; never throws. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  let args: RunArgs;
+  try {
+    const parsed = parseCliArgs(argv);
+    if (parsed.kind === 'help') {
+      io.stdout(helpText(VERSION, parsed.command));
+      return EXIT_OK;
+    }
+    if (parsed.kind === 'version') {
+      io.stdout(`${VERSION}\n`);
+      return EXIT_OK;
+    }
+    args = parsed;
+  } catch (error) {
+    return fail(io, error, false);
+  }
+  try {
+    return await runCommand(args, io);
+  } catch (error) {
+    return fail(io, error, args.json);
+  }
+}
+
+async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
+  const path = resolveConfigPath(args, io);
+  const config = await loadConfigFile(path);
+  if (args.command === 'validate') return validate(config, path, args, io);
+
+  const request = await buildRequest(args, io);
+  if ('ignored' in request) {
+    if (args.json) io.stdout(`${JSON.stringify(request, null, 2)}\n`);
+    else io.stdout(`event ignored: ${request.ignored}${request.secretId ? ` (secret "${request.secretId}")` : ''}\n`);
+    return EXIT_OK;
+  }
+  const progress: Progress = (line) => io.stderr(`${line}\n`);
+  const engine = await (io.createEngine ?? createCliEngine)(config, progress);
+  const scope = request.secrets === undefined ? 'every configured secret' : `${request.secrets.length} secret(s)`;
+  progress(
+    `${request.trigger}${request.dryRun ? ' (dry run)' : ''}: ${scope}, ` +
+      `${request.clusters?.length ?? Object.keys(config.clusters).length} cluster(s)...`,
+  );
+  const report = await engine.run(request);
+  io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report));
+  return report.summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+function resolveConfigPath(args: RunArgs, io: CliIO): string {
+  const path = args.config ?? io.env.EKS_SYNC_CONFIG ?? 'eks-secret-sync.yaml';
+  return isAbsolute(path) ? path : join(io.cwd, path);
+}
+
+function validate(config: Config, path: string, args: RunArgs, io: CliIO): number {
+  const issues = checkKubeconfigs(config);
+  if (issues.length > 0) throw new ConfigError(issues);
+  if (args.json) io.stdout(`${JSON.stringify({ valid: true, config: path }, null, 2)}\n`);
+  else io.stdout(`${path}: valid: ${describeConfig(config)}\n`);
+  return EXIT_OK;
+}
+
+type Ignored = { ignored: string; secretId?: string };
+
+async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ignored> {
+  const origin = `cli ${args.command}`;
+  const filters = {
+    ...(args.secrets === undefined ? {} : { secrets: args.secrets }),
+    ...(args.clusters === undefined ? {} : { clusters: args.clusters }),
+    ...(args.namespaces === undefined ? {} : { namespaces: args.namespaces }),
+  };
+  switch (args.command) {
+    case 'plan':
+      return Object.keys(filters).length === 0
+        ? reconcileRequest({ dryRun: true, origin })
+        : parseBackfillInput({ ...filters, dryRun: true }, { origin });
+    case 'backfill':
+      return parseBackfillInput({ ...filters, dryRun: args.dryRun, restart: args.restart }, { origin });
+    case 'reconcile':
+      return reconcileRequest({ dryRun: args.dryRun, origin });
+    case 'sync': {
+      const parsed = parseSecretEvent(await readEvent(args.event ?? '-', io));
+      if (parsed.kind === 'ignore') {
+        return parsed.secretId === undefined
+          ? { ignored: parsed.reason }
+          : { ignored: parsed.reason, secretId: parsed.secretId };
+      }
+      return { ...toSyncRequest(parsed), dryRun: args.dryRun, origin };
+    }
+    case 'validate':
+      throw new Error('unreachable');
+  }
+}
+
+async function readEvent(file: string, io: CliIO): Promise<unknown> {
+  let text: string;
+  try {
+    if (file === '-') {
+      if (io.stdin === undefined) throw new UsageError('no standard input to read the event from');
+      text = await io.stdin();
+    } else {
+      text = await readFile(isAbsolute(file) ? file : join(io.cwd, file), 'utf8');
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'read error';
+    throw new UsageError(`cannot read event file "${file}" (${code})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InputError('InvalidEvent', `event file "${file}" is not valid JSON`);
+  }
+}
+
+/** Prints the error (never a secret value: our messages carry names only) and picks the exit code. */
+function fail(io: CliIO, error: unknown, json: boolean): number {
+  const badInput = error instanceof UsageError || error instanceof InputError || error instanceof ConfigError;
+  const code = error instanceof UsageError ? 'Usage' : toSyncError(error).code;
+  const message =
+    error instanceof UsageError || error instanceof SyncError ? error.message : toSyncError(error).message;
+  const issues = error instanceof ConfigError ? error.issues : undefined;
+  if (json) io.stdout(`${JSON.stringify({ error: { code, message, ...(issues ? { issues } : {}) } }, null, 2)}\n`);
+  if (issues !== undefined) {
+    io.stderr(`eks-secret-sync: invalid configuration:\n${issues.map((i) => `  ${i}`).join('\n')}\n`);
+  } else {
+    io.stderr(`eks-secret-sync: ${message}\n`);
+  }
+  if (error instanceof UsageError) io.stderr('Run "eks-secret-sync --help" for usage.\n');
+  return badInput ? EXIT_BAD_INPUT : EXIT_FAILED;
+}

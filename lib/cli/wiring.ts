@@ -1,0 +1,78 @@
+/**
+ * The CLI's engine: the same SyncEngine, Secrets Manager source and cluster connector as the Lambda runtime, with
+ * the user's AWS credentials and kubeconfig files, and progress on stderr instead of Powertools logs and metrics.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createClusterConnector } from '../clusters/connector.js';
+import type { Config } from '../config/index.js';
+import { createSecretsManagerSource } from '../source/secrets-manager.js';
+import { SyncEngine } from '../sync/engine.js';
+import type { ClusterConnector, SecretFilter, SecretSource } from '../sync/ports.js';
+import { UsageError } from './args.js';
+
+export type Progress = (line: string) => void;
+
+function describeFilter(filter: SecretFilter): string {
+  const parts = [
+    ...(filter.namePrefix === undefined ? [] : [`name prefix "${filter.namePrefix}"`]),
+    ...Object.entries(filter.tags ?? {}).map(([k, v]) => `tag ${k}=${v}`),
+  ];
+  return parts.join(', ');
+}
+
+/** Reports each slow step (listing, batched reads, cluster connections) as it starts. */
+export function withProgress(
+  source: SecretSource,
+  clusters: ClusterConnector,
+  progress: Progress,
+): { source: SecretSource; clusters: ClusterConnector } {
+  return {
+    source: {
+      getCurrent: (id) => {
+        progress(`reading secret "${id}" from Secrets Manager...`);
+        return source.getCurrent(id);
+      },
+      getMany: (ids) => {
+        progress(`reading ${ids.length} secrets from Secrets Manager...`);
+        return source.getMany(ids);
+      },
+      list: (filter) => {
+        progress(`listing secrets with ${describeFilter(filter)}...`);
+        return source.list(filter);
+      },
+      describe: (id) => source.describe(id),
+    },
+    clusters: {
+      connect: (name) => {
+        progress(`cluster "${name}": connecting...`);
+        return clusters.connect(name);
+      },
+    },
+  };
+}
+
+/** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
+export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run'>> {
+  const client = new SecretsManagerClient({});
+  try {
+    await client.config.region();
+  } catch {
+    throw new UsageError('no AWS region configured: set AWS_REGION, or a region in your AWS profile');
+  }
+  const ports = withProgress(createSecretsManagerSource(client), createClusterConnector(config.clusters), progress);
+  return new SyncEngine({
+    config,
+    ...ports,
+    log: {
+      // Engine attributes are ids, names, hashes and counts only.
+      info: (message, attributes) => progress(withAttributes(message, attributes)),
+      warn: (message, attributes) => progress(`warning: ${withAttributes(message, attributes)}`),
+    },
+  });
+}
+
+function withAttributes(message: string, attributes?: Record<string, unknown>): string {
+  return attributes === undefined || Object.keys(attributes).length === 0
+    ? message
+    : `${message} ${JSON.stringify(attributes)}`;
+}

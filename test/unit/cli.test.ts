@@ -1,0 +1,476 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, parseCliArgs, UsageError } from '../../lib/cli/args.js';
+import { formatPlan } from '../../lib/cli/format.js';
+import { type CliIO, runCli } from '../../lib/cli/run.js';
+import { renderTable } from '../../lib/cli/table.js';
+import { parseConfig } from '../../lib/config/index.js';
+import { SyncEngine } from '../../lib/sync/engine.js';
+import type { SyncReport, SyncRequest } from '../../lib/sync/types.js';
+import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+
+const CONFIG = `
+clusters:
+  alpha: { kubeconfig: { path: /nonexistent/kubeconfig, context: alpha } }
+  beta: { eks: { name: beta, region: eu-west-1 } }
+syncs:
+  - source: { secret: demo/app-db }
+    targets:
+      - clusters: [alpha, beta]
+        namespaces: [payments]
+        secret: app-db
+`;
+
+function report(overrides: Partial<SyncReport> = {}): SyncReport {
+  return {
+    trigger: 'backfill',
+    dryRun: false,
+    sources: [],
+    results: [],
+    summary: { created: 0, updated: 0, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 0, restarts: 0 },
+    durationMs: 1234,
+    notes: [],
+    ...overrides,
+  };
+}
+
+/** Captures output; the engine is a fake that records its request and returns `result`. */
+function harness(cwd: string, result: SyncReport | Error = report()) {
+  const out = { stdout: '', stderr: '', requests: [] as SyncRequest[] };
+  const io: CliIO = {
+    stdout: (t) => {
+      out.stdout += t;
+    },
+    stderr: (t) => {
+      out.stderr += t;
+    },
+    env: {},
+    cwd,
+    createEngine: async () => ({
+      run: async (request) => {
+        out.requests.push(request);
+        if (result instanceof Error) throw result;
+        return result;
+      },
+    }),
+  };
+  return { io, out };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cli-test-'));
+  await writeFile(join(dir, 'eks-secret-sync.yaml'), CONFIG);
+  await writeFile(join(dir, 'bad.yaml'), 'clusters: {}\nsyncs: []\n');
+});
+
+describe('parseCliArgs', () => {
+  it('reads repeatable filters, --no-restart and --dry-run, with global options anywhere', () => {
+    // Act
+    const args = parseCliArgs([
+      '--json',
+      'backfill',
+      '--secret',
+      'a',
+      '--secret=b',
+      '--cluster',
+      'alpha',
+      '--namespace',
+      'ns1',
+      '--no-restart',
+      '--dry-run',
+      '--config',
+      'x.yaml',
+    ]);
+
+    // Assess
+    expect(args).toEqual({
+      kind: 'run',
+      command: 'backfill',
+      json: true,
+      config: 'x.yaml',
+      secrets: ['a', 'b'],
+      clusters: ['alpha'],
+      namespaces: ['ns1'],
+      dryRun: true,
+      restart: false,
+    });
+  });
+
+  it('defaults to restarts, no dry run and no filters', () => {
+    expect(parseCliArgs(['reconcile'])).toEqual({
+      kind: 'run',
+      command: 'reconcile',
+      json: false,
+      dryRun: false,
+      restart: true,
+    });
+  });
+
+  it.each([
+    [['--help'], { kind: 'help' }],
+    [['-h'], { kind: 'help' }],
+    [['help'], { kind: 'help' }],
+    [['help', 'backfill'], { kind: 'help', command: 'backfill' }],
+    [['plan', '--help'], { kind: 'help', command: 'plan' }],
+    [['--version'], { kind: 'version' }],
+    [['-v'], { kind: 'version' }],
+  ])('reads %j as %j', (argv, expected) => {
+    expect(parseCliArgs(argv)).toEqual(expected);
+  });
+
+  it.each([
+    [[], 'missing command'],
+    [['deploy'], 'unknown command "deploy"'],
+    [['plan', '--frobnicate'], "Unknown option '--frobnicate'"],
+    [['reconcile', '--secret', 'a'], 'option --secret does not apply to "reconcile"'],
+    [['plan', '--dry-run'], 'option --dry-run does not apply to "plan"'],
+    [['sync'], '"sync" needs --event'],
+    [['backfill', 'extra'], 'unexpected argument "extra"'],
+    [['backfill', '--secret'], "Option '--secret <value>' argument missing"],
+    [['help', 'nope'], 'unknown command "nope"'],
+  ])('rejects %j with a usage error', (argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(UsageError);
+    expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+});
+
+describe('runCli --help', () => {
+  it('documents every command and every option', async () => {
+    // Prepare
+    const { io, out } = harness(dir);
+
+    // Act
+    const code = await runCli(['--help'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    for (const command of COMMANDS) expect(out.stdout).toContain(`  ${command.name} `);
+    for (const option of [...OPTIONS, ...GLOBAL_OPTIONS]) expect(out.stdout).toContain(`--${option.name}`);
+    expect(out.stdout).toMatch(/Exit codes: 0 .* 1 .* 2 bad input/);
+  });
+
+  it('documents each command with its own options', async () => {
+    for (const command of COMMANDS) {
+      const { io, out } = harness(dir);
+      expect(await runCli([command.name, '--help'], io)).toBe(0);
+      expect(out.stdout).toContain(`Usage: eks-secret-sync ${command.name}`);
+      for (const option of command.options) expect(out.stdout).toContain(`--${option}`);
+    }
+  });
+
+  it('prints the package version', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['--version'], io)).toBe(0);
+    expect(out.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('runCli exit codes', () => {
+  it('exits 2 on a usage error, naming it on stderr', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['backfill', '--event', 'x.json'], io)).toBe(2);
+    expect(out.stderr).toContain('option --event does not apply to "backfill"');
+    expect(out.stdout).toBe('');
+  });
+
+  it('exits 2 when the configuration file is missing', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['plan', '--config', 'missing.yaml'], io)).toBe(2);
+    expect(out.stderr).toContain('missing.yaml: cannot read configuration file (ENOENT)');
+  });
+
+  it('exits 2 on an invalid configuration and prints each issue with its place', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['validate', '--config', 'bad.yaml'], io)).toBe(2);
+    expect(out.stderr).toContain('bad.yaml: clusters: must define a cluster');
+    expect(out.stderr).toContain('bad.yaml: syncs:');
+  });
+
+  it('reads the configuration from EKS_SYNC_CONFIG when --config is absent', async () => {
+    const { io, out } = harness('/', report());
+    io.env = { EKS_SYNC_CONFIG: join(dir, 'bad.yaml') };
+    expect(await runCli(['validate'], io)).toBe(2);
+    expect(out.stderr).toContain('bad.yaml');
+  });
+
+  it('validate names a kubeconfig context that cannot be loaded, and exits 2', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['validate', '--json'], io)).toBe(2);
+    expect(out.stderr).toContain('clusters.alpha.kubeconfig: cannot read kubeconfig "/nonexistent/kubeconfig"');
+    expect(JSON.parse(out.stdout)).toMatchObject({ error: { code: 'InvalidConfig' } });
+  });
+
+  it('validate accepts a configuration without kubeconfig clusters', async () => {
+    // Prepare
+    const path = join(dir, 'eks-only.yaml');
+    await writeFile(path, CONFIG.replace(/ {2}alpha:.*\n/, '').replace('[alpha, beta]', '[beta]'));
+    const { io, out } = harness(dir);
+
+    // Act
+    const code = await runCli(['validate', '--config', path], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.stdout).toContain('valid: 1 clusters (1 EKS, 0 kubeconfig), 1 syncs (0 selectors), 1 targets');
+  });
+
+  it('exits 2 on invalid filters, before the engine runs', async () => {
+    const { io, out } = harness(dir);
+    expect(await runCli(['backfill', '--secret', ' '], io)).toBe(2);
+    expect(out.stderr).toContain('invalid backfill input');
+    expect(out.requests).toEqual([]);
+  });
+
+  it('exits 2 when the engine refuses the request (unknown cluster)', async () => {
+    const { InputError } = await import('../../lib/errors.js');
+    const { io, out } = harness(dir, new InputError('InvalidInput', 'unknown cluster "gamma"'));
+    expect(await runCli(['backfill', '--cluster', 'gamma'], io)).toBe(2);
+    expect(out.stderr).toContain('unknown cluster "gamma"');
+  });
+
+  it('exits 1 when a binding failed, after printing the whole report', async () => {
+    // Prepare
+    const failed = report({
+      results: [
+        { cluster: 'alpha', namespace: 'payments', secret: 'app-db', source: 's', action: 'updated', restarted: [] },
+        {
+          cluster: 'beta',
+          namespace: 'payments',
+          secret: 'app-db',
+          source: 's',
+          action: 'failed',
+          restarted: [],
+          error: { code: 'Forbidden', message: 'forbidden: create secrets in payments' },
+        },
+      ],
+      summary: { created: 0, updated: 1, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 1, restarts: 0 },
+    });
+    const { io, out } = harness(dir, failed);
+
+    // Act
+    const code = await runCli(['backfill'], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out.stdout).toContain('beta/payments/app-db: Forbidden: forbidden: create secrets in payments');
+    expect(out.stdout).toMatch(/alpha\s+payments\s+app-db\s+updated/);
+  });
+
+  it('exits 1 when the run stops on an AWS error', async () => {
+    const { SyncError } = await import('../../lib/errors.js');
+    const { io, out } = harness(dir, new SyncError('Forbidden', 'access denied to secretsmanager:ListSecrets'));
+    expect(await runCli(['reconcile'], io)).toBe(1);
+    expect(out.stderr).toContain('access denied to secretsmanager:ListSecrets');
+  });
+
+  it('prints the report unchanged with --json and exits 0', async () => {
+    const ok = report({ trigger: 'reconcile' });
+    const { io, out } = harness(dir, ok);
+    expect(await runCli(['reconcile', '--json'], io)).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual(ok);
+    expect(out.stderr).toContain('reconcile: every configured secret, 2 cluster(s)...');
+  });
+});
+
+describe('runCli requests', () => {
+  async function requestFor(argv: string[]): Promise<SyncRequest | undefined> {
+    const { io, out } = harness(dir);
+    expect(await runCli(argv, io)).toBe(0);
+    return out.requests[0];
+  }
+
+  it('plan without filters is a dry-run reconcile', async () => {
+    expect(await requestFor(['plan'])).toEqual({
+      trigger: 'reconcile',
+      dryRun: true,
+      restart: true,
+      origin: 'cli plan',
+    });
+  });
+
+  it('plan with filters is a dry-run backfill', async () => {
+    expect(await requestFor(['plan', '--secret', 'demo/app-db', '--namespace', 'payments'])).toEqual({
+      trigger: 'backfill',
+      secrets: ['demo/app-db'],
+      namespaces: ['payments'],
+      dryRun: true,
+      restart: true,
+      origin: 'cli plan',
+    });
+  });
+
+  it('backfill passes filters, --no-restart and --dry-run', async () => {
+    expect(await requestFor(['backfill', '--cluster', 'alpha', '--no-restart', '--dry-run'])).toEqual({
+      trigger: 'backfill',
+      clusters: ['alpha'],
+      dryRun: true,
+      restart: false,
+      origin: 'cli backfill',
+    });
+  });
+
+  it('reconcile --dry-run is a dry run', async () => {
+    expect(await requestFor(['reconcile', '--dry-run'])).toMatchObject({ trigger: 'reconcile', dryRun: true });
+  });
+
+  it('sync reads the event file like the on-rotation handler', async () => {
+    const event = join(import.meta.dirname, '../../events/secret-label-updated-awscurrent.json');
+    expect(await requestFor(['sync', '--event', event])).toMatchObject({
+      trigger: 'rotation',
+      secrets: [expect.stringContaining('demo/app-db')],
+      versionId: expect.any(String),
+      dryRun: false,
+      restart: true,
+    });
+  });
+
+  it('sync reports an ignored event and exits 0 without running the engine', async () => {
+    // Prepare
+    const event = join(import.meta.dirname, '../../events/cloudtrail-put-secret-value-pending.json');
+    const { io, out } = harness(dir);
+
+    // Act
+    const code = await runCli(['sync', '--event', event], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.stdout).toMatch(/^event ignored: /);
+    expect(out.requests).toEqual([]);
+  });
+
+  it.each([
+    ['a malformed event', '../../events/malformed-missing-detail.json', 'invalid Secrets Manager event'],
+    ['a missing file', 'nope.json', 'cannot read event file "nope.json" (ENOENT)'],
+  ])('sync exits 2 on %s', async (_label, file, message) => {
+    const { io, out } = harness(dir);
+    const path = file.startsWith('..') ? join(import.meta.dirname, file) : file;
+    expect(await runCli(['sync', '--event', path], io)).toBe(2);
+    expect(out.stderr).toContain(message);
+  });
+
+  it('sync exits 2 on an event that is not JSON', async () => {
+    await writeFile(join(dir, 'event.json'), '{ not json');
+    const { io, out } = harness(dir);
+    expect(await runCli(['sync', '--event', 'event.json'], io)).toBe(2);
+    expect(out.stderr).toContain('event file "event.json" is not valid JSON');
+  });
+});
+
+describe('formatPlan', () => {
+  const SECRET_VALUE = 'hunter2-very-secret';
+
+  /** A real engine over fakes: the value exists in the source, so leaking it would be visible. */
+  async function dryRun(): Promise<SyncReport> {
+    const config = parseConfig(`
+clusters:
+  alpha: { kubeconfig: { path: /x, context: alpha } }
+syncs:
+  - source: { secret: demo/app-db }
+    targets:
+      - clusters: [alpha]
+        namespaces: [payments, web]
+        secret: app-db
+`);
+    const source = new FakeSecretSource();
+    source.put('demo/app-db', { DB_USER: 'app', DB_PASSWORD: SECRET_VALUE });
+    const api = new FakeKubeApi('alpha', { namespaces: ['payments', 'web'] });
+    api.seedWorkload({ namespace: 'payments', name: 'api', podSpec: envFromSpec('app-db') });
+    api.seedWorkload({ kind: 'StatefulSet', namespace: 'payments', name: 'worker', podSpec: envFromSpec('app-db') });
+    api.seedWorkload({ namespace: 'web', name: 'unrelated', podSpec: envFromSpec('other') });
+    const engine = new SyncEngine({ config, source, clusters: new FakeConnector([api]) });
+    const result = await engine.run({ trigger: 'backfill', dryRun: true, restart: true });
+    expect(api.writes()).toBe(0);
+    return result;
+  }
+
+  it('shows cluster, namespace, secret, action, changed key names and workloads to restart', async () => {
+    // Act
+    const text = formatPlan(await dryRun());
+
+    // Assess
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^CLUSTER\s+NAMESPACE\s+SECRET\s+ACTION\s+CHANGED KEYS\s+WOULD RESTART$/);
+    expect(lines[1]).toMatch(/^alpha\s+payments\s+app-db\s+create\s+DB_PASSWORD,DB_USER\s+/);
+    expect(lines[1]).toContain('Deployment/api');
+    expect(lines[1]).toContain('StatefulSet/worker');
+    expect(lines[2]).toMatch(/^alpha\s+web\s+app-db\s+create\s+DB_PASSWORD,DB_USER\s+-$/);
+    expect(text).toContain('backfill (dry run, nothing written): 2 bindings: 2 to create');
+    expect(text).not.toContain('unrelated');
+  });
+
+  it('never shows a secret value, in the table or in --json', async () => {
+    // Prepare
+    const result = await dryRun();
+
+    // Act
+    const text = formatPlan(result);
+    const json = JSON.stringify(result);
+
+    // Assess
+    for (const output of [text, json]) {
+      expect(output).toContain('DB_PASSWORD');
+      expect(output).not.toContain(SECRET_VALUE);
+      expect(output).not.toContain(Buffer.from(SECRET_VALUE).toString('base64'));
+    }
+  });
+
+  it('lists failures and notes below the table and marks drift', () => {
+    // Prepare
+    const r = report({
+      trigger: 'reconcile',
+      results: [
+        {
+          cluster: 'a',
+          namespace: 'n',
+          secret: 's',
+          source: 'x',
+          action: 'updated',
+          drift: true,
+          changedKeys: ['K'],
+          restarted: [{ kind: 'Deployment', name: 'd', paused: true }],
+          notes: ['paused Deployments were patched and roll out when resumed'],
+        },
+        {
+          cluster: 'b',
+          namespace: 'n',
+          secret: 's',
+          source: 'x',
+          action: 'failed',
+          restarted: [],
+          error: { code: 'ClusterUnavailable', message: 'cluster "b": connect ETIMEDOUT' },
+        },
+      ],
+      summary: { created: 0, updated: 1, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 1, restarts: 1 },
+    });
+
+    // Act
+    const text = formatPlan(r);
+
+    // Assess
+    expect(text).toMatch(/a\s+n\s+s\s+updated \(drift\)\s+K\s+Deployment\/d \(paused\)/);
+    expect(text).toContain('Failures:\n  b/n/s: ClusterUnavailable: cluster "b": connect ETIMEDOUT');
+    expect(text).toContain('Notes:\n  a/n/s: paused Deployments were patched');
+    expect(text).toContain('reconcile: 2 bindings: 1 updated, 1 failed, 1 restart, 1 with drift in 1.2s');
+  });
+
+  it('says so when nothing matches', () => {
+    expect(formatPlan(report())).toContain('No bindings: nothing in the configuration matches this request.');
+  });
+});
+
+describe('renderTable', () => {
+  it('aligns columns two spaces apart without trailing blanks', () => {
+    expect(
+      renderTable(
+        ['A', 'BB'],
+        [
+          ['xxx', 'y'],
+          ['z', ''],
+        ],
+      ),
+    ).toBe('A    BB\nxxx  y\nz');
+  });
+});
