@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { consumes, RELOADER_RELOAD, referencedSecrets } from '../../lib/target/consumers.js';
+import type { PodSpecRefs, Workload } from '../../lib/target/kube-api.js';
+
+function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}): Workload {
+  return {
+    kind: 'Deployment',
+    namespace: 'app',
+    name: 'web',
+    paused: false,
+    annotations,
+    templateAnnotations: {},
+    podSpec,
+  };
+}
+
+describe('referencedSecrets', () => {
+  it.each<[string, PodSpecRefs]>([
+    ['env secretKeyRef', { containers: [{ env: [{ valueFrom: { secretKeyRef: { name: 'db' } } }] }] }],
+    ['envFrom secretRef', { containers: [{ envFrom: [{ secretRef: { name: 'db' } }] }] }],
+    ['a secret volume', { volumes: [{ secret: { secretName: 'db' } }] }],
+    ['a projected volume', { volumes: [{ projected: { sources: [{}, { secret: { name: 'db' } }] } }] }],
+    ['an initContainer env', { initContainers: [{ env: [{ valueFrom: { secretKeyRef: { name: 'db' } } }] }] }],
+    ['an initContainer envFrom', { initContainers: [{ envFrom: [{ secretRef: { name: 'db' } }] }] }],
+  ])('finds a Secret referenced by %s', (_label, spec) => {
+    // Act
+    const names = referencedSecrets(spec);
+
+    // Assess
+    expect([...names]).toEqual(['db']);
+  });
+
+  it('collects every Secret of a pod spec once and ignores plain env and other volumes', () => {
+    // Prepare
+    const spec: PodSpecRefs = {
+      containers: [
+        { env: [{}, { valueFrom: {} }, { valueFrom: { secretKeyRef: { name: 'a' } } }], envFrom: [{}] },
+        { envFrom: [{ secretRef: { name: 'b' } }, { secretRef: { name: 'a' } }] },
+      ],
+      volumes: [{}, { secret: {} }, { secret: { secretName: 'c' } }],
+    };
+
+    // Act
+    const names = referencedSecrets(spec);
+
+    // Assess
+    expect([...names].sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('consumes', () => {
+  it('is true for a Secret in the pod spec and false for another', () => {
+    // Prepare
+    const w = workload({ volumes: [{ secret: { secretName: 'db' } }] });
+
+    // Act / Assess
+    expect(consumes(w, 'db')).toBe(true);
+    expect(consumes(w, 'db2')).toBe(false);
+  });
+
+  it("honours Reloader's secret.reloader.stakater.com/reload list on the workload", () => {
+    // Prepare
+    const w = workload({}, { [RELOADER_RELOAD]: 'tls-cert, db ,,other' });
+
+    // Act / Assess
+    expect(consumes(w, 'db')).toBe(true);
+    expect(consumes(w, 'tls-cert')).toBe(true);
+    expect(consumes(w, 'd')).toBe(false);
+  });
+});

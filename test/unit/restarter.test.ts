@@ -1,0 +1,235 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SyncError } from '../../lib/errors.js';
+import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../lib/sync/names.js';
+import { RELOADER_RELOAD } from '../../lib/target/consumers.js';
+import { type RestartItem, restartConsumers } from '../../lib/target/restarter.js';
+import { envFromSpec, FakeKubeApi } from '../support/fakes.js';
+
+const NOW = new Date('2025-05-01T10:00:00.000Z');
+const OPTIONS = { dryRun: false, now: NOW };
+const H1 = 'a'.repeat(64);
+const H2 = 'b'.repeat(64);
+
+function item(secretName: string, overrides: Partial<RestartItem> = {}): RestartItem {
+  return { secretName, hash: H2, policy: 'auto', contentChanged: true, ...overrides };
+}
+
+describe('restartConsumers', () => {
+  let api: FakeKubeApi;
+
+  beforeEach(() => {
+    api = new FakeKubeApi('a', { namespaces: ['app'] });
+  });
+
+  it('patches each consumer with the Secret hash and restartedAt, and leaves other workloads alone', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+    api.seedWorkload({
+      kind: 'StatefulSet',
+      namespace: 'app',
+      name: 'pg',
+      podSpec: { volumes: [{ secret: { secretName: 'db' } }] },
+    });
+    api.seedWorkload({ kind: 'DaemonSet', namespace: 'app', name: 'agent', podSpec: envFromSpec('other') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.size).toBe(0);
+    expect(outcome.restarted.get('db')).toEqual([
+      { kind: 'Deployment', name: 'web' },
+      { kind: 'StatefulSet', name: 'pg' },
+    ]);
+    expect(api.workload('app', 'web').templateAnnotations).toEqual({
+      [consumerHashAnnotation('db')]: H2,
+      [RESTARTED_AT_ANNOTATION]: NOW.toISOString(),
+    });
+    expect(api.workload('app', 'agent', 'DaemonSet').templateAnnotations).toEqual({});
+    expect(api.calls('patchTemplateAnnotations')).toBe(2);
+  });
+
+  it('restarts a workload that opted in with the Reloader reload annotation', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', annotations: { [RELOADER_RELOAD]: 'db' } });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+  });
+
+  it('sends one patch per workload even when two changed Secrets are consumed', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db', 'api-key') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db'), item('api-key', { hash: H1 })], OPTIONS);
+
+    // Assess
+    expect(api.templatePatches()).toEqual([
+      {
+        namespace: 'app',
+        kind: 'Deployment',
+        name: 'web',
+        annotations: {
+          [RESTARTED_AT_ANNOTATION]: NOW.toISOString(),
+          [consumerHashAnnotation('db')]: H2,
+          [consumerHashAnnotation('api-key')]: H1,
+        },
+      },
+    ]);
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(outcome.restarted.get('api-key')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+  });
+
+  it('does not patch a workload whose hash annotation already matches', async () => {
+    // Prepare
+    api.seedWorkload({
+      namespace: 'app',
+      name: 'web',
+      podSpec: envFromSpec('db'),
+      templateAnnotations: { [consumerHashAnnotation('db')]: H2 },
+    });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([]);
+    expect(api.calls('patchTemplateAnnotations')).toBe(0);
+  });
+
+  it('restarts a consumer carrying an older hash even when the content did not change in this pass', async () => {
+    // Prepare
+    api.seedWorkload({
+      namespace: 'app',
+      name: 'stale',
+      podSpec: envFromSpec('db'),
+      templateAnnotations: { [consumerHashAnnotation('db')]: H1 },
+    });
+    api.seedWorkload({ namespace: 'app', name: 'new', podSpec: envFromSpec('db') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db', { contentChanged: false })], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'stale' }]);
+  });
+
+  it('restarts a consumer without our annotation only when the content changed', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+
+    // Act
+    const unchanged = await restartConsumers(api, 'app', [item('db', { contentChanged: false })], OPTIONS);
+    const changed = await restartConsumers(api, 'app', [item('db', { contentChanged: true })], OPTIONS);
+
+    // Assess
+    expect(unchanged.restarted.get('db')).toEqual([]);
+    expect(changed.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+  });
+
+  it('restarts nothing and lists nothing under policy none', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db', { policy: 'none' })], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.size).toBe(0);
+    expect(api.book.total()).toBe(0);
+  });
+
+  it('restarts only the listed workloads under an explicit list', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+    api.seedWorkload({ namespace: 'app', name: 'worker' });
+    const policy = { auto: false, workloads: [{ kind: 'Deployment' as const, name: 'worker' }] };
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db', { policy })], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'worker' }]);
+  });
+
+  it('restarts the listed workloads and the discovered consumers when the list says auto', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+    api.seedWorkload({ namespace: 'app', name: 'worker' });
+    const policy = { auto: true, workloads: [{ kind: 'Deployment' as const, name: 'worker' }] };
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db', { policy })], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')?.map((w) => w.name)).toEqual(['web', 'worker']);
+  });
+
+  it('fails an explicit list that names a workload which does not exist', async () => {
+    // Prepare
+    const policy = { auto: false, workloads: [{ kind: 'StatefulSet' as const, name: 'ghost' }] };
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db', { policy })], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.get('db')?.message).toContain('StatefulSet app/ghost');
+  });
+
+  it('patches a paused Deployment and reports it as paused', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', paused: true, podSpec: envFromSpec('db') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web', paused: true }]);
+  });
+
+  it('reports a failed list as a failure of every Secret and patches nothing', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+    api.fail('listWorkloads', () => new SyncError('Forbidden', 'list statefulsets in app: forbidden'));
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db'), item('other')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.get('db')?.code).toBe('Forbidden');
+    expect(outcome.failures.get('other')?.code).toBe('Forbidden');
+    expect(api.calls('patchTemplateAnnotations')).toBe(0);
+  });
+
+  it('reports a failed patch against the Secrets it carried and still patches other workloads', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'a', podSpec: envFromSpec('db') });
+    api.seedWorkload({ namespace: 'app', name: 'b', podSpec: envFromSpec('db') });
+    api.fail('patchTemplateAnnotations', () => new SyncError('KubernetesError', 'patch: 500'), {
+      when: (args) => args[2] === 'a',
+    });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.get('db')?.code).toBe('KubernetesError');
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'b' }]);
+  });
+
+  it('reports would-be restarts in a dry run without patching', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], { ...OPTIONS, dryRun: true });
+
+    // Assess
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(api.writes()).toBe(0);
+  });
+});

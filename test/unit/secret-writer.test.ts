@@ -1,0 +1,356 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { TargetConfig } from '../../lib/config/index.js';
+import { SyncError } from '../../lib/errors.js';
+import {
+  HASH_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  RESTART_PENDING_ANNOTATION,
+  VERSION_ANNOTATION,
+} from '../../lib/sync/names.js';
+import { type DesiredSecret, renderSecret } from '../../lib/sync/render.js';
+import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/target/secret-writer.js';
+import { b64, FakeKubeApi, secretValue, targetConfig } from '../support/fakes.js';
+
+const OPTIONS: UpsertOptions = { adopt: false, recreate: false, dryRun: false, markRestartPending: true };
+
+function desired(value: Record<string, string>, target: Partial<TargetConfig> = {}, versionId = 'v1'): DesiredSecret {
+  return renderSecret(secretValue(JSON.stringify(value), 'app/db', versionId), targetConfig(target), {
+    namespace: 'app',
+    name: 'db',
+    source: 'app/db',
+  });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SyncError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SyncError);
+  return error as SyncError;
+}
+
+describe('upsertSecret', () => {
+  let api: FakeKubeApi;
+
+  beforeEach(() => {
+    api = new FakeKubeApi('a', { namespaces: ['app'] });
+  });
+
+  it('creates a missing Secret with our label, hash and restart-pending marker', async () => {
+    // Prepare
+    const want = desired({ user: 'u', password: 'p' });
+
+    // Act
+    const outcome = await upsertSecret(api, want, OPTIONS);
+
+    // Assess
+    expect(outcome).toEqual({ action: 'created', changedKeys: ['password', 'user'], restartPending: true });
+    const stored = api.secret('app', 'db');
+    expect(stored?.data).toEqual({ user: b64('u'), password: b64('p') });
+    expect(stored?.labels[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
+    expect(stored?.annotations[HASH_ANNOTATION]).toBe(want.hash);
+    expect(stored?.annotations[RESTART_PENDING_ANNOTATION]).toBe(want.hash);
+    expect(api.calls('getSecret')).toBe(1);
+    expect(api.calls('createSecret')).toBe(1);
+  });
+
+  it('creates without a restart marker when no restart is wanted', async () => {
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, markRestartPending: false });
+
+    // Assess
+    expect(outcome.restartPending).toBe(false);
+    expect(api.secret('app', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+  });
+
+  it('skips the write when the hash is unchanged: exactly one get', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, markRestartPending: false });
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+
+    // Assess
+    expect(outcome).toEqual({ action: 'unchanged', changedKeys: [], restartPending: false });
+    expect(api.book.total()).toBe(1);
+    expect(api.calls('getSecret')).toBe(1);
+  });
+
+  it('skips the write when only the source version differs', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }, {}, 'v1'), OPTIONS);
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }, {}, 'v2'), OPTIONS);
+
+    // Assess
+    expect(outcome.action).toBe('unchanged');
+    expect(api.writes()).toBe(0);
+    expect(api.secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe('v1');
+  });
+
+  it('reports a restart still pending from an earlier pass without writing', async () => {
+    // Prepare: a pass that wrote the Secret but never restarted its consumers.
+    const want = desired({ a: '1' });
+    await upsertSecret(api, want, OPTIONS);
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, want, OPTIONS);
+
+    // Assess
+    expect(outcome).toEqual({ action: 'unchanged', changedKeys: [], restartPending: true });
+    expect(api.writes()).toBe(0);
+  });
+
+  it('updates changed data, naming the added, removed and changed keys', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1', b: '2', keep: 'k' }), { ...OPTIONS, markRestartPending: false });
+    const before = api.secret('app', 'db');
+    const want = desired({ b: '3', c: '4', keep: 'k' });
+
+    // Act
+    const outcome = await upsertSecret(api, want, OPTIONS);
+
+    // Assess
+    expect(outcome).toEqual({ action: 'updated', changedKeys: ['a', 'b', 'c'], restartPending: true });
+    const after = api.secret('app', 'db');
+    expect(after?.data).toEqual(want.data);
+    expect(after?.annotations[HASH_ANNOTATION]).toBe(want.hash);
+    expect(after?.annotations[RESTART_PENDING_ANNOTATION]).toBe(want.hash);
+    expect(Number(after?.resourceVersion)).toBeGreaterThan(Number(before?.resourceVersion));
+    expect(api.calls('replaceSecret')).toBe(1);
+  });
+
+  it('keeps labels and annotations that others put on the Secret', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    api.touchSecret('app', 'db', (s) => {
+      s.labels.team = 'payments';
+      s.annotations['example.com/owner'] = 'x';
+    });
+
+    // Act
+    await upsertSecret(api, desired({ a: '2' }), OPTIONS);
+
+    // Assess
+    expect(api.secret('app', 'db')?.labels.team).toBe('payments');
+    expect(api.secret('app', 'db')?.annotations['example.com/owner']).toBe('x');
+  });
+
+  it('updates metadata only without marking a restart pending', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, markRestartPending: false });
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }, { labels: { team: 'x' } }), OPTIONS);
+
+    // Assess
+    expect(outcome).toEqual({ action: 'updated', changedKeys: [], restartPending: false });
+    expect(api.secret('app', 'db')?.labels.team).toBe('x');
+    expect(api.secret('app', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+  });
+
+  it('refuses to overwrite a Secret it does not manage', async () => {
+    // Prepare
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('theirs') } });
+
+    // Act
+    const error = await rejection(upsertSecret(api, desired({ a: '1' }), OPTIONS));
+
+    // Assess
+    expect(error.code).toBe('NotManaged');
+    expect(error.message).toContain('Secret app/db in cluster "a"');
+    expect(error.message).toContain('adopt');
+    expect(api.writes()).toBe(0);
+  });
+
+  it('adopts an unmanaged Secret when asked, labelling it as ours', async () => {
+    // Prepare
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('theirs') }, labels: { team: 't' } });
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, adopt: true });
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'updated', changedKeys: ['a'] });
+    expect(api.secret('app', 'db')?.labels).toEqual({ team: 't', [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
+  });
+
+  it.each([
+    ['an ExternalSecret owner reference', { ownerKinds: ['ExternalSecret'] }],
+    ['a PushSecret owner reference', { ownerKinds: ['PushSecret'] }],
+    ['an External Secrets label', { labels: { 'reconcile.external-secrets.io/created-by': 'x' } }],
+    ['an External Secrets annotation', { annotations: { 'reconcile.external-secrets.io/data-hash': 'h' } }],
+  ])(
+    'never writes a Secret owned by External Secrets Operator (%s), even with adopt and recreate',
+    async (_l, seed) => {
+      // Prepare
+      api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('eso') }, ...seed });
+
+      // Act
+      const error = await rejection(
+        upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, adopt: true, recreate: true }),
+      );
+
+      // Assess
+      expect(error.code).toBe('OwnedByOtherController');
+      expect(api.writes()).toBe(0);
+    },
+  );
+
+  it('refuses to change an immutable Secret', async () => {
+    // Prepare
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('0') }, immutable: true, labels: managed() });
+
+    // Act
+    const error = await rejection(upsertSecret(api, desired({ a: '1' }), OPTIONS));
+
+    // Assess
+    expect(error.code).toBe('Immutable');
+    expect(error.message).toContain('recreate');
+    expect(api.writes()).toBe(0);
+  });
+
+  it('refuses to change the type of a Secret', async () => {
+    // Prepare
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('1') }, type: 'Opaque', labels: managed() });
+
+    // Act
+    const error = await rejection(upsertSecret(api, desired({ a: '1' }, { type: 'example.com/x' }), OPTIONS));
+
+    // Assess
+    expect(error.code).toBe('TypeChange');
+    expect(api.writes()).toBe(0);
+  });
+
+  it.each([
+    ['an immutable Secret', { immutable: true }, {}],
+    ['a Secret of another type', {}, { type: 'example.com/x' }],
+  ])('deletes and recreates %s when recreate is set', async (_l, seed, target) => {
+    // Prepare
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('0') }, labels: managed(), ...seed });
+    const want = desired({ a: '1' }, target);
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, recreate: true });
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'updated', changedKeys: ['a'], restartPending: true });
+    expect(api.calls('deleteSecret')).toBe(1);
+    expect(api.calls('createSecret')).toBe(1);
+    expect(api.calls('replaceSecret')).toBe(0);
+    expect(api.secret('app', 'db')).toMatchObject({ type: want.type, data: want.data });
+  });
+
+  it('re-reads and retries when another writer changed the Secret in between (409)', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    let raced = false;
+    api.before = (method) => {
+      if (method === 'replaceSecret' && !raced) {
+        raced = true;
+        api.touchSecret('app', 'db', (s) => {
+          s.labels.team = 'someone-else';
+        });
+      }
+    };
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '2' }), OPTIONS);
+
+    // Assess
+    expect(outcome.action).toBe('updated');
+    expect(api.calls('getSecret')).toBe(2);
+    expect(api.calls('replaceSecret')).toBe(2);
+    expect(api.secret('app', 'db')?.labels.team).toBe('someone-else');
+    expect(api.secret('app', 'db')?.data).toEqual({ a: b64('2') });
+  });
+
+  it('gives up with Conflict after the configured number of re-reads', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    api.before = (method) => {
+      if (method === 'replaceSecret') api.touchSecret('app', 'db');
+    };
+    api.book.reset();
+
+    // Act
+    const error = await rejection(upsertSecret(api, desired({ a: '2' }), { ...OPTIONS, maxConflictRetries: 2 }));
+
+    // Assess
+    expect(error.code).toBe('Conflict');
+    expect(api.calls('getSecret')).toBe(3);
+    expect(api.calls('replaceSecret')).toBe(3);
+  });
+
+  it('re-reads when the Secret was created by someone else between the read and the create', async () => {
+    // Prepare
+    api.before = (method) => {
+      if (method === 'createSecret' && api.secret('app', 'db') === undefined) {
+        api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('0') }, labels: managed() });
+      }
+    };
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+
+    // Assess
+    expect(outcome.action).toBe('updated');
+    expect(api.calls('getSecret')).toBe(2);
+    expect(api.secret('app', 'db')?.data).toEqual({ a: b64('1') });
+  });
+
+  it('passes a missing namespace through as NamespaceNotFound', async () => {
+    // Prepare
+    const want = { ...desired({ a: '1' }), namespace: 'nowhere' };
+
+    // Act
+    const error = await rejection(upsertSecret(api, want, OPTIONS));
+
+    // Assess
+    expect(error.code).toBe('NamespaceNotFound');
+  });
+
+  it('passes a forbidden namespace through as Forbidden', async () => {
+    // Prepare
+    api.forbidden.add('app');
+
+    // Act
+    const error = await rejection(upsertSecret(api, desired({ a: '1' }), OPTIONS));
+
+    // Assess
+    expect(error.code).toBe('Forbidden');
+  });
+
+  it('writes nothing in a dry run but reports what it would do', async () => {
+    // Prepare
+    const created = await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, dryRun: true });
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    api.book.reset();
+
+    // Act
+    const updated = await upsertSecret(api, desired({ a: '2', b: '3' }), { ...OPTIONS, dryRun: true });
+
+    // Assess
+    expect(created.action).toBe('created');
+    expect(updated).toMatchObject({ action: 'updated', changedKeys: ['a', 'b'] });
+    expect(api.writes()).toBe(0);
+    expect(api.secret('app', 'db')?.data).toEqual({ a: b64('1') });
+  });
+});
+
+describe('changedKeys', () => {
+  it('lists added, removed and changed keys, sorted', () => {
+    expect(changedKeys({ a: '1', b: '2', c: '3' }, { b: '2', c: '4', d: '5' })).toEqual(['a', 'c', 'd']);
+  });
+});
+
+function managed(): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE };
+}
