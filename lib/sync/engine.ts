@@ -93,10 +93,13 @@ export class SyncEngine {
     report.results.sort((a, b) =>
       `${a.cluster}/${a.namespace}/${a.secret}`.localeCompare(`${b.cluster}/${b.namespace}/${b.secret}`),
     );
+    // A workload restarted for two Secrets got one patch, so it counts once.
+    const restarted = new Set<string>();
     for (const result of report.results) {
       report.summary[result.action] += 1;
-      report.summary.restarts += result.restarted.length;
+      for (const w of result.restarted) restarted.add(`${result.cluster}/${result.namespace}/${w.kind}/${w.name}`);
     }
+    report.summary.restarts = restarted.size;
     report.durationMs = this.now().getTime() - started;
     return report;
   }
