@@ -61,6 +61,7 @@ export interface SyncReport {
   /** Per source secret: the version synced. */
   sources: Array<{ id: string; arn?: string; versionId?: string; error?: { code: ErrorCode; message: string } }>;
   results: BindingResult[];
+  /** Results per action, and `restarts`: distinct workloads patched (or that would be, in a dry run). */
   summary: Record<BindingAction, number> & { restarts: number };
   durationMs: number;
   notes: string[];
