@@ -325,35 +325,33 @@ export class SyncEngine {
 
   /** The source secret was deleted: keep the Kubernetes Secrets (report them) or delete the ones we manage. */
   private async deleteNamespace(api: KubeApi, bindings: Binding[], request: SyncRequest): Promise<BindingResult[]> {
-    return Promise.all(
-      bindings.map(async (binding): Promise<BindingResult> => {
-        const result = baseResult(binding);
-        if (request.dryRun) result.dryRun = true;
-        try {
-          const existing = await api.getSecret(binding.namespace, binding.secret);
-          if (existing === undefined)
-            return { ...result, action: 'skipped', notes: ['source deleted; no Secret here'] };
-          if (binding.deletionPolicy === 'retain') {
-            return {
-              ...result,
-              action: 'retained',
-              notes: ['source secret deleted; Secret kept (deletionPolicy retain)'],
-            };
-          }
-          if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
-            return {
-              ...result,
-              action: 'skipped',
-              notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
-            };
-          }
-          if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
-          return { ...result, action: 'deleted' };
-        } catch (error) {
-          return { ...result, action: 'failed', error: errorOf(error) };
+    // One binding at a time, as in syncNamespace: bindingConcurrency bounds the calls in flight per cluster.
+    return mapLimit(bindings, 1, async (binding): Promise<BindingResult> => {
+      const result = baseResult(binding);
+      if (request.dryRun) result.dryRun = true;
+      try {
+        const existing = await api.getSecret(binding.namespace, binding.secret);
+        if (existing === undefined) return { ...result, action: 'skipped', notes: ['source deleted; no Secret here'] };
+        if (binding.deletionPolicy === 'retain') {
+          return {
+            ...result,
+            action: 'retained',
+            notes: ['source secret deleted; Secret kept (deletionPolicy retain)'],
+          };
         }
-      }),
-    );
+        if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+          return {
+            ...result,
+            action: 'skipped',
+            notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
+          };
+        }
+        if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
+        return { ...result, action: 'deleted' };
+      } catch (error) {
+        return { ...result, action: 'failed', error: errorOf(error) };
+      }
+    });
   }
 }
 

@@ -55,9 +55,10 @@ export async function restartConsumers(
   for (const item of active) outcome.restarted.set(item.secretName, []);
   if (active.length === 0) return outcome;
 
-  let workloads: Workload[];
+  // One list at a time: the caller's bindingConcurrency bounds the calls in flight per cluster.
+  const workloads: Workload[] = [];
   try {
-    workloads = (await Promise.all(WORKLOAD_KINDS.map((kind) => api.listWorkloads(namespace, kind)))).flat();
+    for (const kind of WORKLOAD_KINDS) workloads.push(...(await api.listWorkloads(namespace, kind)));
   } catch (error) {
     const failure = toSyncError(error);
     for (const item of active) outcome.failures.set(item.secretName, failure);
