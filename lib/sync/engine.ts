@@ -74,7 +74,7 @@ export class SyncEngine {
     checkRequest(config, request);
     const notes: string[] = [];
     const resolved = await this.resolve(request, notes);
-    const bindings = planBindings(config, resolved, request);
+    const { bindings, conflicts } = splitConflicts(planBindings(config, resolved, request));
     const report: SyncReport = {
       trigger: request.trigger,
       dryRun: request.dryRun,
@@ -90,6 +90,7 @@ export class SyncEngine {
         : await this.fetch(bindings, request, report);
       report.results = await this.apply(bindings, values, request);
     }
+    report.results.push(...conflicts);
     report.results.sort((a, b) =>
       `${a.cluster}/${a.namespace}/${a.secret}`.localeCompare(`${b.cluster}/${b.namespace}/${b.secret}`),
     );
@@ -353,6 +354,33 @@ export class SyncEngine {
       }
     });
   }
+}
+
+/**
+ * Two bindings writing one Kubernetes Secret from different sources or targets (e.g. selector-matched `app/db` and
+ * `app_db`, both named `app-db`) would overwrite each other and restart its consumers on every pass: they fail
+ * instead, and neither is written. The same binding planned twice (a cluster listed twice) is kept once.
+ */
+function splitConflicts(planned: Binding[]): { bindings: Binding[]; conflicts: BindingResult[] } {
+  const groups = groupBy(planned, (b) => `${b.cluster}/${b.namespace}/${b.secret}`);
+  const bindings: Binding[] = [];
+  const conflicts: BindingResult[] = [];
+  for (const group of groups.values()) {
+    const first = group[0] as Binding;
+    if (group.every((b) => b.fetchId === first.fetchId && b.target === first.target)) {
+      bindings.push(first);
+      continue;
+    }
+    const sources = [...new Set(group.map((b) => `"${b.fetchId}"`))];
+    const message =
+      sources.length > 1
+        ? `Secret ${first.namespace}/${first.secret} in cluster "${first.cluster}" would be written from ${sources.join(' and ')}; give their targets distinct "secret" names or narrow the selectors`
+        : `Secret ${first.namespace}/${first.secret} in cluster "${first.cluster}" would be written by ${group.length} targets of ${sources[0]}; give them distinct "secret" names`;
+    for (const binding of group) {
+      conflicts.push({ ...baseResult(binding), action: 'failed', error: { code: 'InvalidConfig', message } });
+    }
+  }
+  return { bindings, conflicts };
 }
 
 function baseResult(binding: Binding): BindingResult & { action: BindingAction } {
