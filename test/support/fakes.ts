@@ -113,7 +113,10 @@ export function envFromSpec(...secretNames: string[]): PodSpecRefs {
 export class FakeKubeApi implements KubeApi {
   readonly cluster: string;
   readonly book = new CallBook<KubeMethod>();
-  readonly meter: InFlightMeter;
+  /** Calls in flight on this cluster. */
+  readonly meter = new InFlightMeter();
+  /** Calls in flight across every fake sharing it (all clusters). */
+  readonly shared: InFlightMeter | undefined;
   /** Namespaces that exist. */
   readonly namespaces: Set<string>;
   /** Namespaces where every call is refused with 403. */
@@ -127,7 +130,7 @@ export class FakeKubeApi implements KubeApi {
   constructor(cluster: string, options: { namespaces?: string[]; meter?: InFlightMeter } = {}) {
     this.cluster = cluster;
     this.namespaces = new Set(options.namespaces ?? []);
-    this.meter = options.meter ?? new InFlightMeter();
+    this.shared = options.meter;
   }
 
   // --- test helpers ---------------------------------------------------------------------------------------
@@ -321,12 +324,14 @@ export class FakeKubeApi implements KubeApi {
   // --- internals --------------------------------------------------------------------------------------------
 
   private async call<T>(method: KubeMethod, args: unknown[], body: () => T): Promise<T> {
-    return this.meter.around(async () => {
-      await tick();
-      this.book.enter(method, args);
-      this.before?.(method, args);
-      return body();
-    });
+    const run = () =>
+      this.meter.around(async () => {
+        await tick();
+        this.book.enter(method, args);
+        this.before?.(method, args);
+        return body();
+      });
+    return this.shared === undefined ? run() : this.shared.around(run);
   }
 
   private checkAccess(verb: string, namespace: string, name: string): void {

@@ -1,0 +1,738 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/index.js';
+import { InputError, SyncError } from '../../lib/errors.js';
+import { SyncEngine } from '../../lib/sync/engine.js';
+import {
+  consumerHashAnnotation,
+  HASH_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  RESTART_PENDING_ANNOTATION,
+} from '../../lib/sync/names.js';
+import type { BindingResult, SyncReport, SyncRequest } from '../../lib/sync/types.js';
+import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from '../support/fakes.js';
+
+/** A value that must never leave the data path. */
+const CANARY = 'pa55-CANARY-91c2e7';
+const NOW = new Date('2025-05-01T10:00:00.000Z');
+
+const FAN_OUT = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+  us: { eks: { name: us, region: us-east-1 } }
+syncs:
+  - source: { secret: prod/db }
+    targets:
+      - clusters: [eu, us]
+        namespaces: [payments, canary]
+        secret: db
+        keys: { DB_USER: username, DB_PASSWORD: password }
+`;
+
+/** Clusters with their namespaces, a source, a connector and an engine over them. */
+function world(
+  yaml: string,
+  clusters: Record<string, string[]> = { eu: ['payments', 'canary'], us: ['payments', 'canary'] },
+) {
+  const config = parseConfig(yaml);
+  const meter = new InFlightMeter();
+  const apis = Object.entries(clusters).map(([name, namespaces]) => new FakeKubeApi(name, { namespaces, meter }));
+  const connector = new FakeConnector(apis);
+  const source = new FakeSecretSource();
+  const engine = new SyncEngine({ config, source, clusters: connector, now: () => NOW });
+  const api = (name: string) => connector.api(name);
+  return { config, meter, connector, source, engine, api, apis };
+}
+
+function request(overrides: Partial<SyncRequest> = {}): SyncRequest {
+  return { trigger: 'rotation', dryRun: false, restart: true, ...overrides };
+}
+
+function result(report: SyncReport, cluster: string, namespace: string, secret = 'db'): BindingResult {
+  const found = report.results.find((r) => r.cluster === cluster && r.namespace === namespace && r.secret === secret);
+  if (found === undefined) throw new Error(`no result for ${cluster}/${namespace}/${secret}`);
+  return found;
+}
+
+function seedConsumers(apis: FakeKubeApi[], secret = 'db', name = 'web'): void {
+  for (const api of apis) {
+    for (const namespace of api.namespaces) api.seedWorkload({ namespace, name, podSpec: envFromSpec(secret) });
+  }
+}
+
+function resetCounts(...apis: FakeKubeApi[]): void {
+  for (const api of apis) api.book.reset();
+}
+
+function expectNoSecretValue(report: SyncReport, ...values: string[]): void {
+  const text = JSON.stringify(report);
+  for (const value of values) {
+    expect(text).not.toContain(value);
+    expect(text).not.toContain(b64(value));
+  }
+}
+
+describe('SyncEngine: a rotation fanning out to two clusters and two namespaces', () => {
+  it('reads the secret once, creates every Secret and restarts each consumer once', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    const versionId = w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], versionId }));
+
+    // Assess
+    expect(w.source.calls('getCurrent')).toBe(1);
+    expect(w.source.calls('getMany')).toBe(0);
+    expect(report.summary).toMatchObject({ created: 4, failed: 0, restarts: 4 });
+    expect(report.sources).toEqual([{ id: 'prod/db', arn: w.source.arnOf('prod/db'), versionId }]);
+    expect(report.notes).toEqual([]);
+    for (const cluster of ['eu', 'us']) {
+      for (const namespace of ['payments', 'canary']) {
+        const r = result(report, cluster, namespace);
+        expect(r).toMatchObject({ action: 'created', changedKeys: ['DB_PASSWORD', 'DB_USER'] });
+        expect(r.restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+        const stored = w.api(cluster).secret(namespace, 'db');
+        expect(stored?.data).toEqual({ DB_USER: b64('app'), DB_PASSWORD: b64(CANARY) });
+        expect(stored?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+        expect(w.api(cluster).workload(namespace, 'web').templateAnnotations[consumerHashAnnotation('db')]).toBe(
+          r.hash,
+        );
+      }
+      expect(w.api(cluster).calls('patchTemplateAnnotations')).toBe(2);
+    }
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('does nothing the second time: no write, no patch, one getSecret per binding, no list', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    resetCounts(...w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ unchanged: 4, restarts: 0 });
+    for (const api of w.apis) {
+      expect(api.book.total()).toBe(2);
+      expect(api.calls('getSecret')).toBe(2);
+      expect(api.calls('listWorkloads')).toBe(0);
+    }
+  });
+
+  it('updates and restarts on the next rotation, naming the changed keys', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    seedConsumers(w.apis);
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ updated: 4, restarts: 4 });
+    expect(result(report, 'eu', 'payments').changedKeys).toEqual(['DB_PASSWORD']);
+    expect(w.api('eu').calls('patchTemplateAnnotations')).toBe(4);
+    expectNoSecretValue(report, CANARY, 'one');
+  });
+
+  it('reports a crash between the Secret write and the restart, and the retry restarts exactly once', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    const eu = w.api('eu');
+    eu.fail(
+      'patchTemplateAnnotations',
+      () => new SyncError('KubernetesError', 'patch Deployment: 503', { retryable: true }),
+      {
+        when: (args) => args[0] === 'payments',
+      },
+    );
+
+    // Act
+    const first = await w.engine.run(request({ secrets: ['prod/db'] }));
+    const pending = eu.secret('payments', 'db')?.annotations[RESTART_PENDING_ANNOTATION];
+    resetCounts(...w.apis);
+    const retry = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    const failed = result(first, 'eu', 'payments');
+    expect(failed.action).toBe('failed');
+    expect(failed.error?.message).toMatch(/^Secret written, restart failed/);
+    expect(first.summary).toMatchObject({ created: 3, failed: 1 });
+    expect(pending).toBe(failed.hash);
+
+    expect(result(retry, 'eu', 'payments')).toMatchObject({
+      action: 'unchanged',
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    expect(retry.summary).toMatchObject({ unchanged: 4, failed: 0, restarts: 1 });
+    expect(eu.templatePatches()).toEqual([expect.objectContaining({ namespace: 'payments', name: 'web' })]);
+    expect(eu.secret('payments', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+    expect(w.api('us').calls('listWorkloads')).toBe(0);
+
+    // A third pass has nothing left to do.
+    resetCounts(...w.apis);
+    const third = await w.engine.run(request({ secrets: ['prod/db'] }));
+    expect(third.summary).toMatchObject({ unchanged: 4, restarts: 0 });
+    expect(eu.writes() + w.api('us').writes()).toBe(0);
+  });
+
+  it("fails the bindings of a cluster it cannot reach and completes the other cluster's", async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.connector.unavailable.add('us');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(result(report, 'us', 'payments')).toMatchObject({ action: 'failed', error: { code: 'ClusterUnavailable' } });
+    expect(result(report, 'us', 'canary').action).toBe('failed');
+    expect(result(report, 'eu', 'payments').action).toBe('created');
+    expect(result(report, 'eu', 'canary').action).toBe('created');
+    expect(report.summary).toMatchObject({ created: 2, failed: 2 });
+  });
+
+  it('fails a binding whose namespace is missing or forbidden and completes the others', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'], us: ['payments', 'canary'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.api('us').forbidden.add('canary');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'canary')).toMatchObject({ action: 'failed', error: { code: 'NamespaceNotFound' } });
+    expect(result(report, 'us', 'canary')).toMatchObject({ action: 'failed', error: { code: 'Forbidden' } });
+    expect(report.summary).toMatchObject({ created: 2, failed: 2 });
+  });
+
+  it('fails every binding with the source error when the secret cannot be read', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(report.sources).toEqual([{ id: 'prod/db', error: { code: 'SecretNotFound', message: expect.any(String) } }]);
+    expect(report.summary).toMatchObject({ failed: 4 });
+    expect(w.connector.apis.get('eu')?.writes()).toBe(0);
+  });
+
+  it('reports a missing key without the value and writes nothing', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { user: 'svc-user-5ee1', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({ action: 'failed', error: { code: 'KeyNotFound' } });
+    expect(result(report, 'eu', 'payments').error?.message).toContain('"username"');
+    expect(w.api('eu').book.total()).toBe(0);
+    expectNoSecretValue(report, CANARY, 'svc-user-5ee1');
+  });
+
+  it('writes but restarts nothing when the request says restart: false', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], restart: false }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ created: 4, restarts: 0 });
+    expect(w.api('eu').calls('listWorkloads')).toBe(0);
+    expect(w.api('eu').secret('payments', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+  });
+});
+
+describe('SyncEngine: requests that name nothing configured', () => {
+  it('notes a rotated secret that matches no sync and reads nothing', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('other/secret', { a: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['other/secret'] }));
+
+    // Assess
+    expect(report.results).toEqual([]);
+    expect(report.notes).toEqual(['secret "other/secret" matches no sync in the configuration; nothing to do']);
+    expect(w.source.book.total()).toBe(0);
+    expect(w.connector.connects).toBe(0);
+  });
+
+  it('rejects a backfill of a secret that matches no sync before reading anything', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+
+    // Act
+    const error = await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db', 'nope'] })).catch((e) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toContain('"nope"');
+    expect(w.source.book.total()).toBe(0);
+    expect(w.connector.connects).toBe(0);
+  });
+
+  it('rejects an unknown cluster filter before doing anything', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+
+    // Act
+    const error = await w.engine
+      .run(request({ trigger: 'backfill', secrets: ['prod/db'], clusters: ['eu', 'mars'] }))
+      .catch((e) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toContain('"mars"');
+    expect(w.source.book.total()).toBe(0);
+  });
+
+  it('applies cluster and namespace filters of a backfill', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(
+      request({ trigger: 'backfill', secrets: ['prod/db'], clusters: ['us'], namespaces: ['canary'] }),
+    );
+
+    // Assess
+    expect(report.results.map((r) => `${r.cluster}/${r.namespace}`)).toEqual(['us/canary']);
+    expect(w.connector.connects).toBe(1);
+  });
+
+  it('matches a rotation event that names the secret by ARN', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: [w.source.arnOf('prod/db')] }));
+
+    // Assess
+    expect(report.summary.created).toBe(4);
+  });
+});
+
+describe('SyncEngine: versions', () => {
+  it('notes when the event version is no longer AWSCURRENT and syncs the current one', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    const old = w.source.put('prod/db', { username: 'app', password: 'old' });
+    const current = w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], versionId: old }));
+
+    // Assess
+    expect(report.notes).toEqual([
+      `event version ${old} of "prod/db" is no longer AWSCURRENT; synced version ${current}`,
+    ]);
+    expect(w.api('eu').secret('payments', 'db')?.data.DB_PASSWORD).toBe(b64(CANARY));
+  });
+});
+
+describe('SyncEngine: dry run', () => {
+  it('writes nothing but reports creations and would-be restarts', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db'], dryRun: true }));
+
+    // Assess
+    expect(report.dryRun).toBe(true);
+    expect(report.summary).toMatchObject({ created: 4, restarts: 4 });
+    expect(result(report, 'eu', 'payments')).toMatchObject({
+      action: 'created',
+      dryRun: true,
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    for (const api of w.apis) expect(api.writes()).toBe(0);
+  });
+
+  it('writes nothing but reports updates with their keys and would-be restarts', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    seedConsumers(w.apis);
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    resetCounts(...w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db'], dryRun: true }));
+
+    // Assess
+    expect(result(report, 'us', 'canary')).toMatchObject({
+      action: 'updated',
+      changedKeys: ['DB_PASSWORD'],
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    for (const api of w.apis) expect(api.writes()).toBe(0);
+    expect(w.api('us').secret('canary', 'db')?.data.DB_PASSWORD).toBe(b64('one'));
+  });
+});
+
+describe('SyncEngine: deleted source secrets', () => {
+  const DELETION = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { secret: app/keep }
+    targets: [{ clusters: [eu], namespaces: [a, b], secret: keep }]
+  - source: { secret: app/drop }
+    deletionPolicy: delete
+    targets: [{ clusters: [eu], namespaces: [a, b, c], secret: drop }]
+`;
+
+  it('keeps Secrets under retain, deletes managed ones under delete, and never deletes an unmanaged one', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/keep', { k: '1' });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ trigger: 'backfill', secrets: ['app/keep', 'app/drop'], namespaces: ['a'] }));
+    const eu = w.api('eu');
+    eu.seedSecret({ namespace: 'b', name: 'drop', data: { d: b64('theirs') } });
+    resetCounts(eu);
+    w.source.book.reset();
+
+    // Act
+    const keep = await w.engine.run(request({ secrets: ['app/keep'], deleted: true }));
+    const drop = await w.engine.run(request({ secrets: ['app/drop'], deleted: true }));
+
+    // Assess
+    expect(keep.results.map((r) => [r.namespace, r.action])).toEqual([
+      ['a', 'retained'],
+      ['b', 'skipped'],
+    ]);
+    expect(drop.results.map((r) => [r.namespace, r.action])).toEqual([
+      ['a', 'deleted'],
+      ['b', 'skipped'],
+      ['c', 'skipped'],
+    ]);
+    expect(result(drop, 'eu', 'b', 'drop').notes).toEqual([expect.stringContaining('not managed')]);
+    expect(eu.secret('a', 'keep')).toBeDefined();
+    expect(eu.secret('a', 'drop')).toBeUndefined();
+    expect(eu.secret('b', 'drop')?.data).toEqual({ d: b64('theirs') });
+    expect(eu.calls('deleteSecret')).toBe(1);
+    expect(w.source.book.total()).toBe(0);
+  });
+
+  it('deletes nothing in a dry run', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ secrets: ['app/drop'] }));
+    resetCounts(w.api('eu'));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/drop'], deleted: true, dryRun: true }));
+
+    // Assess
+    expect(report.summary.deleted).toBe(3);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+});
+
+describe('SyncEngine: selector sources', () => {
+  const SELECTORS = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { namePrefix: shared/ }
+    targets: [{ clusters: [eu], namespaces: [app] }]
+  - source: { tags: { sync: "eu" } }
+    targets: [{ clusters: [eu], namespaces: [tools], asKey: value }]
+`;
+
+  it('lists matching secrets on reconcile, reads them in one batch, and derives Secret names', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('shared/api_key', { key: CANARY });
+    w.source.put('shared/db', { password: CANARY });
+    w.source.put('team/token', CANARY, { tags: { sync: 'eu' } });
+    w.source.put('team/other', 'x', { tags: { sync: 'us' } });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(w.source.calls('list')).toBe(2);
+    expect(w.source.calls('getMany')).toBe(1);
+    expect(w.source.calls('getCurrent')).toBe(0);
+    expect(report.results.map((r) => `${r.namespace}/${r.secret}:${r.action}`)).toEqual([
+      'app/shared-api-key:created',
+      'app/shared-db:created',
+      'tools/team-token:created',
+    ]);
+    expect(w.api('eu').secret('tools', 'team-token')?.data).toEqual({ value: b64(CANARY) });
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('describes a rotated secret once to match tag selectors', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('team/token', CANARY, { tags: { sync: 'eu' } });
+    w.source.put('team/other', 'x', { tags: { sync: 'us' } });
+
+    // Act
+    const matched = await w.engine.run(request({ secrets: ['team/token'] }));
+    const unmatched = await w.engine.run(request({ secrets: ['team/other'] }));
+
+    // Assess
+    expect(matched.results.map((r) => `${r.namespace}/${r.secret}:${r.action}`)).toEqual(['tools/team-token:created']);
+    expect(unmatched.results).toEqual([]);
+    expect(unmatched.notes).toEqual([expect.stringContaining('matches no sync')]);
+    expect(w.source.calls('describe')).toBe(2);
+    expect(w.source.calls('list')).toBe(0);
+    expect(w.source.reads()).toBe(1);
+  });
+
+  it('matches a rotated secret against a name prefix without describing it', async () => {
+    // Prepare: no tag selector, so tags are never needed.
+    const w = world(SELECTORS.slice(0, SELECTORS.indexOf('  - source: { tags')), { eu: ['app', 'tools'] });
+    w.source.put('shared/db', { password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['shared/db'] }));
+
+    // Assess
+    expect(report.results.map((r) => r.secret)).toEqual(['shared-db']);
+    expect(w.source.calls('describe')).toBe(0);
+  });
+
+  it('fails both bindings, writing neither, when two selected secrets map to the same Secret name', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('shared/db', { a: '1' });
+    w.source.put('shared/DB', { a: '2' });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(report.results.map((r) => [r.secret, r.action, r.error?.code])).toEqual([
+      ['shared-db', 'failed', 'InvalidConfig'],
+      ['shared-db', 'failed', 'InvalidConfig'],
+    ]);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+});
+
+describe('SyncEngine: reconcile', () => {
+  it('restarts a consumer left with an old hash once, though the Secret is unchanged', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const eu = w.api('eu');
+    eu.seedWorkload({
+      namespace: 'payments',
+      name: 'stale',
+      podSpec: envFromSpec('db'),
+      templateAnnotations: { [consumerHashAnnotation('db')]: 'old-hash' },
+    });
+    eu.seedWorkload({ namespace: 'payments', name: 'fresh', podSpec: envFromSpec('db') });
+    resetCounts(...w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+    const again = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({
+      action: 'unchanged',
+      drift: true,
+      restarted: [{ kind: 'Deployment', name: 'stale' }],
+    });
+    expect(report.summary).toMatchObject({ unchanged: 4, restarts: 1 });
+    expect(eu.templatePatches().map((p) => p.name)).toEqual(['stale']);
+    expect(eu.calls('createSecret') + eu.calls('replaceSecret')).toBe(0);
+    expect(again.summary.restarts).toBe(0);
+    expect(w.source.calls('getCurrent') + w.source.calls('getMany')).toBe(3);
+  });
+
+  it('repairs a Secret edited in the cluster and reports drift', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    w.api('us').touchSecret('canary', 'db', (s) => {
+      s.data.DB_PASSWORD = b64('edited');
+    });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(result(report, 'us', 'canary')).toMatchObject({
+      action: 'updated',
+      drift: true,
+      changedKeys: ['DB_PASSWORD'],
+    });
+    expect(report.summary).toMatchObject({ updated: 1, unchanged: 3 });
+  });
+});
+
+describe('SyncEngine: one patch per workload', () => {
+  it('restarts a workload consuming two changed Secrets with one patch, counted once', async () => {
+    // Prepare
+    const w = world(
+      `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [eu], namespaces: [app], secret: db }]
+  - source: { secret: app/api }
+    targets: [{ clusters: [eu], namespaces: [app], secret: api }]
+`,
+      { eu: ['app'] },
+    );
+    w.source.put('app/db', { a: '1' });
+    w.source.put('app/api', { b: '2' });
+    const eu = w.api('eu');
+    eu.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db', 'api') });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'backfill', secrets: ['app/db', 'app/api'] }));
+
+    // Assess
+    expect(eu.templatePatches()).toHaveLength(1);
+    expect(result(report, 'eu', 'app', 'db').restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(result(report, 'eu', 'app', 'api').restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(report.summary.restarts).toBe(1);
+    expect(w.source.calls('getMany')).toBe(1);
+  });
+});
+
+describe('SyncEngine: concurrency', () => {
+  it('keeps clusters and calls in flight within the configured bounds', async () => {
+    // Prepare
+    const clusters = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    const namespaces = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+    const yaml = `
+clusters:
+${clusters.map((c) => `  ${c}: { eks: { name: ${c}, region: eu-west-1 } }`).join('\n')}
+defaults: { clusterConcurrency: 2, bindingConcurrency: 2 }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: db }]
+  - source: { secret: app/api }
+    targets: [{ clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: api }]
+`;
+    const w = world(yaml, Object.fromEntries(clusters.map((c) => [c, namespaces])));
+    w.source.put('app/db', { a: '1' });
+    w.source.put('app/api', { b: '1' });
+    seedConsumers(w.apis);
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'backfill', secrets: ['app/db', 'app/api'] }));
+    const deleted = await w.engine.run(request({ secrets: ['app/db'], deleted: true }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ created: 60, failed: 0 });
+    expect(deleted.summary.retained).toBe(30);
+    expect(w.connector.meter.max).toBeLessThanOrEqual(2);
+    for (const api of w.apis) expect(api.meter.max, api.cluster).toBeLessThanOrEqual(2);
+    expect(w.meter.max).toBeLessThanOrEqual(4);
+    expect(w.meter.max).toBeGreaterThan(1);
+  });
+});
+
+describe('SyncEngine: report hygiene', () => {
+  it('never puts a secret value in the report, whatever fails', async () => {
+    // Prepare
+    const w = world(
+      `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { secret: app/json }
+    targets:
+      - { clusters: [eu], namespaces: [ok, unmanaged], secret: json }
+      - { clusters: [eu], namespaces: [ok], secret: json-missing, keys: { X: nope } }
+      - { clusters: [eu], namespaces: [ok], secret: json-tls, type: kubernetes.io/tls }
+  - source: { secret: app/plain }
+    targets:
+      - { clusters: [eu], namespaces: [ok], secret: plain, keys: { X: password } }
+      - { clusters: [eu], namespaces: [ok], secret: plain-whole, asKey: value }
+`,
+      { eu: ['ok', 'unmanaged'] },
+    );
+    w.source.put('app/json', { password: CANARY });
+    w.source.put('app/plain', `${CANARY} not json`);
+    w.api('eu').seedSecret({ namespace: 'unmanaged', name: 'json', data: { password: b64(CANARY) } });
+    seedConsumers(w.apis, 'json');
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(report.summary.failed).toBeGreaterThanOrEqual(4);
+    expect(report.summary.created).toBeGreaterThanOrEqual(1);
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('counts a summary that adds up to the results', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.connector.unavailable.add('us');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    const { restarts, ...actions } = report.summary;
+    expect(Object.values(actions).reduce((a, b) => a + b, 0)).toBe(report.results.length);
+    expect(report.durationMs).toBe(0);
+    expect(report.results.map((r) => `${r.cluster}/${r.namespace}`)).toEqual([
+      'eu/canary',
+      'eu/payments',
+      'us/canary',
+      'us/payments',
+    ]);
+  });
+});
+
+describe('SyncEngine: labels on what it writes', () => {
+  it('creates Secrets carrying our managed-by label and hash annotation', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    const stored = w.api('eu').secret('payments', 'db');
+    expect(stored?.labels[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
+    expect(stored?.annotations[HASH_ANNOTATION]).toBe(result(report, 'eu', 'payments').hash);
+  });
+});
