@@ -111,7 +111,8 @@ export class SyncEngine {
     const resolved = new Map<number, ResolvedSecret[]>();
     const add = (index: number, secret: ResolvedSecret) => {
       const list = resolved.get(index) ?? [];
-      if (!list.some((s) => s.fetchId === secret.fetchId)) list.push(secret);
+      // By name too: a backfill may name one secret by name and by ARN, and it must be written once.
+      if (!list.some((s) => s.fetchId === secret.fetchId || s.name === secret.name)) list.push(secret);
       resolved.set(index, list);
     };
 
