@@ -4,7 +4,7 @@
  * We bundle ourselves so the same artifact deploys with osls or Serverless v4 (`build: { esbuild: false }`).
  */
 import { existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { chmod, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -73,6 +73,8 @@ async function main() {
       build({ ...common, entryPoints: [entry], outfile, banner: { js: banner } }),
     ),
   );
+
+  if (entries.some((e) => e.name === 'cli')) await chmod(join(outdir, 'cli.mjs'), 0o755);
 
   for (const { outfile } of entries) {
     const [code, map] = await Promise.all([stat(outfile), stat(`${outfile}.map`)]);
