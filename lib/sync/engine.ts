@@ -56,6 +56,15 @@ function checkRequest(config: Config, request: SyncRequest): void {
       `unknown cluster${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')} (defined: ${known.join(', ')})`,
     );
   }
+  // A misspelt namespace would otherwise select nothing and report success.
+  const namespaces = new Set(config.syncs.flatMap((s) => s.targets.flatMap((t) => t.namespaces)));
+  const unknownNamespaces = (request.namespaces ?? []).filter((n) => !namespaces.has(n));
+  if (unknownNamespaces.length > 0) {
+    throw new InputError(
+      'InvalidInput',
+      `namespace${unknownNamespaces.length > 1 ? 's' : ''} ${unknownNamespaces.map((n) => `"${n}"`).join(', ')} ${unknownNamespaces.length > 1 ? 'are' : 'is'} not a target of any sync`,
+    );
+  }
 }
 
 export class SyncEngine {
