@@ -307,6 +307,37 @@ describe('SyncEngine: requests that name nothing configured', () => {
     expect(w.source.book.total()).toBe(0);
   });
 
+  it('rejects a namespace filter that names no configured namespace', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+
+    // Act
+    const error = await w.engine
+      .run(request({ trigger: 'backfill', secrets: ['prod/db'], namespaces: ['payment'] }))
+      .catch((e) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toContain('"payment"');
+    expect(w.source.book.total()).toBe(0);
+  });
+
+  it('syncs a secret requested both by name and by ARN once', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(
+      request({ trigger: 'backfill', secrets: ['prod/db', w.source.arnOf('prod/db')] }),
+    );
+
+    // Assess
+    expect(report.summary).toMatchObject({ created: 4, failed: 0 });
+    expect(report.results).toHaveLength(4);
+    expect(w.source.reads()).toBe(1);
+  });
+
   it('applies cluster and namespace filters of a backfill', async () => {
     // Prepare
     const w = world(FAN_OUT);
