@@ -35,6 +35,11 @@ function crossCheck(config: Config): string[] {
           issues.push(`${where}.clusters[${c}]: unknown cluster "${cluster}" (defined: ${known.join(', ')})`);
         }
       });
+      for (const field of ['clusters', 'namespaces'] as const) {
+        target[field].forEach((item, i) => {
+          if (target[field].indexOf(item) !== i) issues.push(`${where}.${field}[${i}]: "${item}" is listed twice`);
+        });
+      }
       if (single === undefined && target.asKey === undefined && target.keys !== undefined && target.keys !== 'all') {
         // Allowed, but every selected secret must then have these keys; nothing to check statically.
       }
@@ -49,6 +54,7 @@ function crossCheck(config: Config): string[] {
           for (const namespace of target.namespaces) {
             const key = `${cluster}/${namespace}/${secret}`;
             const other = seen.get(key);
+            if (other === where) continue; // listed twice in this target: reported above
             if (other !== undefined) {
               issues.push(
                 `${where}: Secret ${namespace}/${secret} in cluster "${cluster}" is also written by ${other}`,
