@@ -98,9 +98,15 @@ const targetSchema = z
     type: z.string().min(1).default('Opaque'),
     /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
     keys: z
-      .union([z.literal('all'), z.record(dataKey, keyRef)], {
-        error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }',
-      })
+      .union(
+        [
+          z.literal('all'),
+          z.record(dataKey, keyRef).refine((k) => Object.keys(k).length > 0, 'must map at least one key'),
+        ],
+        {
+          error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }',
+        },
+      )
       .optional(),
     /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
     asKey: dataKey.optional(),
