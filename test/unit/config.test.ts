@@ -175,6 +175,29 @@ syncs:
     ]);
   });
 
+  it('names a cluster or namespace listed twice in one target', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(
+        withTarget('secret: db').replace('clusters: [a]', 'clusters: [a, a]').replace('[app]', '[app, web, app]'),
+      ),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[0].targets[0].clusters[1]: "a" is listed twice',
+      'configuration: syncs[0].targets[0].namespaces[2]: "app" is listed twice',
+    ]);
+  });
+
+  it('rejects an empty key map', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('keys: {}')));
+
+    // Assess
+    expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]\.keys: /)]);
+  });
+
   it('rejects an explicit Secret name on a selector source', () => {
     // Act
     const issues = issuesOf(() => parseConfig(withTarget('secret: db', '{ namePrefix: app/ }')));
