@@ -319,8 +319,10 @@ export class SyncEngine {
       }
       const failure = outcome.failures.get(item.secretName);
       if (failure !== undefined) {
+        // The action becomes `failed`; the message keeps what happened to the Secret itself.
+        const secret = request.dryRun ? `dry run: Secret would be ${result.action}` : `Secret ${result.action}`;
         result.action = 'failed';
-        result.error = { code: failure.code, message: `Secret written, restart failed: ${failure.message}` };
+        result.error = { code: failure.code, message: `${secret}, restart failed: ${failure.message}` };
         continue;
       }
       if (pending && !request.dryRun) {
