@@ -166,7 +166,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     // Assess
     const failed = result(first, 'eu', 'payments');
     expect(failed.action).toBe('failed');
-    expect(failed.error?.message).toMatch(/^Secret written, restart failed/);
+    expect(failed.error?.message).toMatch(/^Secret created, restart failed: /);
     expect(first.summary).toMatchObject({ created: 3, failed: 1 });
     expect(pending).toBe(failed.hash);
 
@@ -627,6 +627,105 @@ describe('SyncEngine: reconcile', () => {
       changedKeys: ['DB_PASSWORD'],
     });
     expect(report.summary).toMatchObject({ updated: 1, unchanged: 3 });
+  });
+});
+
+describe('SyncEngine: restart policies and failures', () => {
+  const POLICIES = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { secret: app/db }
+    targets:
+      - { clusters: [eu], namespaces: [app], secret: db, restart: none }
+      - { clusters: [eu], namespaces: [app], secret: db-listed, restart: { workloads: [{ kind: StatefulSet, name: pg }] } }
+`;
+
+  it('lists no workloads under policy none, and restarts only the listed ones under a list', async () => {
+    // Prepare
+    const w = world(POLICIES, { eu: ['app'] });
+    w.source.put('app/db', { a: '1' });
+    const eu = w.api('eu');
+    eu.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db', 'db-listed') });
+    eu.seedWorkload({ kind: 'StatefulSet', namespace: 'app', name: 'pg' });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/db'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'app', 'db').restarted).toEqual([]);
+    expect(result(report, 'eu', 'app', 'db-listed').restarted).toEqual([{ kind: 'StatefulSet', name: 'pg' }]);
+    expect(eu.templatePatches().map((p) => p.name)).toEqual(['pg']);
+    expect(eu.calls('listWorkloads')).toBe(3);
+  });
+
+  it('notes a paused Deployment that was patched', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.api('eu').seedWorkload({ namespace: 'payments', name: 'web', paused: true, podSpec: envFromSpec('db') });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({
+      action: 'created',
+      restarted: [{ kind: 'Deployment', name: 'web', paused: true }],
+      notes: [expect.stringContaining('paused')],
+    });
+  });
+
+  it('does not claim a write when the restart check of a dry run fails', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.api('eu').fail('listWorkloads', () => new SyncError('Forbidden', 'list deployments: forbidden'));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'], dryRun: true }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({ action: 'failed', error: { code: 'Forbidden' } });
+    expect(result(report, 'eu', 'payments').error?.message).toMatch(
+      /^dry run: Secret would be created, restart failed/,
+    );
+  });
+
+  it('says the Secret was written when its restart fails after a write', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    w.api('eu').fail('patchTemplateAnnotations', () => new SyncError('KubernetesError', 'patch: 500'));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments').error?.message).toBe('Secret created, restart failed: patch: 500');
+  });
+
+  it('says the Secret is unchanged when only the restart of a stale consumer fails', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    const eu = w.api('eu');
+    await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'] }));
+    eu.seedWorkload({
+      namespace: 'payments',
+      name: 'stale',
+      podSpec: envFromSpec('db'),
+      templateAnnotations: { [consumerHashAnnotation('db')]: 'old' },
+    });
+    eu.fail('patchTemplateAnnotations', () => new SyncError('KubernetesError', 'patch: 500'));
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile', clusters: ['eu'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({ action: 'failed', error: { code: 'KubernetesError' } });
+    expect(result(report, 'eu', 'payments').error?.message).toBe('Secret unchanged, restart failed: patch: 500');
   });
 });
 
