@@ -9,7 +9,7 @@ import type { KubeApi } from '../target/kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
 import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
+import { fingerprint, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
 import { type DesiredSecret, renderSecret } from './render.js';
@@ -269,7 +269,6 @@ export class SyncEngine {
         result.error = errorOf(error);
         continue;
       }
-      result.hash = desired.hash;
       const restartWanted = request.restart && binding.target.restart !== 'none';
       try {
         const outcome = await upsertSecret(api, desired, {
@@ -279,6 +278,8 @@ export class SyncEngine {
           markRestartPending: restartWanted,
         });
         result.action = outcome.action;
+        const print = outcome.uid === undefined ? undefined : fingerprint(outcome.uid, desired.hash);
+        if (print !== undefined) result.hash = print;
         if (outcome.changedKeys.length > 0) result.changedKeys = outcome.changedKeys;
         if (request.trigger === 'reconcile' && outcome.action !== 'unchanged') result.drift = true;
         const contentChanged = outcome.restartPending || (request.dryRun && outcome.changedKeys.length > 0);
@@ -287,7 +288,13 @@ export class SyncEngine {
           restarts.push({
             result,
             pending: outcome.restartPending,
-            item: { secretName: binding.secret, hash: desired.hash, policy: binding.target.restart, contentChanged },
+            // Only a dry run of a create has no uid yet; it patches nothing.
+            item: {
+              secretName: binding.secret,
+              hash: print ?? 'not-created-yet',
+              policy: binding.target.restart,
+              contentChanged,
+            },
           });
         }
       } catch (error) {
@@ -317,6 +324,7 @@ export class SyncEngine {
       if (result.restarted.some((w) => w.paused)) {
         addNote(result, 'paused Deployments were patched and roll out when resumed');
       }
+      for (const note of outcome.notes.get(item.secretName) ?? []) addNote(result, note);
       const failure = outcome.failures.get(item.secretName);
       if (failure !== undefined) {
         // The action becomes `failed`; the message keeps what happened to the Secret itself.

@@ -1,5 +1,5 @@
 /** Names and keys we put on Kubernetes objects. */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const FIELD_MANAGER = 'eks-secret-sync';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -40,4 +40,13 @@ export function contentHash(type: string, data: Record<string, string>): string 
   const hash = createHash('sha256').update(`type=${type}\n`);
   for (const key of Object.keys(data).sort()) hash.update(`${key}=${data[key]}\n`);
   return hash.digest('hex');
+}
+
+/**
+ * What pod templates, reports and logs carry instead of the content hash: HMAC-SHA256 of the content hash keyed
+ * by the Kubernetes Secret's uid. A plain hash of a weak value (one short password) could be guessed offline by
+ * anyone who may read Deployments or logs; the uid is known only to those who may read the Secret itself.
+ */
+export function fingerprint(secretUid: string, hash: string): string {
+  return createHmac('sha256', secretUid).update(hash).digest('hex');
 }

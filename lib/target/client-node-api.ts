@@ -162,10 +162,14 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
       return workloads;
     },
 
-    async patchTemplateAnnotations(namespace, kind, name, annotations) {
+    async patchTemplateAnnotations(namespace, kind, name, annotations, resourceVersion) {
       const ops = kinds[kind];
       const op = { verb: 'patch', resource: ops.resource, namespace, name };
-      const body = { spec: { template: { metadata: { annotations } } } };
+      // metadata.resourceVersion in a patch is a precondition: 409 if someone else wrote since we read.
+      const body = {
+        ...(resourceVersion === undefined ? {} : { metadata: { resourceVersion } }),
+        spec: { template: { metadata: { annotations } } },
+      };
       await call(op, () => ops.patch(namespace, name, body));
     },
   };
@@ -199,6 +203,7 @@ function toKubeSecret(secret: V1Secret, namespace: string): KubeSecret {
     immutable: secret.immutable ?? false,
     ownerKinds: (metadata.ownerReferences ?? []).map((ref) => ref.kind),
     resourceVersion: metadata.resourceVersion ?? '',
+    uid: metadata.uid ?? '',
   };
 }
 
@@ -213,6 +218,7 @@ function toWorkload(kind: WorkloadKind, namespace: string, item: WorkloadObject)
     annotations: item.metadata?.annotations ?? {},
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: toPodSpecRefs(template?.spec),
+    resourceVersion: item.metadata?.resourceVersion ?? '',
   };
 }
 

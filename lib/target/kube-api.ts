@@ -19,6 +19,8 @@ export interface KubeSecret {
   /** Kinds of the owner references, e.g. `ExternalSecret`. */
   ownerKinds: string[];
   resourceVersion: string;
+  /** Keys the fingerprint on pod templates (see `fingerprint` in lib/sync/names.ts). */
+  uid: string;
 }
 
 /** What we write: the full desired Secret (labels/annotations are merged into existing ones by the writer). */
@@ -57,6 +59,7 @@ export interface Workload {
   annotations: Record<string, string>;
   templateAnnotations: Record<string, string>;
   podSpec: PodSpecRefs;
+  resourceVersion: string;
 }
 
 export interface KubeApi {
@@ -72,11 +75,15 @@ export interface KubeApi {
   /** Merge-patch of metadata.annotations; a `null` value removes the annotation. */
   patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
-  /** Strategic-merge patch of spec.template.metadata.annotations with our field manager. */
+  /**
+   * Strategic-merge patch of spec.template.metadata.annotations with our field manager. With `resourceVersion`
+   * the patch is conditional: `Conflict` when the workload changed since it was read.
+   */
   patchTemplateAnnotations(
     namespace: string,
     kind: WorkloadKind,
     name: string,
     annotations: Record<string, string>,
+    resourceVersion?: string,
   ): Promise<void>;
 }

@@ -4,7 +4,7 @@
  * duplicates, retries, backfills and reconciles restart nothing twice.
  */
 import type { RestartConfig } from '../config/index.js';
-import { SyncError, toSyncError } from '../errors.js';
+import { type SyncError, toSyncError } from '../errors.js';
 import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../sync/names.js';
 import type { WorkloadRefResult } from '../sync/types.js';
 import { consumes } from './consumers.js';
@@ -29,6 +29,16 @@ export interface RestartOutcome {
   restarted: Map<string, WorkloadRefResult[]>;
   /** Per Secret name: the first error met while restarting its consumers. */
   failures: Map<string, SyncError>;
+  /** Per Secret name: things worth reporting that are not failures. */
+  notes: Map<string, string[]>;
+}
+
+const MAX_PATCH_ATTEMPTS = 4;
+
+/** The workload as it is now (after a 409), or undefined when it was deleted meanwhile. */
+async function reread(api: KubeApi, workload: Workload): Promise<Workload | undefined> {
+  const all = await api.listWorkloads(workload.namespace, workload.kind);
+  return all.find((w) => w.name === workload.name);
 }
 
 function selects(item: RestartItem, workload: Workload): boolean {
@@ -50,7 +60,7 @@ export async function restartConsumers(
   items: readonly RestartItem[],
   options: { dryRun: boolean; now: Date },
 ): Promise<RestartOutcome> {
-  const outcome: RestartOutcome = { restarted: new Map(), failures: new Map() };
+  const outcome: RestartOutcome = { restarted: new Map(), failures: new Map(), notes: new Map() };
   const active = items.filter((i) => i.policy !== 'none');
   for (const item of active) outcome.restarted.set(item.secretName, []);
   if (active.length === 0) return outcome;
@@ -65,35 +75,51 @@ export async function restartConsumers(
     return outcome;
   }
 
-  for (const workload of workloads) {
-    const due = active.filter((item) => selects(item, workload) && isStale(item, workload));
-    if (due.length === 0) continue;
-    const annotations: Record<string, string> = { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() };
-    for (const item of due) annotations[consumerHashAnnotation(item.secretName)] = item.hash;
-    try {
-      if (!options.dryRun) await api.patchTemplateAnnotations(namespace, workload.kind, workload.name, annotations);
-      const ref: WorkloadRefResult = { kind: workload.kind, name: workload.name };
-      if (workload.paused) ref.paused = true;
-      for (const item of due) outcome.restarted.get(item.secretName)?.push(ref);
-    } catch (error) {
-      const failure = toSyncError(error);
-      for (const item of due)
-        if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, failure);
+  for (const listed of workloads) {
+    let workload: Workload | undefined = listed;
+    // A concurrent pass (a duplicate event) may patch the same workload: the patch carries the resourceVersion we
+    // read, so the second writer gets 409, re-reads, finds the hash current and does not restart again.
+    for (let attempt = 1; workload !== undefined; attempt++) {
+      const current: Workload = workload;
+      const due = active.filter((item) => selects(item, current) && isStale(item, current));
+      if (due.length === 0) break;
+      const annotations: Record<string, string> = { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() };
+      for (const item of due) annotations[consumerHashAnnotation(item.secretName)] = item.hash;
+      try {
+        if (!options.dryRun) {
+          await api.patchTemplateAnnotations(
+            namespace,
+            current.kind,
+            current.name,
+            annotations,
+            current.resourceVersion,
+          );
+        }
+        const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
+        if (current.paused) ref.paused = true;
+        for (const item of due) outcome.restarted.get(item.secretName)?.push(ref);
+        break;
+      } catch (error) {
+        const failure = toSyncError(error);
+        if (failure.code === 'Conflict' && attempt < MAX_PATCH_ATTEMPTS) {
+          workload = await reread(api, current).catch(() => undefined);
+          continue;
+        }
+        for (const item of due)
+          if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, failure);
+        break;
+      }
     }
   }
 
   for (const item of active) {
     if (typeof item.policy !== 'object') continue;
     for (const wanted of item.policy.workloads) {
-      const found = workloads.some((w) => w.kind === wanted.kind && w.name === wanted.name);
-      if (!found && !outcome.failures.has(item.secretName)) {
-        outcome.failures.set(
-          item.secretName,
-          new SyncError(
-            'KubernetesError',
-            `restart target ${wanted.kind} ${namespace}/${wanted.name} in cluster "${api.cluster}" does not exist`,
-          ),
-        );
+      if (!workloads.some((w) => w.kind === wanted.kind && w.name === wanted.name)) {
+        // A target may span namespaces where the listed workload exists in only some: report, do not fail.
+        const notes = outcome.notes.get(item.secretName) ?? [];
+        notes.push(`restart target ${wanted.kind}/${wanted.name} does not exist in namespace ${namespace}`);
+        outcome.notes.set(item.secretName, notes);
       }
     }
   }

@@ -28,6 +28,8 @@ export interface UpsertOutcome {
   changedKeys: string[];
   /** The Secret carries our restart-pending marker for this hash (written now, or left by a failed pass). */
   restartPending: boolean;
+  /** The Secret's uid (keys the fingerprint); absent only when a dry run would create it. */
+  uid?: string;
 }
 
 const ESO_PREFIXES = ['reconcile.external-secrets.io/', 'external-secrets.io/'];
@@ -120,11 +122,14 @@ export async function upsertSecret(
     const existing = await api.getSecret(desired.namespace, desired.name);
     try {
       if (existing === undefined) {
-        if (!options.dryRun) await api.createSecret(toWrite(desired, undefined, options.markRestartPending));
+        const created = options.dryRun
+          ? undefined
+          : await api.createSecret(toWrite(desired, undefined, options.markRestartPending));
         return {
           action: 'created',
           changedKeys: Object.keys(desired.data).sort(),
           restartPending: options.markRestartPending,
+          ...(created === undefined ? {} : { uid: created.uid }),
         };
       }
       checkOwnership(api, existing, desired, options);
@@ -132,23 +137,27 @@ export async function upsertSecret(
         existing.type !== desired.type || contentHash(existing.type, existing.data) !== desired.hash;
       const leftPending = existing.annotations[RESTART_PENDING_ANNOTATION] === desired.hash;
       if (!contentChanged && metadataMatches(existing, desired)) {
-        return { action: 'unchanged', changedKeys: [], restartPending: leftPending };
+        return { action: 'unchanged', changedKeys: [], restartPending: leftPending, uid: existing.uid };
       }
       const recreate = contentChanged && needsRecreate(api, existing, desired, options);
       const markPending = options.markRestartPending && contentChanged;
+      let uid: string | undefined = existing.uid;
       if (!options.dryRun) {
         const write = toWrite(desired, existing, markPending || leftPending);
         if (recreate) {
           await api.deleteSecret(desired.namespace, desired.name);
-          await api.createSecret(write);
+          uid = (await api.createSecret(write)).uid;
         } else {
           await api.replaceSecret({ ...write, resourceVersion: existing.resourceVersion });
         }
+      } else if (recreate) {
+        uid = undefined;
       }
       return {
         action: 'updated',
         changedKeys: changedKeys(existing.data, desired.data),
         restartPending: markPending || leftPending,
+        ...(uid === undefined ? {} : { uid }),
       };
     } catch (error) {
       if (error instanceof SyncError && error.code === 'Conflict' && attempt < attempts) continue;

@@ -167,6 +167,7 @@ export class FakeKubeApi implements KubeApi {
       annotations: {},
       immutable: false,
       ownerKinds: [],
+      uid: crypto.randomUUID(),
       ...clone(secret),
       resourceVersion: this.nextVersion(),
     };
@@ -197,6 +198,7 @@ export class FakeKubeApi implements KubeApi {
       annotations: clone(seed.annotations ?? {}),
       templateAnnotations: clone(seed.templateAnnotations ?? {}),
       podSpec: clone(seed.podSpec ?? {}),
+      resourceVersion: this.nextVersion(),
     };
     this.workloads.set(workloadKey(workload.namespace, workload.kind, workload.name), workload);
     return clone(workload);
@@ -274,7 +276,11 @@ export class FakeKubeApi implements KubeApi {
       if (existing.immutable && JSON.stringify(sorted(existing.data)) !== JSON.stringify(sorted(secret.data))) {
         throw new SyncError('KubernetesError', `update Secret ${secret.namespace}/${secret.name}: data is immutable`);
       }
-      const stored = this.store(secret, { immutable: existing.immutable, ownerKinds: existing.ownerKinds });
+      const stored = this.store(secret, {
+        immutable: existing.immutable,
+        ownerKinds: existing.ownerKinds,
+        uid: existing.uid,
+      });
       return clone(stored);
     });
   }
@@ -311,13 +317,18 @@ export class FakeKubeApi implements KubeApi {
     kind: WorkloadKind,
     name: string,
     annotations: Record<string, string>,
+    resourceVersion?: string,
   ): Promise<void> {
     return this.call('patchTemplateAnnotations', [namespace, kind, name, clone(annotations)], () => {
       this.checkAccess('patch', namespace, name);
       const workload = this.workloads.get(workloadKey(namespace, kind, name));
       if (workload === undefined)
         throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
+      if (resourceVersion !== undefined && resourceVersion !== workload.resourceVersion) {
+        throw new SyncError('Conflict', `patch ${kind} ${namespace}/${name}: the object has been modified`);
+      }
       Object.assign(workload.templateAnnotations, annotations);
+      workload.resourceVersion = this.nextVersion();
     });
   }
 
@@ -343,7 +354,10 @@ export class FakeKubeApi implements KubeApi {
     }
   }
 
-  private store(write: KubeSecretWrite, rest: { immutable: boolean; ownerKinds: string[] }): StoredSecret {
+  private store(
+    write: KubeSecretWrite,
+    rest: { immutable: boolean; ownerKinds: string[]; uid?: string },
+  ): StoredSecret {
     const stored: StoredSecret = {
       namespace: write.namespace,
       name: write.name,
@@ -354,6 +368,7 @@ export class FakeKubeApi implements KubeApi {
       immutable: rest.immutable,
       ownerKinds: [...rest.ownerKinds],
       resourceVersion: this.nextVersion(),
+      uid: rest.uid ?? crypto.randomUUID(),
     };
     this.secrets.set(key(write.namespace, write.name), stored);
     return stored;

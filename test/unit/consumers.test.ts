@@ -11,6 +11,7 @@ function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}
     annotations,
     templateAnnotations: {},
     podSpec,
+    resourceVersion: '1',
   };
 }
 

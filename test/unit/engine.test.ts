@@ -4,6 +4,7 @@ import { InputError, SyncError } from '../../lib/errors.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import {
   consumerHashAnnotation,
+  fingerprint,
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -168,7 +169,9 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     expect(failed.action).toBe('failed');
     expect(failed.error?.message).toMatch(/^Secret created, restart failed: /);
     expect(first.summary).toMatchObject({ created: 3, failed: 1 });
-    expect(pending).toBe(failed.hash);
+    const stored = eu.secret('payments', 'db');
+    expect(pending).toBe(stored?.annotations[HASH_ANNOTATION]);
+    expect(failed.hash).toBe(fingerprint(stored?.uid ?? '', pending ?? ''));
 
     expect(result(retry, 'eu', 'payments')).toMatchObject({
       action: 'unchanged',
@@ -863,6 +866,10 @@ describe('SyncEngine: labels on what it writes', () => {
     // Assess
     const stored = w.api('eu').secret('payments', 'db');
     expect(stored?.labels[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
-    expect(stored?.annotations[HASH_ANNOTATION]).toBe(result(report, 'eu', 'payments').hash);
+    const hash = stored?.annotations[HASH_ANNOTATION] ?? '';
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    // Reports and pod templates carry the uid-keyed fingerprint, never the plain content hash.
+    expect(result(report, 'eu', 'payments').hash).toBe(fingerprint(stored?.uid ?? '', hash));
+    expect(result(report, 'eu', 'payments').hash).not.toBe(hash);
   });
 });

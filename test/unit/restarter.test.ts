@@ -169,7 +169,7 @@ describe('restartConsumers', () => {
     expect(outcome.restarted.get('db')?.map((w) => w.name)).toEqual(['web', 'worker']);
   });
 
-  it('fails an explicit list that names a workload which does not exist', async () => {
+  it('notes, without failing, an explicit list entry that does not exist in this namespace', async () => {
     // Prepare
     const policy = { auto: false, workloads: [{ kind: 'StatefulSet' as const, name: 'ghost' }] };
 
@@ -177,7 +177,8 @@ describe('restartConsumers', () => {
     const outcome = await restartConsumers(api, 'app', [item('db', { policy })], OPTIONS);
 
     // Assess
-    expect(outcome.failures.get('db')?.message).toContain('StatefulSet app/ghost');
+    expect(outcome.failures.has('db')).toBe(false);
+    expect(outcome.notes.get('db')).toEqual(['restart target StatefulSet/ghost does not exist in namespace app']);
   });
 
   it('patches a paused Deployment and reports it as paused', async () => {
@@ -231,5 +232,25 @@ describe('restartConsumers', () => {
     // Assess
     expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
     expect(api.writes()).toBe(0);
+  });
+
+  it('restarts a workload once when two passes for the same change run at the same time', async () => {
+    // Prepare
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+
+    // Act: both passes list the workload before either patches it.
+    const [a, b] = await Promise.all([
+      restartConsumers(api, 'app', [item('db')], OPTIONS),
+      restartConsumers(api, 'app', [item('db')], OPTIONS),
+    ]);
+
+    // Assess
+    const patched = api.templatePatches();
+    expect(api.calls('patchTemplateAnnotations')).toBe(2);
+    expect(new Set(patched.map((p) => p.name))).toEqual(new Set(['web']));
+    const restarted = [...(a.restarted.get('db') ?? []), ...(b.restarted.get('db') ?? [])];
+    expect(restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(a.failures.size + b.failures.size).toBe(0);
+    expect(api.workload('app', 'web').templateAnnotations[consumerHashAnnotation('db')]).toBe(H2);
   });
 });

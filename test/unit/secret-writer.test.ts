@@ -46,7 +46,7 @@ describe('upsertSecret', () => {
     const outcome = await upsertSecret(api, want, OPTIONS);
 
     // Assess
-    expect(outcome).toEqual({ action: 'created', changedKeys: ['password', 'user'], restartPending: true });
+    expect(outcome).toMatchObject({ action: 'created', changedKeys: ['password', 'user'], restartPending: true });
     const stored = api.secret('app', 'db');
     expect(stored?.data).toEqual({ user: b64('u'), password: b64('p') });
     expect(stored?.labels[MANAGED_BY_LABEL]).toBe(MANAGED_BY_VALUE);
@@ -74,7 +74,7 @@ describe('upsertSecret', () => {
     const outcome = await upsertSecret(api, desired({ a: '1' }), OPTIONS);
 
     // Assess
-    expect(outcome).toEqual({ action: 'unchanged', changedKeys: [], restartPending: false });
+    expect(outcome).toMatchObject({ action: 'unchanged', changedKeys: [], restartPending: false });
     expect(api.book.total()).toBe(1);
     expect(api.calls('getSecret')).toBe(1);
   });
@@ -103,7 +103,7 @@ describe('upsertSecret', () => {
     const outcome = await upsertSecret(api, want, OPTIONS);
 
     // Assess
-    expect(outcome).toEqual({ action: 'unchanged', changedKeys: [], restartPending: true });
+    expect(outcome).toMatchObject({ action: 'unchanged', changedKeys: [], restartPending: true });
     expect(api.writes()).toBe(0);
   });
 
@@ -117,7 +117,7 @@ describe('upsertSecret', () => {
     const outcome = await upsertSecret(api, want, OPTIONS);
 
     // Assess
-    expect(outcome).toEqual({ action: 'updated', changedKeys: ['a', 'b', 'c'], restartPending: true });
+    expect(outcome).toMatchObject({ action: 'updated', changedKeys: ['a', 'b', 'c'], restartPending: true });
     const after = api.secret('app', 'db');
     expect(after?.data).toEqual(want.data);
     expect(after?.annotations[HASH_ANNOTATION]).toBe(want.hash);
@@ -150,7 +150,7 @@ describe('upsertSecret', () => {
     const outcome = await upsertSecret(api, desired({ a: '1' }, { labels: { team: 'x' } }), OPTIONS);
 
     // Assess
-    expect(outcome).toEqual({ action: 'updated', changedKeys: [], restartPending: false });
+    expect(outcome).toMatchObject({ action: 'updated', changedKeys: [], restartPending: false });
     expect(api.secret('app', 'db')?.labels.team).toBe('x');
     expect(api.secret('app', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
   });
