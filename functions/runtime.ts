@@ -60,8 +60,8 @@ export class SyncFailedError extends SyncError {
       ...failed.map((r) => `${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.message ?? 'failed'}`),
     ];
     super(
-      failed[0]?.error?.code ?? 'Internal',
-      `${failed.length} of ${report.results.length} bindings failed: ${parts.slice(0, 10).join('; ')}`,
+      failed[0]?.error?.code ?? sources[0]?.error?.code ?? 'Internal',
+      `${failed.length} of ${report.results.length} bindings failed${sources.length > 0 ? `, ${sources.length} source lookups failed` : ''}: ${parts.slice(0, 10).join('; ')}`,
       { retryable: true },
     );
     this.report = report;
@@ -101,6 +101,6 @@ export async function runAndReport(runtime: Runtime, request: SyncRequest): Prom
     summary,
     durationMs: report.durationMs,
   });
-  if (summary.failed > 0) throw new SyncFailedError(report);
+  if (summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) throw new SyncFailedError(report);
   return report;
 }

@@ -97,6 +97,16 @@ function translate(error: unknown, action: Action, id: string | undefined): Sync
         `access denied to secretsmanager:${action}${subject} (check the IAM policy and the secret's resource policy)`,
         options,
       );
+    case 'InvalidRequestException':
+      // GetSecretValue on a secret scheduled for deletion; the AWS text is inspected, never copied.
+      if (/marked for deletion/i.test(String((error as { message?: unknown }).message ?? ''))) {
+        return new SyncError(
+          'SecretNotFound',
+          `secret "${id ?? '?'}" is scheduled for deletion in Secrets Manager`,
+          options,
+        );
+      }
+      break;
     case 'DecryptionFailure':
       return new SyncError(
         'SourceError',

@@ -3,7 +3,7 @@
  * Depends on ports only; never reads process.env, never builds an SDK client.
  */
 import type { Config, SourceConfig } from '../config/index.js';
-import { InputError, type SyncError, toSyncError } from '../errors.js';
+import { InputError, SyncError, toSyncError } from '../errors.js';
 import { isSecretArn, matchesSecretId, nameFromArn } from '../events/secret-id.js';
 import type { KubeApi } from '../target/kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
@@ -81,9 +81,6 @@ export class SyncEngine {
     const started = this.now().getTime();
     const { config } = this.deps;
     checkRequest(config, request);
-    const notes: string[] = [];
-    const resolved = await this.resolve(request, notes);
-    const { bindings, conflicts } = splitConflicts(planBindings(config, resolved, request));
     const report: SyncReport = {
       trigger: request.trigger,
       dryRun: request.dryRun,
@@ -91,8 +88,10 @@ export class SyncEngine {
       results: [],
       summary: { created: 0, updated: 0, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 0, restarts: 0 },
       durationMs: 0,
-      notes,
+      notes: [],
     };
+    const resolved = await this.resolve(request, report);
+    const { bindings, conflicts } = splitConflicts(planBindings(config, resolved, request));
     if (bindings.length > 0) {
       const values = request.deleted
         ? new Map<string, SecretValue | Error>()
@@ -115,8 +114,9 @@ export class SyncEngine {
   }
 
   /** Which secrets each sync covers in this pass (ListSecrets/DescribeSecret only for selectors). */
-  private async resolve(request: SyncRequest, notes: string[]): Promise<Map<number, ResolvedSecret[]>> {
+  private async resolve(request: SyncRequest, report: SyncReport): Promise<Map<number, ResolvedSecret[]>> {
     const { config, source } = this.deps;
+    const { notes } = report;
     const resolved = new Map<number, ResolvedSecret[]>();
     const add = (index: number, secret: ResolvedSecret) => {
       const list = resolved.get(index) ?? [];
@@ -135,8 +135,17 @@ export class SyncEngine {
         }
         const filter = { ...sync.source };
         const key = JSON.stringify(filter);
-        if (!listed.has(key)) listed.set(key, source.list(filter));
-        for (const ref of await (listed.get(key) as Promise<SecretRef[]>)) {
+        const first = !listed.has(key);
+        if (first) listed.set(key, source.list(filter));
+        let refs: SecretRef[];
+        try {
+          refs = await (listed.get(key) as Promise<SecretRef[]>);
+        } catch (error) {
+          // One failing selector must not stop the rest of a reconcile; the handler fails the pass afterwards.
+          if (first) report.sources.push({ id: `selector ${key}`, error: errorOf(error) });
+          continue;
+        }
+        for (const ref of refs) {
           if (selectorMatches(sync.source, ref)) add(index, { fetchId: ref.arn, name: ref.name });
         }
       }
@@ -158,7 +167,12 @@ export class SyncEngine {
         if ('namePrefix' in sync.source && !name.startsWith(sync.source.namePrefix)) continue;
         if (sync.source.tags !== undefined) {
           // Tags are not in events: one DescribeSecret per requested secret, only when a tag selector could match.
-          described ??= await source.describe(id);
+          try {
+            described ??= await source.describe(id);
+          } catch (error) {
+            report.sources.push({ id, error: errorOf(error) });
+            break;
+          }
           if (!selectorMatches(sync.source, described)) continue;
         }
         add(index, { fetchId: id, name: described?.name ?? name });
@@ -193,7 +207,8 @@ export class SyncEngine {
     for (const id of ids) {
       const value = values.get(id);
       if (value === undefined || value instanceof Error) {
-        report.sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
+        if (sourceGone(request, value)) report.sources.push({ id, deleted: true });
+        else report.sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
         continue;
       }
       report.sources.push({ id, arn: value.arn, versionId: value.versionId });
@@ -233,10 +248,17 @@ export class SyncEngine {
       return bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure }));
     }
     const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
-    const results = await mapLimit(byNamespace, this.deps.config.defaults.bindingConcurrency, ([namespace, list]) =>
-      request.deleted
-        ? this.deleteNamespace(api, list, request)
-        : this.syncNamespace(api, namespace, list, values, request),
+    const results = await mapLimit(
+      byNamespace,
+      this.deps.config.defaults.bindingConcurrency,
+      async ([namespace, list]) => {
+        const gone = list.filter((b) => sourceGone(request, values.get(b.fetchId)));
+        const live = list.filter((b) => !gone.includes(b));
+        return [
+          ...(gone.length > 0 ? await this.deleteNamespace(api, gone, request) : []),
+          ...(live.length > 0 ? await this.syncNamespace(api, namespace, live, values, request) : []),
+        ];
+      },
     );
     return results.flat();
   }
@@ -401,6 +423,15 @@ function splitConflicts(planned: Binding[]): { bindings: Binding[]; conflicts: B
     }
   }
   return { bindings, conflicts };
+}
+
+/**
+ * The source secret no longer exists: a DeleteSecret event, or a reconcile that finds it deleted or scheduled for
+ * deletion. Then the deletion policy applies instead of a sync.
+ */
+function sourceGone(request: SyncRequest, value: SecretValue | Error | undefined): boolean {
+  if (request.deleted) return true;
+  return request.trigger === 'reconcile' && value instanceof SyncError && value.code === 'SecretNotFound';
 }
 
 function baseResult(binding: Binding): BindingResult & { action: BindingAction } {

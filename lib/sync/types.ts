@@ -59,7 +59,14 @@ export interface SyncReport {
   trigger: Trigger;
   dryRun: boolean;
   /** Per source secret: the version synced. */
-  sources: Array<{ id: string; arn?: string; versionId?: string; error?: { code: ErrorCode; message: string } }>;
+  sources: Array<{
+    id: string;
+    arn?: string;
+    versionId?: string;
+    /** Reconcile found the secret deleted; its bindings followed the deletion policy. */
+    deleted?: boolean;
+    error?: { code: ErrorCode; message: string };
+  }>;
   results: BindingResult[];
   /** Results per action, and `restarts`: distinct workloads patched (or that would be, in a dry run). */
   summary: Record<BindingAction, number> & { restarts: number };

@@ -455,6 +455,11 @@ export class FakeSecretSource implements SecretSource {
     return versionId;
   }
 
+  /** Deletes a secret, as DeleteSecret would (reads then fail with SecretNotFound). */
+  remove(name: string): void {
+    this.secrets.delete(name);
+  }
+
   getCurrent(id: string): Promise<SecretValue> {
     return this.call('getCurrent', [id], () => this.current(id));
   }

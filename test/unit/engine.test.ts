@@ -476,6 +476,29 @@ syncs:
     expect(w.source.book.total()).toBe(0);
   });
 
+  it('applies the deletion policy on reconcile when a source secret is gone, without failing the pass', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/keep', { k: '1' });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ trigger: 'reconcile' }));
+    w.source.remove('app/drop');
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(report.results.filter((r) => r.secret === 'drop').map((r) => r.action)).toEqual([
+      'deleted',
+      'deleted',
+      'deleted',
+    ]);
+    expect(report.results.filter((r) => r.secret === 'keep').map((r) => r.action)).toEqual(['unchanged', 'unchanged']);
+    expect(report.sources).toContainEqual({ id: 'app/drop', deleted: true });
+    expect(report.sources.every((s) => s.error === undefined)).toBe(true);
+    expect(w.api('eu').secret('a', 'drop')).toBeUndefined();
+  });
+
   it('deletes nothing in a dry run', async () => {
     // Prepare
     const w = world(DELETION, { eu: ['a', 'b', 'c'] });
@@ -525,6 +548,26 @@ syncs:
     ]);
     expect(w.api('eu').secret('tools', 'team-token')?.data).toEqual({ value: b64(CANARY) });
     expectNoSecretValue(report, CANARY);
+  });
+
+  it('reports a selector whose listing fails and still syncs the other sources', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('shared/db', { password: CANARY });
+    w.source.put('team/token', CANARY, { tags: { sync: 'eu' } });
+    w.source.fail('list', () => new SyncError('SourceError', 'ListSecrets failed: ThrottlingException'), {
+      when: (args) => (args[0] as { tags?: unknown }).tags !== undefined,
+    });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(report.results.map((r) => `${r.namespace}/${r.secret}:${r.action}`)).toEqual(['app/shared-db:created']);
+    expect(report.sources).toContainEqual({
+      id: 'selector {"tags":{"sync":"eu"}}',
+      error: { code: 'SourceError', message: 'ListSecrets failed: ThrottlingException' },
+    });
   });
 
   it('describes a rotated secret once to match tag selectors', async () => {
