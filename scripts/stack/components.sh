@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# Start commands and health checks of the stack's components. Sourced by scripts/stack.sh after common.sh/pki.sh.
+# Component names (also the names of their pid and log files): etcd, moto, apiserver-stack-N, controller-manager-stack-N.
+
+KCM_CONTROLLERS=deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller
+KCM_CONTROLLERS+=,namespace-controller,garbage-collector-controller,serviceaccount-controller
+KCM_CONTROLLERS+=,serviceaccount-token-controller
+
+check_etcd() {
+  curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'
+}
+
+check_apiserver() {
+  curl -fsS --max-time 3 --cacert "$PKI_DIR/ca.crt" "https://127.0.0.1:$(apiserver_port "$1")/readyz" | grep -q '^ok$'
+}
+
+check_controller_manager() {
+  curl -fsS --max-time 3 --cacert "$PKI_DIR/ca.crt" "https://127.0.0.1:$(kcm_port "$1")/healthz" | grep -q '^ok$'
+}
+
+# A real Secrets Manager call (ListSecrets). moto routes by the credential scope and does not check signatures.
+check_moto() {
+  curl -fsS --max-time 3 -X POST "http://127.0.0.1:$MOTO_PORT/" \
+    -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: secretsmanager.ListSecrets' \
+    -H "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/$AWS_REGION_DEFAULT/secretsmanager/aws4_request, SignedHeaders=host, Signature=0" \
+    -d '{}' | grep -q '"SecretList"'
+}
+
+start_etcd() {
+  local logfile=$LOG_DIR/etcd.log
+  ensure_port_free etcd "$ETCD_PORT"
+  ensure_port_free etcd "$ETCD_PEER_PORT"
+  mkdir -p "$STACK_DIR/etcd"
+  # --unsafe-no-fsync: a throwaway test store; fsync would only slow every write down.
+  spawn etcd "$logfile" "$ETCD_BIN_DIR/etcd" --name stack --data-dir "$STACK_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "stack=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync --log-level warn
+}
+
+start_apiserver() {
+  local i=$1 name port
+  name=$(cluster_name "$i")
+  port=$(apiserver_port "$i")
+  ensure_port_free "apiserver-$name" "$port"
+  # Each simulated cluster keeps its objects under its own etcd prefix. No endpoint reconciler: it refuses a
+  # loopback advertise address, and nothing here needs the `kubernetes` Service's endpoints.
+  spawn "apiserver-$name" "$LOG_DIR/apiserver-$name.log" "$KUBE_BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" --etcd-prefix "/registry-$name" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
+    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" \
+    --token-auth-file "$PKI_DIR/tokens.csv" --authorization-mode RBAC \
+    --service-account-key-file "$PKI_DIR/sa.pub" --service-account-signing-key-file "$PKI_DIR/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc --api-audiences https://kubernetes.default.svc \
+    --service-cluster-ip-range 10.0.0.0/24 --enable-admission-plugins NamespaceLifecycle,ServiceAccount \
+    --endpoint-reconciler-type none --profiling=false
+}
+
+start_controller_manager() {
+  local i=$1 name port
+  name=$(cluster_name "$i")
+  port=$(kcm_port "$i")
+  ensure_port_free "controller-manager-$name" "$port"
+  local kubeconfig=$KUBECONFIG_DIR/controller-manager-$name.kubeconfig
+  spawn "controller-manager-$name" "$LOG_DIR/controller-manager-$name.log" "$KUBE_BIN_DIR/kube-controller-manager" \
+    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$port" \
+    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" \
+    --controllers "$KCM_CONTROLLERS" \
+    --service-account-private-key-file "$PKI_DIR/sa.key" --root-ca-file "$PKI_DIR/ca.crt" \
+    --profiling=false
+}
+
+start_moto() {
+  ensure_port_free moto "$MOTO_PORT"
+  spawn moto "$LOG_DIR/moto.log" "$MOTO_DIR/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
+}
+
+# Grants the eks-secret-sync identity the documented ClusterRoles (the RoleBindings are per namespace, made by
+# the test harness or the operator).
+apply_rbac() {
+  local i=$1 name logfile
+  name=$(cluster_name "$i")
+  logfile=$LOG_DIR/rbac-$name.log
+  if ! "$KUBE_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" --context "$name" \
+    apply -f "$ROOT/deploy/rbac.yaml" >"$logfile" 2>&1; then
+    die_component "rbac on $name" "$logfile" "kubectl apply -f deploy/rbac.yaml failed"
+  fi
+}

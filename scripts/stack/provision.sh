@@ -1,0 +1,161 @@
+# shellcheck shell=bash
+# First-use provisioning of the stack's programs, cached outside the repository and keyed by version:
+#   kube-apiserver, kube-controller-manager, kubectl  built from the k8s.io/kubernetes Go module
+#   etcd                                              built from the go.etcd.io/etcd/server/v3 Go module
+#   moto (AWS emulator)                               a Python virtual environment
+# Sourced by scripts/stack.sh after common.sh.
+
+GO_MIN_MINOR=26 # k8s.io/kubernetes v1.37 declares `go 1.26.0`
+
+find_go() {
+  if command -v go >/dev/null 2>&1; then
+    GO=$(command -v go)
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    GO=/usr/local/go/bin/go
+  else
+    die "Go is needed to build Kubernetes and etcd on first use (Go >= 1.$GO_MIN_MINOR; .ci/run installs it)"
+  fi
+  local version minor
+  version=$("$GO" env GOVERSION)
+  minor=$(sed -n 's/^go1\.\([0-9]*\).*/\1/p' <<<"$version")
+  if [[ -z $minor || $minor -lt $GO_MIN_MINOR ]]; then
+    if [[ -n $minor && $minor -ge 21 ]]; then
+      # Go >= 1.21 can fetch a newer toolchain itself (it is published as a Go module).
+      export GOTOOLCHAIN=go1.$GO_MIN_MINOR.0+auto
+      log "$version is older than go1.$GO_MIN_MINOR: the go command will fetch a newer toolchain (GOTOOLCHAIN=$GOTOOLCHAIN)"
+    else
+      die "$GO is $version; building Kubernetes $KUBE_VERSION needs Go >= 1.$GO_MIN_MINOR"
+    fi
+  fi
+}
+
+# Runs a build script in the background, printing a heartbeat every minute; fails with the log's tail.
+# Usage: run_build WHAT LOGFILE SCRIPT
+run_build() {
+  local what=$1 logfile=$2 script=$3 start=$SECONDS next=60 pid rc
+  bash -euo pipefail -c "$script" >"$logfile" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if ((SECONDS - start >= next)); then
+      # `go build -v` prints one line per compiled package.
+      log "  building $what: $(((SECONDS - start) / 60)) min, $(grep -c '^[a-z][^ ]*$' "$logfile" || true) packages compiled so far"
+      next=$((next + 60))
+    fi
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  if ((rc != 0)); then
+    die_component "build of $what" "$logfile" "failed (exit $rc); delete $CACHE_DIR/build to start over"
+  fi
+  log "  built $what in $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
+}
+
+# A throwaway Go module that requires MODULE@VERSION and builds PACKAGES into OUT. Staging modules of
+# k8s.io/kubernetes are `replace`d by their published versions, as upstream's go.mod points them to ./staging.
+# Usage: go_build_script MODULE VERSION STAGING_VERSION OUT LDFLAGS PACKAGES...   (OUT: a file, or a dir ending in /)
+go_build_script() {
+  local module=$1 version=$2 staging=$3 out=$4 ldflags=$5
+  shift 5
+  local imports="" pkg
+  for pkg in "$@"; do imports+="	_ \"$pkg\""$'\n'; done
+  cat <<EOF
+export GO111MODULE=on CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+go=$(sh_quote "$GO")
+# Downloaded before go.mod exists: the upstream go.mod alone does not resolve (its staging requires are v0.0.0).
+gomod=\$("\$go" mod download -json $(sh_quote "$module@$version") | sed -n 's/^[[:space:]]*"GoMod": "\\(.*\\)",\$/\\1/p')
+test -s "\$gomod"
+"\$go" mod init eks-secret-sync.local/build
+"\$go" mod edit -require=$(sh_quote "$module@$version")
+if [ -n $(sh_quote "$staging") ]; then
+  for m in \$(sed -n 's#^[[:space:]]*\\(k8s\\.io/[A-Za-z0-9._-]*\\) => \\./staging/.*#\\1#p' "\$gomod"); do
+    "\$go" mod edit -replace="\$m=\$m@$staging"
+  done
+fi
+cat >tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+${imports})
+GO
+"\$go" mod tidy
+"\$go" build -v -trimpath -ldflags=$(sh_quote "$ldflags") -o $(sh_quote "$out") $*
+EOF
+}
+
+ensure_kubernetes() {
+  local bins=(kube-apiserver kube-controller-manager kubectl) b missing=0
+  for b in "${bins[@]}"; do [[ -x $KUBE_BIN_DIR/$b ]] || missing=1; done
+  ((missing)) || return 0
+  find_go
+  log "building kube-apiserver, kube-controller-manager and kubectl $KUBE_VERSION from the Go module proxy"
+  log "  first run only, about 25 min on 2 cores (later runs use the cache in $KUBE_BIN_DIR)"
+  local work=$CACHE_DIR/build/kubernetes-$KUBE_VERSION minor=${KUBE_VERSION#v1.}
+  minor=${minor%%.*}
+  # Version stamps as upstream's hack/lib/version.sh sets them, so /version and `kubectl version` tell the truth.
+  local v ldflags="-s -w"
+  for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+  done
+  rm -rf "$work" && mkdir -p "$work"
+  run_build "Kubernetes $KUBE_VERSION" "$work.log" "cd $(sh_quote "$work"); $(go_build_script k8s.io/kubernetes \
+    "$KUBE_VERSION" "$KUBE_STAGING_VERSION" "$work/out/" "$ldflags" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)"
+  install_bins "$work/out" "$KUBE_BIN_DIR" "${bins[@]}"
+  rm -rf "$work"
+}
+
+ensure_etcd() {
+  [[ -x $ETCD_BIN_DIR/etcd ]] && return 0
+  find_go
+  log "building etcd $ETCD_VERSION from the Go module proxy (first run only, about 3 min)"
+  local work=$CACHE_DIR/build/etcd-$ETCD_VERSION
+  rm -rf "$work" && mkdir -p "$work"
+  # The server module's root package is etcd's `main`.
+  run_build "etcd $ETCD_VERSION" "$work.log" "cd $(sh_quote "$work"); $(go_build_script go.etcd.io/etcd/server/v3 \
+    "$ETCD_VERSION" "" "$work/out/etcd" "-s -w" go.etcd.io/etcd/server/v3)"
+  install_bins "$work/out" "$ETCD_BIN_DIR" etcd
+  rm -rf "$work"
+}
+
+# Moves built binaries into a versioned cache directory in one step, so a cache directory is always complete.
+install_bins() {
+  local from=$1 to=$2
+  shift 2
+  local b
+  for b in "$@"; do [[ -x $from/$b ]] || die "build produced no $b in $from"; done
+  rm -rf "$to.tmp" && mkdir -p "$to.tmp"
+  for b in "$@"; do mv "$from/$b" "$to.tmp/$b"; done
+  rm -rf "$to" && mv "$to.tmp" "$to"
+}
+
+ensure_moto() {
+  [[ -f $MOTO_DIR/.complete && -x $MOTO_DIR/venv/bin/moto_server ]] && return 0
+  command -v python3 >/dev/null 2>&1 || die "python3 is needed for the moto AWS emulator (.ci/run installs it)"
+  log "installing moto $MOTO_VERSION into a Python virtual environment (first run only, about 1 min)"
+  local logfile=$CACHE_DIR/build/moto-$MOTO_VERSION.log
+  mkdir -p "$CACHE_DIR/build"
+  # A virtual environment records its absolute path, so it is built in place and marked complete at the end.
+  rm -rf "$MOTO_DIR"
+  if ! python3 -m venv "$MOTO_DIR/venv" >"$logfile" 2>&1; then
+    die_component "moto virtual environment" "$logfile" "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  fi
+  if ! "$MOTO_DIR/venv/bin/python" -m pip install --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    >>"$logfile" 2>&1; then
+    die_component "moto install" "$logfile" "pip install failed"
+  fi
+  touch "$MOTO_DIR/.complete"
+}
+
+provision() {
+  mkdir -p "$CACHE_DIR"
+  # One provisioner at a time (two `up`s racing on a fresh machine would build twice into the same place).
+  exec {provision_lock}>"$CACHE_DIR/provision.lock"
+  flock "$provision_lock"
+  ensure_moto
+  ensure_etcd
+  ensure_kubernetes
+  exec {provision_lock}>&-
+}
