@@ -60,8 +60,13 @@ export function formatPlan(report: SyncReport): string {
     lines.push(renderTable(['CLUSTER', 'NAMESPACE', 'SECRET', 'ACTION', 'CHANGED KEYS', restartHeader], rows));
   }
   const failures = report.results.filter((r) => r.error !== undefined);
-  if (failures.length > 0) {
+  // Source lookups that failed without a binding to show it (e.g. a selector whose ListSecrets was refused).
+  const sourceFailures = report.sources.filter(
+    (s) => s.error !== undefined && !failures.some((r) => r.source === s.id),
+  );
+  if (failures.length + sourceFailures.length > 0) {
     lines.push('', 'Failures:');
+    for (const s of sourceFailures) lines.push(`  source "${s.id}": ${s.error?.code}: ${s.error?.message}`);
     for (const r of failures) {
       lines.push(`  ${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.code}: ${r.error?.message}`);
     }

@@ -76,7 +76,9 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
   );
   const report = await engine.run(request);
   io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report));
-  return report.summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  // The handlers' rule: a failed binding or a failed source lookup (e.g. a selector's ListSecrets) fails the pass.
+  const failed = report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined);
+  return failed ? EXIT_FAILED : EXIT_OK;
 }
 
 function resolveConfigPath(args: RunArgs, io: CliIO): string {

@@ -266,6 +266,22 @@ describe('runCli exit codes', () => {
     expect(out.stderr).toContain('access denied to secretsmanager:ListSecrets');
   });
 
+  it('exits 1 when a source lookup failed, even with no failed binding, and names it', async () => {
+    // Prepare
+    const failed = report({
+      trigger: 'reconcile',
+      sources: [{ id: 'selector {"namePrefix":"app/"}', error: { code: 'Forbidden', message: 'access denied' } }],
+    });
+    const { io, out } = harness(dir, failed);
+
+    // Act
+    const code = await runCli(['reconcile'], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out.stdout).toContain('Failures:\n  source "selector {"namePrefix":"app/"}": Forbidden: access denied');
+  });
+
   it('prints the report unchanged with --json and exits 0', async () => {
     const ok = report({ trigger: 'reconcile' });
     const { io, out } = harness(dir, ok);
