@@ -326,6 +326,25 @@ describe('generated CloudFormation template (npm run package)', () => {
     }
   });
 
+  it('carries the IAM statements generated from the packaged configuration', () => {
+    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: unknown[] } }[];
+    };
+    const fn = ofType('AWS::Lambda::Function')[0]?.[1];
+    const packaged = (fn?.Properties.Environment as { Variables: Record<string, string> }).Variables.EKS_SYNC_CONFIG;
+    const configFile = join(root, String(packaged).replace(/^\/var\/task\//, ''));
+
+    // osls writes a one-element Resource list as a plain value; compare lists.
+    const normalize = (s: { Resource: unknown }) => ({ ...s, Resource: [s.Resource].flat() });
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement as { Resource: unknown }[]).map(
+      normalize,
+    );
+
+    for (const expected of statementsForFile(configFile)) {
+      expect(statements).toContainEqual(normalize(expected));
+    }
+  });
+
   it('never grants a Secrets Manager read on *', () => {
     const role = template.Resources.IamRoleLambdaExecution?.Properties as {
       Policies: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[];
