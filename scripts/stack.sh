@@ -252,14 +252,20 @@ cmd_env() {
     printf '{\n  "stackDir": %s,\n  "kubeconfig": %s,\n  "syncKubeconfig": %s,\n  "caFile": %s,\n  "kubectlDir": %s,\n' \
       "$(json_str "$STACK_DIR")" "$(json_str "${vars[KUBECONFIG]}")" "$(json_str "${vars[EKS_SYNC_KUBECONFIG]}")" \
       "$(json_str "$PKI_DIR/ca.crt")" "$(json_str "$STACK_DIR/bin")"
+    # clusters: the context names (in both kubeconfigs); servers: each cluster's API server URL.
     printf '  "clusters": ['
     sep=''
     for ((i = 0; i < STACK_CLUSTERS; i++)); do
-      printf '%s\n    { "name": %s, "context": %s, "server": %s }' "$sep" "$(json_str "${names[i]}")" \
-        "$(json_str "${names[i]}")" "$(json_str "${servers[i]}")"
+      printf '%s%s' "$sep" "$(json_str "${names[i]}")"
+      sep=', '
+    done
+    printf '],\n  "servers": {'
+    sep=''
+    for ((i = 0; i < STACK_CLUSTERS; i++)); do
+      printf '%s\n    %s: %s' "$sep" "$(json_str "${names[i]}")" "$(json_str "${servers[i]}")"
       sep=,
     done
-    printf '\n  ],\n  "aws": { "endpoint": %s, "region": %s, "accessKeyId": "testing", "secretAccessKey": "testing" },\n' \
+    printf '\n  },\n  "aws": { "endpoint": %s, "region": %s, "accessKeyId": "testing", "secretAccessKey": "testing" },\n' \
       "$(json_str "${vars[AWS_ENDPOINT_URL]}")" "$(json_str "$AWS_REGION_DEFAULT")"
     printf '  "versions": { "kubernetes": %s, "etcd": %s, "moto": %s },\n' "$(json_str "$KUBE_VERSION")" \
       "$(json_str "$ETCD_VERSION")" "$(json_str "$MOTO_VERSION")"

@@ -1,0 +1,226 @@
+/**
+ * Helpers for integration tests against the local stack (scripts/stack.sh): N real API servers with controller
+ * managers, and moto. `test/support/global-setup.ts` brings the stack up once per run and provides its description.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1ReplicaSet,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
+import { inject } from 'vitest';
+
+/** What `scripts/stack.sh env --json` prints. */
+export interface StackInfo {
+  stackDir: string;
+  /** Admin kubeconfig (system:masters), one context per cluster. */
+  kubeconfig: string;
+  /** Kubeconfig of the unprivileged `eks-secret-sync` identity, same context names. */
+  syncKubeconfig: string;
+  caFile: string;
+  /** Directory holding the stack's kubectl. */
+  kubectlDir: string;
+  /** Context (and cluster) names: `stack-1` .. `stack-N`. */
+  clusters: string[];
+  /** API server URL per cluster name. */
+  servers: Record<string, string>;
+  aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  versions: { kubernetes: string; etcd: string; moto: string };
+  /** The variables `stack.sh env` exports (KUBECONFIG, EKS_SYNC_KUBECONFIG, AWS_ENDPOINT_URL, ...), PATH excepted. */
+  env: Record<string, string>;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+  }
+}
+
+export interface KubeApis {
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  rbac: RbacAuthorizationV1Api;
+}
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Reads the running stack's description straight from the script (outside vitest's global setup). */
+export function readStackInfo(): StackInfo {
+  const out = execFileSync('bash', [resolve(repoRoot, 'scripts/stack.sh'), 'env', '--json'], { encoding: 'utf8' });
+  return JSON.parse(out) as StackInfo;
+}
+
+let cached: StackInfo | undefined;
+
+/**
+ * The running stack. On first use it also points this process at the stack (`KUBECONFIG`, `AWS_ENDPOINT_URL`,
+ * dummy AWS credentials, ...), so code that builds clients from the environment can never reach real AWS.
+ */
+export function stack(): StackInfo {
+  if (cached) return cached;
+  let info: StackInfo | undefined;
+  try {
+    info = inject('stack');
+  } catch {
+    // Not inside a vitest worker.
+  }
+  cached = info ?? readStackInfo();
+  applyStackEnv(cached);
+  return cached;
+}
+
+/** Overrides the AWS and Kubernetes variables of `env` with the stack's (and drops ones that could point elsewhere). */
+export function applyStackEnv(info: StackInfo, env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE']) {
+    delete env[name];
+  }
+  Object.assign(env, info.env);
+  if (!env.PATH?.split(':').includes(info.kubectlDir)) env.PATH = `${info.kubectlDir}:${env.PATH ?? ''}`;
+}
+
+function kubeConfigFor(file: string, cluster: string): KubeConfig {
+  if (!stack().clusters.includes(cluster)) {
+    throw new Error(`no cluster ${cluster} in the local stack (has ${stack().clusters.join(', ')})`);
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  kc.setCurrentContext(cluster);
+  return kc;
+}
+
+function apisOf(kc: KubeConfig): KubeApis {
+  return {
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+  };
+}
+
+const adminCache = new Map<string, KubeApis>();
+
+/** KubeConfig of the admin identity (system:masters) for one cluster, e.g. `stack-1`. */
+export function adminKubeConfig(cluster: string): KubeConfig {
+  return kubeConfigFor(stack().kubeconfig, cluster);
+}
+
+/** Admin API clients for one cluster: for test setup and for asserting what the sync did. */
+export function adminApis(cluster: string): KubeApis {
+  let apis = adminCache.get(cluster);
+  if (!apis) {
+    apis = apisOf(adminKubeConfig(cluster));
+    adminCache.set(cluster, apis);
+  }
+  return apis;
+}
+
+/** Path of the kubeconfig of the `eks-secret-sync` identity (contexts `stack-1` .. `stack-N`). */
+export function syncKubeConfigPath(): string {
+  return stack().syncKubeconfig;
+}
+
+/** KubeConfig of the unprivileged `eks-secret-sync` identity for one cluster. */
+export function syncKubeConfig(cluster: string): KubeConfig {
+  return kubeConfigFor(stack().syncKubeconfig, cluster);
+}
+
+/** API clients acting as the `eks-secret-sync` identity: only what deploy/rbac.yaml grants. */
+export function syncApis(cluster: string): KubeApis {
+  return apisOf(syncKubeConfig(cluster));
+}
+
+/** Label on every namespace made by `freshNamespace`; global setup deletes leftovers of earlier runs by it. */
+export const TEST_NAMESPACE_LABEL = 'eks-secret-sync.test/harness';
+
+export interface FreshNamespace {
+  name: string;
+  /** Deletes the namespace in every cluster it was made in (without waiting for finalization). */
+  cleanup(): Promise<void>;
+}
+
+function roleBinding(namespace: string, clusterRole: string): V1RoleBinding {
+  return {
+    metadata: { name: clusterRole, namespace },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'eks-secret-sync' }],
+  };
+}
+
+/**
+ * Creates one uniquely named namespace in each of `clusters`. Unless `bound: false`, binds the `eks-secret-sync`
+ * group there to the ClusterRoles of deploy/rbac.yaml (`eks-secret-sync`, and `eks-secret-sync-delete` unless
+ * `allowDelete: false`), as the RoleBinding template in that file shows.
+ */
+export async function freshNamespace(
+  clusters: readonly string[],
+  opts: { bound?: boolean; allowDelete?: boolean; prefix?: string } = {},
+): Promise<FreshNamespace> {
+  const { bound = true, allowDelete = true, prefix = 'it' } = opts;
+  const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  for (const cluster of clusters) {
+    const { core, rbac } = adminApis(cluster);
+    await core.createNamespace({ body: { metadata: { name, labels: { [TEST_NAMESPACE_LABEL]: 'true' } } } });
+    if (bound) {
+      await rbac.createNamespacedRoleBinding({ namespace: name, body: roleBinding(name, 'eks-secret-sync') });
+      if (allowDelete) {
+        await rbac.createNamespacedRoleBinding({ namespace: name, body: roleBinding(name, 'eks-secret-sync-delete') });
+      }
+    }
+  }
+  return {
+    name,
+    async cleanup() {
+      await Promise.all(clusters.map((cluster) => adminApis(cluster).core.deleteNamespace({ name })));
+    },
+  };
+}
+
+/** Secrets Manager client for the moto emulator (explicit endpoint, region and dummy credentials). */
+export function secretsManager(): SecretsManagerClient {
+  const { aws } = stack();
+  return new SecretsManagerClient({
+    endpoint: aws.endpoint,
+    region: aws.region,
+    credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+  });
+}
+
+/**
+ * Polls `fn` until it returns a truthy value, and returns that value. Errors thrown by `fn` count as "not yet";
+ * on timeout the last one is the cause.
+ */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<Exclude<T, false | 0 | '' | null | undefined>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value as Exclude<T, false | 0 | '' | null | undefined>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms`, lastError ? { cause: lastError } : undefined);
+    }
+    await new Promise((done) => setTimeout(done, intervalMs));
+  }
+}
+
+/** The ReplicaSets a Deployment owns, oldest revision first (a rolling restart adds one). */
+export async function replicaSetsOf(cluster: string, namespace: string, deployment: string): Promise<V1ReplicaSet[]> {
+  const { items } = await adminApis(cluster).apps.listNamespacedReplicaSet({ namespace });
+  const revision = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
+  return items
+    .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment))
+    .sort((a, b) => revision(a) - revision(b));
+}
