@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClusterConnector } from '../../lib/clusters/connector.js';
+import { SyncError } from '../../lib/errors.js';
+import { createKubeApi } from '../../lib/target/client-node-api.js';
+import type { KubeApi, KubeSecretWrite } from '../../lib/target/kube-api.js';
+import {
+  adminApis,
+  adminKubeConfig,
+  type FreshNamespace,
+  freshNamespace,
+  stack,
+  syncKubeConfigPath,
+} from '../support/stack.js';
+import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
+
+const CLUSTER = 'stack-1';
+const VALUE = 'integration-secret-value-1';
+
+function secret(namespace: string, name: string, value = VALUE): KubeSecretWrite {
+  return {
+    namespace,
+    name,
+    type: 'Opaque',
+    data: { password: Buffer.from(value).toString('base64') },
+    labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
+    annotations: { 'eks-secret-sync.io/hash': 'h1' },
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SyncError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SyncError);
+  return error as SyncError;
+}
+
+describe('createKubeApi against a real API server', () => {
+  let api: KubeApi;
+  let ns: FreshNamespace;
+  let unbound: FreshNamespace;
+
+  beforeAll(async () => {
+    stack();
+    // Through the connector and the sync identity's kubeconfig: only what deploy/rbac.yaml grants.
+    const connector = createClusterConnector({
+      [CLUSTER]: { kubeconfig: { path: syncKubeConfigPath(), context: CLUSTER } },
+    });
+    api = await connector.connect(CLUSTER);
+    ns = await freshNamespace([CLUSTER], { prefix: 'kube-api' });
+    unbound = await freshNamespace([CLUSTER], { prefix: 'kube-api-unbound', bound: false });
+  });
+
+  afterAll(async () => {
+    await ns?.cleanup();
+    await unbound?.cleanup();
+  });
+
+  it('creates, reads and replaces a Secret, refusing a stale resourceVersion with Conflict', async () => {
+    // Prepare
+    const created = await api.createSecret(secret(ns.name, 'db'));
+
+    // Act
+    const read = await api.getSecret(ns.name, 'db');
+    const replaced = await api.replaceSecret({
+      ...secret(ns.name, 'db', 'rotated'),
+      resourceVersion: created.resourceVersion,
+    });
+    const stale = await rejection(
+      api.replaceSecret({ ...secret(ns.name, 'db', 'lost-update'), resourceVersion: created.resourceVersion }),
+    );
+    const duplicate = await rejection(api.createSecret(secret(ns.name, 'db')));
+
+    // Assess
+    expect(created).toMatchObject({ namespace: ns.name, name: 'db', type: 'Opaque', immutable: false, ownerKinds: [] });
+    expect(created.uid).not.toBe('');
+    expect(read).toMatchObject({
+      data: { password: Buffer.from(VALUE).toString('base64') },
+      labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
+      annotations: { 'eks-secret-sync.io/hash': 'h1' },
+      resourceVersion: created.resourceVersion,
+    });
+    expect(replaced.data.password).toBe(Buffer.from('rotated').toString('base64'));
+    expect(replaced.resourceVersion).not.toBe(created.resourceVersion);
+    expect(stale.code).toBe('Conflict');
+    expect(stale.message).toContain(`secret "${ns.name}/db"`);
+    expect(duplicate.code).toBe('Conflict');
+    expect(duplicate.message).toBe(`secret "${ns.name}/db" already exists in cluster "${CLUSTER}"`);
+    for (const error of [stale, duplicate]) {
+      expect(error.message).not.toContain(Buffer.from('lost-update').toString('base64'));
+      expect(error.message).not.toContain(Buffer.from(VALUE).toString('base64'));
+    }
+  });
+
+  it('returns undefined for a missing Secret and deletes idempotently', async () => {
+    // Prepare
+    await api.createSecret(secret(ns.name, 'short-lived'));
+
+    // Act
+    await api.deleteSecret(ns.name, 'short-lived');
+    await api.deleteSecret(ns.name, 'short-lived');
+
+    // Assess
+    expect(await api.getSecret(ns.name, 'short-lived')).toBeUndefined();
+    expect(await api.getSecret(ns.name, 'never-existed')).toBeUndefined();
+  });
+
+  it('merge-patches Secret annotations, removing those set to null', async () => {
+    // Prepare
+    await api.createSecret(secret(ns.name, 'annotated'));
+
+    // Act
+    await api.patchSecretAnnotations(ns.name, 'annotated', { 'eks-secret-sync.io/hash': null, 'example.io/x': 'y' });
+
+    // Assess
+    const read = await api.getSecret(ns.name, 'annotated');
+    expect(read?.annotations).toEqual({ 'example.io/x': 'y' });
+    expect(read?.data.password).toBe(Buffer.from(VALUE).toString('base64'));
+  });
+
+  it('reports Forbidden naming verb, namespace and cluster, with the API server message', async () => {
+    // Act
+    const error = await rejection(api.createSecret(secret(unbound.name, 'db')));
+
+    // Assess
+    expect(error.code).toBe('Forbidden');
+    expect(error.message).toMatch(
+      new RegExp(`^forbidden: cannot create secrets in namespace "${unbound.name}" of cluster "${CLUSTER}" \\(`),
+    );
+    expect(error.message).toContain('User "eks-secret-sync"');
+    expect(error.message).not.toContain(Buffer.from(VALUE).toString('base64'));
+    expect(error.retryable).toBe(false);
+  });
+
+  it('reports NamespaceNotFound when the namespace does not exist', async () => {
+    // Prepare: the admin identity, since RBAC answers 403 before admission for an identity without cluster rights.
+    const admin = createKubeApi(CLUSTER, adminKubeConfig(CLUSTER));
+
+    // Act
+    const error = await rejection(admin.createSecret(secret('no-such-namespace-kube-api', 'db')));
+
+    // Assess
+    expect(error.code).toBe('NamespaceNotFound');
+    expect(error.message).toBe(`namespace "no-such-namespace-kube-api" not found in cluster "${CLUSTER}"`);
+  });
+
+  it('lists Deployments, StatefulSets and DaemonSets with their Secret references', async () => {
+    // Prepare
+    const { apps } = adminApis(CLUSTER);
+    const paused = deployment('web', 'db', 'env');
+    if (paused.spec) paused.spec.paused = true;
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: paused });
+    await apps.createNamespacedStatefulSet({ namespace: ns.name, body: statefulSet('store', 'db', 'volume') });
+    await apps.createNamespacedDaemonSet({ namespace: ns.name, body: daemonSet('agent', 'db', 'projected') });
+
+    // Act
+    const [deployments, statefulSets, daemonSets] = await Promise.all([
+      api.listWorkloads(ns.name, 'Deployment'),
+      api.listWorkloads(ns.name, 'StatefulSet'),
+      api.listWorkloads(ns.name, 'DaemonSet'),
+    ]);
+
+    // Assess
+    expect(deployments).toHaveLength(1);
+    expect(deployments[0]).toMatchObject({ kind: 'Deployment', namespace: ns.name, name: 'web', paused: true });
+    expect(deployments[0]?.podSpec.containers?.[0]?.env?.[0]?.valueFrom?.secretKeyRef?.name).toBe('db');
+    expect(deployments[0]?.resourceVersion).not.toBe('');
+    expect(statefulSets).toHaveLength(1);
+    expect(statefulSets[0]).toMatchObject({ kind: 'StatefulSet', name: 'store', paused: false });
+    expect(statefulSets[0]?.podSpec.volumes?.[0]?.secret?.secretName).toBe('db');
+    expect(daemonSets).toHaveLength(1);
+    expect(daemonSets[0]).toMatchObject({ kind: 'DaemonSet', name: 'agent', paused: false });
+    expect(daemonSets[0]?.podSpec.volumes?.[0]?.projected?.sources?.[0]?.secret?.name).toBe('db');
+  });
+
+  it('patches pod template annotations with our field manager, conditionally on resourceVersion', async () => {
+    // Prepare
+    const { apps } = adminApis(CLUSTER);
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: deployment('api', 'db', 'envFrom') });
+    const [before] = (await api.listWorkloads(ns.name, 'Deployment')).filter((w) => w.name === 'api');
+    if (before === undefined) throw new Error('deployment api not listed');
+
+    // Act
+    await api.patchTemplateAnnotations(
+      ns.name,
+      'Deployment',
+      'api',
+      { 'eks-secret-sync.io/db': 'h1' },
+      before.resourceVersion,
+    );
+    const stale = await rejection(
+      api.patchTemplateAnnotations(
+        ns.name,
+        'Deployment',
+        'api',
+        { 'eks-secret-sync.io/db': 'h2' },
+        before.resourceVersion,
+      ),
+    );
+    await api.patchTemplateAnnotations(ns.name, 'StatefulSet', 'store', { 'eks-secret-sync.io/db': 'h1' });
+    await api.patchTemplateAnnotations(ns.name, 'DaemonSet', 'agent', { 'eks-secret-sync.io/db': 'h1' });
+
+    // Assess
+    const patched = await apps.readNamespacedDeployment({ namespace: ns.name, name: 'api' });
+    expect(patched.spec?.template.metadata?.annotations).toEqual({ 'eks-secret-sync.io/db': 'h1' });
+    expect(patched.spec?.template.metadata?.labels).toEqual({ app: 'api' });
+    expect(patched.metadata?.managedFields?.map((f) => f.manager)).toContain('eks-secret-sync');
+    expect(stale.code).toBe('Conflict');
+    const store = await apps.readNamespacedStatefulSet({ namespace: ns.name, name: 'store' });
+    const agent = await apps.readNamespacedDaemonSet({ namespace: ns.name, name: 'agent' });
+    expect(store.spec?.template.metadata?.annotations?.['eks-secret-sync.io/db']).toBe('h1');
+    expect(agent.spec?.template.metadata?.annotations?.['eks-secret-sync.io/db']).toBe('h1');
+  });
+
+  it('reports a missing workload as a non-retryable KubernetesError', async () => {
+    // Act
+    const error = await rejection(api.patchTemplateAnnotations(ns.name, 'Deployment', 'gone', { a: 'b' }));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'KubernetesError', retryable: false });
+    expect(error.message).toBe(`deployment "${ns.name}/gone" not found in cluster "${CLUSTER}"`);
+  });
+});
