@@ -330,8 +330,10 @@ describe('generated CloudFormation template (npm run package)', () => {
     const role = template.Resources.IamRoleLambdaExecution?.Properties as {
       Policies: { PolicyDocument: { Statement: unknown[] } }[];
     };
-    const fn = ofType('AWS::Lambda::Function')[0]?.[1];
-    const packaged = (fn?.Properties.Environment as { Variables: Record<string, string> }).Variables.EKS_SYNC_CONFIG;
+    const [first] = ofType('AWS::Lambda::Function');
+    if (first === undefined) throw new Error('no Lambda function in the template');
+    const packaged = (first[1].Properties.Environment as { Variables: Record<string, string> }).Variables
+      .EKS_SYNC_CONFIG;
     const configFile = join(root, String(packaged).replace(/^\/var\/task\//, ''));
 
     // osls writes a one-element Resource list as a plain value; compare lists.
