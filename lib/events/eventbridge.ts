@@ -50,7 +50,7 @@ function envelopeMessage(error: z.ZodError, event: Record<string, unknown>): str
       if (typeof top === 'string' && issue.path.length === 1 && event[top] === undefined) return `"${path}" is missing`;
       if (issue.code === 'too_small') return `"${path}" is empty`;
       if (issue.code === 'invalid_type')
-        return `"${path}" must be ${issue.expected === 'record' ? 'an object' : `a ${issue.expected}`}`;
+        return `"${path}" must be ${issue.expected === 'record' ? 'an object' : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`}`;
       return `"${path}" is invalid`;
     })
     .join('; ');
