@@ -234,7 +234,8 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     for (const error of errors) {
       const id = ids.find((candidate) => candidate === error.SecretId) ?? findId(unresolved, error.SecretId);
       if (id === undefined) continue;
-      results.set(id, translate({ name: error.ErrorCode }, 'GetSecretValue', id));
+      // The message is passed for classification only (e.g. "marked for deletion"); translate never copies it.
+      results.set(id, translate({ name: error.ErrorCode, message: error.Message }, 'GetSecretValue', id));
       unresolved.delete(id);
     }
     for (const entry of entries) {

@@ -244,11 +244,16 @@ describe('createSecretsManagerSource', () => {
           { SecretId: 'gone', ErrorCode: 'ResourceNotFoundException', Message: SDK_MESSAGE },
           { SecretId: 'locked', ErrorCode: 'AccessDeniedException', Message: SDK_MESSAGE },
           { SecretId: 'kms', ErrorCode: 'DecryptionFailure', Message: SDK_MESSAGE },
+          {
+            SecretId: 'retired',
+            ErrorCode: 'InvalidRequestException',
+            Message: "You can't perform this operation on the secret because it was marked for deletion.",
+          },
         ],
       }));
 
       // Act
-      const results = await createSecretsManagerSource(client).getMany(['ok', 'gone', 'locked', 'kms']);
+      const results = await createSecretsManagerSource(client).getMany(['ok', 'gone', 'locked', 'kms', 'retired']);
 
       // Assess
       expect(results.get('ok')).toMatchObject({ name: 'ok', versionId: 'v-ok' });
@@ -260,6 +265,10 @@ describe('createSecretsManagerSource', () => {
       expect((results.get('locked') as Error).message).toContain('secretsmanager:GetSecretValue for secret "locked"');
       expect(results.get('kms')).toMatchObject({ code: 'SourceError' });
       expect((results.get('kms') as Error).message).toContain('KMS');
+      expect(results.get('retired')).toMatchObject({
+        code: 'SecretNotFound',
+        message: 'secret "retired" is scheduled for deletion in Secrets Manager',
+      });
       for (const value of results.values()) if (value instanceof Error) assertNoLeak(value);
     });
 
