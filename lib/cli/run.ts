@@ -47,7 +47,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     }
     args = parsed;
   } catch (error) {
-    return fail(io, error, false);
+    const code = fail(io, error, false);
+    io.stderr('Run "eks-secret-sync --help" for usage.\n');
+    return code;
   }
   try {
     return await runCommand(args, io);
@@ -160,6 +162,5 @@ function fail(io: CliIO, error: unknown, json: boolean): number {
   } else {
     io.stderr(`eks-secret-sync: ${message}\n`);
   }
-  if (error instanceof UsageError) io.stderr('Run "eks-secret-sync --help" for usage.\n');
   return badInput ? EXIT_BAD_INPUT : EXIT_FAILED;
 }
