@@ -96,7 +96,18 @@ cmd_up() {
   write_kubeconfigs
   ln -sfn "$KUBE_BIN_DIR/kubectl" "$STACK_DIR/bin/kubectl"
 
+  # Every port is checked before anything starts, so a conflict does not leave a half-started stack behind.
   local i name fresh=()
+  live_pid moto >/dev/null || ensure_port_free moto "$MOTO_PORT"
+  if ! live_pid etcd >/dev/null; then
+    ensure_port_free etcd "$ETCD_PORT"
+    ensure_port_free etcd "$ETCD_PEER_PORT"
+  fi
+  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
+    name=$(cluster_name "$i")
+    live_pid "apiserver-$name" >/dev/null || ensure_port_free "apiserver-$name" "$(apiserver_port "$i")"
+    live_pid "controller-manager-$name" >/dev/null || ensure_port_free "controller-manager-$name" "$(kcm_port "$i")"
+  done
   if ! live_pid moto >/dev/null; then start_moto && fresh+=(moto); fi
   if ! live_pid etcd >/dev/null; then start_etcd && fresh+=(etcd); fi
   wait_ready etcd "$LOG_DIR/etcd.log" "$ETCD_READY_TIMEOUT" check_etcd
@@ -127,7 +138,7 @@ cmd_up() {
     log "already running: $STACK_CLUSTERS cluster(s), nothing started (state: $STACK_DIR)"
   else
     log "up in $((SECONDS - started)) s: started ${fresh[*]}"
-    log "clusters stack-1..stack-$STACK_CLUSTERS at https://127.0.0.1:$APISERVER_PORT..$(apiserver_port "$STACK_CLUSTERS"), moto at http://127.0.0.1:$MOTO_PORT"
+    log "clusters stack-1..stack-$STACK_CLUSTERS at https://127.0.0.1:$APISERVER_PORT and up, moto at http://127.0.0.1:$MOTO_PORT"
     log "use it:  eval \"\$(npm run --silent stack -- env)\""
   fi
 }
