@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
 import { applyStackEnv, type StackInfo, TEST_NAMESPACE_LABEL } from './stack.js';
 
@@ -19,31 +20,27 @@ function runStack(args: string[]): void {
   }
 }
 
-/** Namespaces of earlier runs are deleted now rather than after each run, so a failed run can still be inspected. */
-function deleteLeftoverNamespaces(info: StackInfo): void {
+/**
+ * Namespaces of earlier runs are deleted now rather than after each run, so a failed run can still be inspected.
+ * Only those older than ten minutes: another test run may be using the shared stack right now.
+ */
+async function deleteLeftoverNamespaces(info: StackInfo): Promise<void> {
+  const cutoff = Date.now() - 10 * 60_000;
   for (const cluster of info.clusters) {
-    execFileSync(
-      `${info.kubectlDir}/kubectl`,
-      [
-        '--kubeconfig',
-        info.kubeconfig,
-        '--context',
-        cluster,
-        'delete',
-        'namespace',
-        '-l',
-        TEST_NAMESPACE_LABEL,
-        '--wait=false',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    const kc = new KubeConfig();
+    kc.loadFromFile(info.kubeconfig);
+    kc.setCurrentContext(cluster);
+    const core = kc.makeApiClient(CoreV1Api);
+    const { items } = await core.listNamespace({ labelSelector: TEST_NAMESPACE_LABEL });
+    const old = items.filter((ns) => (ns.metadata?.creationTimestamp?.getTime() ?? 0) < cutoff);
+    await Promise.all(old.map((ns) => core.deleteNamespace({ name: ns.metadata?.name ?? '' }).catch(() => undefined)));
   }
 }
 
-export default function setup(project: TestProject): () => void {
+export default async function setup(project: TestProject): Promise<() => void> {
   runStack(['up', '--clusters', String(CLUSTERS)]);
   const info = JSON.parse(execFileSync('bash', [script, 'env', '--json'], { encoding: 'utf8' })) as StackInfo;
-  deleteLeftoverNamespaces(info);
+  await deleteLeftoverNamespaces(info);
   project.provide('stack', info);
   // Workers inherit this process's environment: SDK clients built from it reach moto and the stack, never AWS.
   applyStackEnv(info);
