@@ -10,3 +10,6 @@ const code = await runCli(process.argv.slice(2), {
   stdin: () => text(process.stdin),
 });
 process.exitCode = code;
+// Idle keep-alive sockets of the AWS SDK and Kubernetes clients would hold the process for seconds after the work is
+// done; exit once what was written has been flushed.
+process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
