@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -341,6 +341,20 @@ describe('runCli requests', () => {
       dryRun: false,
       restart: true,
     });
+  });
+
+  it('sync reads the event from stdin with --event -', async () => {
+    // Prepare
+    const event = await readFile(join(import.meta.dirname, '../../events/cloudtrail-put-secret-value.json'), 'utf8');
+    const { io, out } = harness(dir);
+    io.stdin = async () => event;
+
+    // Act
+    const code = await runCli(['sync', '--event', '-', '--dry-run'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.requests[0]).toMatchObject({ trigger: 'rotation', dryRun: true, origin: 'cli sync' });
   });
 
   it('sync reports an ignored event and exits 0 without running the engine', async () => {
