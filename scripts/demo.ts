@@ -47,7 +47,9 @@ interface StackEnv {
   syncKubeconfig: string;
   stackDir: string;
   kubectlDir: string;
-  clusters: Array<{ name: string; context: string; server: string }>;
+  /** Cluster names; each is also the context name in both kubeconfigs. */
+  clusters: string[];
+  servers: Record<string, string>;
   env: Record<string, string>;
 }
 
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
   let t = performance.now();
   execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), 'up', '--clusters', '2'], { stdio: 'inherit' });
   const stack = JSON.parse(stackScript('env', '--json')) as StackEnv;
-  const clusters = stack.clusters.slice(0, 2);
+  const clusters = stack.clusters.slice(0, 2).map((name) => ({ name, context: name, server: stack.servers[name] }));
   Object.assign(process.env, stack.env);
   console.log(
     `  ready: ${clusters.map((c) => `${c.name} (${c.server})`).join(', ')}, moto at ${stack.env.AWS_ENDPOINT_URL} (${ms(t)})`,
