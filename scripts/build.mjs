@@ -4,7 +4,7 @@
  * We bundle ourselves so the same artifact deploys with osls or Serverless v4 (`build: { esbuild: false }`).
  */
 import { existsSync } from 'node:fs';
-import { chmod, rm, stat } from 'node:fs/promises';
+import { chmod, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -75,6 +75,18 @@ async function main() {
   );
 
   if (entries.some((e) => e.name === 'cli')) await chmod(join(outdir, 'cli.mjs'), 0o755);
+
+  // `serverless invoke local` (osls) loads handlers only as .js or .cjs; these shims import the real bundle.
+  // Not packaged: serverless.yml ships dist/<name>.mjs only.
+  await Promise.all(
+    functions.map((name) =>
+      writeFile(
+        join(outdir, `${name}.cjs`),
+        `// For \`serverless invoke local\` only (osls requires .js/.cjs handlers); Lambda runs ${name}.mjs.\n` +
+          `exports.handler = async (event, context) => (await import('./${name}.mjs')).handler(event, context);\n`,
+      ),
+    ),
+  );
 
   for (const { outfile } of entries) {
     const [code, map] = await Promise.all([stat(outfile), stat(`${outfile}.map`)]);

@@ -236,7 +236,8 @@ describe('generated CloudFormation template (npm run package)', () => {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
       expect(variables.NODE_OPTIONS).toBe('--enable-source-maps');
-      expect(variables.EKS_SYNC_CONFIG).toMatch(/^\/var\/task\/.+\.ya?ml$/);
+      // Relative: resolved against /var/task on Lambda and against this directory by `invoke local`.
+      expect(variables.EKS_SYNC_CONFIG).toMatch(/^[^/].*\.ya?ml$/);
     }
   });
 
@@ -334,7 +335,7 @@ describe('generated CloudFormation template (npm run package)', () => {
     if (first === undefined) throw new Error('no Lambda function in the template');
     const packaged = (first[1].Properties.Environment as { Variables: Record<string, string> }).Variables
       .EKS_SYNC_CONFIG;
-    const configFile = join(root, String(packaged).replace(/^\/var\/task\//, ''));
+    const configFile = join(root, String(packaged));
 
     // osls writes a one-element Resource list as a plain value; compare lists.
     const normalize = (s: { Resource: unknown }) => ({ ...s, Resource: [s.Resource].flat() });
