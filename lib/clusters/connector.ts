@@ -1,13 +1,14 @@
 /**
  * The `ClusterConnector` port: configured cluster name -> `KubeApi`, for EKS clusters and kubeconfig contexts.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { SyncError } from '../errors.js';
 import type { ClusterConnector } from '../sync/ports.js';
 import { createKubeApi } from '../target/client-node-api.js';
 import type { KubeApi } from '../target/kube-api.js';
 import { createEksAccess, type EksAccess, type EksAccessDeps, type EksClusterRef } from './eks.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { PooledKubeConfig } from './pooled-kubeconfig.js';
 import type { ClusterSpecs } from './types.js';
 
 export interface ClusterConnectorDeps extends EksAccessDeps {
@@ -34,7 +35,7 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
     await eks.token(ref);
     // Distinct per cluster: client-node caches credentials by user name (kubernetes-client/javascript#592).
     const userName = `${name}/eks-secret-sync`;
-    const kc = new KubeConfig();
+    const kc = new PooledKubeConfig();
     kc.loadFromClusterAndUser({ name, server: endpoint, caData, skipTLSVerify: false }, { name: userName });
     kc.addAuthenticator({
       isAuthProvider: (user) => user.name === userName,

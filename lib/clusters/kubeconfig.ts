@@ -3,7 +3,8 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from './pooled-kubeconfig.js';
 
 /** The `kubeconfig` part of a ClusterSpec. */
 export interface KubeconfigRef {
@@ -18,7 +19,7 @@ export interface KubeconfigRef {
  */
 export function loadKubeConfig(ref: KubeconfigRef, opts: { homeDir?: string } = {}): KubeConfig {
   const file = expandHome(ref.path, opts.homeDir ?? homedir());
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   try {
     // Filter, not throw: a broken entry for some other context must not stop us from using this one.
     kc.loadFromFile(file, { onInvalidEntry: 'filter' });

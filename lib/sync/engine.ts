@@ -92,6 +92,11 @@ export class SyncEngine {
     };
     const resolved = await this.resolve(request, report);
     const { bindings, conflicts } = splitConflicts(planBindings(config, resolved, request));
+    this.log.info('planned', {
+      bindings: bindings.length,
+      clusters: new Set(bindings.map((b) => b.cluster)).size,
+      secrets: new Set(bindings.map((b) => b.fetchId)).size,
+    });
     if (bindings.length > 0) {
       const values = request.deleted
         ? new Map<string, SecretValue | Error>()
