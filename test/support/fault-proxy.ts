@@ -1,0 +1,229 @@
+/**
+ * Fault injection for the reliability suite, on loopback only:
+ * - `startFaultProxy`: an HTTP proxy in front of the AWS emulator that counts Secrets Manager calls by action and
+ *   can answer the next N calls of an action with a 5xx, a ThrottlingException or a reset connection.
+ * - `startTcpForwarder`: a TCP forwarder in front of an API server (TLS passes through unchanged) that can be
+ *   closed and reopened on the same port, cutting every open connection, and can add latency.
+ */
+import { once } from 'node:events';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+
+export type FaultKind = '500' | '503' | 'throttle' | 'reset';
+
+interface Fault {
+  action: string | undefined;
+  kind: FaultKind;
+  remaining: number;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_SECRETS_MANAGER`. */
+  readonly url: string;
+  /** Requests seen for `action` (e.g. `GetSecretValue`), or all of them; injected failures included. */
+  calls(action?: string): number;
+  /** Failures answered so far, per action. */
+  failures(action?: string): number;
+  /** The next `times` calls of `action` (any action when omitted) fail with `kind`. */
+  inject(fault: { kind: FaultKind; times: number; action?: string }): void;
+  /** Drops pending faults and zeroes the counters. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const ERROR_BODIES: Record<Exclude<FaultKind, 'reset'>, { status: number; type: string }> = {
+  '500': { status: 500, type: 'InternalServiceError' },
+  '503': { status: 503, type: 'ServiceUnavailable' },
+  throttle: { status: 400, type: 'ThrottlingException' },
+};
+
+/** The Secrets Manager action of a JSON-protocol request: `X-Amz-Target: secretsmanager.GetSecretValue`. */
+function actionOf(req: IncomingMessage): string {
+  const target = req.headers['x-amz-target'];
+  const value = Array.isArray(target) ? target[0] : target;
+  return value?.split('.').pop() ?? 'unknown';
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function sum(map: Map<string, number>, key?: string): number {
+  return key === undefined ? [...map.values()].reduce((a, b) => a + b, 0) : (map.get(key) ?? 0);
+}
+
+/** Starts the proxy in front of `target` (the emulator's base URL). */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  const seen = new Map<string, number>();
+  const failed = new Map<string, number>();
+  let faults: Fault[] = [];
+
+  const server = createHttpServer((req, res) => {
+    const action = actionOf(req);
+    bump(seen, action);
+    const fault = faults.find((f) => f.remaining > 0 && (f.action === undefined || f.action === action));
+    if (fault !== undefined) {
+      fault.remaining -= 1;
+      bump(failed, action);
+      // Drain the body first so that the client sees the answer, not a write error.
+      req.resume();
+      req.on('end', () => {
+        if (fault.kind === 'reset') {
+          req.socket.destroy();
+          return;
+        }
+        const { status, type } = ERROR_BODIES[fault.kind];
+        const body = JSON.stringify({ __type: type, message: `injected ${type}` });
+        res.writeHead(status, {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amzn-errortype': type,
+          'x-amzn-requestid': crypto.randomUUID(),
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      });
+      return;
+    }
+    const forward = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('fault proxy has no TCP address');
+
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    calls: (action) => sum(seen, action),
+    failures: (action) => sum(failed, action),
+    inject: ({ kind, times, action }) => {
+      faults.push({ kind, remaining: times, action });
+    },
+    reset: () => {
+      faults = [];
+      seen.clear();
+      failed.clear();
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface TcpForwarder {
+  readonly port: number;
+  /** Connections accepted since start. */
+  readonly accepted: number;
+  /** Delay added to every chunk in both directions (order kept). */
+  latencyMs: number;
+  /** Whether the forwarder accepts connections. */
+  readonly isOpen: boolean;
+  /** Stops listening and destroys every open connection: to the client, the API server is gone. */
+  cut(): Promise<void>;
+  /** Listens again on the same port. */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A TCP forwarder from a free loopback port to `127.0.0.1:targetPort`. */
+export async function startTcpForwarder(targetPort: number): Promise<TcpForwarder> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let server: Server | undefined;
+  let port = 0;
+
+  const state = {
+    latencyMs: 0,
+  };
+
+  /** Copies `from` to `to` with the current latency, keeping chunk order. */
+  function pump(from: Socket, to: Socket): void {
+    let chain = Promise.resolve();
+    from.on('data', (chunk: Buffer) => {
+      const delay = state.latencyMs;
+      chain = chain.then(async () => {
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        if (!to.destroyed) to.write(chunk);
+      });
+    });
+    from.on('end', () => {
+      chain = chain.then(() => {
+        if (!to.destroyed) to.end();
+      });
+    });
+  }
+
+  async function listen(): Promise<void> {
+    const next = createTcpServer((client) => {
+      accepted += 1;
+      const backend = connect(targetPort, '127.0.0.1');
+      sockets.add(client);
+      sockets.add(backend);
+      const drop = () => {
+        client.destroy();
+        backend.destroy();
+        sockets.delete(client);
+        sockets.delete(backend);
+      };
+      client.on('error', drop);
+      backend.on('error', drop);
+      client.on('close', drop);
+      backend.on('close', drop);
+      pump(client, backend);
+      pump(backend, client);
+    });
+    next.listen(port, '127.0.0.1');
+    await once(next, 'listening');
+    const address = next.address();
+    if (address === null || typeof address === 'string') throw new Error('forwarder has no TCP address');
+    port = address.port;
+    server = next;
+  }
+
+  async function cut(): Promise<void> {
+    const current = server;
+    server = undefined;
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+    if (current !== undefined) await new Promise<void>((resolve) => current.close(() => resolve()));
+  }
+
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get latencyMs() {
+      return state.latencyMs;
+    },
+    set latencyMs(value: number) {
+      state.latencyMs = value;
+    },
+    get isOpen() {
+      return server !== undefined;
+    },
+    cut,
+    reopen: async () => {
+      if (server === undefined) await listen();
+    },
+    close: cut,
+  };
+}
