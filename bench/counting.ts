@@ -5,6 +5,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { EksAccess } from '../lib/clusters/eks.js';
 import type { ClusterConnector } from '../lib/sync/ports.js';
 import type { KubeApi } from '../lib/target/kube-api.js';
@@ -61,10 +62,19 @@ const PATCHES: KubeMethod[] = ['patchSecretAnnotations', 'patchTemplateAnnotatio
 /** Calls on the KubeApi port, per method, plus per-cluster busy spans (first call start -> last call end). */
 export class KubeCounter {
   methods: Counts = {};
+  /** Per `cluster/namespace method`, to explain a count that is not a multiple of the bindings. */
+  detail: Counts = {};
+  /** Per method: the latency of each call, ms (where the time goes). */
+  latencies: Record<string, number[]> = {};
   spans = new Map<string, { start: number; end: number }>();
+
+  /** @param delayMs added before every call: a simulated network round trip to each cluster. */
+  constructor(private readonly delayMs = 0) {}
 
   reset(): void {
     this.methods = {};
+    this.detail = {};
+    this.latencies = {};
     this.spans.clear();
   }
 
@@ -88,11 +98,16 @@ export class KubeCounter {
       <A extends unknown[], R>(method: KubeMethod, fn: (...args: A) => Promise<R>) =>
       async (...args: A): Promise<R> => {
         bump(this.methods, method);
+        const first = args[0];
+        const namespace = typeof first === 'string' ? first : (first as { namespace?: string }).namespace;
+        bump(this.detail, `${api.cluster}/${namespace} ${method}`);
         const start = performance.now();
         try {
+          if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
           return await fn(...args);
         } finally {
           const end = performance.now();
+          this.latencies[method] = [...(this.latencies[method] ?? []), end - start];
           const span = this.spans.get(api.cluster);
           if (span === undefined) this.spans.set(api.cluster, { start, end });
           else {
@@ -197,4 +212,20 @@ export class HttpCounter {
   get total(): number {
     return Object.values(this.requests).reduce((a, b) => a + b, 0);
   }
+}
+
+/**
+ * The same cluster as a plain client-node KubeConfig: client-node 2.0 then builds a new undici Agent for every
+ * request (a TCP + TLS handshake each). lib/clusters/pooled-kubeconfig.ts fixed that for the product; the probe
+ * keeps this variant to show what the fix is worth.
+ */
+export function perRequestAgents(kc: KubeConfig): KubeConfig {
+  const plain = new KubeConfig();
+  plain.loadFromOptions({
+    clusters: kc.getClusters(),
+    users: kc.getUsers(),
+    contexts: kc.getContexts(),
+    currentContext: kc.getCurrentContext(),
+  });
+  return plain;
 }

@@ -1,25 +1,30 @@
 /**
- * `npm run bench`: propagation latency, API cost and scale on the local stack (issue 8).
+ * `npm run bench`: propagation latency, API cost and scale on the local stack (issue 8). Sections (`--only`):
  *
- * 1. rotation -> every binding written and its consumer restarted: the real on-rotation handler, wall time p50/p95
- *    for 1 secret x {1, 3, 5} clusters x {1, 10} namespaces, one consuming Deployment per namespace;
- * 2. API calls per event, counted at the ports (SDK middleware, KubeApi/EksAccess decorators) and cross-checked at
- *    the HTTP level (undici diagnostics channels), for a rotation and for its redelivery (nothing changed);
- * 3. the same fan-out with clusterConcurrency 1 vs the default, interleaved in the same run;
- * 4. reconcile over 100 and 1000 bindings, nothing changed and with 10% of the Secrets edited beforehand;
- * 5. bundle cold-init per function, from scripts/bench-bundles.mjs when it exists.
+ * - rotation: rotation -> every binding written and its consumer restarted, the real on-rotation handler, wall time
+ *   p50/p95 for 1 secret x {1, 3, 5} clusters x {1, 10} namespaces, one consuming Deployment per namespace;
+ * - calls: API calls per event, counted at the ports (SDK middleware, KubeApi/EksAccess decorators) and cross-checked
+ *   at the HTTP level (undici diagnostics channels), for a rotation and its redelivery; per-method call latency;
+ * - probe: one Secret GET over the pooled KubeConfig vs plain client-node (a new connection per request);
+ * - fanout: the same fan-out with clusterConcurrency 1 vs the default, interleaved in the same run;
+ * - model: the same engine over in-memory clusters with a fixed round trip per call (no shared CPU);
+ * - reconcile: 100 and 1000 bindings, nothing changed and with 10% of the Secrets edited beforehand;
+ * - bundles: cold-init per function, from scripts/bench-bundles.mjs when it exists.
  * Prints tables and writes bench/results/latest.json. Values are never printed: names, counts and times only.
  *
- * Options: --iterations N (timed rotations per case, default 12), --reconcile-iterations N (default 3).
+ * Options: --iterations N (timed rotations per case, default and minimum 10), --fanout-iterations N (default 5),
+ * --reconcile-iterations N (default 3), --only rotation,calls,probe,fanout,model,reconcile,bundles.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createClusterConnector } from '../lib/clusters/connector.js';
 import { createEksAccess } from '../lib/clusters/eks.js';
+import { loadKubeConfig } from '../lib/clusters/kubeconfig.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import { parseSecretEvent, reconcileRequest, toSyncRequest } from '../lib/events/index.js';
 import { createSecretsManagerSource } from '../lib/source/secrets-manager.js';
@@ -27,7 +32,9 @@ import { mapLimit } from '../lib/sync/concurrency.js';
 import { SyncEngine } from '../lib/sync/engine.js';
 import { kubernetesNameFor } from '../lib/sync/names.js';
 import type { SyncReport, SyncRequest } from '../lib/sync/types.js';
-import { EksCounter, HttpCounter, KubeCounter, SecretsManagerCounter } from './counting.js';
+import { createKubeApi } from '../lib/target/client-node-api.js';
+import { EksCounter, HttpCounter, KubeCounter, perRequestAgents, SecretsManagerCounter } from './counting.js';
+import { type ModelRow, modelFanout } from './model.js';
 import {
   type AdminApis,
   adminApis,
@@ -44,14 +51,22 @@ import {
 } from './stack.js';
 import { round, type Timing, table, timing } from './stats.js';
 
+const SECTIONS = ['rotation', 'calls', 'probe', 'fanout', 'model', 'reconcile', 'bundles'] as const;
+type Section = (typeof SECTIONS)[number];
 const { values: options } = parseArgs({
   options: {
-    iterations: { type: 'string', default: '12' },
+    iterations: { type: 'string', default: '10' },
+    'fanout-iterations': { type: 'string', default: '5' },
     'reconcile-iterations': { type: 'string', default: '3' },
+    only: { type: 'string', default: SECTIONS.join(',') },
   },
 });
 const ITERATIONS = Math.max(10, Number(options.iterations));
+const FANOUT_ITERATIONS = Math.max(1, Number(options['fanout-iterations']));
 const RECONCILE_ITERATIONS = Math.max(1, Number(options['reconcile-iterations']));
+const ONLY = new Set(options.only.split(',').map((x) => x.trim()));
+for (const x of ONLY) if (!SECTIONS.includes(x as Section)) throw new Error(`--only: unknown section "${x}"`);
+const want = (section: Section) => ONLY.has(section);
 
 const CLUSTERS = 5;
 const ROTATION_CASES = [1, 3, 5].flatMap((clusters) => [1, 10].map((namespaces) => ({ clusters, namespaces })));
@@ -213,22 +228,33 @@ interface CallCounts {
   http: { requests: number; byMethod: Record<string, number>; newConnections: number };
 }
 
-async function counted(
-  c: Counted,
-  http: HttpCounter,
-  request: SyncRequest,
-): Promise<{ report: SyncReport; ms: number; counts: CallCounts }> {
+interface CountedRun {
+  report: SyncReport;
+  ms: number;
+  cpuMs: number;
+  /** TCP sockets held by the process right after the pass (idle keep-alive sockets of per-request agents). */
+  openSockets: number;
+  counts: CallCounts;
+}
+
+const openSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+
+async function counted(c: Counted, http: HttpCounter, request: SyncRequest): Promise<CountedRun> {
   c.sm.reset();
   c.kube.reset();
   c.eks.reset();
   http.start();
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const report = await c.engine.run(request);
   const ms = performance.now() - start;
+  const used = process.cpuUsage(cpu);
   http.stop();
   return {
     report,
     ms,
+    cpuMs: round((used.user + used.system) / 1000),
+    openSockets: openSockets(),
     counts: {
       secretsManager: {
         valueReads: c.sm.valueReads,
@@ -256,6 +282,13 @@ function failures(report: SyncReport): string[] {
       .filter((r) => r.action === 'failed')
       .map((r) => `${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.message}`),
   ];
+}
+
+async function rotationRequest(stack: StackEnv, sm: SecretsManagerClient, secret: string): Promise<SyncRequest> {
+  const { arn, versionId } = await rotate(sm, secret);
+  const parsed = parseSecretEvent(labelUpdatedEvent(secret, arn, versionId, stack.env.AWS_REGION ?? 'us-east-1'));
+  if (parsed.kind !== 'sync') throw new Error(`bench event not understood: ${parsed.reason}`);
+  return toSyncRequest(parsed, { eventId: 'bench' });
 }
 
 // ------------------------------------------------------------------------------------------------------- sections
@@ -340,98 +373,188 @@ interface CallRow {
   event: 'rotation' | 'redelivery';
   actions: string;
   counts: CallCounts;
+  /** Calls per cluster/namespace that differ from the expected pattern (explains odd totals). */
+  irregular: Record<string, number>;
+  /** Per KubeApi method: calls, mean and p95 latency (ms), and the sum (busy time). */
+  latency: Record<string, { n: number; mean: number; p95: number; sum: number }>;
 }
+
+/** Expected KubeApi calls per binding (one Secret per namespace here): rotation and redelivery. */
+const PER_BINDING: Record<CallRow['event'], Record<string, number>> = {
+  rotation: {
+    getSecret: 1,
+    replaceSecret: 1,
+    listWorkloads: 3,
+    patchTemplateAnnotations: 1,
+    patchSecretAnnotations: 1,
+  },
+  redelivery: { getSecret: 1 },
+};
 
 async function callCounts(stack: StackEnv, sm: SecretsManagerClient, config: Config, http: HttpCounter) {
   const c = countedEngine(config);
   const rows: CallRow[] = [];
   for (const fanout of ROTATION_CASES) {
-    const secret = rotationSecret(fanout);
-    const { arn, versionId } = await rotate(sm, secret);
-    const parsed = parseSecretEvent(labelUpdatedEvent(secret, arn, versionId, stack.env.AWS_REGION ?? 'us-east-1'));
-    if (parsed.kind !== 'sync') throw new Error(`bench event not understood: ${parsed.reason}`);
-    const request = toSyncRequest(parsed, { eventId: 'bench' });
+    const request = await rotationRequest(stack, sm, rotationSecret(fanout));
     for (const event of ['rotation', 'redelivery'] as const) {
       const { report, counts } = await counted(c, http, request);
       const problems = failures(report);
       if (problems.length > 0) throw new Error(`counting run ${caseId(fanout)} failed: ${problems[0]}`);
       const s = report.summary;
+      const irregular = Object.fromEntries(
+        Object.entries(c.kube.detail).filter(([key, n]) => PER_BINDING[event][key.split(' ')[1] ?? ''] !== n),
+      );
       rows.push({
         case: caseId(fanout),
         bindings: fanout.clusters * fanout.namespaces,
         event,
         actions: `${s.updated + s.created} written, ${s.unchanged} unchanged, ${s.restarts} restarts`,
         counts,
+        irregular,
+        latency: Object.fromEntries(
+          Object.entries(c.kube.latencies).map(([method, samples]) => {
+            const sum = samples.reduce((a, b) => a + b, 0);
+            return [
+              method,
+              { n: samples.length, mean: round(sum / samples.length), p95: timing(samples).p95, sum: round(sum) },
+            ];
+          }),
+        ),
       });
     }
   }
   return rows;
 }
 
+interface ProbeRow {
+  mode: 'pooled (lib/clusters, as shipped)' | 'plain client-node 2.0 (agent per request)';
+  sequentialGet: Timing;
+  burst50Ms: number;
+  newConnections: number;
+}
+
+/**
+ * Where a request's time goes: the same Secret GET over the product's pooled KubeConfig and over a plain client-node
+ * KubeConfig (a new agent, so a new TCP + TLS connection, per request), sequentially and 50 at once.
+ */
+async function probe(stack: StackEnv, http: HttpCounter): Promise<ProbeRow[]> {
+  const cluster = stack.clusters[0] as StackEnv['clusters'][number];
+  const ref = { path: stack.syncKubeconfig, context: cluster.context };
+  const modes = [
+    { mode: 'pooled (lib/clusters, as shipped)', api: createKubeApi(cluster.name, loadKubeConfig(ref)) },
+    {
+      mode: 'plain client-node 2.0 (agent per request)',
+      api: createKubeApi(cluster.name, perRequestAgents(loadKubeConfig(ref))),
+    },
+  ] as const;
+  const namespace = ROTATION_NAMESPACES[0] as string;
+  const name = rotationK8sSecret({ clusters: 1, namespaces: 1 });
+  const rows: ProbeRow[] = [];
+  for (const { mode, api } of modes) {
+    await api.getSecret(namespace, name);
+    http.start();
+    const samples: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const start = performance.now();
+      await api.getSecret(namespace, name);
+      samples.push(performance.now() - start);
+    }
+    const start = performance.now();
+    await Promise.all(Array.from({ length: 50 }, () => api.getSecret(namespace, name)));
+    const burst = performance.now() - start;
+    http.stop();
+    rows.push({ mode, sequentialGet: timing(samples), burst50Ms: round(burst), newConnections: http.connections });
+    log(
+      `  ${mode}: GET p50 ${timing(samples).p50} ms, 50 at once ${round(burst)} ms, ${http.connections} new connections`,
+    );
+  }
+  return rows;
+}
+
+type FanoutMode = 'sequential' | 'parallel';
+
 interface FanoutRow {
   case: string;
   bindings: number;
+  iterations: number;
   sequential: Timing;
   parallel: Timing;
   ratio: number;
   slowestClusterAlone: number;
   sumOfClusters: number;
   parallelOverSlowest: number;
+  /** Spread of the clusters' first API call in the parallel runs: near 0 means the fan-out starts at once. */
+  parallelStartSpreadMs: number;
+  clientCpuMs: Record<FanoutMode, number>;
   perClusterAloneP50: Record<string, number>;
 }
 
 async function fanout(stack: StackEnv, sm: SecretsManagerClient, files: Record<string, string>) {
-  const parallel = countedEngine(await loadConfigFile(files.rotation as string));
-  const sequential = countedEngine(await loadConfigFile(files['rotation-sequential'] as string));
+  const engines: Record<FanoutMode, Counted> = {
+    sequential: countedEngine(await loadConfigFile(files['rotation-sequential'] as string)),
+    parallel: countedEngine(await loadConfigFile(files.rotation as string)),
+  };
   const rows: FanoutRow[] = [];
   for (const fan of FANOUT_CASES) {
     const secret = rotationSecret(fan);
-    const samples = { sequential: [] as number[], parallel: [] as number[] };
+    const samples: Record<FanoutMode, number[]> = { sequential: [], parallel: [] };
+    const cpu: Record<FanoutMode, number[]> = { sequential: [], parallel: [] };
     const spans = new Map<string, number[]>();
     const slowest: number[] = [];
     const sums: number[] = [];
-    for (let i = 0; i <= ITERATIONS; i++) {
-      // Interleaved so that both modes see the same stack conditions.
-      for (const [mode, c] of [
-        ['sequential', sequential],
-        ['parallel', parallel],
-      ] as const) {
-        const { arn, versionId } = await rotate(sm, secret);
-        const parsed = parseSecretEvent(labelUpdatedEvent(secret, arn, versionId, stack.env.AWS_REGION ?? 'us-east-1'));
-        if (parsed.kind !== 'sync') throw new Error('bench event not understood');
+    const spreads: number[] = [];
+    for (let i = 0; i <= FANOUT_ITERATIONS; i++) {
+      // Interleaved so that every mode sees the same stack conditions; round 0 warms up.
+      for (const mode of ['sequential', 'parallel'] as const) {
+        const c = engines[mode];
+        const request = await rotationRequest(stack, sm, secret);
         c.kube.reset();
+        const used = process.cpuUsage();
         const start = performance.now();
-        const report = await c.engine.run(toSyncRequest(parsed));
+        const report = await c.engine.run(request);
         const ms = performance.now() - start;
+        const cpuUsed = process.cpuUsage(used);
         const problems = failures(report);
         if (problems.length > 0) throw new Error(`fan-out run failed: ${problems[0]}`);
         if (i === 0) continue;
         samples[mode].push(ms);
+        cpu[mode].push((cpuUsed.user + cpuUsed.system) / 1000);
+        const perCluster = c.kube.clusterSpans();
         if (mode === 'sequential') {
           // Sequentially, each cluster's busy span is that cluster alone: no contention from the others.
-          const perCluster = c.kube.clusterSpans();
-          for (const [cluster, span] of Object.entries(perCluster))
+          for (const [cluster, span] of Object.entries(perCluster)) {
             spans.set(cluster, [...(spans.get(cluster) ?? []), span]);
+          }
           slowest.push(Math.max(...Object.values(perCluster)));
           sums.push(Object.values(perCluster).reduce((a, b) => a + b, 0));
+        } else if (mode === 'parallel') {
+          const starts = [...c.kube.spans.values()].map((s) => s.start);
+          spreads.push(Math.max(...starts) - Math.min(...starts));
         }
       }
     }
-    const seq = timing(samples.sequential);
-    const par = timing(samples.parallel);
+    const t = {
+      sequential: timing(samples.sequential),
+      parallel: timing(samples.parallel),
+    };
     const slowestAlone = timing(slowest).p50;
     rows.push({
       case: caseId(fan),
       bindings: fan.clusters * fan.namespaces,
-      sequential: seq,
-      parallel: par,
-      ratio: round(seq.p50 / par.p50, 2),
+      iterations: FANOUT_ITERATIONS,
+      ...t,
+      ratio: round(t.sequential.p50 / t.parallel.p50, 2),
       slowestClusterAlone: slowestAlone,
       sumOfClusters: timing(sums).p50,
-      parallelOverSlowest: round(par.p50 / slowestAlone, 2),
+      parallelOverSlowest: round(t.parallel.p50 / slowestAlone, 2),
+      parallelStartSpreadMs: timing(spreads).p50,
+      clientCpuMs: {
+        sequential: timing(cpu.sequential).p50,
+        parallel: timing(cpu.parallel).p50,
+      },
       perClusterAloneP50: Object.fromEntries([...spans].map(([cluster, s]) => [cluster, timing(s).p50])),
     });
-    log(`  ${caseId(fan)}: sequential p50 ${seq.p50} ms, parallel p50 ${par.p50} ms`);
+    log(`  ${caseId(fan)}: sequential p50 ${t.sequential.p50} ms, parallel p50 ${t.parallel.p50} ms`);
   }
   return rows;
 }
@@ -442,6 +565,8 @@ interface ReconcileRow {
   duration: Timing;
   drifted: number;
   repaired: number;
+  cpuMs: number;
+  openSockets: number;
   counts: CallCounts;
 }
 
@@ -449,8 +574,7 @@ async function reconcile(admins: AdminApis[], files: Record<string, string>, htt
   const rows: ReconcileRow[] = [];
   for (const rc of RECONCILE_CASES) {
     const config = await loadConfigFile(files[`reconcile-${rc.bindings}`] as string);
-    const c = countedEngine(config);
-    const run = async () => {
+    const run = async (c: Counted) => {
       const out = await counted(c, http, reconcileRequest({ origin: 'bench' }));
       const problems = failures(out.report);
       if (problems.length > 0) throw new Error(`reconcile ${rc.bindings} failed: ${problems[0]}`);
@@ -459,22 +583,17 @@ async function reconcile(admins: AdminApis[], files: Record<string, string>, htt
       }
       return out;
     };
-    const first = await run();
-    rows.push({
-      bindings: rc.bindings,
-      scenario: 'first pass',
-      duration: timing([first.ms]),
-      drifted: 0,
-      repaired: first.report.results.filter((r) => r.drift).length,
-      counts: first.counts,
-    });
+    const shipped = countedEngine(config);
+    const first = await run(shipped);
     const results = first.report.results;
-
-    const unchanged: Array<Awaited<ReturnType<typeof run>>> = [];
-    for (let i = 0; i < RECONCILE_ITERATIONS; i++) unchanged.push(await run());
+    const unchanged: CountedRun[] = [];
+    // A first pass that repaired nothing is already an unchanged pass (the setup is reused across bench runs).
+    if (first.report.results.some((r) => r.drift)) rows.push(summarise(rc.bindings, 'first pass', [first], 0));
+    else unchanged.push(first);
+    while (unchanged.length < RECONCILE_ITERATIONS) unchanged.push(await run(shipped));
     rows.push(summarise(rc.bindings, 'unchanged', unchanged, 0));
 
-    const drifted: Array<Awaited<ReturnType<typeof run>>> = [];
+    const drifted: CountedRun[] = [];
     let driftCount = 0;
     for (let i = 0; i < RECONCILE_ITERATIONS; i++) {
       const targets = results.filter((_, index) => index % 10 === i % 10);
@@ -487,16 +606,18 @@ async function reconcile(admins: AdminApis[], files: Record<string, string>, htt
           ),
         ),
       );
-      const out = await run();
+      const out = await run(shipped);
       const repaired = out.report.results.filter((r) => r.action === 'updated').length;
-      if (repaired !== driftCount)
+      if (repaired !== driftCount) {
         throw new Error(`reconcile ${rc.bindings}: drifted ${driftCount}, repaired ${repaired}`);
+      }
       drifted.push(out);
     }
     rows.push(summarise(rc.bindings, 'drift 10%', drifted, driftCount));
-    log(
-      `  ${rc.bindings} bindings: unchanged p50 ${rows.at(-2)?.duration.p50} ms, drift p50 ${rows.at(-1)?.duration.p50} ms`,
-    );
+
+    const p50 = (scenario: ReconcileRow['scenario']) =>
+      rows.find((r) => r.bindings === rc.bindings && r.scenario === scenario)?.duration.p50;
+    log(`  ${rc.bindings} bindings: unchanged p50 ${p50('unchanged')} ms, drift p50 ${p50('drift 10%')} ms`);
   }
   return rows;
 }
@@ -505,51 +626,79 @@ async function reconcile(admins: AdminApis[], files: Record<string, string>, htt
 function summarise(
   bindings: number,
   scenario: ReconcileRow['scenario'],
-  runs: Array<{ ms: number; report: SyncReport; counts: CallCounts }>,
+  runs: CountedRun[],
   drifted: number,
 ): ReconcileRow {
-  const last = runs.at(-1) as (typeof runs)[number];
+  const last = runs.at(-1) as CountedRun;
   return {
     bindings,
     scenario,
     duration: timing(runs.map((r) => r.ms)),
     drifted,
     repaired: last.report.results.filter((r) => r.drift).length,
+    cpuMs: timing(runs.map((r) => r.cpuMs)).p50,
+    openSockets: last.openSockets,
     counts: last.counts,
   };
 }
 
-function bundles(): { rows?: unknown; output?: string; skipped?: string } {
-  const script = join(import.meta.dirname, '..', 'scripts', 'bench-bundles.mjs');
-  if (!existsSync(script))
+interface BundleRow {
+  bundle: string;
+  bytes: number;
+  gzipBytes: number;
+  initMs: number;
+  initWithSourceMapsMs: number;
+  runs: number;
+}
+
+interface Bundles {
+  rows?: BundleRow[];
+  built?: boolean;
+  skipped?: string;
+}
+
+/** scripts/bench-bundles.mjs (another part of the project) when it exists; builds dist/ first only if missing. */
+function bundles(): Bundles {
+  const root = join(import.meta.dirname, '..');
+  const script = join(root, 'scripts', 'bench-bundles.mjs');
+  if (!existsSync(script)) {
     return { skipped: 'scripts/bench-bundles.mjs does not exist (yet): bundle cold-init not measured' };
-  let output: string;
-  try {
-    output = execFileSync(process.execPath, [script, '--json'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    return { skipped: `scripts/bench-bundles.mjs failed: ${(error as Error).message.split('\n')[0]}` };
   }
+  const run = (args: string[]) =>
+    execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    return { rows: JSON.parse(output) };
-  } catch {
-    return { output: output.trim() };
+    const missing = ['on-rotation', 'backfill', 'reconcile'].some((f) => !existsSync(join(root, 'dist', `${f}.mjs`)));
+    if (missing) run([join(root, 'scripts', 'build.mjs')]);
+    const parsed = JSON.parse(run([script, '--json'])) as { results: BundleRow[] };
+    return { rows: parsed.results, built: missing };
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    return { skipped: `scripts/bench-bundles.mjs failed: ${stderr.split('\n')[0] || (error as Error).message}` };
   }
 }
 
 // ----------------------------------------------------------------------------------------------------------- main
 
+interface Results {
+  model?: ModelRow[];
+  rotation?: RotationRow[];
+  calls?: CallRow[];
+  probe?: ProbeRow[];
+  fanout?: FanoutRow[];
+  reconcile?: ReconcileRow[];
+  bundles?: Bundles;
+}
+
 async function main(): Promise<void> {
   const total = performance.now();
   log(bold('eks-secret-sync benchmark'));
   let t = performance.now();
-  log(`\n${bold('[1/6]')} local stack with ${CLUSTERS} clusters`);
+  log(`\n${bold('[setup]')} local stack with ${CLUSTERS} clusters`);
   stackScript(['up', '--clusters', String(CLUSTERS)], true);
   const stack = stackEnv();
-  if (stack.clusters.length < CLUSTERS)
+  if (stack.clusters.length < CLUSTERS) {
     throw new Error(`the stack runs ${stack.clusters.length} clusters, need ${CLUSTERS}`);
+  }
   stack.clusters = stack.clusters.slice(0, CLUSTERS);
   Object.assign(process.env, stack.env);
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -559,52 +708,65 @@ async function main(): Promise<void> {
   const files = await setup(stack, admins, sm);
   log(`  ready (${elapsed(t)})`);
   const http = new HttpCounter(new Set(stack.clusters.map((c) => c.server)));
+  const results: Results = {};
+  const section = async <K extends keyof Results>(key: K & Section, title: string, fn: () => Promise<Results[K]>) => {
+    if (!want(key)) return;
+    t = performance.now();
+    log(`\n${bold(`[${key}]`)} ${title}`);
+    results[key] = await fn();
+    log(`  (${elapsed(t)})`);
+  };
 
-  t = performance.now();
-  log(`\n${bold('[2/6]')} rotation wall time, real on-rotation handler (${ITERATIONS} timed + 1 warm-up per case)`);
-  const rotation = await rotationWallTime(stack, sm, files.rotation as string, http);
-  log(`  (${elapsed(t)})`);
+  await section(
+    'rotation',
+    `rotation wall time, real on-rotation handler (${ITERATIONS} timed + 1 warm-up per case)`,
+    () => rotationWallTime(stack, sm, files.rotation as string, http),
+  );
+  await section('calls', 'API calls per event (engine with counting decorators; HTTP cross-check)', async () =>
+    callCounts(stack, sm, await loadConfigFile(files.rotation as string), http),
+  );
+  await section('probe', 'where a Kubernetes request spends its time: pooled connection vs one per request', () =>
+    probe(stack, http),
+  );
+  await section(
+    'fanout',
+    `fan-out: clusterConcurrency 1 vs default, interleaved (${FANOUT_ITERATIONS} rounds + 1 warm-up)`,
+    () => fanout(stack, sm, files),
+  );
+  await section(
+    'model',
+    'fan-out model: real engine, in-memory clusters with a fixed round trip per call (5..25 ms), no shared CPU',
+    async () => [
+      await modelFanout([5, 10, 15, 20, 25], 1, FANOUT_ITERATIONS),
+      await modelFanout([5, 10, 15, 20, 25], 10, FANOUT_ITERATIONS),
+    ],
+  );
+  await section('reconcile', `reconcile over 100 and 1000 bindings (${RECONCILE_ITERATIONS} runs each)`, () =>
+    reconcile(admins, files, http),
+  );
+  await section('bundles', 'bundle cold-init (scripts/bench-bundles.mjs)', async () => bundles());
 
-  t = performance.now();
-  log(`\n${bold('[3/6]')} API calls per event (engine with counting decorators; HTTP cross-check)`);
-  const calls = await callCounts(stack, sm, await loadConfigFile(files.rotation as string), http);
-  log(`  (${elapsed(t)})`);
-
-  t = performance.now();
-  log(`\n${bold('[4/6]')} fan-out: clusterConcurrency 1 vs default, interleaved`);
-  const fan = await fanout(stack, sm, files);
-  log(`  (${elapsed(t)})`);
-
-  t = performance.now();
-  log(`\n${bold('[5/6]')} reconcile over 100 and 1000 bindings (${RECONCILE_ITERATIONS} runs each)`);
-  const rec = await reconcile(admins, files, http);
-  log(`  (${elapsed(t)})`);
-
-  log(`\n${bold('[6/6]')} bundle cold-init`);
-  const bundle = bundles();
-  log(bundle.skipped === undefined ? '  measured' : `  skipped: ${bundle.skipped}`);
-
-  const results = {
+  const out = {
     date: new Date().toISOString(),
     node: process.version,
     commit: gitCommit(),
+    cpus: availableParallelism(),
+    loadAverage: loadavg().map((x) => round(x, 2)),
     stack: { clusters: stack.clusters.map((c) => c.name), versions: stack.versions ?? {} },
-    iterations: ITERATIONS,
-    rotation,
-    calls,
-    fanout: fan,
-    reconcile: rec,
-    bundles: bundle,
+    iterations: { rotation: ITERATIONS, fanout: FANOUT_ITERATIONS, reconcile: RECONCILE_ITERATIONS },
+    ...results,
     notes: [
-      'EKS DescribeCluster is 0 by construction here: the local clusters are kubeconfig contexts (counted, not assumed).',
+      'EKS DescribeCluster is 0 here by construction: the local clusters are kubeconfig contexts (counted, not assumed).',
       'Kubernetes reads = getSecret + listWorkloads (one per workload kind); writes = create/replace/delete Secret; patches = Secret annotation + pod-template patches.',
+      'All API servers, etcd, controller-managers and moto share this machine: parallel fan-out competes for the same CPUs.',
     ],
   };
   printTables(results);
-  const out = join(import.meta.dirname, 'results', 'latest.json');
+  const file = join(import.meta.dirname, 'results', 'latest.json');
   mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  log(`\nresults: ${out}\ntotal ${elapsed(total)}`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  log(`\nmachine: ${out.cpus} CPUs, load average ${out.loadAverage.join(' ')}`);
+  log(`results: ${file}\ntotal ${elapsed(total)}`);
 }
 
 function gitCommit(): string | undefined {
@@ -618,119 +780,190 @@ function gitCommit(): string | undefined {
   }
 }
 
-function printTables(r: {
-  rotation: RotationRow[];
-  calls: CallRow[];
-  fanout: FanoutRow[];
-  reconcile: ReconcileRow[];
-  bundles: { rows?: unknown; output?: string; skipped?: string };
-}): void {
-  log(
-    table(
-      'Rotation -> all bindings written + consumers restarted (on-rotation handler, warm)',
-      ['case', 'bindings', 'p50 ms', 'p95 ms', 'min', 'max', 'engine p50', 'HTTP req', 'new conns', 'ok'],
-      r.rotation.map((x) => [
-        x.case,
-        x.bindings,
-        x.handler.p50,
-        x.handler.p95,
-        x.handler.min,
-        x.handler.max,
-        x.engine.p50,
-        x.httpRequestsPerEvent,
-        x.newConnectionsPerEvent,
-        x.allWrittenAndRestarted ? 'yes' : 'NO',
-      ]),
-    ),
-  );
-  log(
-    table(
-      'API calls per event (counted at the ports; HTTP = requests seen by undici to the API servers)',
-      [
-        'case',
-        'event',
-        'SM reads',
-        'SM calls',
-        'EKS Describe',
-        'k8s reads',
-        'writes',
-        'patches',
-        'HTTP req',
-        'new conns',
-        'result',
-      ],
-      r.calls.map((x) => [
-        x.case,
-        x.event,
-        x.counts.secretsManager.valueReads,
-        x.counts.secretsManager.total,
-        x.counts.eks.describeCluster,
-        x.counts.kube.reads,
-        x.counts.kube.writes,
-        x.counts.kube.patches,
-        x.counts.http.requests,
-        x.counts.http.newConnections,
-        x.actions,
-      ]),
-    ),
-  );
-  log(
-    table(
-      'Fan-out: sequential (clusterConcurrency 1) vs parallel (default 8), engine wall time',
-      ['case', 'seq p50', 'seq p95', 'par p50', 'par p95', 'seq/par', 'slowest cluster', 'sum clusters', 'par/slowest'],
-      r.fanout.map((x) => [
-        x.case,
-        x.sequential.p50,
-        x.sequential.p95,
-        x.parallel.p50,
-        x.parallel.p95,
-        x.ratio,
-        x.slowestClusterAlone,
-        x.sumOfClusters,
-        x.parallelOverSlowest,
-      ]),
-    ),
-  );
-  log(
-    table(
-      'Reconcile (engine, real adapters)',
-      [
-        'bindings',
-        'scenario',
-        'p50 ms',
-        'max ms',
-        'repaired',
-        'SM calls',
-        'SM reads',
-        'k8s reads',
-        'writes',
-        'patches',
-        'HTTP req',
-        'new conns',
-      ],
-      r.reconcile.map((x) => [
-        String(x.bindings),
-        x.scenario,
-        x.duration.p50,
-        x.duration.max,
-        x.repaired,
-        x.counts.secretsManager.total,
-        x.counts.secretsManager.valueReads,
-        x.counts.kube.reads,
-        x.counts.kube.writes,
-        x.counts.kube.patches,
-        x.counts.http.requests,
-        x.counts.http.newConnections,
-      ]),
-    ),
-  );
-  log('\nSecrets Manager commands per reconcile pass:');
-  for (const x of r.reconcile)
-    log(`  ${x.bindings} ${x.scenario}: ${JSON.stringify(x.counts.secretsManager.commands)}`);
-  log('\nBundle cold-init');
-  if (r.bundles.skipped !== undefined) log(`  skipped: ${r.bundles.skipped}`);
-  else if (r.bundles.output !== undefined) log(r.bundles.output.replace(/^/gm, '  '));
-  else log(`  ${JSON.stringify(r.bundles.rows, null, 2).replace(/\n/g, '\n  ')}`);
+function printTables(r: Results): void {
+  if (r.rotation) {
+    log(
+      table(
+        'Rotation -> all bindings written + consumers restarted (on-rotation handler, warm), ms',
+        ['case', 'bindings', 'p50', 'p95', 'min', 'max', 'engine p50', 'HTTP req', 'new conns', 'all done'],
+        r.rotation.map((x) => [
+          x.case,
+          x.bindings,
+          x.handler.p50,
+          x.handler.p95,
+          x.handler.min,
+          x.handler.max,
+          x.engine.p50,
+          x.httpRequestsPerEvent,
+          x.newConnectionsPerEvent,
+          x.allWrittenAndRestarted ? 'yes' : 'NO',
+        ]),
+      ),
+    );
+  }
+  if (r.calls) {
+    log(
+      table(
+        'API calls per event (counted at the ports; HTTP = requests seen by undici to the API servers)',
+        [
+          'case',
+          'event',
+          'SM reads',
+          'SM calls',
+          'EKS Describe',
+          'k8s reads',
+          'writes',
+          'patches',
+          'HTTP req',
+          'new conns',
+          'result',
+        ],
+        r.calls.map((x) => [
+          x.case,
+          x.event,
+          x.counts.secretsManager.valueReads,
+          x.counts.secretsManager.total,
+          x.counts.eks.describeCluster,
+          x.counts.kube.reads,
+          x.counts.kube.writes,
+          x.counts.kube.patches,
+          x.counts.http.requests,
+          x.counts.http.newConnections,
+          x.actions,
+        ]),
+      ),
+    );
+    const profiled = r.calls.filter((x) => ['c1-n1', 'c5-n10'].includes(x.case));
+    const methods = [...new Set(profiled.flatMap((x) => Object.keys(x.latency)))];
+    log(
+      table(
+        'Where the time goes: KubeApi call latency per method, mean (p95) ms x calls',
+        ['case', 'event', ...methods],
+        profiled.map((x) => [
+          x.case,
+          x.event,
+          ...methods.map((m) => {
+            const l = x.latency[m];
+            return l === undefined ? '-' : `${l.mean.toFixed(1)} (${l.p95.toFixed(0)}) x${l.n}`;
+          }),
+        ]),
+      ),
+    );
+    const odd = r.calls.filter((x) => Object.keys(x.irregular).length > 0);
+    for (const x of odd) log(`  ${x.case} ${x.event}: irregular per-namespace calls ${JSON.stringify(x.irregular)}`);
+  }
+  if (r.probe) {
+    log(
+      table(
+        'One Secret GET on stack-1, ms',
+        ['mode', 'seq p50', 'seq p95', '50 at once', 'new conns'],
+        r.probe.map((x) => [x.mode, x.sequentialGet.p50, x.sequentialGet.p95, x.burst50Ms, x.newConnections]),
+      ),
+    );
+  }
+  if (r.fanout) {
+    log(
+      table(
+        'Fan-out, engine wall time ms: sequential (clusterConcurrency 1) vs parallel (default 8)',
+        [
+          'case',
+          'seq p50',
+          'par p50',
+          'par p95',
+          'seq/par',
+          'slowest alone',
+          'sum alone',
+          'par/slowest',
+          'start spread',
+        ],
+        r.fanout.map((x) => [
+          x.case,
+          x.sequential.p50,
+          x.parallel.p50,
+          x.parallel.p95,
+          x.ratio,
+          x.slowestClusterAlone,
+          x.sumOfClusters,
+          x.parallelOverSlowest,
+          x.parallelStartSpreadMs,
+        ]),
+      ),
+    );
+  }
+  if (r.model) {
+    log(
+      table(
+        'Fan-out model (in-memory clusters, fixed round trip per call), ms',
+        ['case', 'calls/cluster', 'seq p50', 'par p50', 'seq/par', 'slowest', 'sum', 'par/slowest'],
+        r.model.map((x) => [
+          x.case,
+          x.callsPerCluster,
+          x.sequential.p50,
+          x.parallel.p50,
+          x.ratio,
+          x.slowestCluster,
+          x.sumOfClusters,
+          x.parallelOverSlowest,
+        ]),
+      ),
+    );
+  }
+  if (r.reconcile) {
+    log(
+      table(
+        'Reconcile (engine, real adapters), ms',
+        [
+          'bindings',
+          'scenario',
+          'p50',
+          'max',
+          'repaired',
+          'SM calls',
+          'SM reads',
+          'k8s reads',
+          'writes',
+          'patches',
+          'HTTP req',
+          'new conns',
+          'open sockets',
+        ],
+        r.reconcile.map((x) => [
+          String(x.bindings),
+          x.scenario,
+          x.duration.p50,
+          x.duration.max,
+          x.repaired,
+          x.counts.secretsManager.total,
+          x.counts.secretsManager.valueReads,
+          x.counts.kube.reads,
+          x.counts.kube.writes,
+          x.counts.kube.patches,
+          x.counts.http.requests,
+          x.counts.http.newConnections,
+          x.openSockets,
+        ]),
+      ),
+    );
+    const commands = new Set(r.reconcile.map((x) => JSON.stringify(x.counts.secretsManager.commands)));
+    log(`  Secrets Manager commands per reconcile pass: ${[...commands].join(' | ')}`);
+  }
+  if (r.bundles?.rows) {
+    log(
+      table(
+        `Bundle cold-init (fresh node process, await import(bundle); median of ${r.bundles.rows[0]?.runs} runs)`,
+        ['bundle', 'KiB', 'gzip KiB', 'init ms', 'init ms, source maps'],
+        r.bundles.rows.map((x) => [
+          x.bundle,
+          Math.round(x.bytes / 1024),
+          Math.round(x.gzipBytes / 1024),
+          x.initMs,
+          x.initWithSourceMapsMs,
+        ]),
+      ),
+    );
+  } else if (r.bundles) {
+    log(`\nBundle cold-init skipped: ${r.bundles.skipped}`);
+  }
 }
 
 main()

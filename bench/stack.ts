@@ -39,8 +39,16 @@ export function stackScript(args: string[], inherit = false): string {
   });
 }
 
+/** `stack.sh env --json`; clusters as `[name]` + `servers: { name: url }` (each name is also the context name). */
 export function stackEnv(): StackEnv {
-  return JSON.parse(stackScript(['env', '--json'])) as StackEnv;
+  const raw = JSON.parse(stackScript(['env', '--json'])) as Omit<StackEnv, 'clusters'> & {
+    clusters: Array<string | { name: string; context: string; server: string }>;
+    servers?: Record<string, string>;
+  };
+  const clusters = raw.clusters.map((c) =>
+    typeof c === 'string' ? { name: c, context: c, server: raw.servers?.[c] ?? '' } : c,
+  );
+  return { ...raw, clusters };
 }
 
 export interface AdminApis {
