@@ -336,5 +336,16 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return ref;
   }
 
-  return { getCurrent, getMany, list, describe };
+  async function currentVersionId(id: string): Promise<string | undefined> {
+    let output: DescribeSecretCommandOutput;
+    try {
+      output = await client.send(new DescribeSecretCommand({ SecretId: id }));
+    } catch (error) {
+      throw translate(error, 'DescribeSecret', id);
+    }
+    const stages = Object.entries(output.VersionIdsToStages ?? {});
+    return stages.find(([, labels]) => labels.includes(AWSCURRENT))?.[0];
+  }
+
+  return { getCurrent, getMany, list, describe, currentVersionId };
 }

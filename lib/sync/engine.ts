@@ -30,6 +30,8 @@ export interface EngineDeps {
 }
 
 const silent: EngineLog = { info: () => {}, warn: () => {} };
+/** Re-applies after a concurrent newer version, at most this often per pass (then the next pass repairs it). */
+const MAX_SETTLE_ROUNDS = 3;
 
 function errorOf(error: unknown): { code: SyncError['code']; message: string } {
   const e = toSyncError(error);
@@ -102,6 +104,7 @@ export class SyncEngine {
         ? new Map<string, SecretValue | Error>()
         : await this.fetch(bindings, request, report);
       report.results = await this.apply(bindings, values, request);
+      if (!request.deleted && !request.dryRun) await this.settle(bindings, values, request, report);
     }
     report.results.push(...conflicts);
     report.results.sort((a, b) =>
@@ -224,6 +227,67 @@ export class SyncEngine {
       }
     }
     return values;
+  }
+
+  /**
+   * EventBridge delivers two quick rotations to parallel invocations, and the one that read the older version can
+   * write last. So after writing, check (DescribeSecret, no value) that each written secret is still at the version
+   * read, and apply again when it moved on. The last writer always checks, so concurrent passes end on the newest.
+   */
+  private async settle(
+    bindings: Binding[],
+    values: Map<string, SecretValue | Error>,
+    request: SyncRequest,
+    report: SyncReport,
+  ): Promise<void> {
+    const { source } = this.deps;
+    if (source.currentVersionId === undefined) return;
+    const check = source.currentVersionId.bind(source);
+    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
+      const written = new Set(
+        report.results.filter((r) => r.action === 'created' || r.action === 'updated').map((r) => r.source),
+      );
+      const moved: string[] = [];
+      for (const id of written) {
+        const read = values.get(id);
+        if (read === undefined || read instanceof Error) continue;
+        // A failed check proves nothing either way; the next pass or the reconcile repairs what it missed.
+        const current = await check(id).catch(() => undefined);
+        if (current !== undefined && current !== read.versionId) moved.push(id);
+      }
+      if (moved.length === 0) return;
+      const fresh = await this.fetch(
+        bindings.filter((b) => moved.includes(b.fetchId)),
+        { ...request, versionId: undefined },
+        { ...report, sources: [], notes: [] },
+      );
+      for (const id of moved) {
+        const value = fresh.get(id);
+        if (value === undefined || value instanceof Error) continue;
+        values.set(id, value);
+        const entry = report.sources.find((s) => s.id === id);
+        if (entry !== undefined) entry.versionId = value.versionId;
+        report.notes.push(`secret "${id}" moved to version ${value.versionId} during the pass; synced that`);
+      }
+      const again = await this.apply(
+        bindings.filter((b) => moved.includes(b.fetchId) && !(values.get(b.fetchId) instanceof Error)),
+        values,
+        request,
+      );
+      const key = (r: BindingResult) => `${r.cluster}/${r.namespace}/${r.secret}`;
+      const redone = new Map(again.map((r) => [key(r), r]));
+      report.results = report.results.map((first) => {
+        const second = redone.get(key(first));
+        if (second === undefined) return first;
+        const restarted = [...first.restarted];
+        for (const w of second.restarted) {
+          if (!restarted.some((r) => r.kind === w.kind && r.name === w.name)) restarted.push(w);
+        }
+        // Written in this pass either way: a second pass that finds it current does not make it "unchanged".
+        const action = second.action === 'unchanged' ? first.action : second.action;
+        return { ...second, action, restarted };
+      });
+    }
   }
 
   private async apply(

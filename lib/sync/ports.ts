@@ -39,6 +39,11 @@ export interface SecretSource {
   list(filter: SecretFilter): Promise<SecretRef[]>;
   /** DescribeSecret: identity and tags, no value. Throws SyncError `SecretNotFound`. */
   describe(id: string): Promise<SecretRef>;
+  /**
+   * DescribeSecret: the version id now at AWSCURRENT, without reading the value. The engine uses it after writing,
+   * to catch a newer version written over by a concurrent pass; sources without it skip that check.
+   */
+  currentVersionId?(id: string): Promise<string | undefined>;
 }
 
 /** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */
