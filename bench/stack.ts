@@ -193,3 +193,29 @@ export function labelUpdatedEvent(name: string, arn: string, versionId: string, 
     detail: { name, labelUpdated: 'AWSCURRENT', versionId },
   };
 }
+
+/**
+ * Waits (at most `timeoutMs`) until the deployment controller has caught up with the last restart of each consumer,
+ * so that the next rotation meets a workload at rest, as a real one usually does; a rollout still being written
+ * bumps the resourceVersion the restart patch is conditioned on (409, re-list, re-patch). Returns how many were
+ * still moving at the deadline.
+ */
+export async function settleConsumers(
+  targets: Array<{ admin: AdminApis; namespace: string; name: string }>,
+  timeoutMs = 3000,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let moving = targets;
+  while (moving.length > 0 && performance.now() < deadline) {
+    const still = await mapLimit(moving, 16, async (t) => {
+      const d = await t.admin.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace });
+      const done =
+        (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        (d.status?.updatedReplicas ?? 0) >= (d.spec?.replicas ?? 0);
+      return done ? undefined : t;
+    });
+    moving = still.filter((t) => t !== undefined);
+    if (moving.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return moving.length;
+}
