@@ -40,9 +40,6 @@ function crossCheck(config: Config): string[] {
           if (target[field].indexOf(item) !== i) issues.push(`${where}.${field}[${i}]: "${item}" is listed twice`);
         });
       }
-      if (single === undefined && target.asKey === undefined && target.keys !== undefined && target.keys !== 'all') {
-        // Allowed, but every selected secret must then have these keys; nothing to check statically.
-      }
       if (single === undefined && target.secret !== undefined) {
         issues.push(`${where}.secret: a selector source matches many secrets; omit "secret" (names are derived)`);
       }
