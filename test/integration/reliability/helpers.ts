@@ -211,6 +211,8 @@ export class KubeCallMeter {
   readonly current = new Map<string, number>();
   readonly max = new Map<string, number>();
   readonly calls = new Map<string, number>();
+  /** Total milliseconds spent per `cluster:method`. */
+  readonly millis = new Map<string, number>();
   /** `cluster/namespace` of every call. */
   readonly namespaces = new Set<string>();
 
@@ -225,10 +227,12 @@ export class KubeCallMeter {
         const now = (this.current.get(cluster) ?? 0) + 1;
         this.current.set(cluster, now);
         this.max.set(cluster, Math.max(this.max.get(cluster) ?? 0, now));
+        const started = performance.now();
         try {
           return await fn(...args);
         } finally {
           this.current.set(cluster, (this.current.get(cluster) ?? 1) - 1);
+          this.millis.set(key, (this.millis.get(key) ?? 0) + performance.now() - started);
         }
       };
     return {
