@@ -283,8 +283,10 @@ export class SyncEngine {
         for (const w of second.restarted) {
           if (!restarted.some((r) => r.kind === w.kind && r.name === w.name)) restarted.push(w);
         }
-        // Written in this pass either way: a second pass that finds it current does not make it "unchanged".
-        const action = second.action === 'unchanged' ? first.action : second.action;
+        // Created or updated by this pass either way, unless the second apply failed.
+        let action = second.action;
+        if (action !== 'failed' && first.action === 'created') action = 'created';
+        else if (action === 'unchanged' && first.action === 'updated') action = 'updated';
         return { ...second, action, restarted };
       });
     }
