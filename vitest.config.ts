@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -13,10 +13,23 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/integration/reliability/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // The local stack is shared; files run one at a time so restarts and counters stay attributable.
+          fileParallelism: false,
+        },
+      },
+      {
+        // Faults, bad input, duplicates, load, leakage, security on the local stack: minutes, so CI runs it as its
+        // own step (`npm run test:reliability`) rather than inside `npm test`.
+        test: {
+          name: 'reliability',
+          include: ['test/integration/reliability/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },
