@@ -202,7 +202,7 @@ export function labelUpdatedEvent(name: string, arn: string, versionId: string, 
  */
 export async function settleConsumers(
   targets: Array<{ admin: AdminApis; namespace: string; name: string }>,
-  timeoutMs = 3000,
+  timeoutMs = 1500,
 ): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   let moving = targets;
