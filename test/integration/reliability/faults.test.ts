@@ -169,7 +169,7 @@ syncs:
     const stack3 = clusters[2];
     const versionId = await putSecret(secret.name, values.v2);
     const event = labelEvent(secret, versionId);
-    forwarder.latencyMs = 30;
+    forwarder.latencyMs = 50;
 
     // Act: cut stack-3 as soon as its first namespace holds the new value.
     const pending = invoke(rotation, event);
