@@ -160,7 +160,12 @@ export async function upsertSecret(
         ...(uid === undefined ? {} : { uid }),
       };
     } catch (error) {
-      if (error instanceof SyncError && error.code === 'Conflict' && attempt < attempts) continue;
+      if (error instanceof SyncError && error.code === 'Conflict' && attempt < attempts) {
+        // Another writer is active: back off (jittered, 25 ms doubling, at most 400 ms) before re-reading.
+        const base = Math.min(400, 25 * 2 ** (attempt - 1));
+        await new Promise((resolve) => setTimeout(resolve, base / 2 + Math.random() * (base / 2)));
+        continue;
+      }
       throw error;
     }
   }
