@@ -41,6 +41,7 @@ export function withProgress(
         return source.list(filter);
       },
       describe: (id) => source.describe(id),
+      currentVersionId: (id) => source.currentVersionId(id),
     },
     clusters: {
       connect: (name) => {

@@ -241,8 +241,6 @@ export class SyncEngine {
     report: SyncReport,
   ): Promise<void> {
     const { source } = this.deps;
-    if (source.currentVersionId === undefined) return;
-    const check = source.currentVersionId.bind(source);
     for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
       const written = new Set(
         report.results.filter((r) => r.action === 'created' || r.action === 'updated').map((r) => r.source),
@@ -252,7 +250,7 @@ export class SyncEngine {
         const read = values.get(id);
         if (read === undefined || read instanceof Error) continue;
         // A failed check proves nothing either way; the next pass or the reconcile repairs what it missed.
-        const current = await check(id).catch(() => undefined);
+        const current = await source.currentVersionId(id).catch(() => undefined);
         if (current !== undefined && current !== read.versionId) moved.push(id);
       }
       if (moved.length === 0) return;

@@ -41,9 +41,9 @@ export interface SecretSource {
   describe(id: string): Promise<SecretRef>;
   /**
    * DescribeSecret: the version id now at AWSCURRENT, without reading the value. The engine uses it after writing,
-   * to catch a newer version written over by a concurrent pass; sources without it skip that check.
+   * to catch a newer version written over by a concurrent pass.
    */
-  currentVersionId?(id: string): Promise<string | undefined>;
+  currentVersionId(id: string): Promise<string | undefined>;
 }
 
 /** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */

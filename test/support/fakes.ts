@@ -394,7 +394,7 @@ function sorted(data: Record<string, string>): Array<[string, string]> {
 
 // --- Secrets Manager ------------------------------------------------------------------------------------------
 
-export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe';
+export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe' | 'currentVersionId';
 
 interface StoredSource {
   arn: string;
@@ -485,6 +485,10 @@ export class FakeSecretSource implements SecretSource {
         .filter((s) => Object.entries(filter.tags ?? {}).every(([k, v]) => s.tags[k] === v))
         .map((s) => ({ arn: s.arn, name: s.name, tags: { ...s.tags } })),
     );
+  }
+
+  currentVersionId(id: string): Promise<string | undefined> {
+    return this.call('currentVersionId', [id], () => this.current(id).versionId);
   }
 
   describe(id: string): Promise<SecretRef> {

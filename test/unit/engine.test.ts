@@ -370,6 +370,50 @@ describe('SyncEngine: requests that name nothing configured', () => {
 });
 
 describe('SyncEngine: versions', () => {
+  it('applies a version that became current while it was writing an older one (no lost update)', async () => {
+    // Prepare: a second rotation lands right after this pass read the first version.
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'first' });
+    const read = w.source.getCurrent.bind(w.source);
+    let raced = false;
+    w.source.getCurrent = async (id) => {
+      const value = await read(id);
+      if (!raced) {
+        raced = true;
+        w.source.put('prod/db', { username: 'app', password: 'second' });
+      }
+      return value;
+    };
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    for (const cluster of ['eu', 'us']) {
+      for (const namespace of ['payments', 'canary']) {
+        expect(w.api(cluster).secret(namespace, 'db')?.data.DB_PASSWORD).toBe(b64('second'));
+      }
+    }
+    expect(report.results.every((r) => r.action === 'created')).toBe(true);
+    expect(report.notes).toEqual([expect.stringContaining('moved to version')]);
+    expect(w.source.calls('currentVersionId')).toBe(2);
+  });
+
+  it('checks the current version once per written secret, and not at all when nothing was written', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const afterFirst = w.source.calls('currentVersionId');
+
+    // Act
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(afterFirst).toBe(1);
+    expect(w.source.calls('currentVersionId')).toBe(1);
+  });
+
   it('notes when the event version is no longer AWSCURRENT and syncs the current one', async () => {
     // Prepare
     const w = world(FAN_OUT);
