@@ -24,7 +24,7 @@ import {
   type V1PodSpec,
   type V1PodTemplateSpec,
 } from '@kubernetes/client-node';
-import type { Context } from 'aws-lambda';
+import { lambdaContext } from './lambda-context.js';
 
 const { values: options } = parseArgs({
   options: { summary: { type: 'string' }, verbose: { type: 'boolean', default: false } },
@@ -83,24 +83,6 @@ function stackScript(...args: string[]): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-}
-
-function lambdaContext(functionName: string): Context {
-  const id = crypto.randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: id,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: id,
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 function apis(kubeconfig: string, context: string) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { lambdaContext } from './lambda-context.js';
 
 const FUNCTIONS = ['on-rotation', 'backfill', 'reconcile'] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
@@ -42,21 +43,7 @@ async function localize(event: unknown): Promise<unknown> {
   return out;
 }
 
-const requestId = crypto.randomUUID();
-const context: Context = {
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: name as string,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
-  memoryLimitInMB: '512',
-  awsRequestId: requestId,
-  logGroupName: `/aws/lambda/${name}`,
-  logStreamName: requestId,
-  getRemainingTimeInMillis: () => 300_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-};
+const context = lambdaContext(name as string);
 
 const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
 const event = values.local ? await localize(raw) : raw;

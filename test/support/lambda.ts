@@ -1,23 +1,5 @@
 /** A Lambda-shaped context, and a recorder of everything written to stdout/stderr (for leakage checks). */
-import type { Context } from 'aws-lambda';
-
-export function lambdaContext(functionName: string): Context {
-  const requestId = crypto.randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `2026/11/29/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+export { lambdaContext } from '../../scripts/lambda-context.js';
 
 /** Captures process output while still passing it through; `text()` returns all of it. */
 export function recordOutput(): { text: () => string; stop: () => void } {
