@@ -90,12 +90,16 @@ export async function ensureNamespace({ core, rbac }: AdminApis, namespace: stri
     .catch(ignoreConflict);
 }
 
-/** A Deployment reading every named Secret through `envFrom` (optional, so a missing Secret is no error). */
+/**
+ * A Deployment reading every named Secret through `envFrom` (optional, so a missing Secret is no error). Zero
+ * replicas: a restart is the same template patch for us, and without pods the controllers settle at once and leave
+ * the shared CPUs to the API servers.
+ */
 export function consumerDeployment(name: string, secrets: string[]): V1Deployment {
   return {
     metadata: { name },
     spec: {
-      replicas: 1,
+      replicas: 0,
       revisionHistoryLimit: 2,
       selector: { matchLabels: { app: name } },
       template: {
@@ -114,13 +118,14 @@ export function consumerDeployment(name: string, secrets: string[]): V1Deploymen
   };
 }
 
-/** Creates the Deployment, or replaces its pod spec when it consumes a different set of Secrets. */
+/** Creates the Deployment, or recreates it when it consumes a different set of Secrets or has replicas. */
 export async function ensureDeployment({ apps }: AdminApis, namespace: string, body: V1Deployment): Promise<void> {
   const name = body.metadata?.name ?? '';
   try {
     const existing = await apps.readNamespacedDeployment({ name, namespace });
     const want = JSON.stringify(body.spec?.template.spec?.containers[0]?.envFrom);
-    if (JSON.stringify(existing.spec?.template.spec?.containers[0]?.envFrom) === want) return;
+    const sameRefs = JSON.stringify(existing.spec?.template.spec?.containers[0]?.envFrom) === want;
+    if (sameRefs && existing.spec?.replicas === body.spec?.replicas) return;
     await apps.deleteNamespacedDeployment({ name, namespace });
   } catch (e) {
     if (status(e) !== 404) throw e;
@@ -209,10 +214,7 @@ export async function settleConsumers(
   while (moving.length > 0 && performance.now() < deadline) {
     const still = await mapLimit(moving, 16, async (t) => {
       const d = await t.admin.apps.readNamespacedDeployment({ name: t.name, namespace: t.namespace });
-      const done =
-        (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-        (d.status?.updatedReplicas ?? 0) >= (d.spec?.replicas ?? 0);
-      return done ? undefined : t;
+      return (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) ? undefined : t;
     });
     moving = still.filter((t) => t !== undefined);
     if (moving.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
