@@ -135,7 +135,7 @@ export const configSchema = z.strictObject({
   defaults: z
     .strictObject({
       deletionPolicy: z.enum(['retain', 'delete']).default('retain'),
-      /** Clusters worked on at once, and bindings at once within one cluster. */
+      /** Clusters worked on at once, and Kubernetes API calls in flight per cluster. */
       clusterConcurrency: z.number().int().min(1).max(64).default(8),
       bindingConcurrency: z.number().int().min(1).max(64).default(4),
     })

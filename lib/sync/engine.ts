@@ -6,6 +6,7 @@ import type { Config, SourceConfig } from '../config/index.js';
 import { InputError, SyncError, toSyncError } from '../errors.js';
 import { isSecretArn, matchesSecretId, nameFromArn } from '../events/secret-id.js';
 import type { KubeApi } from '../target/kube-api.js';
+import { limitCalls } from '../target/limited-kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
 import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
@@ -32,6 +33,8 @@ export interface EngineDeps {
 const silent: EngineLog = { info: () => {}, warn: () => {} };
 /** Re-applies after a concurrent newer version, at most this often per pass (then the next pass repairs it). */
 const MAX_SETTLE_ROUNDS = 3;
+/** DescribeSecret calls in flight while checking versions after writing. */
+const VERSION_CHECK_CONCURRENCY = 8;
 
 function errorOf(error: unknown): { code: SyncError['code']; message: string } {
   const e = toSyncError(error);
@@ -245,14 +248,14 @@ export class SyncEngine {
       const written = new Set(
         report.results.filter((r) => r.action === 'created' || r.action === 'updated').map((r) => r.source),
       );
-      const moved: string[] = [];
-      for (const id of written) {
+      const checks = await mapLimit([...written], VERSION_CHECK_CONCURRENCY, async (id) => {
         const read = values.get(id);
-        if (read === undefined || read instanceof Error) continue;
+        if (read === undefined || read instanceof Error) return undefined;
         // A failed check proves nothing either way; the next pass or the reconcile repairs what it missed.
         const current = await source.currentVersionId(id).catch(() => undefined);
-        if (current !== undefined && current !== read.versionId) moved.push(id);
-      }
+        return current !== undefined && current !== read.versionId ? id : undefined;
+      });
+      const moved = checks.filter((id): id is string => id !== undefined);
       if (moved.length === 0) return;
       const fresh = await this.fetch(
         bindings.filter((b) => moved.includes(b.fetchId)),
@@ -310,24 +313,23 @@ export class SyncEngine {
   ): Promise<BindingResult[]> {
     let api: KubeApi;
     try {
-      api = await this.deps.clusters.connect(cluster);
+      // Every call to this cluster goes through one limiter: bindingConcurrency calls in flight at most.
+      api = limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency);
     } catch (error) {
       const failure = errorOf(error);
       this.log.warn('cluster unavailable', { cluster, error: failure });
       return bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure }));
     }
     const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
-    const results = await mapLimit(
-      byNamespace,
-      this.deps.config.defaults.bindingConcurrency,
-      async ([namespace, list]) => {
+    const results = await Promise.all(
+      byNamespace.map(async ([namespace, list]) => {
         const gone = list.filter((b) => sourceGone(request, values.get(b.fetchId)));
         const live = list.filter((b) => !gone.includes(b));
         return [
           ...(gone.length > 0 ? await this.deleteNamespace(api, gone, request) : []),
           ...(live.length > 0 ? await this.syncNamespace(api, namespace, live, values, request) : []),
         ];
-      },
+      }),
     );
     return results.flat();
   }
@@ -342,15 +344,14 @@ export class SyncEngine {
   ): Promise<BindingResult[]> {
     const results: BindingResult[] = [];
     const restarts: Array<{ result: BindingResult; item: RestartItem; pending: boolean }> = [];
-    for (const binding of bindings) {
-      const result = baseResult(binding);
-      results.push(result);
+    // All bindings of the namespace at once; the cluster's call limiter bounds what is in flight.
+    const upsert = async (binding: Binding, result: BindingResult): Promise<void> => {
       if (request.dryRun) result.dryRun = true;
       const value = values.get(binding.fetchId);
       if (value === undefined || value instanceof Error) {
         result.action = 'failed';
         result.error = errorOf(value ?? new Error('secret was not read'));
-        continue;
+        return;
       }
       let desired: DesiredSecret;
       try {
@@ -358,7 +359,7 @@ export class SyncEngine {
       } catch (error) {
         result.action = 'failed';
         result.error = errorOf(error);
-        continue;
+        return;
       }
       const restartWanted = request.restart && binding.target.restart !== 'none';
       try {
@@ -392,7 +393,16 @@ export class SyncEngine {
         result.action = 'failed';
         result.error = errorOf(error);
       }
-    }
+    };
+    await Promise.all(
+      bindings.map((binding) => {
+        const result = baseResult(binding);
+        results.push(result);
+        return upsert(binding, result);
+      }),
+    );
+    // Restarts in binding order, whatever order the writes finished in.
+    restarts.sort((a, b) => results.indexOf(a.result) - results.indexOf(b.result));
     if (restarts.length > 0) await this.restart(api, namespace, restarts, request);
     return results;
   }
@@ -437,33 +447,35 @@ export class SyncEngine {
 
   /** The source secret was deleted: keep the Kubernetes Secrets (report them) or delete the ones we manage. */
   private async deleteNamespace(api: KubeApi, bindings: Binding[], request: SyncRequest): Promise<BindingResult[]> {
-    // One binding at a time, as in syncNamespace: bindingConcurrency bounds the calls in flight per cluster.
-    return mapLimit(bindings, 1, async (binding): Promise<BindingResult> => {
-      const result = baseResult(binding);
-      if (request.dryRun) result.dryRun = true;
-      try {
-        const existing = await api.getSecret(binding.namespace, binding.secret);
-        if (existing === undefined) return { ...result, action: 'skipped', notes: ['source deleted; no Secret here'] };
-        if (binding.deletionPolicy === 'retain') {
-          return {
-            ...result,
-            action: 'retained',
-            notes: ['source secret deleted; Secret kept (deletionPolicy retain)'],
-          };
+    return Promise.all(
+      bindings.map(async (binding): Promise<BindingResult> => {
+        const result = baseResult(binding);
+        if (request.dryRun) result.dryRun = true;
+        try {
+          const existing = await api.getSecret(binding.namespace, binding.secret);
+          if (existing === undefined)
+            return { ...result, action: 'skipped', notes: ['source deleted; no Secret here'] };
+          if (binding.deletionPolicy === 'retain') {
+            return {
+              ...result,
+              action: 'retained',
+              notes: ['source secret deleted; Secret kept (deletionPolicy retain)'],
+            };
+          }
+          if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
+            return {
+              ...result,
+              action: 'skipped',
+              notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
+            };
+          }
+          if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
+          return { ...result, action: 'deleted' };
+        } catch (error) {
+          return { ...result, action: 'failed', error: errorOf(error) };
         }
-        if (existing.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) {
-          return {
-            ...result,
-            action: 'skipped',
-            notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
-          };
-        }
-        if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
-        return { ...result, action: 'deleted' };
-      } catch (error) {
-        return { ...result, action: 'failed', error: errorOf(error) };
-      }
-    });
+      }),
+    );
   }
 }
 

@@ -33,7 +33,7 @@ export interface RestartOutcome {
   notes: Map<string, string[]>;
 }
 
-const MAX_PATCH_ATTEMPTS = 4;
+const MAX_PATCH_ATTEMPTS = 6;
 
 /** The workload as it is now (after a 409), or undefined when it was deleted meanwhile. */
 async function reread(api: KubeApi, workload: Workload): Promise<Workload | undefined> {
@@ -65,10 +65,10 @@ export async function restartConsumers(
   for (const item of active) outcome.restarted.set(item.secretName, []);
   if (active.length === 0) return outcome;
 
-  // One list at a time: the caller's bindingConcurrency bounds the calls in flight per cluster.
-  const workloads: Workload[] = [];
+  // The three lists at once; the caller's per-cluster call limiter bounds what is in flight.
+  let workloads: Workload[];
   try {
-    for (const kind of WORKLOAD_KINDS) workloads.push(...(await api.listWorkloads(namespace, kind)));
+    workloads = (await Promise.all(WORKLOAD_KINDS.map((kind) => api.listWorkloads(namespace, kind)))).flat();
   } catch (error) {
     const failure = toSyncError(error);
     for (const item of active) outcome.failures.set(item.secretName, failure);

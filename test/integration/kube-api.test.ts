@@ -178,17 +178,27 @@ describe('createKubeApi against a real API server', () => {
     // Prepare
     const { apps } = adminApis(CLUSTER);
     await apps.createNamespacedDeployment({ namespace: ns.name, body: deployment('api', 'db', 'envFrom') });
-    const [before] = (await api.listWorkloads(ns.name, 'Deployment')).filter((w) => w.name === 'api');
-    if (before === undefined) throw new Error('deployment api not listed');
-
-    // Act
-    await api.patchTemplateAnnotations(
-      ns.name,
-      'Deployment',
-      'api',
-      { 'eks-secret-sync.io/db': 'h1' },
-      before.resourceVersion,
-    );
+    // Act: the deployment controller writes status right after creation, which moves resourceVersion; like the
+    // restarter, re-list and retry until our conditional patch lands.
+    let before: Awaited<ReturnType<typeof api.listWorkloads>>[number] | undefined;
+    for (let attempt = 1; ; attempt++) {
+      [before] = (await api.listWorkloads(ns.name, 'Deployment')).filter((w) => w.name === 'api');
+      if (before === undefined) throw new Error('deployment api not listed');
+      const error = await api
+        .patchTemplateAnnotations(
+          ns.name,
+          'Deployment',
+          'api',
+          { 'eks-secret-sync.io/db': 'h1' },
+          before.resourceVersion,
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e as SyncError,
+        );
+      if (error === undefined) break;
+      if (error.code !== 'Conflict' || attempt === 10) throw error;
+    }
     const stale = await rejection(
       api.patchTemplateAnnotations(
         ns.name,

@@ -1,0 +1,19 @@
+/** A KubeApi whose calls to one cluster are bounded: at most `limit` in flight, whatever runs them. */
+import { createLimiter } from '../sync/concurrency.js';
+import type { KubeApi } from './kube-api.js';
+
+export function limitCalls(api: KubeApi, limit: number): KubeApi {
+  const run = createLimiter(limit);
+  return {
+    cluster: api.cluster,
+    getSecret: (namespace, name) => run(() => api.getSecret(namespace, name)),
+    createSecret: (secret) => run(() => api.createSecret(secret)),
+    replaceSecret: (secret) => run(() => api.replaceSecret(secret)),
+    deleteSecret: (namespace, name) => run(() => api.deleteSecret(namespace, name)),
+    patchSecretAnnotations: (namespace, name, annotations) =>
+      run(() => api.patchSecretAnnotations(namespace, name, annotations)),
+    listWorkloads: (namespace, kind) => run(() => api.listWorkloads(namespace, kind)),
+    patchTemplateAnnotations: (namespace, kind, name, annotations, resourceVersion) =>
+      run(() => api.patchTemplateAnnotations(namespace, kind, name, annotations, resourceVersion)),
+  };
+}
