@@ -34,11 +34,12 @@ load_state() {
   source "$STATE_FILE"
 }
 
-set_default_ports() {
-  ETCD_PORT=${EKS_SYNC_ETCD_PORT:-23790}
-  APISERVER_PORT=${EKS_SYNC_APISERVER_PORT:-16443}
-  KCM_PORT=${EKS_SYNC_KCM_PORT:-17443}
-  MOTO_PORT=${EKS_SYNC_MOTO_PORT:-15566}
+# Ports of a stopped stack: EKS_SYNC_*_PORT when set, else those of the last run (state file), else the defaults.
+choose_ports() {
+  ETCD_PORT=${EKS_SYNC_ETCD_PORT:-${ETCD_PORT:-23790}}
+  APISERVER_PORT=${EKS_SYNC_APISERVER_PORT:-${APISERVER_PORT:-16443}}
+  KCM_PORT=${EKS_SYNC_KCM_PORT:-${KCM_PORT:-17443}}
+  MOTO_PORT=${EKS_SYNC_MOTO_PORT:-${MOTO_PORT:-15566}}
 }
 
 # Components in start order; stopped in reverse.
@@ -85,16 +86,12 @@ cmd_up() {
     # A running stack keeps its ports; asking for fewer clusters than run leaves the extra ones alone.
     ((requested > STACK_CLUSTERS)) && log "adding clusters $((STACK_CLUSTERS + 1))..$requested to the running stack"
   else
-    set_default_ports
+    load_state || true
+    STACK_CLUSTERS=0
+    choose_ports
   fi
   ((requested > STACK_CLUSTERS)) && STACK_CLUSTERS=$requested
   ETCD_PEER_PORT=$((ETCD_PORT + 10))
-  printf 'STACK_CLUSTERS=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\nMOTO_PORT=%s\n' \
-    "$STACK_CLUSTERS" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$MOTO_PORT" >"$STATE_FILE"
-
-  ensure_pki
-  write_kubeconfigs
-  ln -sfn "$KUBE_BIN_DIR/kubectl" "$STACK_DIR/bin/kubectl"
 
   # Every port is checked before anything starts, so a conflict does not leave a half-started stack behind.
   local i name fresh=()
@@ -108,6 +105,13 @@ cmd_up() {
     live_pid "apiserver-$name" >/dev/null || ensure_port_free "apiserver-$name" "$(apiserver_port "$i")"
     live_pid "controller-manager-$name" >/dev/null || ensure_port_free "controller-manager-$name" "$(kcm_port "$i")"
   done
+  # Recorded only now: a failed port check must not move the ports of the stack directory's last run.
+  printf 'STACK_CLUSTERS=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\nMOTO_PORT=%s\n' \
+    "$STACK_CLUSTERS" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$MOTO_PORT" >"$STATE_FILE"
+  ensure_pki
+  write_kubeconfigs
+  ln -sfn "$KUBE_BIN_DIR/kubectl" "$STACK_DIR/bin/kubectl"
+
   if ! live_pid moto >/dev/null; then start_moto && fresh+=(moto); fi
   if ! live_pid etcd >/dev/null; then start_etcd && fresh+=(etcd); fi
   wait_ready etcd "$LOG_DIR/etcd.log" "$ETCD_READY_TIMEOUT" check_etcd
@@ -187,11 +191,14 @@ cmd_down() {
     c=$(basename "$c" .pid)
     grep -qxF "$c" <(components) || extra+=("$c")
   done
-  # Controller-managers first, etcd last (API servers need it to shut down cleanly).
-  for c in $( (components && printf '%s\n' "${extra[@]}") | tac); do
-    [[ $c == etcd ]] || stop_component "$c"
+  # In phases, each in parallel: controller-managers, then API servers and moto, then etcd (the API servers need
+  # it to shut down cleanly).
+  local all phase
+  all=$( (components && printf '%s\n' "${extra[@]}") | sort -u)
+  for phase in '^controller-manager-' '^(apiserver-|moto$)' '^etcd$'; do
+    for c in $(grep -E "$phase" <<<"$all"); do stop_component "$c" & done
+    wait
   done
-  stop_component etcd
   if ((purge)); then
     # Only a directory this script made (it has the state file) is removed.
     if [[ -f $STATE_FILE ]]; then
