@@ -21,7 +21,6 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { Context } from 'aws-lambda';
 import { createClusterConnector } from '../lib/clusters/connector.js';
 import { createEksAccess } from '../lib/clusters/eks.js';
 import { loadKubeConfig } from '../lib/clusters/kubeconfig.js';
@@ -33,6 +32,7 @@ import { SyncEngine } from '../lib/sync/engine.js';
 import { kubernetesNameFor } from '../lib/sync/names.js';
 import type { SyncReport, SyncRequest } from '../lib/sync/types.js';
 import { createKubeApi } from '../lib/target/client-node-api.js';
+import { lambdaContext } from '../scripts/lambda-context.js';
 import { EksCounter, HttpCounter, KubeCounter, perRequestAgents, SecretsManagerCounter } from './counting.js';
 import { type ModelRow, modelFanout } from './model.js';
 import {
@@ -92,24 +92,6 @@ const rotationK8sSecret = (c: { clusters: number; namespaces: number }) => `benc
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const log = (s: string) => console.log(s);
 const elapsed = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
-
-function lambdaContext(functionName: string): Context {
-  const id = crypto.randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: id,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: id,
-    getRemainingTimeInMillis: () => 60_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------- setup
 
