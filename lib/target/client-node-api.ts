@@ -40,8 +40,10 @@ type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
 interface KindOps {
   resource: string;
   list(namespace: string, cont: string | undefined): Promise<{ items: WorkloadObject[]; cont: string | undefined }>;
-  patch(namespace: string, name: string, body: object): Promise<unknown>;
+  patch(namespace: string, name: string, body: object, contentType: PatchContentType): Promise<unknown>;
 }
+
+type PatchContentType = ReturnType<typeof setHeaderOptions>;
 
 /** What a request was doing, for error messages. */
 export interface KubeOperation {
@@ -59,6 +61,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
   // Generated patch methods default to JSON Patch; an object body needs the content type set per call (#2160).
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
   const kinds: Record<WorkloadKind, KindOps> = {
     Deployment: {
@@ -67,8 +70,8 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         const page = await apps.listNamespacedDeployment({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
         return { items: page.items, cont: page.metadata?._continue || undefined };
       },
-      patch: (namespace, name, body) =>
-        apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, strategicMergePatch),
+      patch: (namespace, name, body, contentType) =>
+        apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, contentType),
     },
     StatefulSet: {
       resource: 'statefulsets',
@@ -76,8 +79,8 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         const page = await apps.listNamespacedStatefulSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
         return { items: page.items, cont: page.metadata?._continue || undefined };
       },
-      patch: (namespace, name, body) =>
-        apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, strategicMergePatch),
+      patch: (namespace, name, body, contentType) =>
+        apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, contentType),
     },
     DaemonSet: {
       resource: 'daemonsets',
@@ -85,8 +88,8 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         const page = await apps.listNamespacedDaemonSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
         return { items: page.items, cont: page.metadata?._continue || undefined };
       },
-      patch: (namespace, name, body) =>
-        apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, strategicMergePatch),
+      patch: (namespace, name, body, contentType) =>
+        apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, contentType),
     },
   };
 
@@ -162,15 +165,36 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
       return workloads;
     },
 
-    async patchTemplateAnnotations(namespace, kind, name, annotations, resourceVersion) {
+    async patchTemplateAnnotations(namespace, kind, name, annotations, expected) {
       const ops = kinds[kind];
       const op = { verb: 'patch', resource: ops.resource, namespace, name };
-      // metadata.resourceVersion in a patch is a precondition: 409 if someone else wrote since we read.
-      const body = {
-        ...(resourceVersion === undefined ? {} : { metadata: { resourceVersion } }),
-        spec: { template: { metadata: { annotations } } },
-      };
-      await call(op, () => ops.patch(namespace, name, body));
+      if (expected === undefined) {
+        const body = { spec: { template: { metadata: { annotations } } } };
+        await call(op, () => ops.patch(namespace, name, body, strategicMergePatch));
+        return;
+      }
+      // A JSON Patch whose `test` makes it conditional on the template annotations we read, not on the whole
+      // object's resourceVersion, which every controller status write moves. The API server never returns an
+      // empty map, and `test` against null matches an absent one.
+      const path = '/spec/template/metadata/annotations';
+      const body = [
+        { op: 'test', path, value: Object.keys(expected).length === 0 ? null : expected },
+        { op: 'add', path, value: { ...expected, ...annotations } },
+      ];
+      try {
+        await ops.patch(namespace, name, body, jsonPatch);
+      } catch (error) {
+        // A failed `test` is a bare 422 Invalid naming no object (validation errors name the workload): someone
+        // changed the annotations since we read them.
+        if (statusCode(error) === 422 && parseStatus(error).details?.kind === undefined) {
+          throw new SyncError(
+            'Conflict',
+            `${kind.toLowerCase()} "${namespace}/${name}" pod template annotations changed concurrently in cluster "${cluster}"`,
+            { cause: error },
+          );
+        }
+        throw translateKubeError(cluster, op, error);
+      }
     },
   };
 }

@@ -76,14 +76,14 @@ export interface KubeApi {
   patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
   /**
-   * Strategic-merge patch of spec.template.metadata.annotations with our field manager. With `resourceVersion`
-   * the patch is conditional: `Conflict` when the workload changed since it was read.
+   * Sets pod-template annotations with our field manager. With `expected` (the template annotations as read) the
+   * patch applies only if they are still exactly that, else `Conflict`; controller status writes do not interfere.
    */
   patchTemplateAnnotations(
     namespace: string,
     kind: WorkloadKind,
     name: string,
     annotations: Record<string, string>,
-    resourceVersion?: string,
+    expected?: Record<string, string>,
   ): Promise<void>;
 }

@@ -13,7 +13,7 @@ export function limitCalls(api: KubeApi, limit: number): KubeApi {
     patchSecretAnnotations: (namespace, name, annotations) =>
       run(() => api.patchSecretAnnotations(namespace, name, annotations)),
     listWorkloads: (namespace, kind) => run(() => api.listWorkloads(namespace, kind)),
-    patchTemplateAnnotations: (namespace, kind, name, annotations, resourceVersion) =>
-      run(() => api.patchTemplateAnnotations(namespace, kind, name, annotations, resourceVersion)),
+    patchTemplateAnnotations: (namespace, kind, name, annotations, expected) =>
+      run(() => api.patchTemplateAnnotations(namespace, kind, name, annotations, expected)),
   };
 }

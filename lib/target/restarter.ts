@@ -77,8 +77,8 @@ export async function restartConsumers(
 
   for (const listed of workloads) {
     let workload: Workload | undefined = listed;
-    // A concurrent pass (a duplicate event) may patch the same workload: the patch carries the resourceVersion we
-    // read, so the second writer gets 409, re-reads, finds the hash current and does not restart again.
+    // A concurrent pass (a duplicate event) may patch the same workload: the patch is conditional on the template
+    // annotations we read, so the second writer gets Conflict, re-reads, finds the hash current and does not restart.
     for (let attempt = 1; workload !== undefined; attempt++) {
       const current: Workload = workload;
       const due = active.filter((item) => selects(item, current) && isStale(item, current));
@@ -92,7 +92,7 @@ export async function restartConsumers(
             current.kind,
             current.name,
             annotations,
-            current.resourceVersion,
+            current.templateAnnotations,
           );
         }
         const ref: WorkloadRefResult = { kind: current.kind, name: current.name };

@@ -174,46 +174,48 @@ describe('createKubeApi against a real API server', () => {
     expect(daemonSets[0]?.podSpec.volumes?.[0]?.projected?.sources?.[0]?.secret?.name).toBe('db');
   });
 
-  it('patches pod template annotations with our field manager, conditionally on resourceVersion', async () => {
-    // Prepare
+  it('patches pod template annotations with our field manager, conditionally on the annotations read', async () => {
+    // Prepare: a fresh Deployment, whose status the controller is still writing (resourceVersion keeps moving).
     const { apps } = adminApis(CLUSTER);
     await apps.createNamespacedDeployment({ namespace: ns.name, body: deployment('api', 'db', 'envFrom') });
-    // Act: the deployment controller writes status right after creation, which moves resourceVersion; like the
-    // restarter, re-list and retry until our conditional patch lands.
-    let before: Awaited<ReturnType<typeof api.listWorkloads>>[number] | undefined;
-    for (let attempt = 1; ; attempt++) {
-      [before] = (await api.listWorkloads(ns.name, 'Deployment')).filter((w) => w.name === 'api');
-      if (before === undefined) throw new Error('deployment api not listed');
-      const error = await api
-        .patchTemplateAnnotations(
-          ns.name,
-          'Deployment',
-          'api',
-          { 'eks-secret-sync.io/db': 'h1' },
-          before.resourceVersion,
-        )
-        .then(
-          () => undefined,
-          (e: unknown) => e as SyncError,
-        );
-      if (error === undefined) break;
-      if (error.code !== 'Conflict' || attempt === 10) throw error;
-    }
+    const [before] = (await api.listWorkloads(ns.name, 'Deployment')).filter((w) => w.name === 'api');
+    if (before === undefined) throw new Error('deployment api not listed');
+
+    // Act: status writes do not defeat the condition; a second writer holding the old annotations does.
+    await api.patchTemplateAnnotations(
+      ns.name,
+      'Deployment',
+      'api',
+      { 'eks-secret-sync.io/db': 'h1' },
+      before.templateAnnotations,
+    );
     const stale = await rejection(
       api.patchTemplateAnnotations(
         ns.name,
         'Deployment',
         'api',
         { 'eks-secret-sync.io/db': 'h2' },
-        before.resourceVersion,
+        before.templateAnnotations,
       ),
+    );
+    await api.patchTemplateAnnotations(
+      ns.name,
+      'Deployment',
+      'api',
+      { 'eks-secret-sync.io/other': 'x' },
+      {
+        'eks-secret-sync.io/db': 'h1',
+      },
     );
     await api.patchTemplateAnnotations(ns.name, 'StatefulSet', 'store', { 'eks-secret-sync.io/db': 'h1' });
     await api.patchTemplateAnnotations(ns.name, 'DaemonSet', 'agent', { 'eks-secret-sync.io/db': 'h1' });
 
     // Assess
     const patched = await apps.readNamespacedDeployment({ namespace: ns.name, name: 'api' });
-    expect(patched.spec?.template.metadata?.annotations).toEqual({ 'eks-secret-sync.io/db': 'h1' });
+    expect(patched.spec?.template.metadata?.annotations).toEqual({
+      'eks-secret-sync.io/db': 'h1',
+      'eks-secret-sync.io/other': 'x',
+    });
     expect(patched.spec?.template.metadata?.labels).toEqual({ app: 'api' });
     expect(patched.metadata?.managedFields?.map((f) => f.manager)).toContain('eks-secret-sync');
     expect(stale.code).toBe('Conflict');

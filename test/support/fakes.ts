@@ -100,6 +100,8 @@ export interface WorkloadSeed {
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
+const sameMap = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
 /** Pod spec of one container reading `secretName` through `envFrom`. */
 export function envFromSpec(...secretNames: string[]): PodSpecRefs {
@@ -317,14 +319,14 @@ export class FakeKubeApi implements KubeApi {
     kind: WorkloadKind,
     name: string,
     annotations: Record<string, string>,
-    resourceVersion?: string,
+    expected?: Record<string, string>,
   ): Promise<void> {
     return this.call('patchTemplateAnnotations', [namespace, kind, name, clone(annotations)], () => {
       this.checkAccess('patch', namespace, name);
       const workload = this.workloads.get(workloadKey(namespace, kind, name));
       if (workload === undefined)
         throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
-      if (resourceVersion !== undefined && resourceVersion !== workload.resourceVersion) {
+      if (expected !== undefined && !sameMap(expected, workload.templateAnnotations)) {
         throw new SyncError('Conflict', `patch ${kind} ${namespace}/${name}: the object has been modified`);
       }
       Object.assign(workload.templateAnnotations, annotations);
