@@ -20,6 +20,7 @@ import {
   type V1Deployment,
 } from '@kubernetes/client-node';
 import { mapLimit } from '../lib/sync/concurrency.js';
+import { labelUpdatedEvent as sharedLabelEvent } from '../scripts/label-event.js';
 
 export interface StackEnv {
   kubeconfig: string;
@@ -186,17 +187,7 @@ export async function rotate(sm: SecretsManagerClient, id: string): Promise<{ ar
 
 /** The EventBridge event Secrets Manager sends when AWSCURRENT moves (see events/*.json). */
 export function labelUpdatedEvent(name: string, arn: string, versionId: string, region: string) {
-  return {
-    version: '0',
-    id: crypto.randomUUID(),
-    'detail-type': 'Secret Label Updated',
-    source: 'aws.secretsmanager',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region,
-    resources: [arn],
-    detail: { name, labelUpdated: 'AWSCURRENT', versionId },
-  };
+  return sharedLabelEvent({ name, arn }, versionId, { region });
 }
 
 /**

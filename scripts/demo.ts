@@ -24,6 +24,7 @@ import {
   type V1PodSpec,
   type V1PodTemplateSpec,
 } from '@kubernetes/client-node';
+import { labelUpdatedEvent } from './label-event.js';
 import { lambdaContext } from './lambda-context.js';
 
 const { values: options } = parseArgs({
@@ -303,17 +304,7 @@ async function main(): Promise<void> {
   const put = await sm.send(
     new PutSecretValueCommand({ SecretId: SECRET_ID, SecretString: value(crypto.randomUUID()) }),
   );
-  const event = {
-    version: '0',
-    id: crypto.randomUUID(),
-    'detail-type': 'Secret Label Updated',
-    source: 'aws.secretsmanager',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: stack.env.AWS_REGION,
-    resources: [arn],
-    detail: { name: SECRET_ID, labelUpdated: 'AWSCURRENT', versionId: put.VersionId },
-  };
+  const event = labelUpdatedEvent({ name: SECRET_ID, arn }, put.VersionId, { region: stack.env.AWS_REGION });
   const rotationStart = performance.now();
   const rotation = (await onRotation(event, lambdaContext('onRotation'))) as Report;
   printReport(rotation, 'rotation', ms(rotationStart));

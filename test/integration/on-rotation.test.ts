@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath, waitFor } from '../support/stack.js';
 import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
@@ -26,18 +27,8 @@ let forbidden: string;
 let handler: Handler;
 let arn: string;
 
-function labelEvent(versionId: string, id = crypto.randomUUID()) {
-  return {
-    version: '0',
-    id,
-    'detail-type': 'Secret Label Updated',
-    source: 'aws.secretsmanager',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [arn],
-    detail: { name: secretId, labelUpdated: 'AWSCURRENT', versionId },
-  };
+function labelEvent(versionId: string) {
+  return labelUpdatedEvent({ name: secretId, arn }, versionId);
 }
 
 async function loadHandler(config: string): Promise<Handler> {

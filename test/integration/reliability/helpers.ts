@@ -13,6 +13,7 @@ import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.
 import { type EngineLog, SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector } from '../../../lib/sync/ports.js';
 import type { KubeApi } from '../../../lib/target/kube-api.js';
+import { labelUpdatedEvent } from '../../../scripts/label-event.js';
 import { lambdaContext } from '../../support/lambda.js';
 import { secretsManager, stack } from '../../support/stack.js';
 
@@ -90,17 +91,7 @@ export interface Report {
 
 /** A `Secret Label Updated` event for AWSCURRENT, as EventBridge delivers it. */
 export function labelEvent(secret: { name: string; arn: string }, versionId: string, id = crypto.randomUUID()) {
-  return {
-    version: '0',
-    id,
-    'detail-type': 'Secret Label Updated',
-    source: 'aws.secretsmanager',
-    account: '123456789012',
-    time: new Date().toISOString(),
-    region: 'us-east-1',
-    resources: [secret.arn],
-    detail: { name: secret.name, labelUpdated: 'AWSCURRENT', versionId },
-  };
+  return labelUpdatedEvent(secret, versionId, { id });
 }
 
 export interface SeededSecret {
