@@ -57,7 +57,7 @@ export class SecretsManagerCounter {
 export type KubeMethod = Exclude<keyof KubeApi, 'cluster'>;
 const READS: KubeMethod[] = ['getSecret', 'listWorkloads'];
 const WRITES: KubeMethod[] = ['createSecret', 'replaceSecret', 'deleteSecret'];
-const PATCHES: KubeMethod[] = ['patchSecretAnnotations', 'patchTemplateAnnotations'];
+const PATCHES: KubeMethod[] = ['clearSecretAnnotation', 'patchTemplateAnnotations'];
 
 /** Calls on the KubeApi port, per method, plus per-cluster busy spans (first call start -> last call end). */
 export class KubeCounter {
@@ -122,7 +122,7 @@ export class KubeCounter {
       createSecret: track('createSecret', api.createSecret.bind(api)),
       replaceSecret: track('replaceSecret', api.replaceSecret.bind(api)),
       deleteSecret: track('deleteSecret', api.deleteSecret.bind(api)),
-      patchSecretAnnotations: track('patchSecretAnnotations', api.patchSecretAnnotations.bind(api)),
+      clearSecretAnnotation: track('clearSecretAnnotation', api.clearSecretAnnotation.bind(api)),
       listWorkloads: track('listWorkloads', api.listWorkloads.bind(api)),
       patchTemplateAnnotations: track('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api)),
     };

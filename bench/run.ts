@@ -387,7 +387,7 @@ const PER_BINDING: Record<CallRow['event'], Record<string, number>> = {
     replaceSecret: 1,
     listWorkloads: 3,
     patchTemplateAnnotations: 1,
-    patchSecretAnnotations: 1,
+    clearSecretAnnotation: 1,
   },
   redelivery: { getSecret: 1 },
 };

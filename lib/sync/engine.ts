@@ -2,6 +2,8 @@
  * The engine: resolve sources -> plan -> fetch -> render -> apply per cluster (parallel, bounded) -> report.
  * Depends on ports only; never reads process.env, never builds an SDK client.
  */
+
+import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
 import { InputError, SyncError, toSyncError } from '../errors.js';
 import { isSecretArn, matchesSecretId, nameFromArn } from '../events/secret-id.js';
@@ -28,6 +30,18 @@ export interface EngineDeps {
   clusters: ClusterConnector;
   now?: () => Date;
   log?: EngineLog;
+}
+
+/** A request as one pass of the engine runs it. */
+interface PassRequest extends SyncRequest {
+  pass: string;
+}
+
+/** A binding whose consumers to restart; `marker` is the restart-pending marker to clear once they are. */
+interface PendingRestart {
+  result: BindingResult;
+  item: RestartItem;
+  marker: string | undefined;
 }
 
 const silent: EngineLog = { info: () => {}, warn: () => {} };
@@ -82,7 +96,9 @@ export class SyncEngine {
   }
 
   /** Runs one pass. Throws InputError for a request that names nothing configured; everything else is reported. */
-  async run(request: SyncRequest): Promise<SyncReport> {
+  async run(input: SyncRequest): Promise<SyncReport> {
+    // The pass id goes into the restart-pending markers it sets, so that it clears only its own (or ones it finished).
+    const request: PassRequest = { ...input, pass: randomUUID() };
     const started = this.now().getTime();
     const { config } = this.deps;
     checkRequest(config, request);
@@ -240,7 +256,7 @@ export class SyncEngine {
   private async settle(
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
-    request: SyncRequest,
+    request: PassRequest,
     report: SyncReport,
   ): Promise<void> {
     const { source } = this.deps;
@@ -296,7 +312,7 @@ export class SyncEngine {
   private async apply(
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
-    request: SyncRequest,
+    request: PassRequest,
   ): Promise<BindingResult[]> {
     const byCluster = [...groupBy(bindings, (b) => b.cluster)];
     const perCluster = await mapLimit(byCluster, this.deps.config.defaults.clusterConcurrency, ([cluster, list]) =>
@@ -309,7 +325,7 @@ export class SyncEngine {
     cluster: string,
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
-    request: SyncRequest,
+    request: PassRequest,
   ): Promise<BindingResult[]> {
     let api: KubeApi;
     try {
@@ -340,10 +356,10 @@ export class SyncEngine {
     namespace: string,
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
-    request: SyncRequest,
+    request: PassRequest,
   ): Promise<BindingResult[]> {
     const results: BindingResult[] = [];
-    const restarts: Array<{ result: BindingResult; item: RestartItem; pending: boolean }> = [];
+    const restarts: PendingRestart[] = [];
     // All bindings of the namespace at once; the cluster's call limiter bounds what is in flight.
     const upsert = async (binding: Binding, result: BindingResult): Promise<void> => {
       if (request.dryRun) result.dryRun = true;
@@ -368,6 +384,7 @@ export class SyncEngine {
           recreate: binding.target.recreate,
           dryRun: request.dryRun,
           markRestartPending: restartWanted,
+          pass: request.pass,
         });
         result.action = outcome.action;
         const print = outcome.uid === undefined ? undefined : fingerprint(outcome.uid, desired.hash);
@@ -379,7 +396,7 @@ export class SyncEngine {
         if (restartWanted && (contentChanged || request.trigger === 'reconcile')) {
           restarts.push({
             result,
-            pending: outcome.restartPending,
+            marker: outcome.marker,
             // Only a dry run of a create has no uid yet; it patches nothing.
             item: {
               secretName: binding.secret,
@@ -410,8 +427,8 @@ export class SyncEngine {
   private async restart(
     api: KubeApi,
     namespace: string,
-    restarts: Array<{ result: BindingResult; item: RestartItem; pending: boolean }>,
-    request: SyncRequest,
+    restarts: PendingRestart[],
+    request: PassRequest,
   ): Promise<void> {
     const outcome = await restartConsumers(
       api,
@@ -419,7 +436,7 @@ export class SyncEngine {
       restarts.map((r) => r.item),
       { dryRun: request.dryRun, now: this.now() },
     );
-    for (const { result, item, pending } of restarts) {
+    for (const { result, item, marker } of restarts) {
       result.restarted = outcome.restarted.get(item.secretName) ?? [];
       if (request.trigger === 'reconcile' && result.restarted.length > 0) result.drift = true;
       if (result.restarted.some((w) => w.paused)) {
@@ -434,9 +451,10 @@ export class SyncEngine {
         result.error = { code: failure.code, message: `${secret}, restart failed: ${failure.message}` };
         continue;
       }
-      if (pending && !request.dryRun) {
+      if (marker !== undefined && !request.dryRun) {
         try {
-          await api.patchSecretAnnotations(namespace, item.secretName, { [RESTART_PENDING_ANNOTATION]: null });
+          // Only while it holds this marker: a newer pass may have set its own since, and must find it if it dies.
+          await api.clearSecretAnnotation(namespace, item.secretName, RESTART_PENDING_ANNOTATION, marker);
         } catch (error) {
           // Harmless: the next pass finds every consumer current and only clears the marker.
           addNote(result, `restart marker not cleared: ${errorOf(error).message}`);

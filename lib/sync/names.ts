@@ -11,6 +11,19 @@ export const SOURCE_ANNOTATION = `${PREFIX}/source`;
 export const VERSION_ANNOTATION = `${PREFIX}/version-id`;
 /** Set with a Secret write, cleared once its consumers are restarted: a crash in between is healed by the retry. */
 export const RESTART_PENDING_ANNOTATION = `${PREFIX}/restart-pending`;
+
+/**
+ * The restart-pending marker's value: the content hash the restarts are pending for and the pass that set it, so
+ * that a pass clears only its own marker (never one a newer pass set, even for the same content after a rollback).
+ */
+export function restartMarker(hash: string, pass: string | undefined): string {
+  return pass === undefined ? hash : `${hash}/${pass}`;
+}
+
+/** The content hash a restart-pending marker is for (markers written before the pass id hold the hash alone). */
+export function markerHash(marker: string | undefined): string | undefined {
+  return marker?.split('/')[0];
+}
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 
 /**

@@ -59,7 +59,6 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
   // Generated patch methods default to JSON Patch; an object body needs the content type set per call (#2160).
-  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
@@ -146,10 +145,23 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
       }
     },
 
-    async patchSecretAnnotations(namespace, name, annotations) {
+    async clearSecretAnnotation(namespace, name, key, expected) {
       const op = { verb: 'patch', resource: 'secrets', namespace, name };
-      const body = { metadata: { annotations } };
-      await call(op, () => core.patchNamespacedSecret({ namespace, name, body, fieldManager }, mergePatch));
+      // JSON Pointer escaping (RFC 6901): `~` as `~0`, `/` as `~1`.
+      const path = `/metadata/annotations/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      const body = [
+        { op: 'test', path, value: expected },
+        { op: 'remove', path },
+      ];
+      try {
+        await core.patchNamespacedSecret({ namespace, name, body, fieldManager }, jsonPatch);
+        return true;
+      } catch (error) {
+        // A failed `test` (another value, or none) is a bare 422 naming no object; a 404 means the Secret is gone.
+        const code = statusCode(error);
+        if (code === 404 || (code === 422 && parseStatus(error).details?.kind === undefined)) return false;
+        throw translateKubeError(cluster, op, error);
+      }
     },
 
     async listWorkloads(namespace, kind) {

@@ -72,8 +72,11 @@ export interface KubeApi {
   replaceSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
   /** DELETE (used for deletion policy `delete` and for `recreate`). Missing Secret is not an error. */
   deleteSecret(namespace: string, name: string): Promise<void>;
-  /** Merge-patch of metadata.annotations; a `null` value removes the annotation. */
-  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
+  /**
+   * Removes one annotation only while it still holds `expected` (a JSON Patch `test`, then `remove`). Returns false,
+   * changing nothing, when it holds something else, is absent, or the Secret is gone.
+   */
+  clearSecretAnnotation(namespace: string, name: string, key: string, expected: string): Promise<boolean>;
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
   /**
    * Sets pod-template annotations with our field manager. With `expected` (the template annotations as read) the

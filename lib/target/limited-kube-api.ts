@@ -10,8 +10,8 @@ export function limitCalls(api: KubeApi, limit: number): KubeApi {
     createSecret: (secret) => run(() => api.createSecret(secret)),
     replaceSecret: (secret) => run(() => api.replaceSecret(secret)),
     deleteSecret: (namespace, name) => run(() => api.deleteSecret(namespace, name)),
-    patchSecretAnnotations: (namespace, name, annotations) =>
-      run(() => api.patchSecretAnnotations(namespace, name, annotations)),
+    clearSecretAnnotation: (namespace, name, key, expected) =>
+      run(() => api.clearSecretAnnotation(namespace, name, key, expected)),
     listWorkloads: (namespace, kind) => run(() => api.listWorkloads(namespace, kind)),
     patchTemplateAnnotations: (namespace, kind, name, annotations, expected) =>
       run(() => api.patchTemplateAnnotations(namespace, kind, name, annotations, expected)),

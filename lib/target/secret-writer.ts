@@ -7,7 +7,9 @@ import {
   contentHash,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  markerHash,
   RESTART_PENDING_ANNOTATION,
+  restartMarker,
   VERSION_ANNOTATION,
 } from '../sync/names.js';
 import type { DesiredSecret } from '../sync/render.js';
@@ -19,6 +21,8 @@ export interface UpsertOptions {
   dryRun: boolean;
   /** Mark the write as "consumers not restarted yet" so that a retry finishes the restarts. */
   markRestartPending: boolean;
+  /** Id of the pass, recorded in the marker so that the pass clears only a marker it set or finished. */
+  pass?: string;
   /** Attempts after a 409 Conflict (re-read each time). */
   maxConflictRetries?: number;
 }
@@ -28,6 +32,8 @@ export interface UpsertOutcome {
   changedKeys: string[];
   /** The Secret carries our restart-pending marker for this hash (written now, or left by a failed pass). */
   restartPending: boolean;
+  /** The marker's value when `restartPending`: what the pass clears, conditionally, once the restarts are done. */
+  marker?: string;
   /** The Secret's uid (keys the fingerprint); absent only when a dry run would create it. */
   uid?: string;
 }
@@ -98,9 +104,13 @@ function needsRecreate(api: KubeApi, existing: KubeSecret, desired: DesiredSecre
   return false;
 }
 
-function toWrite(desired: DesiredSecret, existing: KubeSecret | undefined, markPending: boolean): KubeSecretWrite {
+function toWrite(
+  desired: DesiredSecret,
+  existing: KubeSecret | undefined,
+  marker: string | undefined,
+): KubeSecretWrite {
   const annotations = { ...(existing?.annotations ?? {}), ...desired.annotations };
-  if (markPending) annotations[RESTART_PENDING_ANNOTATION] = desired.hash;
+  if (marker !== undefined) annotations[RESTART_PENDING_ANNOTATION] = marker;
   return {
     namespace: desired.namespace,
     name: desired.name,
@@ -118,32 +128,40 @@ export async function upsertSecret(
   options: UpsertOptions,
 ): Promise<UpsertOutcome> {
   const attempts = 1 + (options.maxConflictRetries ?? 5);
+  const newMarker = options.markRestartPending ? restartMarker(desired.hash, options.pass) : undefined;
   for (let attempt = 1; ; attempt++) {
     const existing = await api.getSecret(desired.namespace, desired.name);
     try {
       if (existing === undefined) {
-        const created = options.dryRun
-          ? undefined
-          : await api.createSecret(toWrite(desired, undefined, options.markRestartPending));
+        const created = options.dryRun ? undefined : await api.createSecret(toWrite(desired, undefined, newMarker));
         return {
           action: 'created',
           changedKeys: Object.keys(desired.data).sort(),
           restartPending: options.markRestartPending,
+          ...(newMarker === undefined ? {} : { marker: newMarker }),
           ...(created === undefined ? {} : { uid: created.uid }),
         };
       }
       checkOwnership(api, existing, desired, options);
       const contentChanged =
         existing.type !== desired.type || contentHash(existing.type, existing.data) !== desired.hash;
-      const leftPending = existing.annotations[RESTART_PENDING_ANNOTATION] === desired.hash;
+      // Left by a pass that wrote this content and did not finish its restarts: finishing them is up to us.
+      const leftMarker = existing.annotations[RESTART_PENDING_ANNOTATION];
+      const left = markerHash(leftMarker) === desired.hash ? leftMarker : undefined;
       if (!contentChanged && metadataMatches(existing, desired)) {
-        return { action: 'unchanged', changedKeys: [], restartPending: leftPending, uid: existing.uid };
+        return {
+          action: 'unchanged',
+          changedKeys: [],
+          restartPending: left !== undefined,
+          ...(left === undefined ? {} : { marker: left }),
+          uid: existing.uid,
+        };
       }
       const recreate = contentChanged && needsRecreate(api, existing, desired, options);
-      const markPending = options.markRestartPending && contentChanged;
+      const marker = contentChanged ? newMarker : left;
       let uid: string | undefined = existing.uid;
       if (!options.dryRun) {
-        const write = toWrite(desired, existing, markPending || leftPending);
+        const write = toWrite(desired, existing, marker);
         if (recreate) {
           await api.deleteSecret(desired.namespace, desired.name);
           uid = (await api.createSecret(write)).uid;
@@ -156,7 +174,8 @@ export async function upsertSecret(
       return {
         action: 'updated',
         changedKeys: changedKeys(existing.data, desired.data),
-        restartPending: markPending || leftPending,
+        restartPending: marker !== undefined,
+        ...(marker === undefined ? {} : { marker }),
         ...(uid === undefined ? {} : { uid }),
       };
     } catch (error) {

@@ -106,16 +106,26 @@ describe('createKubeApi against a real API server', () => {
     expect(await api.getSecret(ns.name, 'never-existed')).toBeUndefined();
   });
 
-  it('merge-patches Secret annotations, removing those set to null', async () => {
+  it('removes an annotation only while it holds the expected value', async () => {
     // Prepare
-    await api.createSecret(secret(ns.name, 'annotated'));
+    const marker = 'eks-secret-sync.io/restart-pending';
+    await api.createSecret({
+      ...secret(ns.name, 'annotated'),
+      annotations: { 'eks-secret-sync.io/hash': 'h1', [marker]: 'h1/pass-b', 'example.io/x': 'y' },
+    });
 
     // Act
-    await api.patchSecretAnnotations(ns.name, 'annotated', { 'eks-secret-sync.io/hash': null, 'example.io/x': 'y' });
+    const other = await api.clearSecretAnnotation(ns.name, 'annotated', marker, 'h1/pass-a');
+    const afterOther = await api.getSecret(ns.name, 'annotated');
+    const own = await api.clearSecretAnnotation(ns.name, 'annotated', marker, 'h1/pass-b');
+    const again = await api.clearSecretAnnotation(ns.name, 'annotated', marker, 'h1/pass-b');
+    const gone = await api.clearSecretAnnotation(ns.name, 'never-existed', marker, 'h1/pass-b');
 
     // Assess
+    expect([other, own, again, gone]).toEqual([false, true, false, false]);
+    expect(afterOther?.annotations[marker]).toBe('h1/pass-b');
     const read = await api.getSecret(ns.name, 'annotated');
-    expect(read?.annotations).toEqual({ 'example.io/x': 'y' });
+    expect(read?.annotations).toEqual({ 'eks-secret-sync.io/hash': 'h1', 'example.io/x': 'y' });
     expect(read?.data.password).toBe(Buffer.from(VALUE).toString('base64'));
   });
 

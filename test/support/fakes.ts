@@ -82,7 +82,7 @@ export type KubeMethod =
   | 'createSecret'
   | 'replaceSecret'
   | 'deleteSecret'
-  | 'patchSecretAnnotations'
+  | 'clearSecretAnnotation'
   | 'listWorkloads'
   | 'patchTemplateAnnotations';
 
@@ -126,8 +126,8 @@ export class FakeKubeApi implements KubeApi {
   private readonly secrets = new Map<string, StoredSecret>();
   private readonly workloads = new Map<string, Workload>();
   private version = 100;
-  /** Runs before each call (after counting), e.g. to simulate another writer. */
-  before?: (method: KubeMethod, args: unknown[]) => void;
+  /** Runs (and is awaited) before each call, after counting, e.g. to simulate another writer. */
+  before?: (method: KubeMethod, args: unknown[]) => void | Promise<void>;
 
   constructor(cluster: string, options: { namespaces?: string[]; meter?: InFlightMeter } = {}) {
     this.cluster = cluster;
@@ -147,7 +147,7 @@ export class FakeKubeApi implements KubeApi {
       this.calls('createSecret') +
       this.calls('replaceSecret') +
       this.calls('deleteSecret') +
-      this.calls('patchSecretAnnotations') +
+      this.calls('clearSecretAnnotation') +
       this.calls('patchTemplateAnnotations')
     );
   }
@@ -294,16 +294,14 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
-  patchSecretAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
-    return this.call('patchSecretAnnotations', [namespace, name, clone(annotations)], () => {
+  clearSecretAnnotation(namespace: string, name: string, annotation: string, expected: string): Promise<boolean> {
+    return this.call('clearSecretAnnotation', [namespace, name, annotation, expected], () => {
       this.checkAccess('patch', namespace, name);
       const stored = this.secrets.get(key(namespace, name));
-      if (stored === undefined) throw new SyncError('KubernetesError', `patch Secret ${namespace}/${name}: not found`);
-      for (const [k, v] of Object.entries(annotations)) {
-        if (v === null) delete stored.annotations[k];
-        else stored.annotations[k] = v;
-      }
+      if (stored === undefined || stored.annotations[annotation] !== expected) return false;
+      delete stored.annotations[annotation];
       stored.resourceVersion = this.nextVersion();
+      return true;
     });
   }
 
@@ -341,7 +339,7 @@ export class FakeKubeApi implements KubeApi {
       this.meter.around(async () => {
         await tick();
         this.book.enter(method, args);
-        this.before?.(method, args);
+        await this.before?.(method, args);
         return body();
       });
     return this.shared === undefined ? run() : this.shared.around(run);

@@ -8,6 +8,7 @@ import {
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  markerHash,
   RESTART_PENDING_ANNOTATION,
 } from '../../lib/sync/names.js';
 import type { BindingResult, SyncReport, SyncRequest } from '../../lib/sync/types.js';
@@ -170,8 +171,8 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     expect(failed.error?.message).toMatch(/^Secret created, restart failed: /);
     expect(first.summary).toMatchObject({ created: 3, failed: 1 });
     const stored = eu.secret('payments', 'db');
-    expect(pending).toBe(stored?.annotations[HASH_ANNOTATION]);
-    expect(failed.hash).toBe(fingerprint(stored?.uid ?? '', pending ?? ''));
+    expect(markerHash(pending)).toBe(stored?.annotations[HASH_ANNOTATION]);
+    expect(failed.hash).toBe(fingerprint(stored?.uid ?? '', markerHash(pending) ?? ''));
 
     expect(result(retry, 'eu', 'payments')).toMatchObject({
       action: 'unchanged',
@@ -187,6 +188,46 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     const third = await w.engine.run(request({ secrets: ['prod/db'] }));
     expect(third.summary).toMatchObject({ unchanged: 4, restarts: 0 });
     expect(eu.writes() + w.api('us').writes()).toBe(0);
+  });
+
+  it('leaves the restart marker a newer pass set, so that its retry still restarts the consumers', async () => {
+    // Prepare: one cluster; pass A writes v1, and between A's restarts and A's marker clear, pass B writes v2 and
+    // dies before its restarts (its workload patch fails). A's version check is throttled, so A does not notice v2.
+    const w = world(FAN_OUT.replace('[eu, us]', '[eu]').replace('[payments, canary]', '[payments]'), {
+      eu: ['payments'],
+    });
+    const eu = w.api('eu');
+    eu.seedWorkload({ namespace: 'payments', name: 'web', podSpec: envFromSpec('db') });
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    let raced = false;
+    eu.before = async (method) => {
+      if (method !== 'listWorkloads' || raced) return;
+      raced = true;
+      const v2 = w.source.put('prod/db', { username: 'app', password: 'two' });
+      eu.fail('patchTemplateAnnotations', () => new SyncError('KubernetesError', 'patch: 503', { retryable: true }));
+      const b = await w.engine.run(request({ secrets: ['prod/db'], versionId: v2 }));
+      expect(result(b, 'eu', 'payments').action).toBe('failed');
+      w.source.fail('currentVersionId', () => new SyncError('SourceError', 'DescribeSecret: throttled'));
+    };
+
+    // Act
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const marker = eu.secret('payments', 'db')?.annotations[RESTART_PENDING_ANNOTATION];
+    const retry = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    const stored = eu.secret('payments', 'db');
+    expect(stored?.data.DB_PASSWORD).toBe(b64('two'));
+    expect(markerHash(marker)).toBe(stored?.annotations[HASH_ANNOTATION]);
+    expect(result(retry, 'eu', 'payments')).toMatchObject({
+      action: 'unchanged',
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    const hash = stored?.annotations[HASH_ANNOTATION] ?? '';
+    expect(eu.workload('payments', 'web').templateAnnotations[consumerHashAnnotation('db')]).toBe(
+      fingerprint(stored?.uid ?? '', hash),
+    );
+    expect(stored?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
   });
 
   it("fails the bindings of a cluster it cannot reach and completes the other cluster's", async () => {

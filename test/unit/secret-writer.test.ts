@@ -107,6 +107,22 @@ describe('upsertSecret', () => {
     expect(api.writes()).toBe(0);
   });
 
+  it("records the pass in the marker, keeps an earlier pass's marker for this content, replaces one for other content", async () => {
+    // Prepare
+    const first = desired({ a: '1' });
+    await upsertSecret(api, first, { ...OPTIONS, pass: 'pass-a' });
+
+    // Act
+    const retried = await upsertSecret(api, first, { ...OPTIONS, pass: 'pass-b' });
+    const newer = await upsertSecret(api, desired({ a: '2' }), { ...OPTIONS, pass: 'pass-c' });
+
+    // Assess
+    expect(retried).toMatchObject({ action: 'unchanged', restartPending: true, marker: `${first.hash}/pass-a` });
+    expect(newer).toMatchObject({ action: 'updated', restartPending: true });
+    expect(newer.marker).toMatch(/\/pass-c$/);
+    expect(api.secret('app', 'db')?.annotations[RESTART_PENDING_ANNOTATION]).toBe(newer.marker);
+  });
+
   it('updates changed data, naming the added, removed and changed keys', async () => {
     // Prepare
     await upsertSecret(api, desired({ a: '1', b: '2', keep: 'k' }), { ...OPTIONS, markRestartPending: false });

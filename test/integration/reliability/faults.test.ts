@@ -410,7 +410,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
       createSecret: wrap(real.createSecret),
       replaceSecret: wrap(real.replaceSecret),
       deleteSecret: wrap(real.deleteSecret),
-      patchSecretAnnotations: wrap(real.patchSecretAnnotations),
+      clearSecretAnnotation: wrap(real.clearSecretAnnotation),
       listWorkloads: wrap(real.listWorkloads),
       patchTemplateAnnotations: wrap(real.patchTemplateAnnotations),
     };

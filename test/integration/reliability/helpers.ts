@@ -232,7 +232,7 @@ export class KubeCallMeter {
       createSecret: around('createSecret', api.createSecret.bind(api), (s) => s.namespace),
       replaceSecret: around('replaceSecret', api.replaceSecret.bind(api), (s) => s.namespace),
       deleteSecret: around('deleteSecret', api.deleteSecret.bind(api), (ns) => ns),
-      patchSecretAnnotations: around('patchSecretAnnotations', api.patchSecretAnnotations.bind(api), (ns) => ns),
+      clearSecretAnnotation: around('clearSecretAnnotation', api.clearSecretAnnotation.bind(api), (ns) => ns),
       listWorkloads: around('listWorkloads', api.listWorkloads.bind(api), (ns) => ns),
       patchTemplateAnnotations: around('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api), (ns) => ns),
     };
