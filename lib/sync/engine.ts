@@ -487,7 +487,12 @@ export class SyncEngine {
               notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
             };
           }
-          if (!request.dryRun) await api.deleteSecret(binding.namespace, binding.secret);
+          if (!request.dryRun) {
+            await api.deleteSecret(binding.namespace, binding.secret, {
+              uid: existing.uid,
+              resourceVersion: existing.resourceVersion,
+            });
+          }
           return { ...result, action: 'deleted' };
         } catch (error) {
           return { ...result, action: 'failed', error: errorOf(error) };

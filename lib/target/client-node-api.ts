@@ -135,10 +135,12 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
       return toKubeSecret(replaced, secret.namespace);
     },
 
-    async deleteSecret(namespace, name) {
+    async deleteSecret(namespace, name, preconditions) {
       const op = { verb: 'delete', resource: 'secrets', namespace, name };
       try {
-        await core.deleteNamespacedSecret({ namespace, name });
+        // A failed precondition is a 409 Conflict: someone replaced or changed the Secret since we read it.
+        const body = preconditions === undefined ? undefined : { preconditions };
+        await core.deleteNamespacedSecret({ namespace, name, ...(body === undefined ? {} : { body }) });
       } catch (error) {
         if (statusCode(error) === 404) return;
         throw translateKubeError(cluster, op, error);

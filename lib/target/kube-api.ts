@@ -35,6 +35,12 @@ export interface KubeSecretWrite {
   resourceVersion?: string;
 }
 
+/** Kubernetes DeleteOptions preconditions: the object as it was read. */
+export interface DeletePreconditions {
+  uid: string;
+  resourceVersion?: string;
+}
+
 /** The parts of a pod spec that can reference a Secret. */
 export interface PodSpecRefs {
   containers?: ContainerRefs[];
@@ -70,8 +76,11 @@ export interface KubeApi {
   createSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
   /** PUT with `resourceVersion`; throws `Conflict` when someone else wrote first. */
   replaceSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
-  /** DELETE (used for deletion policy `delete` and for `recreate`). Missing Secret is not an error. */
-  deleteSecret(namespace: string, name: string): Promise<void>;
+  /**
+   * DELETE (deletion policy `delete`, and `recreate`). Missing Secret is not an error. With `preconditions` (the uid
+   * and resourceVersion read) it deletes only that object as read, else `Conflict`: never one written since.
+   */
+  deleteSecret(namespace: string, name: string, preconditions?: DeletePreconditions): Promise<void>;
   /**
    * Removes one annotation only while it still holds `expected` (a JSON Patch `test`, then `remove`). Returns false,
    * changing nothing, when it holds something else, is absent, or the Secret is gone.

@@ -9,7 +9,7 @@ export function limitCalls(api: KubeApi, limit: number): KubeApi {
     getSecret: (namespace, name) => run(() => api.getSecret(namespace, name)),
     createSecret: (secret) => run(() => api.createSecret(secret)),
     replaceSecret: (secret) => run(() => api.replaceSecret(secret)),
-    deleteSecret: (namespace, name) => run(() => api.deleteSecret(namespace, name)),
+    deleteSecret: (namespace, name, preconditions) => run(() => api.deleteSecret(namespace, name, preconditions)),
     clearSecretAnnotation: (namespace, name, key, expected) =>
       run(() => api.clearSecretAnnotation(namespace, name, key, expected)),
     listWorkloads: (namespace, kind) => run(() => api.listWorkloads(namespace, kind)),

@@ -163,7 +163,11 @@ export async function upsertSecret(
       if (!options.dryRun) {
         const write = toWrite(desired, existing, marker);
         if (recreate) {
-          await api.deleteSecret(desired.namespace, desired.name);
+          // Only the object we read: a concurrent pass may have recreated it already (then Conflict, re-read).
+          await api.deleteSecret(desired.namespace, desired.name, {
+            uid: existing.uid,
+            resourceVersion: existing.resourceVersion,
+          });
           uid = (await api.createSecret(write)).uid;
         } else {
           await api.replaceSecret({ ...write, resourceVersion: existing.resourceVersion });

@@ -106,6 +106,25 @@ describe('createKubeApi against a real API server', () => {
     expect(await api.getSecret(ns.name, 'never-existed')).toBeUndefined();
   });
 
+  it('deletes with preconditions only the object that was read (409 Conflict for one recreated since)', async () => {
+    // Prepare
+    const first = await api.createSecret(secret(ns.name, 'recreated'));
+    await api.deleteSecret(ns.name, 'recreated');
+    const second = await api.createSecret(secret(ns.name, 'recreated'));
+
+    // Act
+    const stale = await rejection(
+      api.deleteSecret(ns.name, 'recreated', { uid: first.uid, resourceVersion: first.resourceVersion }),
+    );
+    const afterStale = await api.getSecret(ns.name, 'recreated');
+    await api.deleteSecret(ns.name, 'recreated', { uid: second.uid, resourceVersion: second.resourceVersion });
+
+    // Assess
+    expect(stale.code).toBe('Conflict');
+    expect(afterStale?.uid).toBe(second.uid);
+    expect(await api.getSecret(ns.name, 'recreated')).toBeUndefined();
+  });
+
   it('removes an annotation only while it holds the expected value', async () => {
     // Prepare
     const marker = 'eks-secret-sync.io/restart-pending';

@@ -9,6 +9,7 @@ import { SyncError } from '../../lib/errors.js';
 import { matchesSecretId } from '../../lib/events/secret-id.js';
 import type { ClusterConnector, SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports.js';
 import type {
+  DeletePreconditions,
   KubeApi,
   KubeSecret,
   KubeSecretWrite,
@@ -287,9 +288,22 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
-  deleteSecret(namespace: string, name: string): Promise<void> {
-    return this.call('deleteSecret', [namespace, name], () => {
+  deleteSecret(namespace: string, name: string, preconditions?: DeletePreconditions): Promise<void> {
+    return this.call('deleteSecret', [namespace, name, clone(preconditions)], () => {
       this.checkAccess('delete', namespace, name);
+      const stored = this.secrets.get(key(namespace, name));
+      if (
+        stored !== undefined &&
+        preconditions !== undefined &&
+        (stored.uid !== preconditions.uid ||
+          (preconditions.resourceVersion !== undefined && stored.resourceVersion !== preconditions.resourceVersion))
+      ) {
+        throw new SyncError(
+          'Conflict',
+          `delete Secret ${namespace}/${name} in cluster "${this.cluster}": precondition failed`,
+          { retryable: true },
+        );
+      }
       this.secrets.delete(key(namespace, name));
     });
   }

@@ -263,6 +263,34 @@ describe('upsertSecret', () => {
     expect(api.secret('app', 'db')).toMatchObject({ type: want.type, data: want.data });
   });
 
+  it('never deletes the Secret a concurrent pass just recreated: deletes only the uid it read', async () => {
+    // Prepare: between our read of the immutable Secret and our delete, a duplicate pass recreated it as wanted.
+    api.seedSecret({ namespace: 'app', name: 'db', data: { a: b64('0') }, labels: managed(), immutable: true });
+    const want = desired({ a: '1' });
+    let recreated: string | undefined;
+    api.before = (method) => {
+      if (method !== 'deleteSecret' || recreated !== undefined) return;
+      recreated = api.seedSecret({
+        namespace: 'app',
+        name: 'db',
+        type: want.type,
+        data: want.data,
+        labels: want.labels,
+        annotations: want.annotations,
+        immutable: true,
+      }).uid;
+    };
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, recreate: true });
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'unchanged', uid: recreated });
+    expect(api.secret('app', 'db')?.uid).toBe(recreated);
+    expect(api.calls('createSecret')).toBe(0);
+    expect(api.book.log.find((c) => c.method === 'deleteSecret')?.args[2]).toMatchObject({ uid: expect.any(String) });
+  });
+
   it('re-reads and retries when another writer changed the Secret in between (409)', async () => {
     // Prepare
     await upsertSecret(api, desired({ a: '1' }), OPTIONS);
