@@ -119,10 +119,11 @@ export class SyncEngine {
       secrets: new Set(bindings.map((b) => b.fetchId)).size,
     });
     if (bindings.length > 0) {
+      const confirmed = request.deleted ? await this.confirmDeleted(bindings) : { bindings, results: [] };
       const values = request.deleted
         ? new Map<string, SecretValue | Error>()
         : await this.fetch(bindings, request, report);
-      report.results = await this.apply(bindings, values, request);
+      report.results = [...confirmed.results, ...(await this.apply(confirmed.bindings, values, request))];
       if (!request.deleted && !request.dryRun) await this.settle(bindings, values, request, report);
     }
     report.results.push(...conflicts);
@@ -214,6 +215,52 @@ export class SyncEngine {
       }
     }
     return resolved;
+  }
+
+  /**
+   * A DeleteSecret event can arrive late (after RestoreSecret) or be replayed: the deletion policy applies only to a
+   * secret that Secrets Manager confirms gone (not found, or scheduled for deletion). The other bindings are
+   * `unchanged` with a note, or `failed` when the check itself failed (the retry checks again).
+   */
+  private async confirmDeleted(bindings: Binding[]): Promise<{ bindings: Binding[]; results: BindingResult[] }> {
+    const ids = [...new Set(bindings.map((b) => b.fetchId))];
+    const checks = await mapLimit(ids, VERSION_CHECK_CONCURRENCY, async (id) => {
+      try {
+        const ref = await this.deps.source.describe(id);
+        return ref.deletedDate === undefined ? 'exists' : 'gone';
+      } catch (error) {
+        const failure = toSyncError(error);
+        return failure.code === 'SecretNotFound' ? 'gone' : failure;
+      }
+    });
+    const state = new Map(ids.map((id, i) => [id, checks[i]]));
+    const gone: Binding[] = [];
+    const results: BindingResult[] = [];
+    for (const binding of bindings) {
+      const check = state.get(binding.fetchId);
+      if (check === 'gone') {
+        gone.push(binding);
+      } else if (check === 'exists') {
+        results.push({
+          ...baseResult(binding),
+          action: 'unchanged',
+          notes: [
+            'DeleteSecret event, but the source secret exists and is not scheduled for deletion; nothing deleted',
+          ],
+        });
+      } else {
+        const error = errorOf(check);
+        results.push({
+          ...baseResult(binding),
+          action: 'failed',
+          error: {
+            code: error.code,
+            message: `could not confirm that the source secret was deleted: ${error.message}`,
+          },
+        });
+      }
+    }
+    return { bindings: gone, results };
   }
 
   /** Reads each distinct source secret once at AWSCURRENT (batched when there are several). */

@@ -415,6 +415,7 @@ interface StoredSource {
   name: string;
   tags: Record<string, string>;
   versions: SecretValue[];
+  deletedDate?: Date;
 }
 
 const ARN_PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:';
@@ -474,6 +475,19 @@ export class FakeSecretSource implements SecretSource {
     this.secrets.delete(name);
   }
 
+  /** Schedules a secret for deletion (DeleteSecret with a recovery window): described with a deletedDate, not read. */
+  scheduleDeletion(name: string, at = new Date()): void {
+    const stored = this.secrets.get(name);
+    if (stored === undefined) throw new Error(`no secret ${name}`);
+    stored.deletedDate = at;
+  }
+
+  /** RestoreSecret: cancels a scheduled deletion. */
+  restore(name: string): void {
+    const stored = this.secrets.get(name);
+    if (stored !== undefined) delete stored.deletedDate;
+  }
+
   getCurrent(id: string): Promise<SecretValue> {
     return this.call('getCurrent', [id], () => this.current(id));
   }
@@ -495,6 +509,7 @@ export class FakeSecretSource implements SecretSource {
   list(filter: SecretFilter): Promise<SecretRef[]> {
     return this.call('list', [clone(filter)], () =>
       [...this.secrets.values()]
+        .filter((s) => s.deletedDate === undefined)
         .filter((s) => filter.namePrefix === undefined || s.name.startsWith(filter.namePrefix))
         .filter((s) => Object.entries(filter.tags ?? {}).every(([k, v]) => s.tags[k] === v))
         .map((s) => ({ arn: s.arn, name: s.name, tags: { ...s.tags } })),
@@ -508,7 +523,9 @@ export class FakeSecretSource implements SecretSource {
   describe(id: string): Promise<SecretRef> {
     return this.call('describe', [id], () => {
       const stored = this.find(id);
-      return { arn: stored.arn, name: stored.name, tags: { ...stored.tags } };
+      const ref: SecretRef = { arn: stored.arn, name: stored.name, tags: { ...stored.tags } };
+      if (stored.deletedDate !== undefined) ref.deletedDate = stored.deletedDate;
+      return ref;
     });
   }
 
@@ -526,7 +543,11 @@ export class FakeSecretSource implements SecretSource {
   }
 
   private current(id: string): SecretValue {
-    const version = this.find(id).versions.find((v) => v.versionStages.includes('AWSCURRENT'));
+    const stored = this.find(id);
+    if (stored.deletedDate !== undefined) {
+      throw new SyncError('SecretNotFound', `secret "${id}" is scheduled for deletion in Secrets Manager`);
+    }
+    const version = stored.versions.find((v) => v.versionStages.includes('AWSCURRENT'));
     if (version === undefined) throw new SyncError('SecretNotFound', `secret "${id}" has no AWSCURRENT version`);
     return clone(version);
   }

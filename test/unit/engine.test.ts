@@ -537,6 +537,8 @@ syncs:
     const eu = w.api('eu');
     eu.seedSecret({ namespace: 'b', name: 'drop', data: { d: b64('theirs') } });
     resetCounts(eu);
+    w.source.scheduleDeletion('app/keep');
+    w.source.remove('app/drop');
     w.source.book.reset();
 
     // Act
@@ -558,7 +560,51 @@ syncs:
     expect(eu.secret('a', 'drop')).toBeUndefined();
     expect(eu.secret('b', 'drop')?.data).toEqual({ d: b64('theirs') });
     expect(eu.calls('deleteSecret')).toBe(1);
-    expect(w.source.book.total()).toBe(0);
+    // One DescribeSecret per event confirms the deletion; no value is read.
+    expect(w.source.calls('describe')).toBe(2);
+    expect(w.source.book.total()).toBe(2);
+  });
+
+  it('deletes nothing for a DeleteSecret event whose secret exists (late after a restore, or replayed)', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ secrets: ['app/drop'] }));
+    w.source.scheduleDeletion('app/drop');
+    w.source.restore('app/drop');
+    resetCounts(w.api('eu'));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/drop'], deleted: true }));
+
+    // Assess
+    expect(report.results.map((r) => r.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(result(report, 'eu', 'a', 'drop').notes).toEqual([
+      'DeleteSecret event, but the source secret exists and is not scheduled for deletion; nothing deleted',
+    ]);
+    expect(report.summary).toMatchObject({ unchanged: 3, deleted: 0, failed: 0 });
+    expect(w.api('eu').secret('a', 'drop')).toBeDefined();
+    expect(w.api('eu').book.total()).toBe(0);
+  });
+
+  it('fails the bindings, deleting nothing, when the deletion cannot be confirmed', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ secrets: ['app/drop'] }));
+    w.source.remove('app/drop');
+    w.source.fail('describe', () => new SyncError('SourceError', 'DescribeSecret throttled', { retryable: true }));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/drop'], deleted: true }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ failed: 3, deleted: 0 });
+    expect(result(report, 'eu', 'a', 'drop').error).toEqual({
+      code: 'SourceError',
+      message: 'could not confirm that the source secret was deleted: DescribeSecret throttled',
+    });
+    expect(w.api('eu').secret('a', 'drop')).toBeDefined();
   });
 
   it('applies the deletion policy on reconcile when a source secret is gone, without failing the pass', async () => {
@@ -589,6 +635,7 @@ syncs:
     const w = world(DELETION, { eu: ['a', 'b', 'c'] });
     w.source.put('app/drop', { d: '1' });
     await w.engine.run(request({ secrets: ['app/drop'] }));
+    w.source.remove('app/drop');
     resetCounts(w.api('eu'));
 
     // Act
@@ -914,6 +961,7 @@ syncs:
 
     // Act
     const report = await w.engine.run(request({ trigger: 'backfill', secrets: ['app/db', 'app/api'] }));
+    w.source.remove('app/db');
     const deleted = await w.engine.run(request({ secrets: ['app/db'], deleted: true }));
 
     // Assess

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -15,7 +16,15 @@ import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import type { SyncReport, SyncRequest } from '../../../lib/sync/types.js';
 import { recordOutput } from '../../support/lambda.js';
-import { adminApis, freshNamespace, replicaSetsOf, stack, syncKubeConfig, waitFor } from '../../support/stack.js';
+import {
+  adminApis,
+  freshNamespace,
+  replicaSetsOf,
+  secretsManager,
+  stack,
+  syncKubeConfig,
+  waitFor,
+} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   collectingLog,
@@ -284,6 +293,8 @@ describe('confinement to the configured namespaces', () => {
     await pass({ trigger: 'rotation', secrets: [source.arn], dryRun: false, restart: true });
     await pass({ trigger: 'reconcile', dryRun: false, restart: true });
     await pass({ trigger: 'backfill', dryRun: true, restart: true });
+    // A DeleteSecret event is acted on only for a secret Secrets Manager confirms deleted.
+    await secretsManager().send(new DeleteSecretCommand({ SecretId: source.arn, RecoveryWindowInDays: 7 }));
     await pass({ trigger: 'rotation', secrets: [source.arn], dryRun: false, restart: true, deleted: true });
 
     // Assess
