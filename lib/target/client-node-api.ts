@@ -31,8 +31,6 @@ import type {
 export const FIELD_MANAGER = 'eks-secret-sync';
 /** Page size for workload lists: bounded memory and response size on namespaces with many workloads. */
 const LIST_PAGE_SIZE = 250;
-/** Cap on API server status messages copied into errors. */
-const MAX_STATUS_MESSAGE = 500;
 
 type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
 
@@ -299,12 +297,82 @@ function toContainerRefs(container: V1PodSpec['containers'][number]): ContainerR
   return refs;
 }
 
-/** The parts of a Kubernetes `Status` object we use. */
+/**
+ * The parts of a Kubernetes `Status` we keep. Its `message` (and each cause's) is free text that an admission
+ * webhook or policy can template request data into, and that the server's own validation uses to quote values
+ * (the JSON error of a bad `.dockerconfigjson`): it never leaves this module.
+ */
 interface KubeStatus {
   reason?: string;
-  message?: string;
-  details?: { kind?: string; name?: string };
+  details?: { kind?: string; name?: string; causes: Array<{ reason?: string; field?: string }> };
+  /** Who refused the request (webhook, policy, or the user the authorizer denied), from server-written text. */
+  refusedBy?: string;
 }
+
+/** `metav1.StatusReason` values; anything else (a webhook may set any text) is dropped. */
+const STATUS_REASONS = new Set([
+  'Unauthorized',
+  'Forbidden',
+  'NotFound',
+  'AlreadyExists',
+  'Conflict',
+  'Gone',
+  'Invalid',
+  'ServerTimeout',
+  'StorageReadError',
+  'Timeout',
+  'TooManyRequests',
+  'BadRequest',
+  'MethodNotAllowed',
+  'NotAcceptable',
+  'RequestEntityTooLarge',
+  'UnsupportedMediaType',
+  'InternalError',
+  'Expired',
+  'ServiceUnavailable',
+]);
+/** `metav1.CauseType` and `field.ErrorType` values (the `reason` of `status.details.causes[]`). */
+const CAUSE_REASONS = new Set([
+  'FieldValueNotFound',
+  'FieldValueRequired',
+  'FieldValueDuplicate',
+  'FieldValueInvalid',
+  'FieldValueNotSupported',
+  'FieldValueForbidden',
+  'FieldValueTooLong',
+  'FieldValueTooShort',
+  'FieldValueTooMany',
+  'FieldValueTooFew',
+  'FieldValueTypeInvalid',
+  'InternalError',
+  'UnexpectedServerResponse',
+  'FieldManagerConflict',
+  'NamespaceTerminating',
+]);
+/** A field path as `field.Path` prints it (`data[.dockerconfigjson]`, `metadata.annotations[a/b]`). */
+const FIELD_PATH = /^[A-Za-z0-9_.\-/[\]]{1,256}$/;
+/** Kinds (`Secret`, or a resource such as `namespaces`) and object names as the API server validates them. */
+const DETAIL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$/;
+const MAX_CAUSES = 10;
+/**
+ * Prefixes the API server itself writes before a webhook's or a policy's own text (the names in them are
+ * validated object names), and the authorizer's message, whose only variable part is the authenticated user.
+ * https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/
+ */
+const REFUSERS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
+  [
+    /^admission webhook "([a-z0-9][-a-z0-9.]{0,252})" denied the request/,
+    (m) => `denied by admission webhook "${m[1]}"`,
+  ],
+  [
+    /^ValidatingAdmissionPolicy '([a-z0-9][-a-z0-9.]{0,252})' with binding '([a-z0-9][-a-z0-9.]{0,252})' denied request/,
+    (m) => `denied by ValidatingAdmissionPolicy "${m[1]}" (binding "${m[2]}")`,
+  ],
+  [
+    /^[a-z0-9.]+(?: "[-a-z0-9.]*")? is forbidden: User "([^"]{1,256})" cannot /,
+    (m) => `user "${m[1]}" is not authorized`,
+  ],
+];
 
 function statusCode(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
@@ -312,7 +380,24 @@ function statusCode(error: unknown): number | undefined {
   return typeof code === 'number' && error instanceof Error ? code : undefined;
 }
 
-/** ApiException.body is usually the raw JSON text of a V1Status; sometimes already parsed, sometimes absent. */
+function pick(value: unknown, allowed: Set<string> | RegExp): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return (allowed instanceof Set ? allowed.has(value) : allowed.test(value)) ? value : undefined;
+}
+
+function refuser(message: unknown): string | undefined {
+  if (typeof message !== 'string') return undefined;
+  for (const [pattern, describe] of REFUSERS) {
+    const match = pattern.exec(message);
+    if (match) return describe(match);
+  }
+  return undefined;
+}
+
+/**
+ * The structured parts of the V1Status in an ApiException's body (usually raw JSON text; sometimes already
+ * parsed, sometimes absent), each checked against Kubernetes' own vocabulary.
+ */
 function parseStatus(error: unknown): KubeStatus {
   const body = (error as { body?: unknown }).body;
   let value: unknown = body;
@@ -326,27 +411,45 @@ function parseStatus(error: unknown): KubeStatus {
   if (typeof value !== 'object' || value === null) return {};
   const status = value as Record<string, unknown>;
   const details = status.details as Record<string, unknown> | undefined;
+  const reason = pick(status.reason, STATUS_REASONS);
+  const refusedBy = refuser(status.message);
+  const parsed: KubeStatus = {
+    ...(reason === undefined ? {} : { reason }),
+    ...(refusedBy === undefined ? {} : { refusedBy }),
+  };
+  if (typeof details !== 'object' || details === null) return parsed;
+  const kind = pick(details.kind, DETAIL_NAME);
+  const name = pick(details.name, DETAIL_NAME);
+  const causes = (Array.isArray(details.causes) ? (details.causes as unknown[]) : [])
+    .slice(0, MAX_CAUSES)
+    .map((cause) => {
+      const c = (typeof cause === 'object' && cause !== null ? cause : {}) as Record<string, unknown>;
+      const causeReason = pick(c.reason, CAUSE_REASONS);
+      const field = pick(c.field, FIELD_PATH);
+      return {
+        ...(causeReason === undefined ? {} : { reason: causeReason }),
+        ...(field === undefined ? {} : { field }),
+      };
+    })
+    .filter((cause) => cause.reason !== undefined || cause.field !== undefined);
   return {
-    ...(typeof status.reason === 'string' ? { reason: status.reason } : {}),
-    ...(typeof status.message === 'string' ? { message: truncate(status.message) } : {}),
-    ...(typeof details === 'object' && details !== null
-      ? {
-          details: {
-            ...(typeof details.kind === 'string' ? { kind: details.kind } : {}),
-            ...(typeof details.name === 'string' ? { name: details.name } : {}),
-          },
-        }
-      : {}),
+    ...parsed,
+    details: { ...(kind === undefined ? {} : { kind }), ...(name === undefined ? {} : { name }), causes },
   };
 }
 
-function truncate(text: string): string {
-  return text.length > MAX_STATUS_MESSAGE ? `${text.slice(0, MAX_STATUS_MESSAGE)}...` : text;
+/** `HTTP 422 Invalid: data[.dockerconfigjson] FieldValueInvalid; denied by ...`: the structured parts only. */
+function describeStatus(code: number, status: KubeStatus): string {
+  const causes = (status.details?.causes ?? []).map((c) => [c.field, c.reason].filter(Boolean).join(' '));
+  const head = `HTTP ${code}${status.reason === undefined ? '' : ` ${status.reason}`}`;
+  const denied = status.refusedBy === undefined ? '' : `; ${status.refusedBy}`;
+  return `${head}${causes.length === 0 ? '' : `: ${causes.join(', ')}`}${denied}`;
 }
 
 /**
- * Maps a client-node failure to a SyncError. The API server's status message (user, verb, resource, namespace,
- * field paths) is safe to copy; the exception's own `message` is not, since it embeds the response body.
+ * Maps a client-node failure to a SyncError. Only the status code, reason, field paths, cause types and the name
+ * of a refusing webhook or policy are copied: server messages and the exception's own `message` (which embeds the
+ * response body) may quote what we sent.
  */
 export function translateKubeError(cluster: string, op: KubeOperation, error: unknown): SyncError {
   if (error instanceof SyncError) return error;
@@ -356,7 +459,7 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
   if (code === undefined) return networkError(cluster, op, error);
 
   const status = parseStatus(error);
-  const detail = status.message === undefined ? '' : ` (${status.message})`;
+  const detail = describeStatus(code, status);
   const options = { cause: error };
   switch (true) {
     case code === 401:
@@ -366,7 +469,7 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
         options,
       );
     case code === 403:
-      return new SyncError('Forbidden', `forbidden: cannot ${op.verb} ${op.resource} ${where}${detail}`, options);
+      return new SyncError('Forbidden', `forbidden: cannot ${op.verb} ${op.resource} ${where} (${detail})`, options);
     case code === 404 && status.details?.kind === 'namespaces':
       return new SyncError(
         'NamespaceNotFound',
@@ -383,11 +486,15 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
     case code === 409:
       return new SyncError(
         'Conflict',
-        `${object} was modified concurrently in cluster "${cluster}" (cannot ${op.verb})${detail}`,
+        `${object} was modified concurrently in cluster "${cluster}" (cannot ${op.verb}: ${detail})`,
         options,
       );
     case code === 422:
-      return new SyncError('KubernetesError', `cannot ${op.verb} ${object} in cluster "${cluster}"${detail}`, options);
+      return new SyncError(
+        'KubernetesError',
+        `cannot ${op.verb} ${object} in cluster "${cluster}" (${detail})`,
+        options,
+      );
     case code === 429 || code >= 500 || code === 410:
       return new SyncError(
         'KubernetesError',
@@ -395,7 +502,7 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
         { ...options, retryable: true },
       );
     default:
-      // 400 and the rest: the reason only, since such messages may quote what we sent.
+      // 400 and the rest: the reason only.
       return new SyncError(
         'KubernetesError',
         `cannot ${op.verb} ${op.resource} ${where}: HTTP ${code}${status.reason ? ` ${status.reason}` : ''}`,

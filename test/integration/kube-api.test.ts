@@ -148,7 +148,7 @@ describe('createKubeApi against a real API server', () => {
     expect(read?.data.password).toBe(Buffer.from(VALUE).toString('base64'));
   });
 
-  it('reports Forbidden naming verb, namespace and cluster, with the API server message', async () => {
+  it('reports Forbidden naming verb, namespace, cluster and the denied user, not the API server message', async () => {
     // Act
     const error = await rejection(api.createSecret(secret(unbound.name, 'db')));
 
@@ -157,7 +157,7 @@ describe('createKubeApi against a real API server', () => {
     expect(error.message).toMatch(
       new RegExp(`^forbidden: cannot create secrets in namespace "${unbound.name}" of cluster "${CLUSTER}" \\(`),
     );
-    expect(error.message).toContain('User "eks-secret-sync"');
+    expect(error.message).toContain('(HTTP 403 Forbidden; user "eks-secret-sync" is not authorized)');
     expect(error.message).not.toContain(Buffer.from(VALUE).toString('base64'));
     expect(error.retryable).toBe(false);
   });

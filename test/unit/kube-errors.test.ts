@@ -4,6 +4,8 @@ import { SyncError } from '../../lib/errors.js';
 import { type KubeOperation, translateKubeError } from '../../lib/target/client-node-api.js';
 
 const CREATE: KubeOperation = { verb: 'create', resource: 'secrets', namespace: 'payments', name: 'payments-db' };
+/** A secret value a server message quotes; it must not reach a translated error. */
+const SEEDED = 'Seeded-Value-9f3k';
 
 /** An ApiException as client-node throws it: `body` is the raw JSON text of a V1Status. */
 function apiException(code: number, status: Record<string, unknown>): ApiException<string> {
@@ -12,7 +14,7 @@ function apiException(code: number, status: Record<string, unknown>): ApiExcepti
 }
 
 describe('translateKubeError', () => {
-  it('maps 403 to Forbidden naming verb, resource, namespace, cluster and the server message', () => {
+  it('maps 403 to Forbidden naming verb, resource, namespace, cluster and the reason, not the server message', () => {
     // Prepare
     const message =
       'secrets is forbidden: User "eks-secret-sync" cannot create resource "secrets" in API group "" in the namespace "payments"';
@@ -24,10 +26,27 @@ describe('translateKubeError', () => {
     // Assess
     expect(translated.code).toBe('Forbidden');
     expect(translated.message).toBe(
-      `forbidden: cannot create secrets in namespace "payments" of cluster "prod-eu" (${message})`,
+      'forbidden: cannot create secrets in namespace "payments" of cluster "prod-eu" (HTTP 403 Forbidden; user "eks-secret-sync" is not authorized)',
     );
     expect(translated.retryable).toBe(false);
     expect(translated.cause).toBe(error);
+  });
+
+  it('names the admission webhook that denied a request, never the text it templated the request into', () => {
+    // Prepare: a webhook that quotes the Secret's data in its denial.
+    const error = apiException(403, {
+      reason: 'Forbidden',
+      message: `admission webhook "deny-weak.policy.example.com" denied the request: password "${SEEDED}" is too weak`,
+    });
+
+    // Act
+    const translated = translateKubeError('prod-eu', CREATE, error);
+
+    // Assess
+    expect(translated.message).toBe(
+      'forbidden: cannot create secrets in namespace "payments" of cluster "prod-eu" (HTTP 403 Forbidden; denied by admission webhook "deny-weak.policy.example.com")',
+    );
+    expect(translated.message).not.toContain(SEEDED);
   });
 
   it('maps a 404 for the namespace to NamespaceNotFound', () => {
@@ -75,7 +94,10 @@ describe('translateKubeError', () => {
 
   it.each([
     ['AlreadyExists', 'secret "payments/payments-db" already exists in cluster "prod-eu"'],
-    ['Conflict', 'secret "payments/payments-db" was modified concurrently in cluster "prod-eu" (cannot create)'],
+    [
+      'Conflict',
+      'secret "payments/payments-db" was modified concurrently in cluster "prod-eu" (cannot create: HTTP 409 Conflict)',
+    ],
   ])('maps 409 %s to Conflict', (reason, message) => {
     // Act
     const translated = translateKubeError('prod-eu', CREATE, apiException(409, { reason }));
@@ -85,21 +107,73 @@ describe('translateKubeError', () => {
     expect(translated.message).toBe(message);
   });
 
-  it('maps 422 Invalid to KubernetesError with the server message', () => {
+  it('maps 422 Invalid to KubernetesError with the field paths and cause types, not the messages', () => {
+    // Prepare: the server's own validation of a .dockerconfigjson quotes the JSON error on the value.
+    const quoted = `Invalid value: "<secret contents redacted>": invalid character '${SEEDED}' looking for beginning of value`;
+    const error = apiException(422, {
+      reason: 'Invalid',
+      message: `Secret "payments-db" is invalid: data[.dockerconfigjson]: ${quoted}`,
+      details: {
+        name: 'payments-db',
+        kind: 'Secret',
+        causes: [{ reason: 'FieldValueInvalid', message: quoted, field: 'data[.dockerconfigjson]' }],
+      },
+    });
+
+    // Act
+    const translated = translateKubeError('prod-eu', CREATE, error);
+
+    // Assess
+    expect(translated).toMatchObject({ code: 'KubernetesError', retryable: false });
+    expect(translated.message).toBe(
+      'cannot create secret "payments/payments-db" in cluster "prod-eu" (HTTP 422 Invalid: data[.dockerconfigjson] FieldValueInvalid)',
+    );
+  });
+
+  it('names the ValidatingAdmissionPolicy that refused a request, not its message expression', () => {
     // Act
     const translated = translateKubeError(
       'prod-eu',
       CREATE,
       apiException(422, {
         reason: 'Invalid',
-        message: 'Secret "payments-db" is invalid: data[bad key]: Invalid value',
+        message: `ValidatingAdmissionPolicy 'secret-rules' with binding 'secret-rules-prod' denied request: value ${SEEDED} rejected`,
+        details: { causes: [{ message: `value ${SEEDED} rejected` }] },
       }),
     );
 
     // Assess
-    expect(translated).toMatchObject({ code: 'KubernetesError', retryable: false });
-    expect(translated.message).toContain('data[bad key]: Invalid value');
+    expect(translated.message).toBe(
+      'cannot create secret "payments/payments-db" in cluster "prod-eu" (HTTP 422 Invalid; denied by ValidatingAdmissionPolicy "secret-rules" (binding "secret-rules-prod"))',
+    );
   });
+
+  it.each([403, 409, 422])(
+    'keeps no webhook-chosen text in HTTP %i: reasons, kinds and fields outside the vocabulary',
+    (code) => {
+      // Prepare: a webhook may set the whole Status, reason and causes included.
+      const error = apiException(code, {
+        reason: SEEDED,
+        message: `admission webhook "x" denied the request: ${SEEDED}`,
+        details: {
+          kind: `has space ${SEEDED}`,
+          name: `${SEEDED} too`,
+          causes: [
+            { reason: SEEDED, field: `data[${SEEDED}] = "${SEEDED}"`, message: SEEDED },
+            { reason: 'FieldValueForbidden', field: 'data[token]' },
+          ],
+        },
+      });
+
+      // Act
+      const translated = translateKubeError('prod-eu', CREATE, error);
+
+      // Assess
+      expect(translated.message).not.toContain(SEEDED);
+      expect(translated.message).toContain(`HTTP ${code}`);
+      if (code === 422) expect(translated.message).toContain('data[token] FieldValueForbidden');
+    },
+  );
 
   it.each([429, 500, 503, 504])('marks HTTP %i as retryable', (code) => {
     // Act
