@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'TypeChange'
   | 'TooLarge'
   | 'Conflict'
+  /** The pass could not confirm that what it synced is still AWSCURRENT (check failed, or read behind the event). */
+  | 'VersionUnconfirmed'
   | 'KubernetesError'
   | 'Internal';
 

@@ -299,6 +299,8 @@ export class SyncEngine {
    * EventBridge delivers two quick rotations to parallel invocations, and the one that read the older version can
    * write last. So after writing, check (DescribeSecret, no value) that each written secret is still at the version
    * read, and apply again when it moved on. The last writer always checks, so concurrent passes end on the newest.
+   * A read older than the event's version (an eventually consistent read) is checked the same way. What cannot be
+   * confirmed (the check failed, or the secret kept moving) fails its bindings, so that the platform retries.
    */
   private async settle(
     bindings: Binding[],
@@ -307,19 +309,55 @@ export class SyncEngine {
     report: SyncReport,
   ): Promise<void> {
     const { source } = this.deps;
-    for (let round = 0; round < MAX_SETTLE_ROUNDS; round++) {
-      const written = new Set(
-        report.results.filter((r) => r.action === 'created' || r.action === 'updated').map((r) => r.source),
-      );
-      const checks = await mapLimit([...written], VERSION_CHECK_CONCURRENCY, async (id) => {
-        const read = values.get(id);
-        if (read === undefined || read instanceof Error) return undefined;
-        // A failed check proves nothing either way; the next pass or the reconcile repairs what it missed.
-        const current = await source.currentVersionId(id).catch(() => undefined);
-        return current !== undefined && current !== read.versionId ? id : undefined;
+    const readOk = (id: string) => {
+      const read = values.get(id);
+      return read !== undefined && !(read instanceof Error);
+    };
+    let pending = [
+      ...new Set(
+        report.results
+          .filter(
+            (r) =>
+              r.action === 'created' ||
+              r.action === 'updated' ||
+              (request.versionId !== undefined &&
+                (values.get(r.source) as SecretValue | undefined)?.versionId !== request.versionId),
+          )
+          .map((r) => r.source),
+      ),
+    ].filter(readOk);
+    for (let round = 0; pending.length > 0; round++) {
+      const checks = await mapLimit(pending, VERSION_CHECK_CONCURRENCY, async (id) => {
+        const read = (values.get(id) as SecretValue).versionId;
+        try {
+          const current = await source.currentVersionId(id);
+          if (current === undefined) return { id, read, failure: 'Secrets Manager reported no AWSCURRENT version' };
+          return { id, read, current, moved: current !== read };
+        } catch (error) {
+          return { id, read, failure: errorOf(error).message };
+        }
       });
-      const moved = checks.filter((id): id is string => id !== undefined);
+      for (const check of checks) {
+        if (check.failure !== undefined) {
+          failSource(
+            report,
+            check.id,
+            `could not confirm that "${check.id}" is still at version ${check.read}, the one read: ${check.failure}`,
+          );
+        }
+      }
+      const moved = checks.filter((c) => c.moved === true).map((c) => c.id);
       if (moved.length === 0) return;
+      if (round === MAX_SETTLE_ROUNDS) {
+        for (const check of checks.filter((c) => c.moved === true)) {
+          failSource(
+            report,
+            check.id,
+            `AWSCURRENT of "${check.id}" is version ${check.current}, not ${check.read} as synced (it kept moving, or reads lagged behind); the retry syncs the current one`,
+          );
+        }
+        return;
+      }
       const fresh = await this.fetch(
         bindings.filter((b) => moved.includes(b.fetchId)),
         { ...request, versionId: undefined },
@@ -327,14 +365,19 @@ export class SyncEngine {
       );
       for (const id of moved) {
         const value = fresh.get(id);
-        if (value === undefined || value instanceof Error) continue;
+        if (value === undefined || value instanceof Error) {
+          const reason = value === undefined ? 'no value returned' : errorOf(value).message;
+          failSource(report, id, `"${id}" moved to a newer version that could not be read: ${reason}`);
+          continue;
+        }
         values.set(id, value);
         const entry = report.sources.find((s) => s.id === id);
         if (entry !== undefined) entry.versionId = value.versionId;
         report.notes.push(`secret "${id}" moved to version ${value.versionId} during the pass; synced that`);
       }
+      pending = moved.filter((id) => !(fresh.get(id) instanceof Error) && fresh.get(id) !== undefined);
       const again = await this.apply(
-        bindings.filter((b) => moved.includes(b.fetchId) && !(values.get(b.fetchId) instanceof Error)),
+        bindings.filter((b) => pending.includes(b.fetchId)),
         values,
         request,
       );
@@ -583,6 +626,19 @@ function splitConflicts(planned: Binding[]): { bindings: Binding[]; conflicts: B
 function sourceGone(request: SyncRequest, value: SecretValue | Error | undefined): boolean {
   if (request.deleted) return true;
   return request.trigger === 'reconcile' && value instanceof SyncError && value.code === 'SecretNotFound';
+}
+
+/**
+ * The pass cannot vouch for what it wrote from `id`: its bindings fail (retryable), saying what happened to the
+ * Secret itself, so that the handler throws and the platform retries the idempotent pass.
+ */
+function failSource(report: SyncReport, id: string, reason: string): void {
+  for (const result of report.results) {
+    if (result.source !== id || result.action === 'failed') continue;
+    const done = result.dryRun ? `dry run: Secret would be ${result.action}` : `Secret ${result.action}`;
+    result.error = { code: 'VersionUnconfirmed', message: `${done}, but ${reason}` };
+    result.action = 'failed';
+  }
 }
 
 function baseResult(binding: Binding): BindingResult & { action: BindingAction } {

@@ -455,6 +455,76 @@ describe('SyncEngine: versions', () => {
     expect(w.source.calls('currentVersionId')).toBe(1);
   });
 
+  it('fails the written bindings as retryable when the version check after writing fails', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    w.source.fail(
+      'currentVersionId',
+      () => new SyncError('SourceError', 'DescribeSecret throttled (ThrottlingException)', { retryable: true }),
+    );
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess: written and restarted, but not reported done.
+    expect(report.summary).toMatchObject({ failed: 4, created: 0, restarts: 4 });
+    expect(result(report, 'eu', 'payments')).toMatchObject({
+      action: 'failed',
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+      error: {
+        code: 'VersionUnconfirmed',
+        message:
+          'Secret created, but could not confirm that "prod/db" is still at version v1, the one read: DescribeSecret throttled (ThrottlingException)',
+      },
+    });
+    expect(w.api('eu').secret('payments', 'db')?.data.DB_PASSWORD).toBe(b64(CANARY));
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it("syncs the event's version when the read returned an older one, though that one was already synced", async () => {
+    // Prepare: v1 is synced; the event names v2, and the first read still returns v1 (eventually consistent).
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const stale = await w.source.getCurrent('prod/db');
+    const v2 = w.source.put('prod/db', { username: 'app', password: CANARY });
+    const read = w.source.getCurrent.bind(w.source);
+    let reads = 0;
+    w.source.getCurrent = async (id) => (reads++ === 0 ? stale : read(id));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], versionId: v2 }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ updated: 4, failed: 0 });
+    expect(report.sources).toEqual([expect.objectContaining({ id: 'prod/db', versionId: v2 })]);
+    for (const cluster of ['eu', 'us']) {
+      expect(w.api(cluster).secret('canary', 'db')?.data.DB_PASSWORD).toBe(b64(CANARY));
+    }
+  });
+
+  it('fails as retryable a pass whose reads stay behind the version the event names', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const stale = await w.source.getCurrent('prod/db');
+    const v2 = w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.source.getCurrent = async () => stale;
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], versionId: v2 }));
+
+    // Assess
+    expect(report.summary).toMatchObject({ failed: 4, unchanged: 0 });
+    expect(result(report, 'us', 'canary').error).toEqual({
+      code: 'VersionUnconfirmed',
+      message: `Secret unchanged, but AWSCURRENT of "prod/db" is version ${v2}, not ${stale.versionId} as synced (it kept moving, or reads lagged behind); the retry syncs the current one`,
+    });
+  });
+
   it('notes when the event version is no longer AWSCURRENT and syncs the current one', async () => {
     // Prepare
     const w = world(FAN_OUT);

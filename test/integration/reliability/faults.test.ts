@@ -328,6 +328,34 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect((await readSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion).toBe(before);
   });
 
+  it('with the version check after writing throttled, fails the binding as VersionUnconfirmed; the retry succeeds', async () => {
+    const secret = secrets[2] as (typeof secrets)[number];
+    const value = secretValue('sm-unconfirmed');
+    const versionId = await putSecret(secret.name, value);
+    proxy.reset();
+    proxy.inject({ kind: 'throttle', times: 1_000, action: 'DescribeSecret' });
+
+    const { error } = await invoke(handler, labelEvent(secret, versionId));
+    collect(error);
+
+    // Written, but not reported done: the handler throws, so that the platform retries.
+    const report = error?.report as Report;
+    expect(report.results.map((r) => [r.action, r.error?.code])).toEqual([['failed', 'VersionUnconfirmed']]);
+    expect(report.results[0]?.error?.message).toMatch(
+      new RegExp(
+        `^Secret (created|updated), but could not confirm that ".*" is still at version ${versionId}, the one read: .*ThrottlingException`,
+      ),
+    );
+    expect(proxy.calls('DescribeSecret')).toBeGreaterThan(0);
+    expect(decode((await readSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(value.password);
+
+    proxy.reset();
+    const retry = await invoke(handler, labelEvent(secret, versionId));
+    collect(retry.result);
+    expect(retry.error).toBeUndefined();
+    expect((retry.result as Report).results.map((r) => r.action)).toEqual(['unchanged']);
+  });
+
   it('with BatchGetSecretValue throttled during a reconcile fails every binding without per-id fallback, then heals', async () => {
     proxy.reset();
     const seen = new Map<string, string | undefined>();
