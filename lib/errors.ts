@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'NamespaceNotFound'
   | 'NotManaged'
   | 'OwnedByOtherController'
+  | 'SourceMismatch'
   | 'Immutable'
   | 'TypeChange'
   | 'TooLarge'

@@ -18,7 +18,7 @@ import {
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { SyncError } from '../errors.js';
-import { matchesSecretId } from '../events/secret-id.js';
+import { refersTo } from '../events/secret-id.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports.js';
 
 /** The slice of the SDK client the adapter uses: a real `SecretsManagerClient`, or a fake in tests. */
@@ -230,17 +230,21 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     } while (nextToken !== undefined && nextToken !== '');
 
     const unresolved = new Set(ids);
-    // Errors name the id as passed; values carry ARN and name, so requested names/partial ARNs are matched.
+    // Errors name the id as passed. Anything less than the exact id is left to a single read below: guessing here
+    // could hand one secret's error to another.
     for (const error of errors) {
-      const id = ids.find((candidate) => candidate === error.SecretId) ?? findId(unresolved, error.SecretId);
-      if (id === undefined) continue;
+      const id = ids.find((candidate) => candidate === error.SecretId);
+      if (id === undefined || !unresolved.has(id)) continue;
       // The message is passed for classification only (e.g. "marked for deletion"); translate never copies it.
       results.set(id, translate({ name: error.ErrorCode, message: error.Message }, 'GetSecretValue', id));
       unresolved.delete(id);
     }
+    // Values carry the full ARN and the name: a requested name, full or partial ARN is matched on them exactly.
     for (const entry of entries) {
+      if (entry.ARN === undefined || entry.Name === undefined) continue;
+      const identity = { arn: entry.ARN, name: entry.Name };
       for (const id of [...unresolved]) {
-        if (id !== entry.ARN && !matchesSecretId(id, { arn: entry.ARN, name: entry.Name })) continue;
+        if (!refersTo(id, identity)) continue;
         try {
           results.set(id, toSecretValue(entry, id));
         } catch (error) {
@@ -251,13 +255,6 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     }
     // An id the batch neither returned nor reported is read on its own rather than guessed at.
     await readEach([...unresolved], results);
-  }
-
-  function findId(ids: Set<string>, reported: string | undefined): string | undefined {
-    if (reported === undefined) return undefined;
-    return [...ids].find((id) =>
-      matchesSecretId(id, reported.startsWith('arn:') ? { arn: reported } : { name: reported }),
-    );
   }
 
   async function readEach(ids: readonly string[], results: Map<string, SecretValue | Error>): Promise<void> {

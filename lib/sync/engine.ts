@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
 import { InputError, SyncError, toSyncError } from '../errors.js';
-import { isSecretArn, matchesSecretId, nameFromArn } from '../events/secret-id.js';
+import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, resourceText } from '../events/secret-id.js';
 import type { KubeApi } from '../target/kube-api.js';
 import { limitCalls } from '../target/limited-kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
@@ -65,6 +65,55 @@ function selectorMatches(source: SourceConfig, ref: SecretRef): boolean {
   return prefixOk && tagsMatch(source.tags, ref.tags);
 }
 
+/** The Kubernetes name a configured id gives by default (a configured ARN's name part, as the config loader reads it). */
+function defaultName(id: string): string {
+  return isSecretArn(id) ? (nameFromArn(id) ?? id) : id;
+}
+
+function bindingKey(b: Binding): string {
+  return `${b.cluster}/${b.namespace}/${b.secret}`;
+}
+
+/** Whether a sync covers the secret a request names: the secret to plan, or a note why a candidate is not it. */
+interface Identified {
+  secret?: ResolvedSecret;
+  note?: string;
+  configured?: string;
+}
+
+/**
+ * Decides whether `id` (a name, full or partial ARN, as an event or a backfill names it) is a secret `source` covers,
+ * on the full ARN Secrets Manager reports, never on the suffix's shape. A text pre-filter rules out the rest without
+ * a call. A configured name means the secret of that name in the function's own account and region: Secrets
+ * Manager resolves it there, so the configured side is the one described (it is also the one IAM lets us describe).
+ * Throws SyncError when Secrets Manager cannot tell (throttled, denied).
+ */
+async function identify(
+  source: SourceConfig,
+  id: string,
+  describe: (id: string) => Promise<SecretRef | undefined>,
+): Promise<Identified> {
+  if ('secret' in source) {
+    const configured = source.secret;
+    if (!mayNameSameSecret(configured, isSecretArn(id) ? { arn: id } : { name: id })) return {};
+    // Read by the configured id, as reconcile does, whichever form the request used.
+    const secret: ResolvedSecret = { fetchId: configured, name: defaultName(configured) };
+    if (id === configured) return { secret };
+    // An ARN is checked against the configured secret's ARN; a name (ours by definition) is described, and its
+    // ARN checked against the configured ARN.
+    const [described, arn] = isSecretArn(id) ? [configured, id] : [id, configured];
+    const found = await describe(described);
+    if (found !== undefined && isArnOf(arn, found)) return { secret };
+    const why = found === undefined ? `"${described}" does not exist` : `"${described}" is ${found.arn}`;
+    return { note: `secret "${id}" is not the configured "${configured}" (${why})`, configured };
+  }
+  if ('namePrefix' in source && !resourceText(id).startsWith(source.namePrefix)) return {};
+  // Tags are not in events, and an ARN's name is only known from Secrets Manager.
+  const found = isSecretArn(id) || source.tags !== undefined ? await describe(id) : { arn: id, name: id, tags: {} };
+  if (found === undefined || !selectorMatches(source, found)) return {};
+  return { secret: { fetchId: found.arn, name: found.name } };
+}
+
 /** Rejects filters that name nothing in the configuration, before any work is done. */
 function checkRequest(config: Config, request: SyncRequest): void {
   const known = Object.keys(config.clusters);
@@ -112,7 +161,12 @@ export class SyncEngine {
       notes: [],
     };
     const resolved = await this.resolve(request, report);
-    const { bindings, conflicts } = splitConflicts(planBindings(config, resolved, request));
+    const planned = planBindings(config, resolved, request);
+    const peers = await this.peers(request, resolved, planned, report);
+    const split = splitConflicts([...planned, ...peers]);
+    // A peer is planned only to be refused with its pair; it is never written by this pass.
+    const bindings = split.bindings.filter((b) => !peers.includes(b));
+    const { conflicts } = split;
     this.log.info('planned', {
       bindings: bindings.length,
       clusters: new Set(bindings.map((b) => b.cluster)).size,
@@ -141,7 +195,10 @@ export class SyncEngine {
     return report;
   }
 
-  /** Which secrets each sync covers in this pass (ListSecrets/DescribeSecret only for selectors). */
+  /**
+   * Which secrets each sync covers in this pass: every configured one (selectors by ListSecrets), or the requested
+   * ones, identified by `identify` (DescribeSecret only where the ids alone cannot tell).
+   */
   private async resolve(request: SyncRequest, report: SyncReport): Promise<Map<number, ResolvedSecret[]>> {
     const { config, source } = this.deps;
     const { notes } = report;
@@ -158,7 +215,7 @@ export class SyncEngine {
       for (const [index, sync] of config.syncs.entries()) {
         if ('secret' in sync.source) {
           const id = sync.source.secret;
-          add(index, { fetchId: id, name: isSecretArn(id) ? (nameFromArn(id) ?? id) : id });
+          add(index, { fetchId: id, name: defaultName(id) });
           continue;
         }
         const filter = { ...sync.source };
@@ -180,33 +237,44 @@ export class SyncEngine {
       return resolved;
     }
 
+    // One DescribeSecret per distinct id per pass, however many syncs ask about it.
+    const described = new Map<string, Promise<SecretRef | undefined>>();
+    const describe = (id: string): Promise<SecretRef | undefined> => {
+      let ref = described.get(id);
+      if (ref === undefined) {
+        ref = source.describe(id).catch((error: unknown) => {
+          if (error instanceof SyncError && error.code === 'SecretNotFound') return undefined;
+          throw error;
+        });
+        described.set(id, ref);
+      }
+      return ref;
+    };
+    const failures = new Set<string>();
     for (const id of request.secrets) {
-      const name = isSecretArn(id) ? (nameFromArn(id) ?? id) : id;
-      let described: SecretRef | undefined;
       let matched = false;
+      let failed = false;
       for (const [index, sync] of config.syncs.entries()) {
-        if ('secret' in sync.source) {
-          if (!matchesSecretId(sync.source.secret, isSecretArn(id) ? { arn: id } : { name: id })) continue;
-          const configured = sync.source.secret;
-          add(index, { fetchId: id, name: isSecretArn(configured) ? name : configured });
-          matched = true;
+        let found: Identified;
+        try {
+          found = await identify(sync.source, id, describe);
+        } catch (error) {
+          // Identity unknown: plan nothing for it (never a guess); the pass fails and the event is retried.
+          failed = true;
+          const e = errorOf(error);
+          if (!failures.has(`${id}\n${e.message}`)) report.sources.push({ id, error: e });
+          failures.add(`${id}\n${e.message}`);
           continue;
         }
-        if ('namePrefix' in sync.source && !name.startsWith(sync.source.namePrefix)) continue;
-        if (sync.source.tags !== undefined) {
-          // Tags are not in events: one DescribeSecret per requested secret, only when a tag selector could match.
-          try {
-            described ??= await source.describe(id);
-          } catch (error) {
-            report.sources.push({ id, error: errorOf(error) });
-            break;
-          }
-          if (!selectorMatches(sync.source, described)) continue;
+        if (found.secret !== undefined) {
+          add(index, found.secret);
+          matched = true;
+        } else if (found.note !== undefined) {
+          notes.push(found.note);
+          this.log.info('secret is not the configured one', { secretId: id, configured: found.configured });
         }
-        add(index, { fetchId: id, name: described?.name ?? name });
-        matched = true;
       }
-      if (!matched) {
+      if (!matched && !failed) {
         if (request.trigger === 'backfill') {
           throw new InputError('InvalidInput', `secret "${id}" matches no sync in the configuration`);
         }
@@ -261,6 +329,62 @@ export class SyncEngine {
       }
     }
     return { bindings: gone, results };
+  }
+
+  /**
+   * A pass for named secrets (an event, a backfill by id) sees only those, so two secrets deriving one Kubernetes
+   * Secret name would be written alternately by their own events. Plans the other secrets the configuration writes
+   * to the same Secrets (selectors: one ListSecrets each, as reconcile lists them), only to refuse the pair.
+   */
+  private async peers(
+    request: SyncRequest,
+    resolved: Map<number, ResolvedSecret[]>,
+    planned: Binding[],
+    report: SyncReport,
+  ): Promise<Binding[]> {
+    const { config, source } = this.deps;
+    if (request.secrets === undefined || request.deleted || planned.length === 0) return [];
+    const wanted = new Set(planned.map(bindingKey));
+    const places = new Set(planned.map((b) => `${b.cluster}/${b.namespace}`));
+    const peers = new Map<number, ResolvedSecret[]>();
+    const listed = new Map<string, Promise<SecretRef[]>>();
+    for (const [index, sync] of config.syncs.entries()) {
+      const mine = resolved.get(index) ?? [];
+      if ('secret' in sync.source) {
+        const id = sync.source.secret;
+        if (mine.length === 0) peers.set(index, [{ fetchId: id, name: defaultName(id) }]);
+        continue;
+      }
+      const overlaps = sync.targets.some((t) =>
+        t.clusters.some((c) => t.namespaces.some((n) => places.has(`${c}/${n}`))),
+      );
+      if (!overlaps) continue;
+      const filter = { ...sync.source };
+      const key = JSON.stringify(filter);
+      const first = !listed.has(key);
+      if (first) listed.set(key, source.list(filter));
+      let refs: SecretRef[];
+      try {
+        refs = await (listed.get(key) as Promise<SecretRef[]>);
+      } catch (error) {
+        // The write guard still refuses to overwrite another secret's Secret; this only makes the refusal mutual.
+        if (first) {
+          const message = errorOf(error).message;
+          report.notes.push(`selector ${key} not listed to check for secrets writing the same Secret: ${message}`);
+          this.log.warn('selector not listed for the same-Secret check', { selector: key, error: message });
+        }
+        continue;
+      }
+      const others = refs.filter(
+        (ref) => selectorMatches(sync.source, ref) && !mine.some((s) => s.fetchId === ref.arn || s.name === ref.name),
+      );
+      if (others.length > 0)
+        peers.set(
+          index,
+          others.map((ref) => ({ fetchId: ref.arn, name: ref.name })),
+        );
+    }
+    return planBindings(config, peers, request).filter((b) => wanted.has(bindingKey(b)));
   }
 
   /** Reads each distinct source secret once at AWSCURRENT (batched when there are several). */

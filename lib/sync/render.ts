@@ -1,6 +1,7 @@
 /** render: a secret value -> the desired Kubernetes Secret. Pure; errors name keys and secrets, never values. */
 import type { KeyRef, TargetConfig } from '../config/index.js';
 import { SyncError } from '../errors.js';
+import type { SecretIdentity } from '../events/secret-id.js';
 import type { KubeSecretWrite } from '../target/kube-api.js';
 import {
   contentHash,
@@ -26,6 +27,8 @@ const VALID_KEY = /^[-._a-zA-Z0-9]+$/;
 
 export interface DesiredSecret extends KubeSecretWrite {
   hash: string;
+  /** The source secret as Secrets Manager reported it; the writer refuses a Secret that mirrors another one. */
+  source: SecretIdentity;
 }
 
 /** Parses a SecretString as a JSON object; the parser's message is dropped because it quotes the input. */
@@ -112,7 +115,7 @@ export function renderData(value: SecretValue, target: TargetConfig, source: str
   return data;
 }
 
-/** The desired Secret for one binding: data, type, our label and annotations, content hash. */
+/** The desired Secret for one binding: data, type, our label and annotations (the source's full ARN), content hash. */
 export function renderSecret(
   value: SecretValue,
   target: TargetConfig,
@@ -148,5 +151,6 @@ export function renderSecret(
       [VERSION_ANNOTATION]: value.versionId,
     },
     hash,
+    source: { arn: value.arn, name: value.name },
   };
 }

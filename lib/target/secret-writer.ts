@@ -3,6 +3,7 @@
  * re-read on 409. Works on the narrow KubeApi port.
  */
 import { SyncError } from '../errors.js';
+import { isArnOf, isSecretArn } from '../events/secret-id.js';
 import {
   contentHash,
   MANAGED_BY_LABEL,
@@ -10,6 +11,7 @@ import {
   markerHash,
   RESTART_PENDING_ANNOTATION,
   restartMarker,
+  SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../sync/names.js';
 import type { DesiredSecret } from '../sync/render.js';
@@ -82,6 +84,24 @@ function checkOwnership(api: KubeApi, existing: KubeSecret, desired: DesiredSecr
       `${what} exists and is not managed by eks-secret-sync; set "adopt: true" on the target to take it over`,
     );
   }
+  const other = otherSource(existing, desired);
+  if (other !== undefined) {
+    throw new SyncError(
+      'SourceMismatch',
+      `${what} mirrors secret "${other}", not "${desired.source.arn}"; refusing to overwrite it (two sources map to this Secret: give them distinct "secret" names; if "${other}" was deleted and recreated, delete the Secret or its ${SOURCE_ANNOTATION} annotation)`,
+    );
+  }
+}
+
+/**
+ * The secret a Secret records in our source annotation, when it is not `desired`'s. Decided on the full ARN; a name
+ * (written by older versions) is the same secret when it is the ARN's name, and is then rewritten to the ARN.
+ */
+function otherSource(existing: KubeSecret, desired: DesiredSecret): string | undefined {
+  const recorded = existing.annotations[SOURCE_ANNOTATION];
+  if (recorded === undefined || recorded === '') return undefined;
+  const same = isSecretArn(recorded) ? isArnOf(recorded, desired.source) : recorded === desired.source.name;
+  return same ? undefined : recorded;
 }
 
 /** A type change or an immutable Secret cannot be updated in place: recreate when allowed, else refuse. */

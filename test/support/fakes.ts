@@ -6,7 +6,7 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
 import { SyncError } from '../../lib/errors.js';
-import { matchesSecretId } from '../../lib/events/secret-id.js';
+import { refersTo } from '../../lib/events/secret-id.js';
 import type { ClusterConnector, SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports.js';
 import type {
   DeletePreconditions,
@@ -419,6 +419,12 @@ interface StoredSource {
 }
 
 const ARN_PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:';
+const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** The 6 random characters Secrets Manager appends to a secret's name in its ARN. */
+function randomSuffix(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => SUFFIX_ALPHABET[b % 62]).join('');
+}
 
 /** An in-memory Secrets Manager: each `put` adds a version and moves AWSCURRENT to it. */
 export class FakeSecretSource implements SecretSource {
@@ -454,8 +460,7 @@ export class FakeSecretSource implements SecretSource {
   put(name: string, value: unknown, options: { tags?: Record<string, string> } = {}): string {
     let stored = this.secrets.get(name);
     if (stored === undefined) {
-      const suffix = `-${(this.secrets.size + 100000).toString(36).slice(-6).padStart(6, 'a')}`;
-      stored = { arn: `${ARN_PREFIX}${name}${suffix}`, name, tags: {}, versions: [] };
+      stored = { arn: `${ARN_PREFIX}${name}-${randomSuffix()}`, name, tags: {}, versions: [] };
       this.secrets.set(name, stored);
     }
     if (options.tags !== undefined) stored.tags = { ...options.tags };
@@ -535,9 +540,10 @@ export class FakeSecretSource implements SecretSource {
     return body();
   }
 
+  /** Resolves an id as Secrets Manager does: the name, the full ARN, or the partial ARN of exactly one secret. */
   private find(id: string): StoredSource {
     for (const stored of this.secrets.values()) {
-      if (matchesSecretId(id, { arn: stored.arn, name: stored.name })) return stored;
+      if (refersTo(id, stored)) return stored;
     }
     throw new SyncError('SecretNotFound', `secret "${id}" not found`);
   }

@@ -10,6 +10,7 @@ import {
   MANAGED_BY_VALUE,
   markerHash,
   RESTART_PENDING_ANNOTATION,
+  SOURCE_ANNOTATION,
 } from '../../lib/sync/names.js';
 import type { BindingResult, SyncReport, SyncRequest } from '../../lib/sync/types.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from '../support/fakes.js';
@@ -787,7 +788,8 @@ syncs:
     expect(unmatched.results).toEqual([]);
     expect(unmatched.notes).toEqual([expect.stringContaining('matches no sync')]);
     expect(w.source.calls('describe')).toBe(2);
-    expect(w.source.calls('list')).toBe(0);
+    // The matched one lists its selector once, to find secrets deriving the same Secret name.
+    expect(w.source.calls('list')).toBe(1);
     expect(w.source.reads()).toBe(1);
   });
 
@@ -1117,5 +1119,265 @@ describe('SyncEngine: labels on what it writes', () => {
     // Reports and pod templates carry the uid-keyed fingerprint, never the plain content hash.
     expect(result(report, 'eu', 'payments').hash).toBe(fingerprint(stored?.uid ?? '', hash));
     expect(result(report, 'eu', 'payments').hash).not.toBe(hash);
+  });
+});
+
+describe('SyncEngine: identity on the full ARN', () => {
+  const PROD_DB = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { secret: prod/db }
+    targets: [{ clusters: [eu], namespaces: [app] }]
+`;
+  const PREFIX = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:';
+
+  it('never takes the partial ARN of prod/db-backup for prod/db: nothing written, nothing restarted', async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db', { password: 'db-value' });
+    w.source.put('prod/db-backup', { password: CANARY });
+    await w.engine.run(request({ secrets: ['prod/db'] }));
+    const eu = w.api('eu');
+    eu.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('prod-db') });
+    const before = eu.secret('app', 'prod-db');
+    resetCounts(eu);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: [`${PREFIX}prod/db-backup`] }));
+
+    // Assess
+    expect(report.results).toEqual([]);
+    expect(report.notes).toContainEqual(
+      `secret "${PREFIX}prod/db-backup" is not the configured "prod/db" ("prod/db" is ${w.source.arnOf('prod/db')})`,
+    );
+    expect(eu.secret('app', 'prod-db')).toEqual(before);
+    expect(eu.writes()).toBe(0);
+    expect(w.source.reads()).toBe(1);
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('syncs prod/db for its own full or partial ARN, reading it by the configured name', async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db-backup', { password: CANARY });
+    w.source.put('prod/db', { password: 'db-value' });
+
+    // Act
+    const full = await w.engine.run(request({ secrets: [w.source.arnOf('prod/db')] }));
+    w.source.put('prod/db', { password: 'db-value-2' });
+    const partial = await w.engine.run(request({ secrets: [`${PREFIX}prod/db`] }));
+
+    // Assess
+    expect(full.results.map((r) => [r.secret, r.action, r.source])).toEqual([['prod-db', 'created', 'prod/db']]);
+    expect(partial.results.map((r) => [r.secret, r.action])).toEqual([['prod-db', 'updated']]);
+    expect(w.api('eu').secret('app', 'prod-db')?.data.password).toBe(b64('db-value-2'));
+  });
+
+  it("does not take another account's or region's secret of the configured name", async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db', { password: 'db-value' });
+    const suffix = w.source.arnOf('prod/db').slice(-7);
+
+    // Act
+    const report = await w.engine.run(
+      request({
+        secrets: [
+          `arn:aws:secretsmanager:eu-west-1:999999999999:secret:prod/db${suffix}`,
+          `arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db${suffix}`,
+        ],
+      }),
+    );
+
+    // Assess
+    expect(report.results).toEqual([]);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+
+  it('matches a sync configured by ARN against a request that names the secret, and not another of that name', async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db', { password: 'db-value' });
+    const mine = parseConfig(PROD_DB.replace('secret: prod/db', `secret: "${w.source.arnOf('prod/db')}"`));
+    const foreign = parseConfig(
+      PROD_DB.replace('secret: prod/db', `secret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db"`),
+    );
+
+    // Act
+    const matched = await new SyncEngine({ config: mine, source: w.source, clusters: w.connector }).run(
+      request({ secrets: ['prod/db'] }),
+    );
+    const unmatched = await new SyncEngine({ config: foreign, source: w.source, clusters: w.connector }).run(
+      request({ secrets: ['prod/db'] }),
+    );
+
+    // Assess
+    expect(matched.results.map((r) => [r.secret, r.action])).toEqual([['prod-db', 'created']]);
+    expect(unmatched.results).toEqual([]);
+  });
+
+  it('fails the pass, planning nothing, when Secrets Manager cannot tell which secret an ARN is', async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db', { password: 'db-value' });
+    w.source.fail(
+      'describe',
+      () => new SyncError('SourceError', 'DescribeSecret failed: Throttling', { retryable: true }),
+    );
+
+    // Act
+    const report = await w.engine.run(request({ secrets: [w.source.arnOf('prod/db')] }));
+
+    // Assess
+    expect(report.sources).toEqual([
+      { id: w.source.arnOf('prod/db'), error: { code: 'SourceError', message: 'DescribeSecret failed: Throttling' } },
+    ]);
+    expect(report.results).toEqual([]);
+    expect(report.notes).toEqual([]);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+
+  it('derives a selected Secret name from the name Secrets Manager reports, not from the ARN shape', async () => {
+    // Prepare
+    const w = world(
+      `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { namePrefix: shared/ }
+    targets: [{ clusters: [eu], namespaces: [app] }]
+`,
+      { eu: ['app'] },
+    );
+    w.source.put('shared/db', { a: '1' });
+    w.source.put('shared/db-backup', { a: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: [`${PREFIX}shared/db-backup`] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.secret, r.action])).toEqual([['shared-db-backup', 'created']]);
+    expect(w.api('eu').secret('app', 'shared-db')).toBeUndefined();
+  });
+
+  it('refuses to overwrite a Secret that mirrors another secret, naming both', async () => {
+    // Prepare
+    const w = world(PROD_DB, { eu: ['app'] });
+    w.source.put('prod/db', { password: CANARY });
+    const other = `${PREFIX}prod/db-backup-Zy98Xw`;
+    const eu = w.api('eu');
+    eu.seedSecret({
+      namespace: 'app',
+      name: 'prod-db',
+      data: { password: b64('backup-value') },
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { [SOURCE_ANNOTATION]: other },
+    });
+    eu.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('prod-db') });
+    resetCounts(eu);
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(report.results).toEqual([
+      expect.objectContaining({
+        secret: 'prod-db',
+        action: 'failed',
+        error: expect.objectContaining({ code: 'SourceMismatch' }),
+      }),
+    ]);
+    expect(report.results[0]?.error?.message).toContain(
+      `mirrors secret "${other}", not "${w.source.arnOf('prod/db')}"`,
+    );
+    expect(eu.secret('app', 'prod-db')?.data).toEqual({ password: b64('backup-value') });
+    expect(eu.writes()).toBe(0);
+    expectNoSecretValue(report, CANARY, 'backup-value');
+  });
+});
+
+describe('SyncEngine: two secrets deriving one Secret name', () => {
+  const PAIR = `
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { namePrefix: app }
+    targets: [{ clusters: [eu], namespaces: [app] }]
+`;
+
+  it('refuses the pair on a rotation of one of them: both bindings failed, naming both, nothing written', async () => {
+    // Prepare
+    const w = world(PAIR, { eu: ['app'] });
+    w.source.put('app/db', { a: CANARY });
+    w.source.put('app_db', { a: 'other' });
+    w.source.put('app/cache', { a: '1' });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/db'] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.secret, r.source, r.action, r.error?.code])).toEqual([
+      ['app-db', 'app/db', 'failed', 'InvalidConfig'],
+      ['app-db', w.source.arnOf('app_db'), 'failed', 'InvalidConfig'],
+    ]);
+    for (const r of report.results) {
+      expect(r.error?.message).toContain('"app/db"');
+      expect(r.error?.message).toContain(`"${w.source.arnOf('app_db')}"`);
+    }
+    expect(w.source.reads()).toBe(0);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+
+  it('refuses a selected secret and a configured one writing the same Secret', async () => {
+    // Prepare
+    const w = world(
+      `${PAIR.replace('namePrefix: app', 'namePrefix: app/')}  - source: { secret: app_db }\n    targets: [{ clusters: [eu], namespaces: [app] }]\n`,
+      {
+        eu: ['app'],
+      },
+    );
+    w.source.put('app/db', { a: CANARY });
+    w.source.put('app_db', { a: 'other' });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: [w.source.arnOf('app/db')] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.source, r.action])).toEqual([
+      [w.source.arnOf('app/db'), 'failed'],
+      ['app_db', 'failed'],
+    ]);
+    expect(w.api('eu').writes()).toBe(0);
+  });
+
+  it('syncs a rotated secret alone when no other secret derives its name', async () => {
+    // Prepare
+    const w = world(PAIR, { eu: ['app'] });
+    w.source.put('app/db', { a: '1' });
+    w.source.put('app/cache', { a: '2' });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/db'] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.secret, r.action])).toEqual([['app-db', 'created']]);
+    expect(w.api('eu').secret('app', 'app-cache')).toBeUndefined();
+    expect(w.source.calls('list')).toBe(1);
+  });
+
+  it('still syncs when the selector cannot be listed, noting it (the write guard still protects)', async () => {
+    // Prepare
+    const w = world(PAIR, { eu: ['app'] });
+    w.source.put('app/db', { a: '1' });
+    w.source.fail('list', () => new SyncError('SourceError', 'ListSecrets failed: ThrottlingException'));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/db'] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.secret, r.action])).toEqual([['app-db', 'created']]);
+    expect(report.notes).toEqual([expect.stringContaining('ListSecrets failed: ThrottlingException')]);
+    expect(report.sources.every((s) => s.error === undefined)).toBe(true);
   });
 });

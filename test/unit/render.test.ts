@@ -150,6 +150,7 @@ describe('renderSecret', () => {
         [VERSION_ANNOTATION]: 'v7',
       },
       hash: contentHash('Opaque', { password: b64('p') }),
+      source: { arn: value.arn, name: 'app/db' },
     });
     expect(desired.hash).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isSecretArn, matchesSecretId, nameFromArn } from '../../lib/events/index.js';
+import {
+  isArnOf,
+  isSecretArn,
+  mayNameSameSecret,
+  nameFromArn,
+  partialArnOf,
+  refersTo,
+} from '../../lib/events/index.js';
 
 const PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
 const FULL = `${PREFIX}demo/app-db-Xk3p9Q`;
@@ -33,7 +40,7 @@ describe('isSecretArn', () => {
   });
 });
 
-describe('matchesSecretId', () => {
+describe('mayNameSameSecret (the pre-filter)', () => {
   it.each([
     ['a name against the event name', 'demo/app-db', { name: 'demo/app-db' }],
     ['a name against the event ARN', 'demo/app-db', { arn: FULL }],
@@ -45,7 +52,7 @@ describe('matchesSecretId', () => {
     ['a partial ARN against the name only', PARTIAL, { name: 'demo/app-db' }],
     ['a name passed in the arn field (as the caller spelled it)', 'demo/app-db', { arn: 'demo/app-db' }],
   ])('matches %s', (_label, configured, ref) => {
-    expect(matchesSecretId(configured, ref)).toBe(true);
+    expect(mayNameSameSecret(configured, ref)).toBe(true);
   });
 
   it.each([
@@ -60,6 +67,37 @@ describe('matchesSecretId', () => {
     ['an empty ref', 'demo/app-db', {}],
     ['a name whose secret was renamed in the event', 'demo/app-db', { name: 'demo/app-db-Xk3p9Q' }],
   ])('does not match %s', (_label, configured, ref) => {
-    expect(matchesSecretId(configured, ref)).toBe(false);
+    expect(mayNameSameSecret(configured, ref)).toBe(false);
+  });
+});
+
+describe('identity on the ARN Secrets Manager reports', () => {
+  const db = { arn: `${PREFIX}prod/db-Ab12Cd`, name: 'prod/db' };
+  const backup = { arn: `${PREFIX}prod/db-backup-Zy98Xw`, name: 'prod/db-backup' };
+
+  it('builds the partial ARN from the known name', () => {
+    expect(partialArnOf(db)).toBe(`${PREFIX}prod/db`);
+    expect(partialArnOf(backup)).toBe(`${PREFIX}prod/db-backup`);
+    expect(partialArnOf({ arn: `${PREFIX}other-Ab12Cd`, name: 'prod/db' })).toBeUndefined();
+  });
+
+  it('takes the full and the partial ARN of a secret for it, and nothing else', () => {
+    expect(isArnOf(db.arn, db)).toBe(true);
+    expect(isArnOf(`${PREFIX}prod/db`, db)).toBe(true);
+    expect(isArnOf(`${PREFIX}prod/db-backup`, db)).toBe(false);
+    expect(isArnOf(backup.arn, db)).toBe(false);
+    expect(isArnOf(`arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-Ab12Cd`, db)).toBe(false);
+  });
+
+  it('never takes the partial ARN of prod/db-backup for prod/db, though the text pre-filter lets it through', () => {
+    expect(mayNameSameSecret('prod/db', { arn: `${PREFIX}prod/db-backup` })).toBe(true);
+    expect(refersTo(`${PREFIX}prod/db-backup`, db)).toBe(false);
+    expect(refersTo(`${PREFIX}prod/db-backup`, backup)).toBe(true);
+  });
+
+  it('takes a name for the secret of that name only', () => {
+    expect(refersTo('prod/db', db)).toBe(true);
+    expect(refersTo('prod/db', backup)).toBe(false);
+    expect(refersTo('prod/db-Ab12Cd', db)).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   RESTART_PENDING_ANNOTATION,
+  SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../lib/sync/names.js';
 import { type DesiredSecret, renderSecret } from '../../lib/sync/render.js';
@@ -218,6 +219,72 @@ describe('upsertSecret', () => {
       expect(api.writes()).toBe(0);
     },
   );
+
+  describe('a Secret that mirrors another source secret', () => {
+    const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db-backup-Zy98Xw';
+
+    it.each([
+      ['a dry run', { dryRun: true }],
+      ['adopt and recreate', { adopt: true, recreate: true }],
+      ['an equal content', {}],
+    ])('is refused, naming both, and never written (%s)', async (_l, options) => {
+      // Prepare
+      const want = desired({ a: '1' });
+      api.seedSecret({
+        namespace: 'app',
+        name: 'db',
+        data: want.data,
+        labels: managed(),
+        annotations: { [SOURCE_ANNOTATION]: other, [HASH_ANNOTATION]: want.hash },
+      });
+
+      // Act
+      const error = await rejection(upsertSecret(api, want, { ...OPTIONS, ...options }));
+
+      // Assess
+      expect(error.code).toBe('SourceMismatch');
+      expect(error.message).toContain(`Secret app/db in cluster "a" mirrors secret "${other}"`);
+      expect(error.message).toContain(`not "${want.source.arn}"`);
+      expect(api.writes()).toBe(0);
+    });
+
+    it("is refused when an older version recorded another secret's name", async () => {
+      // Prepare
+      api.seedSecret({
+        namespace: 'app',
+        name: 'db',
+        labels: managed(),
+        annotations: { [SOURCE_ANNOTATION]: 'app/dbx' },
+      });
+
+      // Act
+      const error = await rejection(upsertSecret(api, desired({ a: '1' }), OPTIONS));
+
+      // Assess
+      expect(error.code).toBe('SourceMismatch');
+      expect(error.message).toContain('mirrors secret "app/dbx"');
+      expect(api.writes()).toBe(0);
+    });
+
+    it('accepts the name an older version recorded for the same secret and rewrites it to the ARN, restarting nothing', async () => {
+      // Prepare
+      const want = desired({ a: '1' });
+      api.seedSecret({
+        namespace: 'app',
+        name: 'db',
+        data: want.data,
+        labels: managed(),
+        annotations: { ...want.annotations, [SOURCE_ANNOTATION]: 'app/db' },
+      });
+
+      // Act
+      const outcome = await upsertSecret(api, want, OPTIONS);
+
+      // Assess
+      expect(outcome).toMatchObject({ action: 'updated', changedKeys: [], restartPending: false });
+      expect(api.secret('app', 'db')?.annotations[SOURCE_ANNOTATION]).toBe(want.source.arn);
+    });
+  });
 
   it('refuses to change an immutable Secret', async () => {
     // Prepare
