@@ -165,6 +165,7 @@ export class EksCounter {
         this.token += 1;
         return inner.token(ref);
       },
+      forget: (ref) => inner.forget(ref),
     };
   }
 

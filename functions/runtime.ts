@@ -12,6 +12,7 @@ import { SyncError } from '../lib/errors.js';
 import { createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
 import type { SyncReport, SyncRequest } from '../lib/sync/types.js';
+import { sdkRequestHandler } from '../lib/timeouts.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
 
@@ -35,10 +36,11 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
     serviceName: SERVICE_NAME,
   });
   const config = await loadConfigFile(configPath(env));
+  const { timeouts } = config.defaults;
   const engine = new SyncEngine({
     config,
-    source: createSecretsManagerSource(new SecretsManagerClient({})),
-    clusters: createClusterConnector(config.clusters),
+    source: createSecretsManagerSource(new SecretsManagerClient({ requestHandler: sdkRequestHandler(timeouts.aws) })),
+    clusters: createClusterConnector(config.clusters, { timeouts: timeouts.kubernetes, awsTimeouts: timeouts.aws }),
     log: {
       info: (message, attributes) => logger.info(message, { ...attributes }),
       warn: (message, attributes) => logger.warn(message, { ...attributes }),

@@ -26,6 +26,7 @@ export type ErrorCode =
   /** The pass could not confirm that what it synced is still AWSCURRENT (check failed, or read behind the event). */
   | 'VersionUnconfirmed'
   | 'KubernetesError'
+  | 'Timeout'
   | 'Internal';
 
 export class SyncError extends Error {
@@ -33,11 +34,46 @@ export class SyncError extends Error {
   readonly code: ErrorCode;
   /** Whether retrying the same request later may succeed (5xx, throttling, network). */
   readonly retryable: boolean;
+  /** HTTP status of the answer, when a server answered (Kubernetes API errors). */
+  readonly status?: number;
+  /** How long the server asked us to wait before retrying (its `Retry-After`), in milliseconds. */
+  readonly retryAfterMs?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  constructor(code: ErrorCode, message: string, options?: SyncErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options?.retryable ?? false;
+    if (options?.status !== undefined) this.status = options.status;
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+export interface SyncErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  status?: number;
+  retryAfterMs?: number;
+}
+
+/**
+ * Where a request to a cluster failed when no HTTP answer came: `dns`, `connect` (refused, unreachable, connect
+ * timeout) and `tls` may mean the cached endpoint or CA is stale; `response` (no headers or body in time, reset) not.
+ */
+export type ConnectionFailure = 'dns' | 'connect' | 'tls' | 'response';
+
+/** A Kubernetes request that got no HTTP answer. Code `ClusterUnavailable`, or `Timeout` for our own timeouts. */
+export class ClusterConnectionError extends SyncError {
+  override readonly name = 'ClusterConnectionError';
+  readonly failure: ConnectionFailure;
+
+  constructor(
+    code: 'ClusterUnavailable' | 'Timeout',
+    failure: ConnectionFailure,
+    message: string,
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
+    super(code, message, options);
+    this.failure = failure;
   }
 }
 

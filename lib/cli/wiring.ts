@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
 import { createSecretsManagerSource } from '../source/secrets-manager.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector, SecretFilter, SecretSource } from '../sync/ports.js';
+import { sdkRequestHandler } from '../timeouts.js';
 import { UsageError } from './args.js';
 
 export type Progress = (line: string) => void;
@@ -54,13 +55,18 @@ export function withProgress(
 
 /** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
 export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run'>> {
-  const client = new SecretsManagerClient({});
+  const { timeouts } = config.defaults;
+  const client = new SecretsManagerClient({ requestHandler: sdkRequestHandler(timeouts.aws) });
   try {
     await client.config.region();
   } catch {
     throw new UsageError('no AWS region configured: set AWS_REGION, or a region in your AWS profile');
   }
-  const ports = withProgress(createSecretsManagerSource(client), createClusterConnector(config.clusters), progress);
+  const connector = createClusterConnector(config.clusters, {
+    timeouts: timeouts.kubernetes,
+    awsTimeouts: timeouts.aws,
+  });
+  const ports = withProgress(createSecretsManagerSource(client), connector, progress);
   return new SyncEngine({
     config,
     ...ports,

@@ -2,10 +2,11 @@
  * The `ClusterConnector` port: configured cluster name -> `KubeApi`, for EKS clusters and kubeconfig contexts.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { SyncError } from '../errors.js';
+import { ClusterConnectionError, SyncError } from '../errors.js';
 import type { ClusterConnector } from '../sync/ports.js';
 import { createKubeApi } from '../target/client-node-api.js';
 import type { KubeApi } from '../target/kube-api.js';
+import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../timeouts.js';
 import { createEksAccess, type EksAccess, type EksAccessDeps, type EksClusterRef } from './eks.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { PooledKubeConfig } from './pooled-kubeconfig.js';
@@ -15,19 +16,46 @@ export interface ClusterConnectorDeps extends EksAccessDeps {
   /** A ready EKS access layer; otherwise one is built from the other deps. */
   eks?: EksAccess;
   /** Builds the API handle from a cluster's KubeConfig; tests inject a fake to inspect the KubeConfig. */
-  createKubeApi?: (cluster: string, kc: KubeConfig) => KubeApi;
+  createKubeApi?: (cluster: string, kc: KubeConfig, timeouts: Readonly<KubeTimeouts>) => KubeApi;
+  /** Kubernetes request timeouts of clusters that set none of their own (`defaults.timeouts.kubernetes`). */
+  timeouts?: Readonly<KubeTimeouts>;
   /** Where `~` points in kubeconfig paths; the user's home directory by default. */
   homeDir?: string;
 }
 
+/** Failures that may mean the cluster moved (recreated: new endpoint, new CA) rather than that it is slow. */
+const STALE_ENDPOINT_FAILURES = new Set(['dns', 'connect', 'tls']);
+
 /**
  * Creates the connector; build it once per container. API handles are cached per cluster; EKS bearer tokens are
- * fetched per request from a 14-minute cache, so a handle keeps working however long a run holds it.
+ * fetched per request from a 14-minute cache, so a handle keeps working however long a run holds it. A DNS,
+ * connect or TLS failure drops the cluster's handle and its DescribeCluster result, so the next connect looks the
+ * cluster up again (a recreated cluster works again on a warm container).
  */
 export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnectorDeps = {}): ClusterConnector {
   const eks = deps.eks ?? createEksAccess(deps);
-  const makeKubeApi = deps.createKubeApi ?? ((cluster: string, kc: KubeConfig) => createKubeApi(cluster, kc));
+  const makeKubeApi =
+    deps.createKubeApi ??
+    ((cluster: string, kc: KubeConfig, timeouts: Readonly<KubeTimeouts>) => createKubeApi(cluster, kc, { timeouts }));
+  const defaultTimeouts = deps.timeouts ?? DEFAULT_KUBE_TIMEOUTS;
   const apis = new Map<string, Promise<KubeApi>>();
+
+  function timeoutsOf(name: string): Readonly<KubeTimeouts> {
+    const own = specs[name]?.timeouts ?? {};
+    return {
+      connectMs: own.connectMs ?? defaultTimeouts.connectMs,
+      headersMs: own.headersMs ?? defaultTimeouts.headersMs,
+      bodyMs: own.bodyMs ?? defaultTimeouts.bodyMs,
+    };
+  }
+
+  /** Forgets what we know about reaching `name`, unless a newer handle replaced `api` meanwhile. */
+  function forget(name: string, api: Promise<KubeApi>): void {
+    if (apis.get(name) !== api) return;
+    apis.delete(name);
+    const spec = specs[name];
+    if (spec !== undefined && 'eks' in spec) eks.forget(spec.eks);
+  }
 
   async function connectEks(name: string, ref: EksClusterRef): Promise<KubeApi> {
     const { endpoint, caData } = await eks.describe(ref);
@@ -35,7 +63,8 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
     await eks.token(ref);
     // Distinct per cluster: client-node caches credentials by user name (kubernetes-client/javascript#592).
     const userName = `${name}/eks-secret-sync`;
-    const kc = new PooledKubeConfig();
+    const timeouts = timeoutsOf(name);
+    const kc = new PooledKubeConfig(timeouts);
     kc.loadFromClusterAndUser({ name, server: endpoint, caData, skipTLSVerify: false }, { name: userName });
     kc.addAuthenticator({
       isAuthProvider: (user) => user.name === userName,
@@ -50,7 +79,7 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
         opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
       },
     });
-    return makeKubeApi(name, kc);
+    return makeKubeApi(name, kc, timeouts);
   }
 
   async function build(name: string): Promise<KubeApi> {
@@ -61,8 +90,12 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
     }
     try {
       if ('eks' in spec) return await connectEks(name, spec.eks);
-      const kc = loadKubeConfig(spec.kubeconfig, deps.homeDir === undefined ? {} : { homeDir: deps.homeDir });
-      return makeKubeApi(name, kc);
+      const timeouts = timeoutsOf(name);
+      const kc = loadKubeConfig(spec.kubeconfig, {
+        timeouts,
+        ...(deps.homeDir === undefined ? {} : { homeDir: deps.homeDir }),
+      });
+      return makeKubeApi(name, kc, timeouts);
     } catch (error) {
       throw unavailable(name, error);
     }
@@ -72,7 +105,12 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
     connect(name) {
       let pending = apis.get(name);
       if (pending === undefined) {
-        pending = build(name);
+        const built: Promise<KubeApi> = build(name).then((api) =>
+          dropOnConnectionFailure(api, (error) => {
+            if (STALE_ENDPOINT_FAILURES.has(error.failure)) forget(name, built);
+          }),
+        );
+        pending = built;
         apis.set(name, pending);
         // Failures are not cached: the next pass (or retry) tries again.
         pending.catch(() => {
@@ -81,6 +119,28 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
       }
       return pending;
     },
+  };
+}
+
+/** The same API, calling `onFailure` for each request that got no HTTP answer (errors pass through unchanged). */
+function dropOnConnectionFailure(api: KubeApi, onFailure: (error: ClusterConnectionError) => void): KubeApi {
+  const watch = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof ClusterConnectionError) onFailure(error);
+      throw error;
+    }
+  };
+  return {
+    cluster: api.cluster,
+    getSecret: (...args) => watch(() => api.getSecret(...args)),
+    createSecret: (...args) => watch(() => api.createSecret(...args)),
+    replaceSecret: (...args) => watch(() => api.replaceSecret(...args)),
+    deleteSecret: (...args) => watch(() => api.deleteSecret(...args)),
+    clearSecretAnnotation: (...args) => watch(() => api.clearSecretAnnotation(...args)),
+    listWorkloads: (...args) => watch(() => api.listWorkloads(...args)),
+    patchTemplateAnnotations: (...args) => watch(() => api.patchTemplateAnnotations(...args)),
   };
 }
 

@@ -16,6 +16,11 @@ const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 const PRESIGN_EXPIRES_SECONDS = 60;
 /** Tokens are accepted for 15 minutes from X-Amz-Date; like aws-iam-authenticator, stop using them a minute early. */
 export const EKS_TOKEN_TTL_MS = 14 * 60_000;
+/**
+ * Stop using a token this long before the credentials that signed it expire: the API server replays the URL when
+ * the request arrives (after connecting, under clock skew), and an expired session makes that a 401.
+ */
+export const CREDENTIALS_EXPIRY_MARGIN_MS = 60_000;
 /** The authenticator rejects longer tokens. */
 const MAX_TOKEN_LENGTH = 4096;
 
@@ -30,7 +35,10 @@ export interface EksTokenInput {
 
 export interface EksToken {
   token: string;
-  /** When to stop using the token: 14 minutes after signing, or earlier if the credentials expire first. */
+  /**
+   * When to stop using the token: 14 minutes after signing, or a minute before the signing credentials expire if
+   * that is earlier.
+   */
   expiresAt: Date;
 }
 
@@ -58,7 +66,9 @@ export async function createEksToken(input: EksTokenInput): Promise<EksToken> {
   }
   let expiresAt = now.getTime() + EKS_TOKEN_TTL_MS;
   // A presigned URL dies with the session that signed it.
-  if (credentials.expiration !== undefined) expiresAt = Math.min(expiresAt, credentials.expiration.getTime());
+  if (credentials.expiration !== undefined) {
+    expiresAt = Math.min(expiresAt, credentials.expiration.getTime() - CREDENTIALS_EXPIRY_MARGIN_MS);
+  }
   return { token, expiresAt: new Date(expiresAt) };
 }
 

@@ -6,6 +6,7 @@
 import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { SyncError } from '../errors.js';
+import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
 import { createEksToken, type EksToken } from './eks-token.js';
 import type { AwsCredentials, AwsCredentialsProvider } from './types.js';
 
@@ -48,6 +49,8 @@ export interface EksAccessDeps {
   /** Clock for token and credential expiry. */
   now?: () => Date;
   createToken?: typeof createEksToken;
+  /** Timeouts of the default EKS and STS clients (`defaults.timeouts.aws`). */
+  awsTimeouts?: Readonly<AwsTimeouts>;
 }
 
 export interface EksAccess {
@@ -55,6 +58,8 @@ export interface EksAccess {
   describe(ref: EksClusterRef): Promise<EksEndpoint>;
   /** A bearer token, reused until 14 minutes after signing. Throws SyncError `ClusterUnavailable`. */
   token(ref: EksClusterRef): Promise<EksToken>;
+  /** Drops the cached DescribeCluster result (the cluster may have been recreated with a new endpoint or CA). */
+  forget(ref: EksClusterRef): void;
 }
 
 /** Our session name in CloudTrail for assumed roles. */
@@ -66,24 +71,30 @@ const USABLE_STATUSES = new Set(['ACTIVE', 'UPDATING']);
 /** Statuses that may become usable by themselves, so a later retry can succeed. */
 const TRANSIENT_STATUSES = new Set(['CREATING', 'PENDING']);
 
-const defaultEksClient: EksClientFactory = ({ region, credentials }) => new EKSClient({ region, credentials });
+const defaultEksClient =
+  (timeouts: Readonly<AwsTimeouts>): EksClientFactory =>
+  ({ region, credentials }) =>
+    new EKSClient({ region, credentials, requestHandler: sdkRequestHandler(timeouts) });
 
-const defaultAssumeRole: AssumeRoleFactory = ({ roleArn, externalId, region, masterCredentials }) =>
-  fromTemporaryCredentials({
-    params: {
-      RoleArn: roleArn,
-      RoleSessionName: ROLE_SESSION_NAME,
-      ...(externalId === undefined ? {} : { ExternalId: externalId }),
-    },
-    masterCredentials,
-    clientConfig: { region },
-  });
+const defaultAssumeRole =
+  (timeouts: Readonly<AwsTimeouts>): AssumeRoleFactory =>
+  ({ roleArn, externalId, region, masterCredentials }) =>
+    fromTemporaryCredentials({
+      params: {
+        RoleArn: roleArn,
+        RoleSessionName: ROLE_SESSION_NAME,
+        ...(externalId === undefined ? {} : { ExternalId: externalId }),
+      },
+      masterCredentials,
+      clientConfig: { region, requestHandler: sdkRequestHandler(timeouts) },
+    });
 
 /** Creates the EKS access layer; build it once per container so its caches survive warm invocations. */
 export function createEksAccess(deps: EksAccessDeps = {}): EksAccess {
   const now = deps.now ?? (() => new Date());
-  const makeClient = deps.eksClient ?? defaultEksClient;
-  const assumeRole = deps.assumeRole ?? defaultAssumeRole;
+  const awsTimeouts = deps.awsTimeouts ?? DEFAULT_AWS_TIMEOUTS;
+  const makeClient = deps.eksClient ?? defaultEksClient(awsTimeouts);
+  const assumeRole = deps.assumeRole ?? defaultAssumeRole(awsTimeouts);
   const createToken = deps.createToken ?? createEksToken;
   const baseCredentials = memoizeCredentials(deps.credentials ?? fromNodeProviderChain(), now);
 
@@ -192,7 +203,11 @@ export function createEksAccess(deps: EksAccessDeps = {}): EksAccess {
     return pending;
   }
 
-  return { describe, token };
+  function forget(ref: EksClusterRef): void {
+    endpoints.delete(cacheKey(ref));
+  }
+
+  return { describe, token, forget };
 }
 
 function cacheKey(ref: EksClusterRef): string {

@@ -4,6 +4,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeTimeouts } from '../timeouts.js';
 import { PooledKubeConfig } from './pooled-kubeconfig.js';
 
 /** The `kubeconfig` part of a ClusterSpec. */
@@ -17,9 +18,12 @@ export interface KubeconfigRef {
  * Loads `path` and selects `context`. Throws a plain Error (naming file and context, never file contents) when
  * the file is unreadable, the context or its cluster/user is missing, or TLS skipping is asked for but not allowed.
  */
-export function loadKubeConfig(ref: KubeconfigRef, opts: { homeDir?: string } = {}): KubeConfig {
+export function loadKubeConfig(
+  ref: KubeconfigRef,
+  opts: { homeDir?: string; timeouts?: Readonly<KubeTimeouts> } = {},
+): KubeConfig {
   const file = expandHome(ref.path, opts.homeDir ?? homedir());
-  const kc = new PooledKubeConfig();
+  const kc = new PooledKubeConfig(opts.timeouts);
   try {
     // Filter, not throw: a broken entry for some other context must not stop us from using this one.
     kc.loadFromFile(file, { onInvalidEntry: 'filter' });

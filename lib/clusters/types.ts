@@ -2,9 +2,10 @@
  * How to reach each configured cluster. `lib/config` produces these shapes from the configuration file;
  * `connector.ts` turns them into Kubernetes API handles.
  */
+import type { KubeTimeouts } from '../timeouts.js';
 
 /** An EKS cluster found by DescribeCluster, or a context of a local kubeconfig file. */
-export type ClusterSpec =
+export type ClusterSpec = (
   | { eks: { name: string; region: string; roleArn?: string; externalId?: string } }
   | {
       kubeconfig: {
@@ -13,7 +14,11 @@ export type ClusterSpec =
         /** TLS verification is skipped only when this is `true`; a kubeconfig asking for it is refused otherwise. */
         skipTLSVerify?: boolean;
       };
-    };
+    }
+) & {
+  /** This cluster's own timeouts; unset fields come from the connector's defaults. */
+  timeouts?: Partial<KubeTimeouts> | undefined;
+};
 
 /** Keyed by our cluster name (the name used in `syncs[].targets[].clusters`). */
 export type ClusterSpecs = Record<string, ClusterSpec>;

@@ -1,2 +1,11 @@
 export { loadConfigFile, parseConfig } from './load.js';
-export type { ClusterConfig, Config, KeyRef, RestartConfig, SourceConfig, SyncConfig, TargetConfig } from './schema.js';
+export type {
+  ClusterConfig,
+  Config,
+  KeyRef,
+  RestartConfig,
+  SourceConfig,
+  SyncConfig,
+  TargetConfig,
+  TimeoutsConfig,
+} from './schema.js';

@@ -1,5 +1,6 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
 import { z } from 'zod';
+import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';
 
 /** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */
 const dnsLabel = z
@@ -19,6 +20,24 @@ const dataKey = z
   .max(253)
   .regex(/^[-._a-zA-Z0-9]+$/, 'must consist of alphanumerics, "-", "_" or "."');
 
+/** A timeout in milliseconds: at least 100 ms, at most undici's own 5-minute default. */
+const millis = z.number().int().min(100).max(300_000);
+
+/** Per-request timeouts of Kubernetes API calls (lib/timeouts.ts says why these defaults). */
+const kubernetesTimeouts = {
+  connectMs: millis.default(DEFAULT_KUBE_TIMEOUTS.connectMs),
+  headersMs: millis.default(DEFAULT_KUBE_TIMEOUTS.headersMs),
+  bodyMs: millis.default(DEFAULT_KUBE_TIMEOUTS.bodyMs),
+};
+/** A cluster's own Kubernetes timeouts; unset fields come from `defaults.timeouts.kubernetes`. */
+const clusterTimeouts = z
+  .strictObject({
+    connectMs: millis.optional(),
+    headersMs: millis.optional(),
+    bodyMs: millis.optional(),
+  })
+  .optional();
+
 const clusterName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a cluster name of [A-Za-z0-9_.-]');
 
 const eksCluster = z.strictObject({
@@ -31,6 +50,7 @@ const eksCluster = z.strictObject({
       .optional(),
     externalId: z.string().min(2).optional(),
   }),
+  timeouts: clusterTimeouts,
 });
 
 const kubeconfigCluster = z.strictObject({
@@ -40,6 +60,7 @@ const kubeconfigCluster = z.strictObject({
     /** Only for local test clusters; verification is on unless this says otherwise. */
     skipTLSVerify: z.boolean().optional(),
   }),
+  timeouts: clusterTimeouts,
 });
 
 export const clusterSchema = z.union([eksCluster, kubeconfigCluster]);
@@ -138,6 +159,18 @@ export const configSchema = z.strictObject({
       /** Clusters worked on at once, and Kubernetes API calls in flight per cluster. */
       clusterConcurrency: z.number().int().min(1).max(64).default(8),
       bindingConcurrency: z.number().int().min(1).max(64).default(4),
+      timeouts: z
+        .strictObject({
+          kubernetes: z.strictObject(kubernetesTimeouts).prefault({}),
+          /** Secrets Manager, EKS and STS requests (the SDK retries timed-out attempts itself). */
+          aws: z
+            .strictObject({
+              connectMs: millis.default(DEFAULT_AWS_TIMEOUTS.connectMs),
+              requestMs: millis.default(DEFAULT_AWS_TIMEOUTS.requestMs),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
     })
     .prefault({}),
   syncs: z.array(syncSchema).min(1),
@@ -150,3 +183,4 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
 export type KeyRef = z.output<typeof keyRef>;
 export type RestartConfig = z.output<typeof restartSchema>;
+export type TimeoutsConfig = Config['defaults']['timeouts'];

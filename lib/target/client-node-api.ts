@@ -16,7 +16,8 @@ import {
   type V1Secret,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
-import { SyncError } from '../errors.js';
+import { ClusterConnectionError, type ConnectionFailure, SyncError } from '../errors.js';
+import type { KubeTimeouts } from '../timeouts.js';
 import type {
   ContainerRefs,
   KubeApi,
@@ -51,8 +52,15 @@ export interface KubeOperation {
   name?: string;
 }
 
-/** Builds the KubeApi of one cluster from its KubeConfig (one KubeConfig per cluster, built by lib/clusters). */
-export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldManager?: string } = {}): KubeApi {
+/**
+ * Builds the KubeApi of one cluster from its KubeConfig (one KubeConfig per cluster, built by lib/clusters, which
+ * applies the timeouts; `timeouts` here only lets error messages say how long we waited).
+ */
+export function createKubeApi(
+  cluster: string,
+  kc: KubeConfig,
+  opts: { fieldManager?: string; timeouts?: Readonly<KubeTimeouts> } = {},
+): KubeApi {
   const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
@@ -94,7 +102,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
     try {
       return await fn();
     } catch (error) {
-      throw translateKubeError(cluster, op, error);
+      throw translateKubeError(cluster, op, error, opts.timeouts);
     }
   }
 
@@ -107,7 +115,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         return toKubeSecret(await core.readNamespacedSecret({ namespace, name }), namespace);
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
-        throw translateKubeError(cluster, op, error);
+        throw translateKubeError(cluster, op, error, opts.timeouts);
       }
     },
 
@@ -141,7 +149,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
         await core.deleteNamespacedSecret({ namespace, name, ...(body === undefined ? {} : { body }) });
       } catch (error) {
         if (statusCode(error) === 404) return;
-        throw translateKubeError(cluster, op, error);
+        throw translateKubeError(cluster, op, error, opts.timeouts);
       }
     },
 
@@ -205,7 +213,7 @@ export function createKubeApi(cluster: string, kc: KubeConfig, opts: { fieldMana
             { cause: error },
           );
         }
-        throw translateKubeError(cluster, op, error);
+        throw translateKubeError(cluster, op, error, opts.timeouts);
       }
     },
   };
@@ -450,17 +458,23 @@ function describeStatus(code: number, status: KubeStatus): string {
  * Maps a client-node failure to a SyncError. Only the status code, reason, field paths, cause types and the name
  * of a refusing webhook or policy are copied: server messages and the exception's own `message` (which embeds the
  * response body) may quote what we sent.
+ * `timeouts` (those the request ran with) only make timeout messages say how long we waited.
  */
-export function translateKubeError(cluster: string, op: KubeOperation, error: unknown): SyncError {
+export function translateKubeError(
+  cluster: string,
+  op: KubeOperation,
+  error: unknown,
+  timeouts?: Readonly<KubeTimeouts>,
+): SyncError {
   if (error instanceof SyncError) return error;
   const where = `in namespace "${op.namespace}" of cluster "${cluster}"`;
   const object = `${singular(op.resource)} "${op.namespace}/${op.name ?? ''}"`;
   const code = statusCode(error);
-  if (code === undefined) return networkError(cluster, op, error);
+  if (code === undefined) return networkError(cluster, op, error, timeouts);
 
   const status = parseStatus(error);
   const detail = describeStatus(code, status);
-  const options = { cause: error };
+  const options = { cause: error, status: code };
   switch (true) {
     case code === 401:
       return new SyncError(
@@ -495,12 +509,14 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
         `cannot ${op.verb} ${object} in cluster "${cluster}" (${detail})`,
         options,
       );
-    case code === 429 || code >= 500 || code === 410:
+    case code === 429 || code >= 500 || code === 410: {
+      const retryAfterMs = retryAfter(error);
       return new SyncError(
         'KubernetesError',
         `cannot ${op.verb} ${op.resource} ${where}: HTTP ${code}${status.reason ? ` ${status.reason}` : ''}`,
-        { ...options, retryable: true },
+        { ...options, retryable: true, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
       );
+    }
     default:
       // 400 and the rest: the reason only.
       return new SyncError(
@@ -512,19 +528,78 @@ export function translateKubeError(cluster: string, op: KubeOperation, error: un
 }
 
 /** Certificate problems do not heal by retrying; connection resets and timeouts may. */
-const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS/;
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|TLS|SSL/;
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL']);
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
 
-function networkError(cluster: string, op: KubeOperation, error: unknown): SyncError {
+/** undici's timeout errors, by the timeout of ours that fired. */
+const TIMEOUT_CODES: Record<string, { failure: ConnectionFailure; what: (t?: Readonly<KubeTimeouts>) => string }> = {
+  UND_ERR_CONNECT_TIMEOUT: { failure: 'connect', what: (t) => `could not connect${within(t?.connectMs)}` },
+  UND_ERR_HEADERS_TIMEOUT: { failure: 'response', what: (t) => `no response headers${within(t?.headersMs)}` },
+  UND_ERR_BODY_TIMEOUT: { failure: 'response', what: (t) => `response body stalled${forMs(t?.bodyMs)}` },
+};
+
+function within(ms: number | undefined): string {
+  return ms === undefined ? ' in time' : ` within ${ms} ms`;
+}
+
+function forMs(ms: number | undefined): string {
+  return ms === undefined ? '' : ` for ${ms} ms`;
+}
+
+function networkError(
+  cluster: string,
+  op: KubeOperation,
+  error: unknown,
+  timeouts: Readonly<KubeTimeouts> | undefined,
+): SyncError {
   const codes = errorCodes(error);
-  const tls = codes.some((c) => TLS_CODE.test(c));
   const name = error instanceof Error ? error.name : typeof error;
   const reason = codes.length > 0 ? `${name} (${codes.join(', ')})` : name;
+  const trying = `while trying to ${op.verb} ${op.resource} in namespace "${op.namespace}"`;
+  const timeout = codes.map((c) => TIMEOUT_CODES[c]).find((t) => t !== undefined);
+  if (timeout !== undefined) {
+    return new ClusterConnectionError(
+      'Timeout',
+      timeout.failure,
+      `cluster "${cluster}" timed out ${trying}: ${timeout.what(timeouts)} (${codes.join(', ')})`,
+      { cause: error, retryable: true },
+    );
+  }
+  const tls = codes.some((c) => TLS_CODE.test(c));
+  const failure: ConnectionFailure = tls
+    ? 'tls'
+    : codes.some((c) => DNS_CODES.has(c))
+      ? 'dns'
+      : codes.some((c) => CONNECT_CODES.has(c))
+        ? 'connect'
+        : 'response';
   const problem = tls ? 'TLS verification failed' : 'unreachable';
-  return new SyncError(
+  return new ClusterConnectionError(
     'ClusterUnavailable',
-    `cluster "${cluster}" ${problem} while trying to ${op.verb} ${op.resource} in namespace "${op.namespace}": ${reason}`,
-    { cause: error, retryable: !tls },
+    failure,
+    `cluster "${cluster}" ${problem} ${trying}: ${reason}`,
+    {
+      cause: error,
+      retryable: !tls,
+    },
   );
+}
+
+/**
+ * `Retry-After` of an HTTP answer in milliseconds: delta-seconds or an HTTP date (RFC 9110 10.2.3). The API
+ * server sends seconds with 429 (API Priority and Fairness) and some 5xx.
+ */
+export function retryAfter(error: unknown, now: number = Date.now()): number | undefined {
+  const headers = (error as { headers?: unknown } | null)?.headers;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const entry = Object.entries(headers).find(([key]) => key.toLowerCase() === 'retry-after');
+  const value = typeof entry?.[1] === 'string' ? entry[1].trim() : undefined;
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // An HTTP date names its weekday or month; Date.parse alone would read "-1" as a year.
+  const date = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Error codes along the `cause` chain (fetch wraps the socket error as its cause). */

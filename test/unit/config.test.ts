@@ -67,7 +67,15 @@ describe('parseConfig', () => {
     expect(config.clusters['prod-us']).toMatchObject({
       eks: { roleArn: 'arn:aws:iam::123456789012:role/secret-sync' },
     });
-    expect(config.defaults).toEqual({ deletionPolicy: 'retain', clusterConcurrency: 8, bindingConcurrency: 4 });
+    expect(config.defaults).toEqual({
+      deletionPolicy: 'retain',
+      clusterConcurrency: 8,
+      bindingConcurrency: 4,
+      timeouts: {
+        kubernetes: { connectMs: 5_000, headersMs: 15_000, bodyMs: 15_000 },
+        aws: { connectMs: 5_000, requestMs: 15_000 },
+      },
+    });
     const [named, arn, prefix, tags] = config.syncs;
     expect(named?.targets[0]).toEqual({
       clusters: ['prod-eu', 'prod-us'],
@@ -237,6 +245,51 @@ syncs:
 
     // Assess
     expect(issues).toEqual(['configuration: clusters.a.eks.region: must be an AWS region such as eu-west-1']);
+  });
+
+  it("takes Kubernetes and AWS timeouts from defaults, and a cluster's own Kubernetes timeouts", () => {
+    // Prepare
+    const text = `clusters:
+  a: { eks: { name: a, region: eu-west-1 }, timeouts: { headersMs: 30000 } }
+  b: { kubeconfig: { context: b }, timeouts: { connectMs: 1000, bodyMs: 2000 } }
+defaults:
+  timeouts:
+    kubernetes: { connectMs: 2000 }
+    aws: { requestMs: 8000 }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [a, b], namespaces: [app] }]
+`;
+
+    // Act
+    const config = parseConfig(text);
+
+    // Assess
+    expect(config.defaults.timeouts).toEqual({
+      kubernetes: { connectMs: 2000, headersMs: 15_000, bodyMs: 15_000 },
+      aws: { connectMs: 5_000, requestMs: 8000 },
+    });
+    expect(config.clusters.a?.timeouts).toEqual({ headersMs: 30000 });
+    expect(config.clusters.b?.timeouts).toEqual({ connectMs: 1000, bodyMs: 2000 });
+  });
+
+  it('names a timeout out of range or unknown, in defaults and in a cluster', () => {
+    // Prepare
+    const text = withTarget('secret: db')
+      .replace('region: eu-west-1 } }', 'region: eu-west-1 }, timeouts: { headersMs: 0, totalMs: 5 } }')
+      .replace('syncs:', 'defaults: { timeouts: { kubernetes: { bodyMs: 600000 } } }\nsyncs:');
+
+    // Act
+    const issues = issuesOf(() => parseConfig(text));
+
+    // Assess
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^configuration: clusters\.a\.timeouts\.headersMs: .*100/),
+        expect.stringMatching(/^configuration: clusters\.a\.timeouts: .*"totalMs"/),
+        expect.stringMatching(/^configuration: defaults\.timeouts\.kubernetes\.bodyMs: .*300000/),
+      ]),
+    );
   });
 
   it('rejects unknown fields', () => {

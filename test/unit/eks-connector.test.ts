@@ -6,11 +6,13 @@ import type { DescribeClusterCommand, DescribeClusterCommandOutput } from '@aws-
 import type { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { createClusterConnector } from '../../lib/clusters/connector.js';
-import type { AssumeRoleFactory, EksClientFactory } from '../../lib/clusters/eks.js';
+import { type AssumeRoleFactory, createEksAccess, type EksClientFactory } from '../../lib/clusters/eks.js';
 import { createEksToken } from '../../lib/clusters/eks-token.js';
+import { PooledKubeConfig } from '../../lib/clusters/pooled-kubeconfig.js';
 import type { AwsCredentials, ClusterSpecs } from '../../lib/clusters/types.js';
-import { SyncError } from '../../lib/errors.js';
+import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
 import type { KubeApi } from '../../lib/target/kube-api.js';
+import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../../lib/timeouts.js';
 
 const START = new Date('2025-03-04T05:00:00.000Z');
 const BASE: AwsCredentials = { accessKeyId: 'AKIDBASE', secretAccessKey: 'base-secret' };
@@ -31,6 +33,9 @@ function harness(clusters: Record<string, ClusterInfo | Error>) {
   const assumeRoleCalls: Array<{ roleArn: string; externalId?: string; region: string }> = [];
   const tokenCalls: string[] = [];
   const kubeConfigs = new Map<string, KubeConfig>();
+  const kubeTimeouts = new Map<string, KubeTimeouts>();
+  /** What the next getSecret of a cluster's API handle throws. */
+  const kubeFailures = new Map<string, Error>();
   let assumeRoleError: Error | undefined;
 
   const eksClient: EksClientFactory = ({ region, credentials }) => ({
@@ -55,7 +60,7 @@ function harness(clusters: Record<string, ClusterInfo | Error>) {
     return ROLE;
   };
 
-  const connector = (specs: ClusterSpecs, homeDir?: string) =>
+  const connector = (specs: ClusterSpecs, homeDir?: string, timeouts?: KubeTimeouts) =>
     createClusterConnector(specs, {
       credentials: async () => BASE,
       eksClient,
@@ -65,10 +70,20 @@ function harness(clusters: Record<string, ClusterInfo | Error>) {
         tokenCalls.push(input.clusterName);
         return createEksToken(input);
       },
-      createKubeApi: (cluster, kc) => {
+      createKubeApi: (cluster, kc, timeouts) => {
         kubeConfigs.set(cluster, kc);
-        return { cluster } as KubeApi;
+        kubeTimeouts.set(cluster, timeouts);
+        return {
+          cluster,
+          getSecret: async () => {
+            const failure = kubeFailures.get(cluster);
+            kubeFailures.delete(cluster);
+            if (failure !== undefined) throw failure;
+            return undefined;
+          },
+        } as Partial<KubeApi> as KubeApi;
       },
+      ...(timeouts === undefined ? {} : { timeouts }),
       ...(homeDir === undefined ? {} : { homeDir }),
     });
 
@@ -78,6 +93,8 @@ function harness(clusters: Record<string, ClusterInfo | Error>) {
     assumeRoleCalls,
     tokenCalls,
     kubeConfigs,
+    kubeTimeouts,
+    kubeFailures,
     advance(ms: number) {
       now += ms;
     },
@@ -230,6 +247,102 @@ describe('createClusterConnector (EKS)', () => {
     // Assess: 61 minutes need 5 tokens at 14-minute lifetimes (0, 15, 30, 45, 60).
     expect(tokens.size).toBe(5);
     expect(await connector.connect('prod-eu')).toBe(api);
+  });
+
+  it('signs a new token a minute before the signing credentials expire, not at the last millisecond', async () => {
+    // Prepare: credentials that expire 10 minutes from now, before the token's own 14 minutes.
+    let now = START.getTime();
+    const expiration = new Date(START.getTime() + 10 * 60_000);
+    const signed: Date[] = [];
+    const eks = createEksAccess({
+      credentials: async () => ({ ...BASE, sessionToken: 'short-session', expiration }),
+      now: () => new Date(now),
+      createToken: (input) => {
+        signed.push(input.now ?? new Date(0));
+        return createEksToken(input);
+      },
+    });
+    const ref = { name: 'prod-eu', region: 'eu-west-1' };
+    const first = await eks.token(ref);
+
+    // Act
+    now = expiration.getTime() - 60_000 - 1;
+    const justBefore = await eks.token(ref);
+    now = expiration.getTime() - 60_000;
+    const atMargin = await eks.token(ref);
+
+    // Assess
+    expect(first.expiresAt).toEqual(new Date(expiration.getTime() - 60_000));
+    expect(justBefore.token).toBe(first.token);
+    expect(atMargin.token).not.toBe(first.token);
+    expect(signed).toHaveLength(2);
+  });
+
+  it('looks the cluster up again after a DNS, connect or TLS failure of a request', async () => {
+    // Prepare
+    const h = harness({ 'prod-eu': activeCluster('prod-eu') });
+    const connector = h.connector(specs);
+    const api = await connector.connect('prod-eu');
+
+    for (const failure of ['dns', 'connect', 'tls'] as const) {
+      // Act
+      h.kubeFailures.set(
+        'prod-eu',
+        new ClusterConnectionError('ClusterUnavailable', failure, `cluster "prod-eu" unreachable (${failure})`),
+      );
+      const error = await rejection((await connector.connect('prod-eu')).getSecret('app', 'db'));
+      const again = await connector.connect('prod-eu');
+
+      // Assess: the error passes through unchanged, and the next connect builds a new handle.
+      expect(error.message).toBe(`cluster "prod-eu" unreachable (${failure})`);
+      expect(again).not.toBe(api);
+    }
+    expect(h.describeCalls).toHaveLength(4);
+  });
+
+  it('keeps the cluster lookup after a timeout waiting for an answer, or an HTTP error', async () => {
+    // Prepare
+    const h = harness({ 'prod-eu': activeCluster('prod-eu') });
+    const connector = h.connector(specs);
+    const api = await connector.connect('prod-eu');
+
+    // Act
+    h.kubeFailures.set(
+      'prod-eu',
+      new ClusterConnectionError('Timeout', 'response', 'cluster "prod-eu" timed out: no response headers'),
+    );
+    await rejection(api.getSecret('app', 'db'));
+    h.kubeFailures.set('prod-eu', new SyncError('KubernetesError', 'HTTP 503', { retryable: true, status: 503 }));
+    await rejection(api.getSecret('app', 'db'));
+
+    // Assess
+    expect(await connector.connect('prod-eu')).toBe(api);
+    expect(h.describeCalls).toHaveLength(1);
+  });
+
+  it("applies the connector's timeouts, and a cluster's own ones over them", async () => {
+    // Prepare
+    const h = harness({ 'prod-eu': activeCluster('prod-eu'), 'prod-us-1': activeCluster('prod-us-1') });
+    const defaults: KubeTimeouts = { connectMs: 2000, headersMs: 3000, bodyMs: 4000 };
+    const connector = h.connector(
+      { ...specs, 'prod-us': { ...specs['prod-us'], timeouts: { headersMs: 9000 } } as ClusterSpecs[string] },
+      undefined,
+      defaults,
+    );
+
+    // Act
+    await connector.connect('prod-eu');
+    await connector.connect('prod-us');
+
+    // Assess
+    expect(h.kubeTimeouts.get('prod-eu')).toEqual(defaults);
+    const plain = harness({ 'prod-eu': activeCluster('prod-eu') });
+    await plain.connector(specs).connect('prod-eu');
+    expect(plain.kubeTimeouts.get('prod-eu')).toEqual(DEFAULT_KUBE_TIMEOUTS);
+    expect(h.kubeTimeouts.get('prod-us')).toEqual({ connectMs: 2000, headersMs: 9000, bodyMs: 4000 });
+    const kc = h.kubeConfigs.get('prod-us');
+    expect(kc).toBeInstanceOf(PooledKubeConfig);
+    expect((kc as PooledKubeConfig).timeouts).toEqual({ connectMs: 2000, headersMs: 9000, bodyMs: 4000 });
   });
 
   it('rejects an unknown cluster with ClusterUnknown naming it', async () => {

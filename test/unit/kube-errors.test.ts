@@ -1,17 +1,29 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { SyncError } from '../../lib/errors.js';
-import { type KubeOperation, translateKubeError } from '../../lib/target/client-node-api.js';
+import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
+import { type KubeOperation, retryAfter, translateKubeError } from '../../lib/target/client-node-api.js';
 
 const CREATE: KubeOperation = { verb: 'create', resource: 'secrets', namespace: 'payments', name: 'payments-db' };
 /** A secret value a server message quotes; it must not reach a translated error. */
 const SEEDED = 'Seeded-Value-9f3k';
 
 /** An ApiException as client-node throws it: `body` is the raw JSON text of a V1Status. */
-function apiException(code: number, status: Record<string, unknown>): ApiException<string> {
+function apiException(
+  code: number,
+  status: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): ApiException<string> {
   const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, ...status });
-  return new ApiException(code, 'Unknown API Status Code!', body, { 'content-type': 'application/json' });
+  return new ApiException(code, 'Unknown API Status Code!', body, { 'content-type': 'application/json', ...headers });
 }
+
+/** A failed fetch as undici reports it: a TypeError whose cause carries the code. */
+function fetchFailure(code: string, message = 'failed'): TypeError {
+  return new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) });
+}
+
+const GET: KubeOperation = { verb: 'get', resource: 'secrets', namespace: 'payments', name: 'payments-db' };
+const TIMEOUTS = { connectMs: 2000, headersMs: 3000, bodyMs: 4000 };
 
 describe('translateKubeError', () => {
   it('maps 403 to Forbidden naming verb, resource, namespace, cluster and the reason, not the server message', () => {
@@ -232,6 +244,70 @@ describe('translateKubeError', () => {
     // Assess
     expect(translated).toMatchObject({ code: 'ClusterUnavailable', retryable: false });
     expect(translated.message).toContain('TLS verification failed');
+  });
+
+  it('maps a 429 or 5xx to a retryable error carrying the status and the Retry-After wait', () => {
+    // Act
+    const throttled = translateKubeError(
+      'prod-eu',
+      GET,
+      apiException(429, { reason: 'TooManyRequests', message: 'too many requests' }, { 'retry-after': '2' }),
+    );
+    const unavailable = translateKubeError('prod-eu', GET, apiException(503, { reason: 'ServiceUnavailable' }));
+
+    // Assess
+    expect(throttled).toMatchObject({ code: 'KubernetesError', retryable: true, status: 429, retryAfterMs: 2000 });
+    expect(throttled.message).toBe(
+      'cannot get secrets in namespace "payments" of cluster "prod-eu": HTTP 429 TooManyRequests',
+    );
+    expect(unavailable).toMatchObject({ retryable: true, status: 503 });
+    expect(unavailable.retryAfterMs).toBeUndefined();
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, and ignores anything else', () => {
+    // Prepare
+    const now = Date.parse('2025-03-04T05:00:00Z');
+    const headers = (value: string) => ({ headers: { 'Retry-After': value } });
+
+    // Act / Assess
+    expect(retryAfter(headers('0'), now)).toBe(0);
+    expect(retryAfter(headers(' 5 '), now)).toBe(5000);
+    expect(retryAfter(headers('Tue, 04 Mar 2025 05:00:03 GMT'), now)).toBe(3000);
+    expect(retryAfter(headers('Tue, 04 Mar 2025 04:59:00 GMT'), now)).toBe(0);
+    expect(retryAfter(headers('soon'), now)).toBeUndefined();
+    expect(retryAfter(headers('-1'), now)).toBeUndefined();
+    expect(retryAfter({}, now)).toBeUndefined();
+  });
+
+  it('maps each of our timeouts to a retryable Timeout naming cluster, operation and the time waited', () => {
+    // Act
+    const headers = translateKubeError('prod-eu', GET, fetchFailure('UND_ERR_HEADERS_TIMEOUT'), TIMEOUTS);
+    const body = translateKubeError('prod-eu', GET, fetchFailure('UND_ERR_BODY_TIMEOUT'), TIMEOUTS);
+    const connect = translateKubeError('prod-eu', CREATE, fetchFailure('UND_ERR_CONNECT_TIMEOUT'), TIMEOUTS);
+
+    // Assess
+    expect(headers).toBeInstanceOf(ClusterConnectionError);
+    expect(headers).toMatchObject({ code: 'Timeout', retryable: true, failure: 'response' });
+    expect(headers.message).toBe(
+      'cluster "prod-eu" timed out while trying to get secrets in namespace "payments": ' +
+        'no response headers within 3000 ms (UND_ERR_HEADERS_TIMEOUT)',
+    );
+    expect(body).toMatchObject({ code: 'Timeout', failure: 'response' });
+    expect(body.message).toContain('response body stalled for 4000 ms');
+    expect(connect).toMatchObject({ code: 'Timeout', failure: 'connect' });
+    expect(connect.message).toContain('could not connect within 2000 ms');
+  });
+
+  it('says which step failed when no answer came: DNS, connect, TLS, or the response', () => {
+    // Act
+    const failures = ['ENOTFOUND', 'ECONNREFUSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ECONNRESET'].map(
+      (code) => translateKubeError('prod-eu', GET, fetchFailure(code)) as ClusterConnectionError,
+    );
+
+    // Assess
+    expect(failures.map((f) => f.failure)).toEqual(['dns', 'connect', 'tls', 'response']);
+    expect(failures.map((f) => f.retryable)).toEqual([true, true, false, true]);
+    expect(failures.every((f) => f.code === 'ClusterUnavailable' && f.status === undefined)).toBe(true);
   });
 
   it('passes SyncErrors through unchanged', () => {
