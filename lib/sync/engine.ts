@@ -10,6 +10,7 @@ import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, resourceText } fr
 import type { KubeApi } from '../target/kube-api.js';
 import { limitCalls } from '../target/limited-kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
+import { retryCalls } from '../target/retrying-kube-api.js';
 import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import { fingerprint, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
@@ -543,8 +544,11 @@ export class SyncEngine {
   ): Promise<BindingResult[]> {
     let api: KubeApi;
     try {
-      // Every call to this cluster goes through one limiter: bindingConcurrency calls in flight at most.
-      api = limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency);
+      // Every call to this cluster goes through one limiter: bindingConcurrency calls in flight at most. 429/5xx
+      // answers are retried outside it, so a call waiting to retry holds no slot.
+      api = retryCalls(
+        limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency),
+      );
     } catch (error) {
       const failure = errorOf(error);
       this.log.warn('cluster unavailable', { cluster, error: failure });

@@ -942,6 +942,25 @@ syncs:
     );
   });
 
+  it('retries a Kubernetes 503 or 429 answer, and the binding succeeds', async () => {
+    // Prepare
+    const w = world(FAN_OUT, { eu: ['payments'] });
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    const unavailable = (status: number) => () =>
+      new SyncError('KubernetesError', `HTTP ${status}`, { retryable: true, status, retryAfterMs: 0 });
+    w.api('eu').fail('getSecret', unavailable(503), { times: 1 });
+    w.api('eu').fail('patchTemplateAnnotations', unavailable(429), { times: 1 });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'] }));
+
+    // Assess
+    expect(result(report, 'eu', 'payments')).toMatchObject({ action: 'created', restarted: [{ name: 'web' }] });
+    expect(w.api('eu').calls('patchTemplateAnnotations')).toBe(2);
+    expect(w.api('eu').workload('payments', 'web').templateAnnotations).toHaveProperty(consumerHashAnnotation('db'));
+  });
+
   it('says the Secret was written when its restart fails after a write', async () => {
     // Prepare
     const w = world(FAN_OUT, { eu: ['payments'] });
