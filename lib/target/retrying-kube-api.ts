@@ -10,8 +10,9 @@
  * - `replaceSecret`: yes; it carries the resourceVersion read, so a repeat of an applied PUT gets 409.
  * - `patchTemplateAnnotations`: yes; with `expected` its `test` fails once applied (Conflict, the restarter
  *   re-reads and finds the workload current); without, it sets the same values again (no new rollout).
- * - `patchSecretAnnotations`: yes; a merge patch setting the same values again changes nothing.
- * - `deleteSecret`: no. A repeat some seconds later could delete a Secret that another pass recreated meanwhile.
+ * - `clearSecretAnnotation`: yes; it is conditional on the value (JSON Patch `test`), a repeat changes nothing.
+ * - `deleteSecret`: only with preconditions (uid and resourceVersion read), which make a repeat harmless (404 or
+ *   409). Without them a repeat some seconds later could delete a Secret that another pass recreated meanwhile.
  */
 import { SyncError } from '../errors.js';
 import type { KubeApi } from './kube-api.js';
@@ -81,9 +82,11 @@ export function retryCalls(api: KubeApi, options: RetryOptions = {}): KubeApi {
     getSecret: (...args) => retrying('getSecret', () => api.getSecret(...args)),
     createSecret: (...args) => retrying('createSecret', () => api.createSecret(...args)),
     replaceSecret: (...args) => retrying('replaceSecret', () => api.replaceSecret(...args)),
-    // Not repeated: see the module comment.
-    deleteSecret: (...args) => api.deleteSecret(...args),
-    patchSecretAnnotations: (...args) => retrying('patchSecretAnnotations', () => api.patchSecretAnnotations(...args)),
+    deleteSecret: (namespace, name, preconditions) =>
+      preconditions === undefined
+        ? api.deleteSecret(namespace, name)
+        : retrying('deleteSecret', () => api.deleteSecret(namespace, name, preconditions)),
+    clearSecretAnnotation: (...args) => retrying('clearSecretAnnotation', () => api.clearSecretAnnotation(...args)),
     listWorkloads: (...args) => retrying('listWorkloads', () => api.listWorkloads(...args)),
     patchTemplateAnnotations: (...args) =>
       retrying('patchTemplateAnnotations', () => api.patchTemplateAnnotations(...args)),

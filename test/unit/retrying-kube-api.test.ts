@@ -156,31 +156,47 @@ describe('retryCalls', () => {
     expect(h.fake.calls('getSecret') + h.fake.calls('replaceSecret') + h.fake.calls('listWorkloads')).toBe(3);
   });
 
-  it('retries the writes that are safe to repeat, and never a delete', async () => {
+  it('retries the writes that are safe to repeat, and a delete only with preconditions', async () => {
     // Prepare
     const h = harness();
     h.fake.seedWorkload({ namespace: 'app', name: 'web' });
-    for (const method of ['createSecret', 'patchSecretAnnotations', 'patchTemplateAnnotations'] as const) {
+    for (const method of [
+      'createSecret',
+      'replaceSecret',
+      'clearSecretAnnotation',
+      'patchTemplateAnnotations',
+    ] as const) {
       h.fake.fail(method, answer(503), { times: 1 });
     }
-    h.fake.fail('deleteSecret', answer(503), { times: 1 });
+    h.fake.fail('deleteSecret', answer(503), { times: 2 });
 
     // Act
-    const created = await h.api.createSecret(secret);
-    await h.api.replaceSecret({ ...secret, resourceVersion: created.resourceVersion });
-    await h.api.patchSecretAnnotations('app', 'db', { note: 'x' });
+    const created = await h.api.createSecret({ ...secret, annotations: { marker: 'm1' } });
+    const replaced = await h.api.replaceSecret({
+      ...secret,
+      annotations: { marker: 'm1' },
+      resourceVersion: created.resourceVersion,
+    });
+    const cleared = await h.api.clearSecretAnnotation('app', 'db', 'marker', 'm1');
     await h.api.patchTemplateAnnotations('app', 'Deployment', 'web', { a: 'b' }, {});
-    const deleteError = await h.api.deleteSecret('app', 'db').catch((e: unknown) => e);
+    const unconditional = await h.api.deleteSecret('app', 'db').catch((e: unknown) => e);
+    await h.api.deleteSecret('app', 'db', {
+      uid: replaced.uid,
+      resourceVersion: (await h.fake.getSecret('app', 'db'))?.resourceVersion ?? '',
+    });
 
     // Assess
     expect(h.retries.map((r) => r.call)).toEqual([
       'createSecret',
-      'patchSecretAnnotations',
+      'replaceSecret',
+      'clearSecretAnnotation',
       'patchTemplateAnnotations',
+      'deleteSecret',
     ]);
-    expect(deleteError).toMatchObject({ status: 503 });
-    expect(h.fake.calls('deleteSecret')).toBe(1);
-    expect(h.fake.secret('app', 'db')?.annotations).toEqual({ note: 'x' });
+    expect(cleared).toBe(true);
     expect(h.fake.workload('app', 'web').templateAnnotations).toEqual({ a: 'b' });
+    expect(unconditional).toMatchObject({ status: 503 });
+    expect(h.fake.calls('deleteSecret')).toBe(3);
+    expect(h.fake.secret('app', 'db')).toBeUndefined();
   });
 });
