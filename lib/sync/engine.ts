@@ -601,7 +601,8 @@ export class SyncEngine {
           adopt: binding.target.adopt,
           recreate: binding.target.recreate,
           dryRun: request.dryRun,
-          markRestartPending: restartWanted,
+          // Also with `restart: false`: the marker defers the restarts to the next pass that restarts (README).
+          markRestartPending: binding.target.restart !== 'none',
           pass: request.pass,
         });
         result.action = outcome.action;

@@ -300,10 +300,48 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     // Act
     const report = await w.engine.run(request({ secrets: ['prod/db'], restart: false }));
 
-    // Assess
+    // Assess: the restarts are deferred, marked on the Secret.
     expect(report.summary).toMatchObject({ created: 4, restarts: 0 });
     expect(w.api('eu').calls('listWorkloads')).toBe(0);
-    expect(w.api('eu').secret('payments', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+    expect(w.api('eu').calls('patchTemplateAnnotations')).toBe(0);
+    expect(w.api('eu').secret('payments', 'db')?.annotations).toHaveProperty(RESTART_PENDING_ANNOTATION);
+  });
+
+  it('restarts once, at the next reconcile, the consumers a restart: false backfill left, annotated or not', async () => {
+    // Prepare: `web` never carried our annotation; `api` carries an older fingerprint.
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: 'one' });
+    await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db'] }));
+    seedConsumers(w.apis);
+    for (const api of w.apis) {
+      for (const namespace of api.namespaces) {
+        api.seedWorkload({
+          namespace,
+          name: 'api',
+          podSpec: envFromSpec('db'),
+          templateAnnotations: { [consumerHashAnnotation('db')]: 'older-fingerprint' },
+        });
+      }
+    }
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db'], restart: false }));
+    resetCounts(...w.apis);
+
+    // Act
+    const reconcile = await w.engine.run(request({ trigger: 'reconcile' }));
+    const again = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(reconcile.summary).toMatchObject({ unchanged: 4, failed: 0, restarts: 8 });
+    const r = result(reconcile, 'eu', 'payments');
+    expect(r.restarted).toEqual([
+      { kind: 'Deployment', name: 'web' },
+      { kind: 'Deployment', name: 'api' },
+    ]);
+    const stored = w.api('eu').secret('payments', 'db');
+    expect(stored?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+    expect(w.api('eu').workload('payments', 'web').templateAnnotations[consumerHashAnnotation('db')]).toBe(r.hash);
+    expect(again.summary).toMatchObject({ unchanged: 4, restarts: 0 });
   });
 });
 
