@@ -75,6 +75,9 @@ export async function restartConsumers(
     return outcome;
   }
 
+  const failed = (due: RestartItem[], failure: SyncError) => {
+    for (const item of due) if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, failure);
+  };
   for (const listed of workloads) {
     let workload: Workload | undefined = listed;
     // A concurrent pass (a duplicate event) may patch the same workload: the patch is conditional on the template
@@ -102,11 +105,16 @@ export async function restartConsumers(
       } catch (error) {
         const failure = toSyncError(error);
         if (failure.code === 'Conflict' && attempt < MAX_PATCH_ATTEMPTS) {
-          workload = await reread(api, current).catch(() => undefined);
-          continue;
+          try {
+            workload = await reread(api, current);
+            continue;
+          } catch (rereadError) {
+            // Not knowing whether it was deleted, the restart is unfinished (e.g. the pass deadline came).
+            failed(due, toSyncError(rereadError));
+            break;
+          }
         }
-        for (const item of due)
-          if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, failure);
+        failed(due, failure);
         break;
       }
     }

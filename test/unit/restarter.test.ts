@@ -222,6 +222,22 @@ describe('restartConsumers', () => {
     expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'b' }]);
   });
 
+  it('reports a failure, not a deleted workload, when the re-read after a 409 fails', async () => {
+    // Prepare: the patch meets a concurrent writer, then the re-read cannot be answered (e.g. the pass deadline).
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+    api.fail('patchTemplateAnnotations', () => new SyncError('Conflict', 'patch: the object has been modified'));
+    api.fail('listWorkloads', () => new SyncError('DeadlineExceeded', 'pass deadline reached during list consumers'), {
+      when: () => api.calls('patchTemplateAnnotations') > 0,
+    });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.get('db')?.code).toBe('DeadlineExceeded');
+    expect(outcome.restarted.get('db')).toEqual([]);
+  });
+
   it('reports would-be restarts in a dry run without patching', async () => {
     // Prepare
     api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
