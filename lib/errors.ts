@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'VersionUnconfirmed'
   | 'KubernetesError'
   | 'Timeout'
+  | 'DeadlineExceeded'
   | 'Internal';
 
 export class SyncError extends Error {
@@ -94,6 +95,34 @@ export class InputError extends SyncError {
 
   constructor(code: 'InvalidEvent' | 'InvalidInput', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/**
+ * The pass deadline came while a call was in flight or about to start: the pass stopped waiting for it and started
+ * nothing after it. Retryable: what the call may still have done is repaired by the next pass (restart-pending marker).
+ */
+export class DeadlineExceededError extends SyncError {
+  override readonly name = 'DeadlineExceededError';
+  /** The step the pass was in, e.g. `connect`, `write Secret`, `restart`, `version check`. */
+  readonly step: string;
+  readonly where: { cluster?: string; object?: string };
+
+  constructor(step: string, where: { cluster?: string; object?: string } = {}) {
+    const place = where.cluster === undefined ? '' : ` for cluster "${where.cluster}"`;
+    const object = where.object === undefined ? '' : ` (${where.object})`;
+    super(
+      'DeadlineExceeded',
+      `pass deadline reached${place} during ${step}${object}; stopped waiting, the next pass repairs it`,
+      { retryable: true },
+    );
+    this.step = step;
+    this.where = where;
+  }
+
+  /** The same failure, as seen by a binding in `cluster` (e.g. its source read was cut). */
+  forCluster(cluster: string): DeadlineExceededError {
+    return new DeadlineExceededError(this.step, { ...this.where, cluster });
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
-import { InputError, SyncError, toSyncError } from '../errors.js';
+import { DeadlineExceededError, InputError, SyncError, toSyncError } from '../errors.js';
 import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, resourceText } from '../events/secret-id.js';
 import type { KubeApi } from '../target/kube-api.js';
 import { limitCalls } from '../target/limited-kube-api.js';
@@ -13,6 +13,7 @@ import { type RestartItem, restartConsumers } from '../target/restarter.js';
 import { retryCalls } from '../target/retrying-kube-api.js';
 import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
+import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import { fingerprint, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
@@ -23,6 +24,11 @@ import type { BindingAction, BindingResult, SyncReport, SyncRequest } from './ty
 export interface EngineLog {
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
+  /**
+   * One binding finished (per namespace, as its writes and restarts end), before the pass is over. Called again for
+   * a binding the pass re-applies (a newer version arrived meanwhile); the report holds the last result.
+   */
+  result?(result: BindingResult): void;
 }
 
 export interface EngineDeps {
@@ -43,6 +49,15 @@ interface PendingRestart {
   result: BindingResult;
   item: RestartItem;
   marker: string | undefined;
+}
+
+/** Per-pass options. */
+export interface RunOptions {
+  /**
+   * Epoch milliseconds on the engine's clock. After it the pass stops waiting for calls in flight, starts none, and
+   * reports the unfinished bindings `failed` with `DeadlineExceeded`; everything finished is kept.
+   */
+  deadlineAt?: number;
 }
 
 const silent: EngineLog = { info: () => {}, warn: () => {} };
@@ -71,7 +86,7 @@ function defaultName(id: string): string {
   return isSecretArn(id) ? (nameFromArn(id) ?? id) : id;
 }
 
-function bindingKey(b: Binding): string {
+function bindingKey(b: Pick<Binding, 'cluster' | 'namespace' | 'secret'>): string {
   return `${b.cluster}/${b.namespace}/${b.secret}`;
 }
 
@@ -140,15 +155,36 @@ export class SyncEngine {
   private readonly log: EngineLog;
   private readonly now: () => Date;
 
-  constructor(private readonly deps: EngineDeps) {
+  /** `deadline` is the engine's own: `run` builds one engine per pass with a deadline over guarded ports. */
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly deadline?: PassDeadline,
+  ) {
     this.log = deps.log ?? silent;
     this.now = deps.now ?? (() => new Date());
   }
 
   /** Runs one pass. Throws InputError for a request that names nothing configured; everything else is reported. */
-  async run(input: SyncRequest): Promise<SyncReport> {
+  async run(input: SyncRequest, options: RunOptions = {}): Promise<SyncReport> {
     // The pass id goes into the restart-pending markers it sets, so that it clears only its own (or ones it finished).
     const request: PassRequest = { ...input, pass: randomUUID() };
+    if (options.deadlineAt === undefined || this.deadline !== undefined) return this.pass(request);
+    const deadline = new PassDeadline(options.deadlineAt, this.now);
+    try {
+      // Every port call of this pass (Secrets Manager, connects, Kubernetes) ends at the deadline.
+      const { source, clusters } = this.deps;
+      const guarded = {
+        ...this.deps,
+        source: deadlineSource(source, deadline),
+        clusters: deadlineConnector(clusters, deadline),
+      };
+      return await new SyncEngine(guarded, deadline).pass(request);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async pass(request: PassRequest): Promise<SyncReport> {
     const started = this.now().getTime();
     const { config } = this.deps;
     checkRequest(config, request);
@@ -178,9 +214,16 @@ export class SyncEngine {
       const values = request.deleted
         ? new Map<string, SecretValue | Error>()
         : await this.fetch(bindings, request, report);
+      for (const result of confirmed.results) this.log.result?.(result);
       report.results = [...confirmed.results, ...(await this.apply(confirmed.bindings, values, request))];
-      if (!request.deleted && !request.dryRun) await this.settle(bindings, values, request, report);
+      if (!request.deleted && !request.dryRun) {
+        const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
+        await this.settle(bindings, values, request, report);
+        // Bindings the version check changed (re-applied, or failed) are reported again.
+        for (const r of report.results) if (reported.get(bindingKey(r)) !== JSON.stringify(r)) this.log.result?.(r);
+      }
     }
+    for (const conflict of conflicts) this.log.result?.(conflict);
     report.results.push(...conflicts);
     report.results.sort((a, b) =>
       `${a.cluster}/${a.namespace}/${a.secret}`.localeCompare(`${b.cluster}/${b.namespace}/${b.secret}`),
@@ -192,6 +235,10 @@ export class SyncEngine {
       for (const w of result.restarted) restarted.add(`${result.cluster}/${result.namespace}/${w.kind}/${w.name}`);
     }
     report.summary.restarts = restarted.size;
+    const cut = report.results.filter((r) => r.error?.code === 'DeadlineExceeded').length;
+    if (this.deadline?.reached && cut > 0) {
+      report.notes.push(`pass deadline reached: ${cut} binding(s) unfinished, reported failed (DeadlineExceeded)`);
+    }
     report.durationMs = this.now().getTime() - started;
     return report;
   }
@@ -459,10 +506,17 @@ export class SyncEngine {
           if (current === undefined) return { id, read, failure: 'Secrets Manager reported no AWSCURRENT version' };
           return { id, read, current, moved: current !== read };
         } catch (error) {
+          // Cut by the deadline (typically behind a cluster that never answered): what was written stays reported
+          // as done, and the source entry fails the pass so that the retry checks again.
+          if (error instanceof DeadlineExceededError) return { id, read, cut: error };
           return { id, read, failure: errorOf(error).message };
         }
       });
       for (const check of checks) {
+        if (check.cut !== undefined) {
+          const entry = report.sources.find((e) => e.id === check.id);
+          if (entry !== undefined && entry.error === undefined) entry.error = errorOf(check.cut);
+        }
         if (check.failure !== undefined) {
           failSource(
             report,
@@ -505,6 +559,7 @@ export class SyncEngine {
         bindings.filter((b) => pending.includes(b.fetchId)),
         values,
         request,
+        false,
       );
       const key = (r: BindingResult) => `${r.cluster}/${r.namespace}/${r.secret}`;
       const redone = new Map(again.map((r) => [key(r), r]));
@@ -528,10 +583,11 @@ export class SyncEngine {
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
     request: PassRequest,
+    emit = true,
   ): Promise<BindingResult[]> {
     const byCluster = [...groupBy(bindings, (b) => b.cluster)];
     const perCluster = await mapLimit(byCluster, this.deps.config.defaults.clusterConcurrency, ([cluster, list]) =>
-      this.applyCluster(cluster, list, values, request),
+      this.applyCluster(cluster, list, values, request, emit),
     );
     return perCluster.flat();
   }
@@ -541,7 +597,12 @@ export class SyncEngine {
     bindings: Binding[],
     values: Map<string, SecretValue | Error>,
     request: PassRequest,
+    emit: boolean,
   ): Promise<BindingResult[]> {
+    const done = (results: BindingResult[]): BindingResult[] => {
+      if (emit) for (const result of results) this.log.result?.(result);
+      return results;
+    };
     let api: KubeApi;
     try {
       // Every call to this cluster goes through one limiter: bindingConcurrency calls in flight at most. 429/5xx
@@ -552,17 +613,17 @@ export class SyncEngine {
     } catch (error) {
       const failure = errorOf(error);
       this.log.warn('cluster unavailable', { cluster, error: failure });
-      return bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure }));
+      return done(bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure })));
     }
     const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
     const results = await Promise.all(
       byNamespace.map(async ([namespace, list]) => {
         const gone = list.filter((b) => sourceGone(request, values.get(b.fetchId)));
         const live = list.filter((b) => !gone.includes(b));
-        return [
+        return done([
           ...(gone.length > 0 ? await this.deleteNamespace(api, gone, request) : []),
           ...(live.length > 0 ? await this.syncNamespace(api, namespace, live, values, request) : []),
-        ];
+        ]);
       }),
     );
     return results.flat();
@@ -584,7 +645,8 @@ export class SyncEngine {
       const value = values.get(binding.fetchId);
       if (value === undefined || value instanceof Error) {
         result.action = 'failed';
-        result.error = errorOf(value ?? new Error('secret was not read'));
+        const cut = value instanceof DeadlineExceededError ? value.forCluster(binding.cluster) : value;
+        result.error = errorOf(cut ?? new Error('secret was not read'));
         return;
       }
       let desired: DesiredSecret;

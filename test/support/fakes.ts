@@ -46,6 +46,7 @@ class CallBook<M extends string> {
   readonly calls = new Map<M, number>();
   readonly log: Array<{ method: M; args: unknown[] }> = [];
   private readonly injected: Array<Injected<M>> = [];
+  private readonly stalls: Array<{ method: M; when?: (args: unknown[]) => boolean }> = [];
 
   count(method: M): number {
     return this.calls.get(method) ?? 0;
@@ -64,6 +65,19 @@ class CallBook<M extends string> {
     const entry: Injected<M> = { method, error, times: options.times ?? 1 };
     if (options.when !== undefined) entry.when = options.when;
     this.injected.push(entry);
+  }
+
+  stall(method: M, when?: (args: unknown[]) => boolean): void {
+    this.stalls.push(when === undefined ? { method } : { method, when });
+  }
+
+  unstall(): void {
+    this.stalls.length = 0;
+  }
+
+  /** Whether a recorded call must never answer (a server that accepted the request and went silent). */
+  stalled(method: M, args: unknown[]): boolean {
+    return this.stalls.some((s) => s.method === method && (s.when?.(args) ?? true));
   }
 
   /** Records the call, then throws an injected failure if one matches. */
@@ -156,6 +170,16 @@ export class FakeKubeApi implements KubeApi {
   /** The next `times` calls of `method` (matching `when`) throw `error`. */
   fail(method: KubeMethod, error: () => Error, options: { times?: number; when?: (args: unknown[]) => boolean } = {}) {
     this.book.inject(method, error, options);
+  }
+
+  /** Calls of `method` (matching `when`) are counted and then never answered, as by a silent API server. */
+  stall(method: KubeMethod, when?: (args: unknown[]) => boolean): void {
+    this.book.stall(method, when);
+  }
+
+  /** Answers every call again (drops the stalls). */
+  unstall(): void {
+    this.book.unstall();
   }
 
   /** Stores a Secret as if someone else created it. */
@@ -353,6 +377,7 @@ export class FakeKubeApi implements KubeApi {
       this.meter.around(async () => {
         await tick();
         this.book.enter(method, args);
+        if (this.book.stalled(method, args)) await never();
         await this.before?.(method, args);
         return body();
       });
@@ -392,6 +417,11 @@ export class FakeKubeApi implements KubeApi {
     this.version += 1;
     return String(this.version);
   }
+}
+
+/** A promise that never settles. */
+function never(): Promise<never> {
+  return new Promise<never>(() => {});
 }
 
 function key(namespace: string, name: string): string {
@@ -534,9 +564,15 @@ export class FakeSecretSource implements SecretSource {
     });
   }
 
+  /** Calls of `method` (matching `when`) are counted and then never answered. */
+  stall(method: SourceMethod, when?: (args: unknown[]) => boolean): void {
+    this.book.stall(method, when);
+  }
+
   private async call<T>(method: SourceMethod, args: unknown[], body: () => T): Promise<T> {
     await tick();
     this.book.enter(method, args);
+    if (this.book.stalled(method, args)) await never();
     return body();
   }
 
@@ -561,10 +597,11 @@ export class FakeSecretSource implements SecretSource {
 
 // --- clusters -------------------------------------------------------------------------------------------------
 
-/** Hands out FakeKubeApis by cluster name; clusters in `unavailable` fail to connect. */
+/** Hands out FakeKubeApis by cluster name; clusters in `unavailable` fail to connect, `silent` never answer. */
 export class FakeConnector implements ClusterConnector {
   readonly apis = new Map<string, FakeKubeApi>();
   readonly unavailable = new Set<string>();
+  readonly silent = new Set<string>();
   readonly meter = new InFlightMeter();
   connects = 0;
 
@@ -582,6 +619,7 @@ export class FakeConnector implements ClusterConnector {
     return this.meter.around(async () => {
       this.connects += 1;
       await tick();
+      if (this.silent.has(cluster)) await never();
       if (this.unavailable.has(cluster)) {
         throw new SyncError('ClusterUnavailable', `cluster "${cluster}" is unavailable: connect ETIMEDOUT`, {
           retryable: true,

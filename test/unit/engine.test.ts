@@ -1438,3 +1438,172 @@ syncs:
     expect(report.sources.every((s) => s.error === undefined)).toBe(true);
   });
 });
+
+describe('SyncEngine: the pass deadline', () => {
+  /** The deadline `ms` after the injected clock's now (its timer runs in real time). */
+  const deadlineIn = (ms: number) => ({ deadlineAt: NOW.getTime() + ms });
+
+  /** An engine over `w`'s ports that records each binding as the engine reports it finished. */
+  function recorded(w: ReturnType<typeof world>, config = FAN_OUT) {
+    const finished: BindingResult[] = [];
+    const engine = new SyncEngine({
+      config: parseConfig(config),
+      source: w.source,
+      clusters: w.connector,
+      now: () => NOW,
+      log: { info: () => {}, warn: () => {}, result: (r) => finished.push(structuredClone(r)) },
+    });
+    return { engine, finished };
+  }
+
+  it('fails the bindings of a cluster that never answers with DeadlineExceeded naming it and the step, keeping the others', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    w.api('us').stall('getSecret');
+    const { engine, finished } = recorded(w);
+
+    // Act
+    const report = await engine.run(request({ secrets: ['prod/db'] }), deadlineIn(200));
+
+    // Assess: eu complete (written, restarted, marker cleared), us failed at its first call.
+    for (const namespace of ['payments', 'canary']) {
+      expect(result(report, 'eu', namespace)).toMatchObject({ action: 'created', restarted: [{ name: 'web' }] });
+      expect(w.api('eu').secret(namespace, 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+      const cut = result(report, 'us', namespace);
+      expect(cut.action).toBe('failed');
+      expect(cut.error?.code).toBe('DeadlineExceeded');
+      expect(cut.error?.message).toContain('for cluster "us" during read Secret');
+      expect(cut.error?.message).toContain(`Secret ${namespace}/db`);
+    }
+    expect(report.summary).toMatchObject({ created: 2, failed: 2, restarts: 2 });
+    expect(report.notes).toContain(
+      'pass deadline reached: 2 binding(s) unfinished, reported failed (DeadlineExceeded)',
+    );
+    // Each binding was reported as it finished: eu's before the deadline cut us.
+    expect(finished.map((r) => `${r.cluster}/${r.namespace}:${r.action}`)).toEqual([
+      'eu/payments:created',
+      'eu/canary:created',
+      'us/payments:failed',
+      'us/canary:failed',
+    ]);
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('names the connect step for a cluster whose connection never completes', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.connector.silent.add('us');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(100));
+
+    // Assess
+    expect(result(report, 'eu', 'payments').action).toBe('created');
+    expect(result(report, 'us', 'payments').error).toEqual({
+      code: 'DeadlineExceeded',
+      message: 'pass deadline reached for cluster "us" during connect; stopped waiting, the next pass repairs it',
+    });
+  });
+
+  it('starts no call after the deadline: queued calls are dropped, not sent late', async () => {
+    // Prepare: one call in flight per cluster, so canary's read waits behind payments' silent one.
+    const w = world(FAN_OUT.replace('syncs:', 'defaults: { bindingConcurrency: 1 }\nsyncs:'));
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.api('us').stall('getSecret', ([namespace]) => namespace === 'payments');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(100));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    // Assess
+    expect(w.api('us').book.log.map((c) => `${c.method} ${String(c.args[0])}`)).toEqual(['getSecret payments']);
+    expect(result(report, 'us', 'canary').error?.message).toContain('during read Secret (Secret canary/db)');
+    expect(w.api('us').secret('canary', 'db')).toBeUndefined();
+  });
+
+  it('leaves a Secret written but not restarted marked, and the retry restarts its consumers once', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    seedConsumers(w.apis);
+    w.api('us').stall('patchTemplateAnnotations', ([namespace]) => namespace === 'payments');
+
+    // Act
+    const first = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(200));
+    const marker = w.api('us').secret('payments', 'db')?.annotations[RESTART_PENDING_ANNOTATION];
+    w.api('us').unstall();
+    const retry = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(10_000));
+
+    // Assess
+    const cut = result(first, 'us', 'payments');
+    expect(cut.action).toBe('failed');
+    expect(cut.error?.code).toBe('DeadlineExceeded');
+    expect(cut.error?.message).toMatch(/^Secret created, restart failed: pass deadline reached for cluster "us"/);
+    expect(cut.error?.message).toContain('during restart (Deployment payments/web)');
+    expect(result(first, 'us', 'canary').action).toBe('created');
+    expect(markerHash(marker)).toBe(w.api('us').secret('payments', 'db')?.annotations[HASH_ANNOTATION] ?? 'none');
+    expect(result(retry, 'us', 'payments')).toMatchObject({ action: 'unchanged', restarted: [{ name: 'web' }] });
+    expect(result(retry, 'us', 'canary')).toMatchObject({ action: 'unchanged', restarted: [] });
+    expect(retry.summary).toMatchObject({ failed: 0, restarts: 1 });
+    expect(w.api('us').secret('payments', 'db')?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+  });
+
+  it('keeps written bindings whose version check the deadline cut, and fails the pass on the source', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.source.stall('currentVersionId');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(200));
+
+    // Assess
+    expect(report.summary).toMatchObject({ created: 4, failed: 0 });
+    expect(report.sources).toEqual([
+      expect.objectContaining({
+        id: 'prod/db',
+        error: {
+          code: 'DeadlineExceeded',
+          message:
+            'pass deadline reached during version check (secret "prod/db"); stopped waiting, the next pass repairs it',
+        },
+      }),
+    ]);
+  });
+
+  it('reads and writes nothing when the deadline has already passed, naming each binding cluster', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(0));
+
+    // Assess
+    expect(w.source.reads()).toBe(0);
+    expect(w.apis.map((a) => a.book.total())).toEqual([0, 0]);
+    expect(report.summary.failed).toBe(4);
+    expect(report.sources[0]?.error?.code).toBe('DeadlineExceeded');
+    expect(report.sources[0]?.error?.message).toContain('during read source secret (secret "prod/db")');
+    expect(result(report, 'us', 'canary').error?.message).toContain('for cluster "us" during connect');
+  });
+
+  it('without a deadline reports every binding once as it finishes', async () => {
+    // Prepare
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    const { engine, finished } = recorded(w);
+
+    // Act
+    const report = await engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(finished).toHaveLength(4);
+    expect(
+      [...finished].sort((a, b) => `${a.cluster}${a.namespace}`.localeCompare(`${b.cluster}${b.namespace}`)),
+    ).toEqual(report.results);
+  });
+});
