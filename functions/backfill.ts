@@ -13,5 +13,5 @@ export const handler = middy<unknown, SyncReport>()
   .use(logMetrics(runtime.metrics))
   .handler(async (input, context) =>
     // Invalid input throws InputError naming the field; nothing is read or written.
-    runAndReport(runtime, parseBackfillInput(input, { origin: `backfill ${context.awsRequestId}` })),
+    runAndReport(runtime, parseBackfillInput(input, { origin: `backfill ${context.awsRequestId}` }), context),
   );

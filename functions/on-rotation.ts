@@ -13,7 +13,7 @@ export type OnRotationResult = SyncReport | { ignored: string; secretId?: string
 export const handler = middy<unknown, OnRotationResult>()
   .use(injectLambdaContext(runtime.logger))
   .use(logMetrics(runtime.metrics))
-  .handler(async (event) => {
+  .handler(async (event, context) => {
     // A malformed event throws InputError here: nothing was done, and the message names the bad field.
     const parsed = parseSecretEvent(event);
     if (parsed.kind === 'ignore') {
@@ -23,5 +23,5 @@ export const handler = middy<unknown, OnRotationResult>()
         : { ignored: parsed.reason, secretId: parsed.secretId };
     }
     const eventId = (event as { id?: unknown }).id;
-    return runAndReport(runtime, toSyncRequest(parsed, typeof eventId === 'string' ? { eventId } : {}));
+    return runAndReport(runtime, toSyncRequest(parsed, typeof eventId === 'string' ? { eventId } : {}), context);
   });

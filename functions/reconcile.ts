@@ -14,5 +14,5 @@ export const handler = middy<unknown, SyncReport>()
   .handler(async (input, context) => {
     // The schedule sends an EventBridge "Scheduled Event"; a manual invoke may pass { "dryRun": true }.
     const dryRun = typeof input === 'object' && input !== null && (input as { dryRun?: unknown }).dryRun === true;
-    return runAndReport(runtime, reconcileRequest({ dryRun, origin: `reconcile ${context.awsRequestId}` }));
+    return runAndReport(runtime, reconcileRequest({ dryRun, origin: `reconcile ${context.awsRequestId}` }), context);
   });

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
 import { createClusterConnector } from '../lib/clusters/connector.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import { SyncError } from '../lib/errors.js';
 import { createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
-import type { SyncReport, SyncRequest } from '../lib/sync/types.js';
+import type { BindingResult, SyncReport, SyncRequest } from '../lib/sync/types.js';
 import { sdkRequestHandler } from '../lib/timeouts.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
@@ -44,9 +45,29 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
     log: {
       info: (message, attributes) => logger.info(message, { ...attributes }),
       warn: (message, attributes) => logger.warn(message, { ...attributes }),
+      // One line per binding as it finishes: what finished is in the logs even if the invocation dies later.
+      result: (result) => logBinding(logger, result),
     },
   });
   return { config, engine, logger, metrics };
+}
+
+function logBinding(logger: Logger, result: BindingResult): void {
+  const line = { binding: result };
+  if (result.action === 'failed') logger.error('binding failed', line);
+  else logger.info(`binding ${result.action}`, line);
+}
+
+/** Time kept after the pass deadline to log, flush metrics and return before Lambda's own timeout. */
+export const FLUSH_MARGIN_MS = 5_000;
+
+/**
+ * The pass deadline for an invocation: its remaining time minus `FLUSH_MARGIN_MS`, or minus a quarter of it when
+ * less than 20 s remain (a short remaining time still leaves the pass most of it).
+ */
+export function passDeadline(context: Pick<Context, 'getRemainingTimeInMillis'>, now = Date.now()): number {
+  const remaining = Math.max(0, context.getRemainingTimeInMillis());
+  return now + remaining - Math.min(FLUSH_MARGIN_MS, remaining / 4);
 }
 
 /** Thrown after every binding ran, when some failed, so that Lambda/EventBridge retry the (idempotent) pass. */
@@ -70,15 +91,17 @@ export class SyncFailedError extends SyncError {
   }
 }
 
-/** Runs the engine, logs one line per binding, emits metrics, and throws if any binding failed. */
-export async function runAndReport(runtime: Runtime, request: SyncRequest): Promise<SyncReport> {
+/**
+ * Runs the engine until the invocation's pass deadline (binding lines are logged as they finish), emits metrics,
+ * and throws if any binding failed.
+ */
+export async function runAndReport(
+  runtime: Runtime,
+  request: SyncRequest,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SyncReport> {
   const { engine, logger, metrics } = runtime;
-  const report = await engine.run(request);
-  for (const result of report.results) {
-    const line = { binding: result };
-    if (result.action === 'failed') logger.error('binding failed', line);
-    else logger.info(`binding ${result.action}`, line);
-  }
+  const report = await engine.run(request, { deadlineAt: passDeadline(context) });
   for (const note of report.notes) logger.info(note);
   metrics.addDimension('Trigger', request.trigger);
   const { summary } = report;
@@ -87,6 +110,11 @@ export async function runAndReport(runtime: Runtime, request: SyncRequest): Prom
   metrics.addMetric('Failed', MetricUnit.Count, summary.failed);
   metrics.addMetric('Restarts', MetricUnit.Count, summary.restarts);
   metrics.addMetric('Deleted', MetricUnit.Count, summary.deleted);
+  metrics.addMetric(
+    'DeadlineExceeded',
+    MetricUnit.Count,
+    report.results.filter((r) => r.error?.code === 'DeadlineExceeded').length,
+  );
   if (request.trigger === 'reconcile') {
     const drift = report.results.filter((r) => r.drift).length;
     metrics.addMetric('DriftFound', MetricUnit.Count, drift);

@@ -1,8 +1,10 @@
 /** A Lambda-shaped context for calling the real handlers outside Lambda (demo, invoke, benchmark, tests). */
 import type { Context } from 'aws-lambda';
 
+/** `remainingMs` counts down from the call, as in Lambda (where it is the function timeout at the start). */
 export function lambdaContext(functionName: string, remainingMs = 300_000): Context {
   const requestId = crypto.randomUUID();
+  const endsAt = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -12,7 +14,7 @@ export function lambdaContext(functionName: string, remainingMs = 300_000): Cont
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: `2026/11/29/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => remainingMs,
+    getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()),
     done: () => {},
     fail: () => {},
     succeed: () => {},
