@@ -66,34 +66,40 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'event', type: 'string', value: 'FILE', description: 'an EventBridge event (JSON file, "-" for stdin)' },
   { name: 'dry-run', type: 'boolean', description: 'report what would change; write and restart nothing' },
   { name: 'no-restart', type: 'boolean', description: 'write Secrets but restart no workload' },
+  {
+    name: 'timeout',
+    type: 'string',
+    value: 'DURATION',
+    description: 'stop waiting after this long (e.g. 90s, 5m, 1m30s): unfinished bindings fail with DeadlineExceeded',
+  },
 ];
 
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'plan',
     summary: 'show what would change (a dry run): per Secret the action, changed key names, workloads to restart',
-    options: ['secret', 'cluster', 'namespace'],
+    options: ['secret', 'cluster', 'namespace', 'timeout'],
     details:
       'Without filters: what "reconcile" would do (drift, stale consumers). With filters: what "backfill" would do.',
   },
   {
     name: 'sync',
     summary: 'handle one Secrets Manager event, as the on-rotation function does',
-    options: ['event', 'dry-run'],
+    options: ['event', 'dry-run', 'timeout'],
     required: ['event'],
     details: 'Events the function would ignore (AWSPENDING, custom labels, failed calls) are reported and exit 0.',
   },
   {
     name: 'backfill',
     summary: 'sync the given (default: all) configured secrets now, as the backfill function does',
-    options: ['secret', 'cluster', 'namespace', 'no-restart', 'dry-run'],
+    options: ['secret', 'cluster', 'namespace', 'no-restart', 'dry-run', 'timeout'],
     details: 'Consumers restart only when a Secret content changes; --no-restart leaves them for a later pass.',
   },
   {
     name: 'reconcile',
     summary:
       'full pass over the configuration, as the scheduled function does: repairs drift, restarts stale consumers',
-    options: ['dry-run'],
+    options: ['dry-run', 'timeout'],
     details: 'Selectors (namePrefix, tags) are resolved with ListSecrets; values are read with BatchGetSecretValue.',
   },
   {
@@ -120,6 +126,8 @@ export interface RunArgs {
   event?: string;
   dryRun: boolean;
   restart: boolean;
+  /** `--timeout`: the pass deadline, in milliseconds from the start of the run. */
+  timeoutMs?: number;
 }
 
 export type CliArgs = { kind: 'help'; command?: CommandName } | { kind: 'version' } | RunArgs;
@@ -146,6 +154,24 @@ function parserOptions(): NonNullable<ParseArgsConfig['options']> {
 function parseArgsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('. ')[0]?.replace(/\.$/, '') ?? message;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Longest accepted `--timeout`: a day (a pass is minutes; a larger value is a typo). */
+const MAX_TIMEOUT_MS = 24 * 3_600_000;
+
+/** A duration such as `90s`, `5m`, `1m30s`, `500ms` or `45` (seconds) in milliseconds; UsageError otherwise. */
+export function parseDuration(option: string, text: string): number {
+  const trimmed = text.trim();
+  const bare = /^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed;
+  const parts = [...bare.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  const ms = parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] ?? 0), 0);
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== bare || !(ms > 0) || ms > MAX_TIMEOUT_MS) {
+    throw new UsageError(
+      `--${option} "${text}" is not a duration between 1ms and 24h (e.g. 90s, 5m, 1m30s, 500ms; a bare number is seconds)`,
+    );
+  }
+  return Math.round(ms);
 }
 
 /** Parses argv (without `node` and the script). Throws UsageError. */
@@ -197,5 +223,6 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (secrets !== undefined) args.secrets = secrets;
   if (clusters !== undefined) args.clusters = clusters;
   if (namespaces !== undefined) args.namespaces = namespaces;
+  if (typeof values.timeout === 'string') args.timeoutMs = parseDuration('timeout', values.timeout);
   return args;
 }

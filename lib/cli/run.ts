@@ -8,6 +8,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { type Config, loadConfigFile } from '../config/index.js';
 import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
 import { parseBackfillInput, parseSecretEvent, reconcileRequest, toSyncRequest } from '../events/index.js';
+import type { RunOptions } from '../sync/engine.js';
 import type { SyncReport, SyncRequest } from '../sync/types.js';
 import { parseCliArgs, type RunArgs, UsageError } from './args.js';
 import { formatPlan } from './format.js';
@@ -27,7 +28,12 @@ export interface CliIO {
   /** Reads `--event -`. */
   stdin?: () => Promise<string>;
   /** Builds the engine; tests inject a fake. Default: AWS SDK + cluster connector (wiring.ts). */
-  createEngine?: (config: Config, progress: Progress) => Promise<{ run(request: SyncRequest): Promise<SyncReport> }>;
+  createEngine?: (
+    config: Config,
+    progress: Progress,
+  ) => Promise<{ run(request: SyncRequest, options?: RunOptions): Promise<SyncReport> }>;
+  /** The clock `--timeout` counts from (tests inject one). */
+  now?: () => number;
 }
 
 export const VERSION: string = pkg.version;
@@ -76,7 +82,10 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
     `${request.trigger}${request.dryRun ? ' (dry run)' : ''}: ${scope}, ` +
       `${request.clusters?.length ?? Object.keys(config.clusters).length} cluster(s)...`,
   );
-  const report = await engine.run(request);
+  // The engine's clock is the real one too: the deadline is on the same time line.
+  const options: RunOptions =
+    args.timeoutMs === undefined ? {} : { deadlineAt: (io.now ?? Date.now)() + args.timeoutMs };
+  const report = await engine.run(request, options);
   io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatPlan(report));
   // The handlers' rule: a failed binding or a failed source lookup (e.g. a selector's ListSecrets) fails the pass.
   const failed = report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined);

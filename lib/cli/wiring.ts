@@ -74,6 +74,11 @@ export async function createCliEngine(config: Config, progress: Progress): Promi
       // Engine attributes are ids, names, hashes and counts only.
       info: (message, attributes) => progress(withAttributes(message, attributes)),
       warn: (message, attributes) => progress(`warning: ${withAttributes(message, attributes)}`),
+      // Each binding as it finishes, so a slow cluster does not hide what the others did.
+      result: (r) =>
+        progress(
+          `${r.cluster}/${r.namespace}/${r.secret}: ${r.action}${r.error === undefined ? '' : ` (${r.error.code})`}`,
+        ),
     },
   });
 }

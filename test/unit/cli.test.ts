@@ -389,6 +389,78 @@ describe('runCli requests', () => {
   });
 });
 
+describe('runCli --timeout', () => {
+  it.each([
+    ['90s', 90_000],
+    ['5m', 300_000],
+    ['1m30s', 90_000],
+    ['500ms', 500],
+    ['45', 45_000],
+    ['1.5h', 5_400_000],
+  ])('reads --timeout %s as %d ms', (text, ms) => {
+    expect(parseCliArgs(['reconcile', '--timeout', text])).toMatchObject({ timeoutMs: ms });
+  });
+
+  it.each(['0s', 'soon', '5 m', '1m30', '5x', '25h', ''])('rejects --timeout %j naming the option', (text) => {
+    expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(UsageError);
+    expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(`--timeout "${text}" is not a duration`);
+  });
+
+  it('does not take --timeout for validate', () => {
+    expect(() => parseCliArgs(['validate', '--timeout', '5s'])).toThrow(
+      'option --timeout does not apply to "validate"',
+    );
+  });
+
+  it('passes the deadline to the engine, counted from the start of the run', async () => {
+    // Prepare
+    const seen: Array<{ deadlineAt?: number } | undefined> = [];
+    const { io } = harness(dir);
+    io.now = () => 1_000_000;
+    io.createEngine = async () => ({
+      run: async (_request, options) => {
+        seen.push(options);
+        return report();
+      },
+    });
+
+    // Act
+    const code = await runCli(['backfill', '--timeout', '2m'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(seen).toEqual([{ deadlineAt: 1_120_000 }]);
+  });
+
+  it('reports the finished cluster and fails the silent one with DeadlineExceeded, exit 1', async () => {
+    // Prepare: the real engine over fakes; cluster beta accepts and never answers.
+    const config = parseConfig(CONFIG);
+    const source = new FakeSecretSource();
+    source.put('demo/app-db', { DB_USER: 'app', DB_PASSWORD: 'pw-not-printed-1234' });
+    const alpha = new FakeKubeApi('alpha', { namespaces: ['payments'] });
+    const beta = new FakeKubeApi('beta', { namespaces: ['payments'] });
+    beta.stall('getSecret');
+    const { io, out } = harness(dir);
+    io.createEngine = async (_config, progress) =>
+      new SyncEngine({
+        config,
+        source,
+        clusters: new FakeConnector([alpha, beta]),
+        log: { info: () => {}, warn: () => {}, result: (r) => progress(`${r.cluster}: ${r.action}`) },
+      });
+
+    // Act
+    const code = await runCli(['backfill', '--timeout', '200ms'], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out.stdout).toMatch(/alpha\s+payments\s+app-db\s+created/);
+    expect(out.stdout).toContain('beta/payments/app-db: DeadlineExceeded: pass deadline reached for cluster "beta"');
+    expect(out.stderr).toContain('alpha: created\nbeta: failed\n');
+    expect(out.stdout + out.stderr).not.toContain('pw-not-printed-1234');
+  });
+});
+
 describe('formatPlan', () => {
   const SECRET_VALUE = 'hunter2-very-secret';
 
