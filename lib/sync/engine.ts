@@ -609,6 +609,11 @@ export class SyncEngine {
       // answers are retried outside it, so a call waiting to retry holds no slot.
       api = retryCalls(
         limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency),
+        // No retry wait that would end after the pass deadline, on the engine's own clock.
+        {
+          now: () => this.now().getTime(),
+          deadlineAt: this.deadline?.at,
+        },
       );
     } catch (error) {
       const failure = errorOf(error);

@@ -1591,6 +1591,25 @@ describe('SyncEngine: the pass deadline', () => {
     expect(result(report, 'us', 'canary').error?.message).toContain('for cluster "us" during connect');
   });
 
+  it('does not wait for a retry of a 503 that would end after the deadline', async () => {
+    // Prepare: the server asks for 8 s before a retry; the deadline is in 2 s.
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.api('us').fail(
+      'getSecret',
+      () => new SyncError('KubernetesError', 'HTTP 503', { retryable: true, status: 503, retryAfterMs: 8_000 }),
+      { when: ([namespace]) => namespace === 'payments' },
+    );
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['prod/db'] }), deadlineIn(2_000));
+
+    // Assess: the server's answer is reported at once, no wait ran into the deadline.
+    expect(result(report, 'us', 'payments').error).toEqual({ code: 'KubernetesError', message: 'HTTP 503' });
+    expect(w.api('us').calls('getSecret')).toBe(2);
+    expect(result(report, 'us', 'canary').action).toBe('created');
+  });
+
   it('without a deadline reports every binding once as it finishes', async () => {
     // Prepare
     const w = world(FAN_OUT);
