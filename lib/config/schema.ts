@@ -1,5 +1,6 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
 import { z } from 'zod';
+import { secretKeyProblem } from '../sync/names.js';
 import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';
 
 /** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */
@@ -14,7 +15,7 @@ const dnsSubdomain = z
     /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
     'must be a lowercase RFC 1123 subdomain (a-z, 0-9, "-", ".")',
   );
-/** Secret data keys: [-._a-zA-Z0-9]+ (Kubernetes validation). */
+/** A JSON key a `keys` mapping reads: [-._a-zA-Z0-9]+ (a dotted path goes in `{ path }`). */
 const dataKey = z
   .string()
   .max(253)
@@ -37,6 +38,23 @@ const clusterTimeouts = z
     bodyMs: millis.optional(),
   })
   .optional();
+
+type IssueSink = { addIssue(issue: { code: 'custom'; message: string }): void };
+
+/** Reports a Secret data key the API server would refuse on every write (see secretKeyProblem). */
+function checkSecretKey(key: string, ctx: IssueSink): void {
+  const problem = secretKeyProblem(key);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `Secret key ${JSON.stringify(key)} ${problem}` });
+}
+
+const secretKey = z.string().superRefine(checkSecretKey);
+
+/** YAML gives `__proto__` as an own key, which zod's record then drops silently: refuse it by name first. */
+function refuseProtoKey(value: unknown, ctx: IssueSink): unknown {
+  if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__'))
+    checkSecretKey('__proto__', ctx);
+  return value;
+}
 
 const clusterName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a cluster name of [A-Za-z0-9_.-]');
 
@@ -119,18 +137,24 @@ const targetSchema = z
     type: z.string().min(1).default('Opaque'),
     /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
     keys: z
-      .union(
-        [
-          z.literal('all'),
-          z.record(dataKey, keyRef).refine((k) => Object.keys(k).length > 0, 'must map at least one key'),
-        ],
-        {
-          error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }',
-        },
+      .preprocess(
+        refuseProtoKey,
+        z
+          .union(
+            [
+              z.literal('all'),
+              z.record(z.string(), keyRef).refine((k) => Object.keys(k).length > 0, 'must map at least one key'),
+            ],
+            { error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }' },
+          )
+          // Key names are checked after the union, whose own message would hide which key is wrong.
+          .superRefine((keys, ctx) => {
+            if (keys !== 'all') for (const key of Object.keys(keys)) checkSecretKey(key, ctx);
+          }),
       )
       .optional(),
     /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
-    asKey: dataKey.optional(),
+    asKey: secretKey.optional(),
     labels: z.record(z.string(), z.string()).default({}),
     annotations: z.record(z.string(), z.string()).default({}),
     restart: restartSchema.default('auto'),

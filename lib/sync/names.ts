@@ -63,3 +63,23 @@ export function contentHash(type: string, data: Record<string, string>): string 
 export function fingerprint(secretUid: string, hash: string): string {
   return createHmac('sha256', secretUid).update(hash).digest('hex');
 }
+
+/** Longest Secret data key (Kubernetes' IsConfigMapKey: a DNS-1123 subdomain's length). */
+export const MAX_SECRET_KEY_LENGTH = 253;
+const SECRET_KEY_CHARS = /^[-._a-zA-Z0-9]+$/;
+
+/**
+ * Why `key` cannot be a Secret data key, or undefined if it can: Kubernetes' IsConfigMapKey rules (at most 253
+ * characters of `[-._a-zA-Z0-9]`, not `.` or `..`, not starting with `..`), and `__proto__`, which a JavaScript
+ * object silently drops. IsConfigMapKey is in kubernetes/kubernetes
+ * staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go.
+ */
+export function secretKeyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'must not be empty';
+  if (key.length > MAX_SECRET_KEY_LENGTH) return `must be at most ${MAX_SECRET_KEY_LENGTH} characters`;
+  if (!SECRET_KEY_CHARS.test(key)) return 'must consist of alphanumerics, "-", "_" or "."';
+  if (key === '.' || key === '..') return `must not be "${key}"`;
+  if (key.startsWith('..')) return 'must not start with ".."';
+  if (key === '__proto__') return 'must not be "__proto__" (JavaScript objects drop it)';
+  return undefined;
+}

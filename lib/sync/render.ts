@@ -4,11 +4,21 @@ import { SyncError } from '../errors.js';
 import type { SecretIdentity } from '../events/secret-id.js';
 import type { KubeSecretWrite } from '../target/kube-api.js';
 import {
+  arrayItems,
+  documentSlice,
+  type JsonSlice,
+  kindOf,
+  objectMembers,
+  sourceText,
+  stringValue,
+} from './json-source.js';
+import {
   contentHash,
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   SOURCE_ANNOTATION,
+  secretKeyProblem,
   VERSION_ANNOTATION,
 } from './names.js';
 import type { SecretValue } from './ports.js';
@@ -23,16 +33,17 @@ const REQUIRED_KEYS: Record<string, string[]> = {
   'kubernetes.io/tls': ['tls.crt', 'tls.key'],
   'kubernetes.io/ssh-auth': ['ssh-privatekey'],
 };
-const VALID_KEY = /^[-._a-zA-Z0-9]+$/;
-
 export interface DesiredSecret extends KubeSecretWrite {
   hash: string;
   /** The source secret as Secrets Manager reported it; the writer refuses a Secret that mirrors another one. */
   source: SecretIdentity;
 }
 
-/** Parses a SecretString as a JSON object; the parser's message is dropped because it quotes the input. */
-function parseJsonObject(value: SecretValue, source: string): Record<string, unknown> {
+/**
+ * Parses a SecretString as a JSON object and returns it as a slice of its own text, so that values keep their
+ * exact JSON text; the parser's message is dropped because it quotes the input.
+ */
+function parseJsonObject(value: SecretValue, source: string): JsonSlice {
   if (value.secretString === undefined) {
     throw new SyncError(
       'SecretNotJson',
@@ -54,57 +65,86 @@ function parseJsonObject(value: SecretValue, source: string): Record<string, unk
       `secret "${source}" is JSON but not an object (${Array.isArray(parsed) ? 'array' : typeof parsed}); use "asKey" to sync the whole string`,
     );
   }
-  return parsed as Record<string, unknown>;
+  return documentSlice(value.secretString);
 }
 
-function encode(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+/** A value's Secret bytes (base64): a string's characters, any other value's JSON text exactly as stored. */
+function encode(value: JsonSlice): string | undefined {
+  const kind = kindOf(value);
+  if (kind === 'null') return undefined;
+  const text = kind === 'string' ? stringValue(value) : sourceText(value);
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-function lookup(object: Record<string, unknown>, ref: KeyRef): { found: boolean; value?: unknown } {
-  if (typeof ref === 'string')
-    return Object.hasOwn(object, ref) ? { found: true, value: object[ref] } : { found: false };
-  let current: unknown = object;
-  for (const part of ref.path.split('.')) {
-    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return { found: false };
-    current = (current as Record<string, unknown>)[part];
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+
+function lookup(object: Map<string, JsonSlice>, ref: KeyRef): JsonSlice | undefined {
+  if (typeof ref === 'string') return object.get(ref);
+  const [first, ...rest] = ref.path.split('.');
+  let current = object.get(first ?? '');
+  for (const part of rest) {
+    if (current === undefined) return undefined;
+    const kind = kindOf(current);
+    if (kind === 'object') current = objectMembers(current).get(part);
+    else if (kind === 'array' && ARRAY_INDEX.test(part)) current = arrayItems(current)[Number(part)];
+    else return undefined;
   }
-  return { found: true, value: current };
+  return current;
+}
+
+/** A key name for a message: names are not secret, but one may be long. */
+function quoteKey(key: string): string {
+  return key.length > 80 ? `${JSON.stringify(key.slice(0, 80))}... (${key.length} characters)` : JSON.stringify(key);
+}
+
+/** Refuses keys the API server would reject on every pass (or that JavaScript would drop), naming each. */
+function checkKeyNames(keys: Iterable<string>, source: string): void {
+  const invalid: string[] = [];
+  for (const key of keys) {
+    const problem = secretKeyProblem(key);
+    if (problem !== undefined) invalid.push(`${quoteKey(key)} (${problem})`);
+  }
+  if (invalid.length > 0) {
+    throw new SyncError(
+      'KeyNotFound',
+      `secret "${source}" has keys that are not valid Secret keys: ${invalid.slice(0, 10).join(', ')}${invalid.length > 10 ? `, and ${invalid.length - 10} more` : ''}; map them with "keys"`,
+    );
+  }
 }
 
 /** Secret data (base64 values) for one target; throws SyncError naming missing or invalid keys. */
 export function renderData(value: SecretValue, target: TargetConfig, source: string): Record<string, string> {
   if (target.asKey !== undefined) {
+    checkKeyNames([target.asKey], source);
     const bytes =
       value.secretBinary !== undefined
         ? Buffer.from(value.secretBinary)
         : Buffer.from(value.secretString ?? '', 'utf8');
     return { [target.asKey]: bytes.toString('base64') };
   }
-  const object = parseJsonObject(value, source);
+  const object = objectMembers(parseJsonObject(value, source));
   const data: Record<string, string> = {};
   if (target.keys === undefined || target.keys === 'all') {
-    const invalid = Object.keys(object).filter((k) => !VALID_KEY.test(k));
-    if (invalid.length > 0) {
+    checkKeyNames(object.keys(), source);
+    for (const [key, item] of object) {
+      const encoded = encode(item);
+      if (encoded !== undefined) data[key] = encoded;
+    }
+    if (Object.keys(data).length === 0) {
       throw new SyncError(
         'KeyNotFound',
-        `secret "${source}" has keys that are not valid Secret keys: ${invalid.map((k) => JSON.stringify(k)).join(', ')}; map them with "keys"`,
+        `secret "${source}" has no keys to sync (${object.size === 0 ? 'an empty JSON object' : 'every value is null'}); an empty Secret is not written`,
       );
-    }
-    for (const [key, item] of Object.entries(object)) {
-      if (item !== null && item !== undefined) data[key] = encode(item);
     }
     return data;
   }
+  checkKeyNames(Object.keys(target.keys), source);
   const missing: string[] = [];
   for (const [key, ref] of Object.entries(target.keys)) {
     const hit = lookup(object, ref);
-    if (!hit.found || hit.value === null || hit.value === undefined) {
-      missing.push(typeof ref === 'string' ? ref : ref.path);
-    } else {
-      data[key] = encode(hit.value);
-    }
+    const encoded = hit === undefined ? undefined : encode(hit);
+    if (encoded === undefined) missing.push(typeof ref === 'string' ? ref : ref.path);
+    else data[key] = encoded;
   }
   if (missing.length > 0) {
     throw new SyncError(

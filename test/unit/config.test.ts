@@ -239,6 +239,39 @@ syncs:
     expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]\.keys/)]);
   });
 
+  it.each([
+    ['keys: { ".": password }', 'Secret key "." must not be "."'],
+    ['keys: { "..": password }', 'Secret key ".." must not be ".."'],
+    ['keys: { "..data": password }', 'Secret key "..data" must not start with ".."'],
+    [`keys: { ${'k'.repeat(254)}: password }`, `Secret key "${'k'.repeat(254)}" must be at most 253 characters`],
+    ['keys: { "DB PASSWORD": password }', 'Secret key "DB PASSWORD" must consist of alphanumerics, "-", "_" or "."'],
+    ['keys: { __proto__: password }', 'Secret key "__proto__" must not be "__proto__" (JavaScript objects drop it)'],
+    ['asKey: ".."', 'Secret key ".." must not be ".."'],
+  ])('refuses Secret keys the API server refuses, at load time (case %#)', (fields, message) => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget(fields)));
+
+    // Assess
+    const field = fields.startsWith('asKey') ? 'asKey' : 'keys';
+    expect(issues).toEqual([`configuration: syncs[0].targets[0].${field}: ${message}`]);
+  });
+
+  it('accepts the Secret keys the API server accepts: dot files, inner double dots, 253 characters', () => {
+    // Act
+    const config = parseConfig(withTarget(`keys: { .env: a, a..b: b, _-.: c, ${'k'.repeat(253)}: d }`));
+
+    // Assess
+    expect(Object.keys(config.syncs[0]?.targets[0]?.keys ?? {})).toEqual(['.env', 'a..b', '_-.', 'k'.repeat(253)]);
+  });
+
+  it('reads a __proto__ JSON key mapped under another Secret key', () => {
+    // Act
+    const config = parseConfig(withTarget('keys: { PROTO: __proto__ }'));
+
+    // Assess
+    expect(config.syncs[0]?.targets[0]?.keys).toEqual({ PROTO: '__proto__' });
+  });
+
   it('names the field of an invalid EKS region', () => {
     // Act
     const issues = issuesOf(() => parseConfig(withTarget('secret: db').replace('eu-west-1', 'europe')));

@@ -127,6 +127,158 @@ describe('renderData', () => {
   });
 });
 
+describe('renderData: values as stored', () => {
+  it('keeps the exact JSON text of numbers, booleans, objects and arrays (no float rounding, no re-spacing)', () => {
+    // Prepare
+    const text =
+      '{ "big": 12345678901234567890, "ratio": 0.10, "exp": 1E+2, "neg": -0, "t": true,\n  "opts": { "a" : [1.50, 2], "s": "x}]\\"" } }';
+
+    // Act
+    const data = renderData(secretValue(text), targetConfig(), 'app/db');
+
+    // Assess
+    expect(data).toEqual({
+      big: b64('12345678901234567890'),
+      ratio: b64('0.10'),
+      exp: b64('1E+2'),
+      neg: b64('-0'),
+      t: b64('true'),
+      opts: b64('{ "a" : [1.50, 2], "s": "x}]\\"" }'),
+    });
+  });
+
+  it('keeps the exact text of mapped keys and nested paths, array items included', () => {
+    // Prepare
+    const value = secretValue('{"db": {"port": 5432.0, "hosts": [ {"n": 1.10}, "b" ]}, "id": 9007199254740993}');
+    const target = targetConfig({
+      keys: {
+        PORT: { path: 'db.port' },
+        FIRST: { path: 'db.hosts.0' },
+        N: { path: 'db.hosts.0.n' },
+        SECOND: { path: 'db.hosts.1' },
+        ID: 'id',
+      },
+    });
+
+    // Act
+    const data = renderData(value, target, 'app/db');
+
+    // Assess
+    expect(data).toEqual({
+      PORT: b64('5432.0'),
+      FIRST: b64('{"n": 1.10}'),
+      N: b64('1.10'),
+      SECOND: b64('b'),
+      ID: b64('9007199254740993'),
+    });
+  });
+
+  it('decodes string escapes and takes the last of duplicated keys, as JSON.parse does', () => {
+    // Act
+    const data = renderData(secretValue('{"p": "first", "p": "p\\u0041ss\\n\\"q\\""}'), targetConfig(), 'app/db');
+
+    // Assess
+    expect(data).toEqual({ p: b64('pAss\n"q"') });
+  });
+
+  it('finds no array length or out-of-range item through a path', () => {
+    // Act
+    const error = thrown(() =>
+      renderData(
+        secretValue('{"a": [1]}'),
+        targetConfig({ keys: { L: { path: 'a.length' }, X: { path: 'a.1' }, Y: { path: 'a.01' } } }),
+        'app/db',
+      ),
+    );
+
+    // Assess
+    expect(error.message).toBe('secret "app/db" has no keys "a.length", "a.1", "a.01" (mapped in "keys")');
+  });
+});
+
+describe('renderData: nothing half-written', () => {
+  it('refuses a __proto__ key, naming the secret and the key, not the value', () => {
+    // Act
+    const error = thrown(() =>
+      renderData(secretValue(`{"user": "app", "__proto__": "${CANARY}"}`), targetConfig(), 'app/db'),
+    );
+
+    // Assess
+    expect(error.code).toBe('KeyNotFound');
+    expect(error.message).toBe(
+      'secret "app/db" has keys that are not valid Secret keys: "__proto__" (must not be "__proto__" (JavaScript objects drop it)); map them with "keys"',
+    );
+  });
+
+  it('syncs a __proto__ JSON key mapped under another name', () => {
+    // Act
+    const data = renderData(
+      secretValue(`{"__proto__": "${CANARY}"}`),
+      targetConfig({ keys: { PROTO: '__proto__' } }),
+      'app/db',
+    );
+
+    // Assess
+    expect(data).toEqual({ PROTO: b64(CANARY) });
+  });
+
+  it.each([
+    ['{}', 'an empty JSON object'],
+    ['{"a": null, "b": null}', 'every value is null'],
+  ])('refuses %s, which would write an empty Secret', (text, why) => {
+    // Act
+    const error = thrown(() => renderData(secretValue(text), targetConfig({ keys: 'all' }), 'app/db'));
+
+    // Assess
+    expect(error.code).toBe('KeyNotFound');
+    expect(error.message).toBe(`secret "app/db" has no keys to sync (${why}); an empty Secret is not written`);
+  });
+
+  it('refuses the key names Kubernetes refuses (IsConfigMapKey), each with its reason', () => {
+    // Prepare
+    const long = 'k'.repeat(254);
+    const value = secretValue(JSON.stringify({ '.': CANARY, '..': 'x', '..x': 'x', [long]: 'x', 'a b': 'x', ok: 'x' }));
+
+    // Act
+    const error = thrown(() => renderData(value, targetConfig(), 'app/db'));
+
+    // Assess
+    expect(error.code).toBe('KeyNotFound');
+    expect(error.message).toContain('"." (must not be ".")');
+    expect(error.message).toContain('".." (must not be "..")');
+    expect(error.message).toContain('"..x" (must not start with "..")');
+    expect(error.message).toContain(`"${'k'.repeat(80)}"... (254 characters) (must be at most 253 characters)`);
+    expect(error.message).toContain('"a b" (must consist of alphanumerics, "-", "_" or ".")');
+    expect(error.message).not.toContain('"ok"');
+    expect(error.message).not.toContain(CANARY);
+  });
+
+  it('accepts the key names Kubernetes accepts: dot files, inner double dots, 253 characters', () => {
+    // Prepare
+    const longest = 'k'.repeat(253);
+
+    // Act
+    const data = renderData(
+      secretValue(JSON.stringify({ '.env': 'a', 'a..b': 'b', '_-.': 'c', [longest]: 'd' })),
+      targetConfig(),
+      'app/db',
+    );
+
+    // Assess
+    expect(Object.keys(data).sort()).toEqual(['.env', '_-.', 'a..b', longest].sort());
+  });
+
+  it('refuses an invalid mapped or asKey Secret key at render time too (configuration built in code)', () => {
+    // Act
+    const mapped = thrown(() => renderData(secretValue('{"a": "1"}'), targetConfig({ keys: { '..': 'a' } }), 'x'));
+    const whole = thrown(() => renderData(secretValue('{"a": "1"}'), targetConfig({ asKey: '.' }), 'x'));
+
+    // Assess
+    expect(mapped.message).toContain('".." (must not be "..")');
+    expect(whole.message).toContain('"." (must not be ".")');
+  });
+});
+
 describe('renderSecret', () => {
   it('renders data, type, our label, source annotations and the content hash', () => {
     // Prepare
