@@ -55,7 +55,7 @@ export class SecretsManagerCounter {
 }
 
 export type KubeMethod = Exclude<keyof KubeApi, 'cluster'>;
-const READS: KubeMethod[] = ['getSecret', 'listWorkloads'];
+const READS: KubeMethod[] = ['getSecret', 'listManagedSecrets', 'listWorkloads'];
 const WRITES: KubeMethod[] = ['createSecret', 'replaceSecret', 'deleteSecret'];
 const PATCHES: KubeMethod[] = ['clearSecretAnnotation', 'patchTemplateAnnotations'];
 
@@ -123,6 +123,7 @@ export class KubeCounter {
       replaceSecret: track('replaceSecret', api.replaceSecret.bind(api)),
       deleteSecret: track('deleteSecret', api.deleteSecret.bind(api)),
       clearSecretAnnotation: track('clearSecretAnnotation', api.clearSecretAnnotation.bind(api)),
+      listManagedSecrets: track('listManagedSecrets', api.listManagedSecrets.bind(api)),
       listWorkloads: track('listWorkloads', api.listWorkloads.bind(api)),
       patchTemplateAnnotations: track('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api)),
     };

@@ -110,6 +110,7 @@ export async function runAndReport(
   metrics.addMetric('Failed', MetricUnit.Count, summary.failed);
   metrics.addMetric('Restarts', MetricUnit.Count, summary.restarts);
   metrics.addMetric('Deleted', MetricUnit.Count, summary.deleted);
+  metrics.addMetric('Orphaned', MetricUnit.Count, summary.orphaned);
   metrics.addMetric(
     'DeadlineExceeded',
     MetricUnit.Count,

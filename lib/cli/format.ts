@@ -12,6 +12,7 @@ const DRY_RUN_ACTION: Record<BindingAction, string> = {
   unchanged: 'unchanged',
   deleted: 'delete',
   retained: 'retain',
+  orphaned: 'orphaned',
   skipped: 'skip',
   failed: 'failed',
 };
@@ -28,10 +29,22 @@ function workloads(result: BindingResult): string {
 
 function summaryLine(report: SyncReport): string {
   const { summary, dryRun } = report;
-  const order: BindingAction[] = ['created', 'updated', 'unchanged', 'deleted', 'retained', 'skipped', 'failed'];
+  const order: BindingAction[] = [
+    'created',
+    'updated',
+    'unchanged',
+    'deleted',
+    'retained',
+    'orphaned',
+    'skipped',
+    'failed',
+  ];
   const counts = order
     .filter((a) => summary[a] > 0)
-    .map((a) => `${summary[a]} ${dryRun && a !== 'failed' && a !== 'unchanged' ? `to ${DRY_RUN_ACTION[a]}` : a}`);
+    .map(
+      (a) =>
+        `${summary[a]} ${dryRun && a !== 'failed' && a !== 'unchanged' && a !== 'orphaned' ? `to ${DRY_RUN_ACTION[a]}` : a}`,
+    );
   const restarts = `${summary.restarts} ${dryRun ? 'restarts planned' : summary.restarts === 1 ? 'restart' : 'restarts'}`;
   const drift = report.results.filter((r) => r.drift === true).length;
   const parts = [...counts, restarts, ...(drift > 0 ? [`${drift} with drift`] : [])];

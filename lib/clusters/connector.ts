@@ -139,6 +139,7 @@ function dropOnConnectionFailure(api: KubeApi, onFailure: (error: ClusterConnect
     replaceSecret: (...args) => watch(() => api.replaceSecret(...args)),
     deleteSecret: (...args) => watch(() => api.deleteSecret(...args)),
     clearSecretAnnotation: (...args) => watch(() => api.clearSecretAnnotation(...args)),
+    listManagedSecrets: (...args) => watch(() => api.listManagedSecrets(...args)),
     listWorkloads: (...args) => watch(() => api.listWorkloads(...args)),
     patchTemplateAnnotations: (...args) => watch(() => api.patchTemplateAnnotations(...args)),
   };

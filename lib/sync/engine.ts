@@ -15,6 +15,7 @@ import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import { fingerprint, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
+import { reconcileOrphans } from './orphans.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
 import { type DesiredSecret, renderSecret } from './render.js';
@@ -193,7 +194,17 @@ export class SyncEngine {
       dryRun: request.dryRun,
       sources: [],
       results: [],
-      summary: { created: 0, updated: 0, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 0, restarts: 0 },
+      summary: {
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        deleted: 0,
+        retained: 0,
+        orphaned: 0,
+        skipped: 0,
+        failed: 0,
+        restarts: 0,
+      },
       durationMs: 0,
       notes: [],
     };
@@ -222,6 +233,23 @@ export class SyncEngine {
         // Bindings the version check changed (re-applied, or failed) are reported again.
         for (const r of report.results) if (reported.get(bindingKey(r)) !== JSON.stringify(r)) this.log.result?.(r);
       }
+    }
+    if (request.trigger === 'reconcile' && request.secrets === undefined) {
+      const orphans = await reconcileOrphans({
+        config,
+        source: this.deps.source,
+        connect: async (cluster) =>
+          retryCalls(limitCalls(await this.deps.clusters.connect(cluster), config.defaults.bindingConcurrency), {
+            now: () => this.now().getTime(),
+            deadlineAt: this.deadline?.at,
+          }),
+        planned: [...planned, ...peers],
+        dryRun: request.dryRun,
+        report,
+        warn: (message, attributes) => this.log.warn(message, attributes),
+      });
+      for (const orphan of orphans) this.log.result?.(orphan);
+      report.results.push(...orphans);
     }
     for (const conflict of conflicts) this.log.result?.(conflict);
     report.results.push(...conflicts);

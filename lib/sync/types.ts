@@ -24,7 +24,16 @@ export interface SyncRequest {
   origin?: string;
 }
 
-export type BindingAction = 'created' | 'updated' | 'unchanged' | 'deleted' | 'retained' | 'skipped' | 'failed';
+/** `orphaned`: a Secret reconcile found left by a selector source that no longer matches it, kept (retain). */
+export type BindingAction =
+  | 'created'
+  | 'updated'
+  | 'unchanged'
+  | 'deleted'
+  | 'retained'
+  | 'orphaned'
+  | 'skipped'
+  | 'failed';
 
 export interface WorkloadRefResult {
   kind: WorkloadKind;

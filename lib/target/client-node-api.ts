@@ -17,6 +17,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { ClusterConnectionError, type ConnectionFailure, SyncError } from '../errors.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../sync/names.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import type {
   ContainerRefs,
@@ -24,12 +25,15 @@ import type {
   KubeSecret,
   KubeSecretWrite,
   PodSpecRefs,
+  SecretMetadata,
   Workload,
   WorkloadKind,
 } from './kube-api.js';
 
 /** Our field manager: `managedFields` and GitOps diffs attribute our writes to it. */
 export const FIELD_MANAGER = 'eks-secret-sync';
+/** Our Secrets, for the orphan check (the label every Secret we write carries). */
+const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 /** Page size for workload lists: bounded memory and response size on namespaces with many workloads. */
 const LIST_PAGE_SIZE = 250;
 
@@ -67,6 +71,8 @@ export function createKubeApi(
   // Generated patch methods default to JSON Patch; an object body needs the content type set per call (#2160).
   const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+  // Lists as PartialObjectMetadataList: the API server sends names, labels and annotations, never Secret data.
+  const metadataOnly = setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
 
   const kinds: Record<WorkloadKind, KindOps> = {
     Deployment: {
@@ -170,6 +176,33 @@ export function createKubeApi(
         if (code === 404 || (code === 422 && parseStatus(error).details?.kind === undefined)) return false;
         throw translateKubeError(cluster, op, error);
       }
+    },
+
+    async listManagedSecrets(namespace) {
+      const op = { verb: 'list', resource: 'secrets', namespace };
+      const found: SecretMetadata[] = [];
+      let cont: string | undefined;
+      do {
+        const page = await call(op, () =>
+          core.listNamespacedSecret(
+            { namespace, labelSelector: MANAGED_SELECTOR, limit: LIST_PAGE_SIZE, _continue: cont },
+            metadataOnly,
+          ),
+        );
+        for (const item of page.items) {
+          const metadata = item.metadata ?? {};
+          found.push({
+            namespace: metadata.namespace ?? namespace,
+            name: metadata.name ?? '',
+            labels: metadata.labels ?? {},
+            annotations: metadata.annotations ?? {},
+            uid: metadata.uid ?? '',
+            resourceVersion: metadata.resourceVersion ?? '',
+          });
+        }
+        cont = page.metadata?._continue || undefined;
+      } while (cont !== undefined);
+      return found;
     },
 
     async listWorkloads(namespace, kind) {

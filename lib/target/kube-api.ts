@@ -35,6 +35,16 @@ export interface KubeSecretWrite {
   resourceVersion?: string;
 }
 
+/** A Secret's metadata, as listed without its data. */
+export interface SecretMetadata {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  uid: string;
+  resourceVersion: string;
+}
+
 /** Kubernetes DeleteOptions preconditions: the object as it was read. */
 export interface DeletePreconditions {
   uid: string;
@@ -86,6 +96,11 @@ export interface KubeApi {
    * changing nothing, when it holds something else, is absent, or the Secret is gone.
    */
   clearSecretAnnotation(namespace: string, name: string, key: string, expected: string): Promise<boolean>;
+  /**
+   * The Secrets of a namespace carrying our managed-by label, metadata only (the API server sends no data). Needs
+   * `list` on secrets (the optional `eks-secret-sync-list` role); without it, `Forbidden`.
+   */
+  listManagedSecrets(namespace: string): Promise<SecretMetadata[]>;
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
   /**
    * Sets pod-template annotations with our field manager. With `expected` (the template annotations as read) the

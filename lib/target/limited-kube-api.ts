@@ -12,6 +12,7 @@ export function limitCalls(api: KubeApi, limit: number): KubeApi {
     deleteSecret: (namespace, name, preconditions) => run(() => api.deleteSecret(namespace, name, preconditions)),
     clearSecretAnnotation: (namespace, name, key, expected) =>
       run(() => api.clearSecretAnnotation(namespace, name, key, expected)),
+    listManagedSecrets: (namespace) => run(() => api.listManagedSecrets(namespace)),
     listWorkloads: (namespace, kind) => run(() => api.listWorkloads(namespace, kind)),
     patchTemplateAnnotations: (namespace, kind, name, annotations, expected) =>
       run(() => api.patchTemplateAnnotations(namespace, kind, name, annotations, expected)),

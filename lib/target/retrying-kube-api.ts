@@ -87,6 +87,7 @@ export function retryCalls(api: KubeApi, options: RetryOptions = {}): KubeApi {
         ? api.deleteSecret(namespace, name)
         : retrying('deleteSecret', () => api.deleteSecret(namespace, name, preconditions)),
     clearSecretAnnotation: (...args) => retrying('clearSecretAnnotation', () => api.clearSecretAnnotation(...args)),
+    listManagedSecrets: (...args) => retrying('listManagedSecrets', () => api.listManagedSecrets(...args)),
     listWorkloads: (...args) => retrying('listWorkloads', () => api.listWorkloads(...args)),
     patchTemplateAnnotations: (...args) =>
       retrying('patchTemplateAnnotations', () => api.patchTemplateAnnotations(...args)),

@@ -7,6 +7,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
 import { SyncError } from '../../lib/errors.js';
 import { refersTo } from '../../lib/events/secret-id.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/sync/names.js';
 import type { ClusterConnector, SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports.js';
 import type {
   DeletePreconditions,
@@ -14,6 +15,7 @@ import type {
   KubeSecret,
   KubeSecretWrite,
   PodSpecRefs,
+  SecretMetadata,
   Workload,
   WorkloadKind,
 } from '../../lib/target/kube-api.js';
@@ -98,6 +100,7 @@ export type KubeMethod =
   | 'replaceSecret'
   | 'deleteSecret'
   | 'clearSecretAnnotation'
+  | 'listManagedSecrets'
   | 'listWorkloads'
   | 'patchTemplateAnnotations';
 
@@ -343,6 +346,22 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
+  listManagedSecrets(namespace: string): Promise<SecretMetadata[]> {
+    return this.call('listManagedSecrets', [namespace], () => {
+      this.checkAccess('list', namespace, 'secrets');
+      return [...this.secrets.values()]
+        .filter((s) => s.namespace === namespace && s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE)
+        .map((s) => ({
+          namespace: s.namespace,
+          name: s.name,
+          labels: clone(s.labels),
+          annotations: clone(s.annotations),
+          uid: s.uid,
+          resourceVersion: s.resourceVersion,
+        }));
+    });
+  }
+
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
     return this.call('listWorkloads', [namespace, kind], () => {
       this.checkAccess('list', namespace, kind);
@@ -515,6 +534,13 @@ export class FakeSecretSource implements SecretSource {
     const stored = this.secrets.get(name);
     if (stored === undefined) throw new Error(`no secret ${name}`);
     stored.deletedDate = at;
+  }
+
+  /** TagResource/UntagResource: replaces the secret's tags (no new version). */
+  setTags(name: string, tags: Record<string, string>): void {
+    const stored = this.secrets.get(name);
+    if (stored === undefined) throw new Error(`no secret ${name}`);
+    stored.tags = { ...tags };
   }
 
   /** RestoreSecret: cancels a scheduled deletion. */

@@ -29,7 +29,17 @@ function report(overrides: Partial<SyncReport> = {}): SyncReport {
     dryRun: false,
     sources: [],
     results: [],
-    summary: { created: 0, updated: 0, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 0, restarts: 0 },
+    summary: {
+      created: 0,
+      updated: 0,
+      unchanged: 0,
+      deleted: 0,
+      retained: 0,
+      orphaned: 0,
+      skipped: 0,
+      failed: 0,
+      restarts: 0,
+    },
     durationMs: 1234,
     notes: [],
     ...overrides,
@@ -246,7 +256,17 @@ describe('runCli exit codes', () => {
           error: { code: 'Forbidden', message: 'forbidden: create secrets in payments' },
         },
       ],
-      summary: { created: 0, updated: 1, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 1, restarts: 0 },
+      summary: {
+        created: 0,
+        updated: 1,
+        unchanged: 0,
+        deleted: 0,
+        retained: 0,
+        orphaned: 0,
+        skipped: 0,
+        failed: 1,
+        restarts: 0,
+      },
     });
     const { io, out } = harness(dir, failed);
 
@@ -545,7 +565,17 @@ syncs:
           error: { code: 'ClusterUnavailable', message: 'cluster "b": connect ETIMEDOUT' },
         },
       ],
-      summary: { created: 0, updated: 1, unchanged: 0, deleted: 0, retained: 0, skipped: 0, failed: 1, restarts: 1 },
+      summary: {
+        created: 0,
+        updated: 1,
+        unchanged: 0,
+        deleted: 0,
+        retained: 0,
+        orphaned: 0,
+        skipped: 0,
+        failed: 1,
+        restarts: 1,
+      },
     });
 
     // Act

@@ -811,6 +811,110 @@ syncs:
     });
   });
 
+  it('reports as orphaned, keeping it, the Secret of a secret that lost its tag (retain)', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('team/token', CANARY, { tags: { sync: 'eu' } });
+    w.source.put('team/other', 'x', { tags: { sync: 'eu' } });
+    await w.engine.run(request({ trigger: 'reconcile' }));
+    w.source.setTags('team/token', { sync: 'us' });
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+    const again = await w.engine.run(request({ trigger: 'reconcile', dryRun: true }));
+
+    // Assess
+    expect(report.results.map((r) => `${r.namespace}/${r.secret}:${r.action}`)).toEqual([
+      'tools/team-other:unchanged',
+      'tools/team-token:orphaned',
+    ]);
+    expect(result(report, 'eu', 'tools', 'team-token')).toMatchObject({
+      source: w.source.arnOf('team/token'),
+      notes: ['source secret "team/token" no longer matches the selector; Secret kept (deletionPolicy retain)'],
+    });
+    expect(report.summary).toMatchObject({ orphaned: 1, failed: 0 });
+    expect(w.api('eu').secret('tools', 'team-token')?.data).toEqual({ value: b64(CANARY) });
+    expect(again.summary).toMatchObject({ orphaned: 1 });
+    expect(w.api('eu').calls('deleteSecret')).toBe(0);
+    expectNoSecretValue(report, CANARY);
+  });
+
+  it('deletes, under deletionPolicy delete, the Secrets of deleted or unmatched secrets, and nothing else', async () => {
+    // Prepare
+    const w = world(
+      SELECTORS.replace(
+        '  - source: { tags: { sync: "eu" } }',
+        '  - source: { tags: { sync: "eu" } }\n    deletionPolicy: delete',
+      ),
+      {
+        eu: ['app', 'tools'],
+      },
+    );
+    w.source.put('team/gone', 'g', { tags: { sync: 'eu' } });
+    w.source.put('team/untagged', 'u', { tags: { sync: 'eu' } });
+    w.source.put('team/stays', 's', { tags: { sync: 'eu' } });
+    await w.engine.run(request({ trigger: 'reconcile' }));
+    const eu = w.api('eu');
+    // Another deployment's Secret (another account), and one that is not ours: never touched.
+    const foreign = 'arn:aws:secretsmanager:us-east-1:999999999999:secret:team/foreign-AbCdEf';
+    eu.seedSecret({
+      namespace: 'tools',
+      name: 'team-foreign',
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { 'eks-secret-sync.io/source': foreign },
+    });
+    eu.seedSecret({ namespace: 'tools', name: 'team-theirs', annotations: { 'eks-secret-sync.io/source': foreign } });
+    w.source.remove('team/gone');
+    w.source.setTags('team/untagged', {});
+
+    // Act
+    const dry = await w.engine.run(request({ trigger: 'reconcile', dryRun: true }));
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+    const again = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(dry.results.filter((r) => r.action === 'deleted').map((r) => r.secret)).toEqual([
+      'team-gone',
+      'team-untagged',
+    ]);
+    expect(report.results.map((r) => `${r.secret}:${r.action}`)).toEqual([
+      'team-gone:deleted',
+      'team-stays:unchanged',
+      'team-untagged:deleted',
+    ]);
+    expect(result(report, 'eu', 'tools', 'team-gone').notes).toEqual([
+      'source secret "team/gone" was deleted (or is scheduled for deletion); Secret deleted (deletionPolicy delete)',
+    ]);
+    expect(eu.secret('tools', 'team-gone')).toBeUndefined();
+    expect(eu.secret('tools', 'team-untagged')).toBeUndefined();
+    expect(eu.secret('tools', 'team-stays')).toBeDefined();
+    expect(eu.secret('tools', 'team-foreign')).toBeDefined();
+    expect(eu.secret('tools', 'team-theirs')).toBeDefined();
+    expect(again.summary).toMatchObject({ deleted: 0, orphaned: 0, unchanged: 1 });
+  });
+
+  it('looks for no orphans of a selector whose listing failed, and notes a namespace it may not list', async () => {
+    // Prepare
+    const w = world(SELECTORS, { eu: ['app', 'tools'] });
+    w.source.put('team/token', CANARY, { tags: { sync: 'eu' } });
+    w.source.put('shared/db', { password: CANARY });
+    await w.engine.run(request({ trigger: 'reconcile' }));
+    w.source.fail('list', () => new SyncError('SourceError', 'ListSecrets failed: ThrottlingException'), {
+      when: (args) => (args[0] as { tags?: unknown }).tags !== undefined,
+    });
+    w.api('eu').fail('listManagedSecrets', () => new SyncError('Forbidden', 'cannot list secrets in "app"'));
+
+    // Act
+    const report = await w.engine.run(request({ trigger: 'reconcile' }));
+
+    // Assess
+    expect(report.results.map((r) => `${r.secret}:${r.action}`)).toEqual(['shared-db:unchanged']);
+    expect(w.api('eu').calls('listManagedSecrets')).toBe(3);
+    expect(report.notes).toEqual([
+      expect.stringMatching(/^orphan check skipped in namespace "app" of cluster "eu": .*eks-secret-sync-list/),
+    ]);
+  });
+
   it('describes a rotated secret once to match tag selectors', async () => {
     // Prepare
     const w = world(SELECTORS, { eu: ['app', 'tools'] });

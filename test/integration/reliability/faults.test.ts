@@ -442,6 +442,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
       replaceSecret: wrap(real.replaceSecret),
       deleteSecret: wrap(real.deleteSecret),
       clearSecretAnnotation: wrap(real.clearSecretAnnotation),
+      listManagedSecrets: wrap(real.listManagedSecrets),
       listWorkloads: wrap(real.listWorkloads),
       patchTemplateAnnotations: wrap(real.patchTemplateAnnotations),
     };

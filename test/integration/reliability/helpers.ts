@@ -233,6 +233,7 @@ export class KubeCallMeter {
       replaceSecret: around('replaceSecret', api.replaceSecret.bind(api), (s) => s.namespace),
       deleteSecret: around('deleteSecret', api.deleteSecret.bind(api), (ns) => ns),
       clearSecretAnnotation: around('clearSecretAnnotation', api.clearSecretAnnotation.bind(api), (ns) => ns),
+      listManagedSecrets: around('listManagedSecrets', api.listManagedSecrets.bind(api), (ns) => ns),
       listWorkloads: around('listWorkloads', api.listWorkloads.bind(api), (ns) => ns),
       patchTemplateAnnotations: around('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api), (ns) => ns),
     };
