@@ -81,6 +81,8 @@ export function deadlineKubeApi(api: KubeApi, deadline: PassDeadline): KubeApi {
       guard('delete Secret', `Secret ${a[0]}/${a[1]}`, () => api.deleteSecret(...a)),
     clearSecretAnnotation: (...a: Parameters<KubeApi['clearSecretAnnotation']>) =>
       guard('clear Secret annotation', `Secret ${a[0]}/${a[1]}`, () => api.clearSecretAnnotation(...a)),
+    listManagedSecrets: (...a: Parameters<KubeApi['listManagedSecrets']>) =>
+      guard('list managed Secrets', `Secrets in ${a[0]}`, () => api.listManagedSecrets(...a)),
     listWorkloads: (...a: Parameters<KubeApi['listWorkloads']>) =>
       guard('list consumers', `${a[1]}s in ${a[0]}`, () => api.listWorkloads(...a)),
     patchTemplateAnnotations: (...a: Parameters<KubeApi['patchTemplateAnnotations']>) =>
