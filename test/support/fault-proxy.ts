@@ -4,9 +4,13 @@
  *   can answer the next N calls of an action with a 5xx, a ThrottlingException or a reset connection.
  * - `startTcpForwarder`: a TCP forwarder in front of an API server (TLS passes through unchanged) that can be
  *   closed and reopened on the same port, cutting every open connection, and can add latency.
+ * - `startKubeFaultProxy`: an HTTPS proxy in front of an API server (TLS terminated with the stack's serving
+ *   certificate, so clients still verify against the stack CA) that can answer with 429/503 and `Retry-After`, or
+ *   accept requests and never answer (a black hole).
  */
 import { once } from 'node:events';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 
 export type FaultKind = '500' | '503' | 'throttle' | 'reset';
@@ -225,5 +229,115 @@ export async function startTcpForwarder(targetPort: number): Promise<TcpForwarde
       if (server === undefined) await listen();
     },
     close: cut,
+  };
+}
+
+export type KubeFaultKind = 'blackhole' | '429' | '503';
+
+export interface KubeFault {
+  kind: KubeFaultKind;
+  /** How many matching requests get the fault. */
+  times: number;
+  /** `Retry-After` in seconds, for 429/503. */
+  retryAfterSeconds?: number;
+  /** Only requests with this method (e.g. `GET`) and whose path contains `path`. */
+  method?: string;
+  path?: string;
+}
+
+export interface KubeFaultProxy {
+  /** `https://127.0.0.1:<port>`, for a kubeconfig's `server`. */
+  readonly url: string;
+  /** Requests seen, as `METHOD path` (query dropped), faults included. */
+  readonly requests: string[];
+  /** Faults answered (or swallowed) so far. */
+  readonly faulted: number;
+  inject(fault: KubeFault): void;
+  /** Drops pending faults and forgets the requests seen; black-holed requests stay open. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an HTTPS proxy in front of the API server at `target` (its `https://` URL). `tls` is the serving key and
+ * certificate the proxy presents and the CA it verifies the API server with.
+ */
+export async function startKubeFaultProxy(
+  target: string,
+  tls: { key: Buffer; cert: Buffer; ca: Buffer },
+): Promise<KubeFaultProxy> {
+  const upstream = new URL(target);
+  const requests: string[] = [];
+  let faults: KubeFault[] = [];
+  let faulted = 0;
+
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    requests.push(`${req.method} ${path}`);
+    const fault = faults.find(
+      (f) =>
+        f.times > 0 &&
+        (f.method === undefined || f.method === req.method) &&
+        (f.path === undefined || path.includes(f.path)),
+    );
+    if (fault !== undefined) {
+      fault.times -= 1;
+      faulted += 1;
+      // Read the request, then answer nothing (black hole) or a Kubernetes Status.
+      req.resume();
+      if (fault.kind === 'blackhole') return;
+      const status = fault.kind === '429' ? 429 : 503;
+      const reason = status === 429 ? 'TooManyRequests' : 'ServiceUnavailable';
+      const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: status, reason });
+      req.on('end', () => {
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) }),
+        });
+        res.end(body);
+      });
+      return;
+    }
+    const forward = httpsRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+        ca: tls.ca,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('kube fault proxy has no TCP address');
+
+  return {
+    url: `https://127.0.0.1:${address.port}`,
+    requests,
+    get faulted() {
+      return faulted;
+    },
+    inject: (fault) => {
+      faults.push({ ...fault });
+    },
+    reset: () => {
+      faults = [];
+      faulted = 0;
+      requests.length = 0;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }
