@@ -338,7 +338,9 @@ describe('Secrets Manager faults through the fault proxy', () => {
     proxy.reset();
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'DescribeSecret' });
 
-    const { error } = await invoke(handler, labelEvent(secret, versionId));
+    // Named by its configured name (no ARN in the event), so no DescribeSecret is needed to tell which secret it is:
+    // the throttled DescribeSecret is only the check after writing.
+    const { error } = await invoke(handler, { ...labelEvent(secret, versionId), resources: [] });
     collect(error);
 
     // Written, but not reported done: the handler throws, so that the platform retries.
