@@ -7,11 +7,14 @@
  * - `startKubeFaultProxy`: an HTTPS proxy in front of an API server (TLS terminated with the stack's serving
  *   certificate, so clients still verify against the stack CA) that can answer with 429/503 and `Retry-After`, or
  *   accept requests and never answer (a black hole).
+ * - `startSilentServer`: a TLS listener that completes the handshake and never answers (an API server that hangs),
+ *   switchable to forwarding new connections to a real API server.
  */
 import { once } from 'node:events';
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 
 export type FaultKind = '500' | '503' | 'throttle' | 'reset';
 
@@ -337,6 +340,79 @@ export async function startKubeFaultProxy(
     },
     close: async () => {
       server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface SilentServer {
+  readonly port: number;
+  /** Connections accepted since start. */
+  readonly accepted: number;
+  /**
+   * `silent`: each new connection completes the TLS handshake (with the given certificate) and is then never
+   * answered, as an API server that hangs. `forward`: new connections are passed to the target port unchanged.
+   */
+  mode: 'silent' | 'forward';
+  /** Destroys every open connection, held or forwarded (a restart of the server, as clients see it). */
+  drop(): void;
+  close(): Promise<void>;
+}
+
+/** A loopback TLS listener that accepts and never answers, switchable to a plain TCP forwarder to `forwardTo`. */
+export async function startSilentServer(options: {
+  key: string | Buffer;
+  cert: string | Buffer;
+  forwardTo?: number;
+}): Promise<SilentServer> {
+  const context = createSecureContext({ key: options.key, cert: options.cert });
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const state: { mode: 'silent' | 'forward' } = { mode: 'silent' };
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = createTcpServer((client) => {
+    accepted += 1;
+    track(client);
+    if (state.mode === 'forward' && options.forwardTo !== undefined) {
+      const backend = connect(options.forwardTo, '127.0.0.1');
+      track(backend);
+      client.on('close', () => backend.destroy());
+      backend.on('close', () => client.destroy());
+      client.pipe(backend);
+      backend.pipe(client);
+      return;
+    }
+    // Handshake, then read and discard every request: nothing is ever written back.
+    const tls = new TLSSocket(client, { isServer: true, secureContext: context });
+    tls.on('error', () => client.destroy());
+    tls.resume();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('silent server has no TCP address');
+  const drop = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
+  return {
+    port: address.port,
+    get accepted() {
+      return accepted;
+    },
+    get mode() {
+      return state.mode;
+    },
+    set mode(mode: 'silent' | 'forward') {
+      state.mode = mode;
+    },
+    drop,
+    close: async () => {
+      drop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,0 +1,193 @@
+/**
+ * The pass deadline on the real stack: a cluster whose API server completes the TLS handshake and never answers
+ * (a loopback TLS listener with the stack's serving certificate) next to two healthy clusters, driven through the
+ * real onRotation handler with a Lambda context whose remaining time is short. Runs as the least-privilege
+ * `eks-secret-sync` identity.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { type SilentServer, startSilentServer } from '../../support/fault-proxy.js';
+import { lambdaContext, recordOutput } from '../../support/lambda.js';
+import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
+import { deployment } from '../../support/workloads.js';
+import {
+  createSecret,
+  type Handler,
+  kubeconfigClusters,
+  LeakGuard,
+  labelEvent,
+  loadFunction,
+  type Report,
+  tempFile,
+} from './helpers.js';
+
+const output = recordOutput();
+const guard = new LeakGuard();
+const run = Date.now().toString(36);
+const k8sName = 'app-db';
+/** What the short invocation has left when it starts: onRotation's pass deadline is 3 s before its end. */
+const REMAINING_MS = 12_000;
+
+let clusters: [string, string, string];
+let silent: SilentServer;
+let namespaces: string[];
+let rotation: Handler;
+
+/** Template patches a Deployment received since it was created (each one is a rollout). */
+async function restarts(cluster: string, namespace: string): Promise<number> {
+  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' });
+  return (web.metadata?.generation ?? 1) - 1;
+}
+
+async function password(cluster: string, namespace: string): Promise<string | undefined> {
+  try {
+    const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name: k8sName });
+    return Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The JSON lines of the captured output with `message` (Powertools log lines and EMF metric lines). */
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+beforeAll(async () => {
+  const info = stack();
+  clusters = [info.clusters[0] as string, info.clusters[1] as string, info.clusters[2] as string];
+  const stack3 = clusters[2];
+  // The listener presents the stack's own serving certificate (SAN 127.0.0.1): TLS verification passes, then
+  // nothing is ever answered. Healed, it forwards to stack-3's real API server.
+  const pki = join(info.stackDir, 'pki');
+  silent = await startSilentServer({
+    key: readFileSync(join(pki, 'serving.key')),
+    cert: readFileSync(join(pki, 'serving.crt')),
+    forwardTo: Number(new URL(info.servers[stack3] as string).port),
+  });
+  const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+    clusters: Array<{ name: string; cluster: { server: string } }>;
+  };
+  for (const entry of kubeconfig.clusters) {
+    if (entry.name === stack3) entry.cluster.server = `https://127.0.0.1:${silent.port}`;
+  }
+  const silentPath = tempFile('silent.kubeconfig', stringify(kubeconfig));
+
+  namespaces = [];
+  for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
+  for (const cluster of clusters) {
+    for (const namespace of namespaces) {
+      await adminApis(cluster).apps.createNamespacedDeployment({
+        namespace,
+        body: deployment('web', k8sName, 'envFrom'),
+      });
+    }
+  }
+  // Request timeouts far above the deadline: here the pass deadline, not a request timeout, ends the wait.
+  const config = `clusters:
+${kubeconfigClusters(clusters.slice(0, 2))}
+  ${stack3}:
+    kubeconfig: { path: ${silentPath}, context: ${stack3} }
+    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
+syncs:
+  - source: { secret: rel/deadline-${run}/db }
+    targets:
+      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
+`;
+  rotation = await loadFunction('on-rotation', config);
+});
+
+afterAll(async () => {
+  await silent?.close();
+  output.stop();
+});
+
+describe('a cluster that accepts TLS and never answers', () => {
+  it('reports the healthy clusters, fails the silent one with DeadlineExceeded before the invocation ends, and the retry heals it', async () => {
+    // Prepare
+    const [stack1, stack2, stack3] = clusters;
+    const value = { username: 'app', password: `deadline-${run}-${crypto.randomUUID().slice(0, 8)}` };
+    guard.seed('deadline', value);
+    const secret = await createSecret(`rel/deadline-${run}/db`, value);
+    const event = labelEvent(secret, secret.versionId);
+    const logStart = output.text().length;
+
+    // Act: an invocation with 12 s left, as Lambda would give after a slow start.
+    const started = performance.now();
+    const first = await rotation(event, lambdaContext('onRotation', REMAINING_MS)).then(
+      (result) => ({ result, error: undefined }),
+      (error: Error & { report?: Report }) => ({ result: undefined, error }),
+    );
+    const elapsed = performance.now() - started;
+    guard.collect(first.error);
+
+    // Assess: it settled before the context's remaining time ran out (the platform would have killed it).
+    expect(elapsed).toBeLessThan(REMAINING_MS);
+    expect(silent.accepted).toBeGreaterThan(0);
+    expect(first.error?.message).toMatch(/bindings failed/);
+    const report = first.error?.report as Report;
+    for (const namespace of namespaces) {
+      for (const cluster of [stack1, stack2]) {
+        const r = report.results.find((x) => x.cluster === cluster && x.namespace === namespace);
+        expect(r, `${cluster}/${namespace}`).toMatchObject({
+          action: 'created',
+          restarted: [{ kind: 'Deployment', name: 'web' }],
+        });
+        expect(await password(cluster, namespace)).toBe(value.password);
+      }
+      const cut = report.results.find((x) => x.cluster === stack3 && x.namespace === namespace);
+      expect(cut?.action).toBe('failed');
+      expect(cut?.error?.code).toBe('DeadlineExceeded');
+      expect(cut?.error?.message).toContain(
+        `pass deadline reached for cluster "${stack3}" during read Secret (Secret ${namespace}/${k8sName})`,
+      );
+      expect(await password(stack3, namespace)).toBeUndefined();
+    }
+    expect(report.summary).toMatchObject({ created: 4, failed: 2, restarts: 4 });
+    // What finished was logged binding by binding, and counted in metrics, before the handler threw.
+    const lines = jsonLines(output.text().slice(logStart));
+    const bindingLines = lines.filter((l) => typeof l.message === 'string' && l.message.startsWith('binding '));
+    expect(bindingLines.filter((l) => l.message === 'binding created')).toHaveLength(4);
+    expect(bindingLines.filter((l) => l.message === 'binding failed')).toHaveLength(2);
+    expect(lines.some((l) => l.message === 'sync finished')).toBe(true);
+    const emf = lines.find((l) => l._aws !== undefined && l.DeadlineExceeded !== undefined);
+    expect(emf).toMatchObject({ DeadlineExceeded: 2, Synced: 4, Failed: 2 });
+
+    // Act: the API server answers again (its connections reset, as after a restart); the platform retries.
+    silent.drop();
+    silent.mode = 'forward';
+    const retry = (await rotation(event, lambdaContext('onRotation'))) as Report;
+
+    // Assess: stack-3 is written and restarted; nothing else is touched; every consumer restarted exactly once.
+    for (const namespace of namespaces) {
+      expect(retry.results.find((x) => x.cluster === stack3 && x.namespace === namespace)).toMatchObject({
+        action: 'created',
+        restarted: [{ kind: 'Deployment', name: 'web' }],
+      });
+      for (const cluster of [stack1, stack2]) {
+        expect(retry.results.find((x) => x.cluster === cluster && x.namespace === namespace)).toMatchObject({
+          action: 'unchanged',
+          restarted: [],
+        });
+      }
+      for (const cluster of clusters) {
+        expect(await restarts(cluster, namespace), `${cluster}/${namespace}`).toBe(1);
+        expect(await password(cluster, namespace)).toBe(value.password);
+      }
+    }
+    guard.collect(retry);
+    expect(guard.hits(output.text())).toEqual([]);
+  });
+});
