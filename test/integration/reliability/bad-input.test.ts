@@ -402,7 +402,8 @@ describe('bad secret payloads', () => {
     expect(error.report?.results).toHaveLength(1);
     expect(result?.action).toBe('failed');
     expect(result?.error?.code).toBe(p.code);
-    const expected = p.message(secret.arn);
+    // The secret is read, and named, by its configured id whichever form the event used.
+    const expected = p.message(secret.name);
     if (typeof expected === 'string') expect(result?.error?.message).toContain(expected);
     else expect(result?.error?.message).toMatch(expected);
     expect(error.message).toContain(`${c1}/${ns}/${p.name}`);
