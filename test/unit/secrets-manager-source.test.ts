@@ -289,6 +289,26 @@ describe('createSecretsManagerSource', () => {
       ]);
     });
 
+    it("never hands one secret's value or error to a look-alike id (prod/db vs prod/db-backup's partial ARN)", async () => {
+      // Prepare: the batch reports an error for an id it was not given in that form, and only db-backup's value.
+      const { client, calls } = fakeClient((command) =>
+        command instanceof BatchGetSecretValueCommand
+          ? {
+              SecretValues: [entry('prod/db-backup')],
+              Errors: [{ SecretId: `${PREFIX}prod/db-backup`, ErrorCode: 'ResourceNotFoundException' }],
+            }
+          : entry('prod/db'),
+      );
+
+      // Act
+      const results = await createSecretsManagerSource(client).getMany(['prod/db', arnOf('prod/db-backup')]);
+
+      // Assess
+      expect(results.get(arnOf('prod/db-backup'))).toMatchObject({ name: 'prod/db-backup' });
+      expect(results.get('prod/db')).toMatchObject({ name: 'prod/db' });
+      expect(calls.map((c) => c.command)).toEqual(['BatchGetSecretValueCommand', 'GetSecretValueCommand']);
+    });
+
     it('reads an id the batch neither returned nor reported on its own', async () => {
       const { client, calls } = fakeClient((command) =>
         command instanceof BatchGetSecretValueCommand ? { SecretValues: [entry('a')] } : entry('b'),
