@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { runCli } from '../../../lib/cli/run.js';
 import { type SilentServer, startSilentServer } from '../../support/fault-proxy.js';
 import { lambdaContext, recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
@@ -34,6 +35,7 @@ let clusters: [string, string, string];
 let silent: SilentServer;
 let namespaces: string[];
 let rotation: Handler;
+let silentPath: string;
 
 /** Template patches a Deployment received since it was created (each one is a rollout). */
 async function restarts(cluster: string, namespace: string): Promise<number> {
@@ -83,7 +85,7 @@ beforeAll(async () => {
   for (const entry of kubeconfig.clusters) {
     if (entry.name === stack3) entry.cluster.server = `https://127.0.0.1:${silent.port}`;
   }
-  const silentPath = tempFile('silent.kubeconfig', stringify(kubeconfig));
+  silentPath = tempFile('silent.kubeconfig', stringify(kubeconfig));
 
   namespaces = [];
   for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
@@ -189,5 +191,64 @@ describe('a cluster that accepts TLS and never answers', () => {
     }
     guard.collect(retry);
     expect(guard.hits(output.text())).toEqual([]);
+  });
+});
+
+describe('the CLI with --timeout', () => {
+  it('prints what finished and fails the silent cluster with DeadlineExceeded, exit 1', async () => {
+    // Prepare: the listener is silent again for new connections (the CLI connects afresh).
+    const [stack1, stack2, stack3] = clusters;
+    silent.mode = 'silent';
+    silent.drop();
+    const value = { username: 'cli', password: `deadline-cli-${run}-${crypto.randomUUID().slice(0, 8)}` };
+    guard.seed('deadline-cli', value);
+    const secret = await createSecret(`rel/deadline-${run}/cli`, value);
+    const config = tempFile(
+      'cli.yaml',
+      `clusters:
+${kubeconfigClusters([stack1, stack2])}
+  ${stack3}:
+    kubeconfig: { path: ${silentPath}, context: ${stack3} }
+    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
+syncs:
+  - source: { secret: ${secret.name} }
+    targets:
+      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: cli-db }
+`,
+    );
+    const out = { stdout: '', stderr: '' };
+    const accepted = silent.accepted;
+
+    // Act
+    const started = performance.now();
+    const code = await runCli(['backfill', '--config', config, '--timeout', '5s', '--json'], {
+      stdout: (t) => {
+        out.stdout += t;
+      },
+      stderr: (t) => {
+        out.stderr += t;
+      },
+      env: process.env,
+      cwd: process.cwd(),
+    });
+    const elapsed = performance.now() - started;
+
+    // Assess: the deadline ended it (not the 120 s request timeouts), with everything that finished reported.
+    expect(code).toBe(1);
+    expect(elapsed).toBeLessThan(60_000);
+    expect(silent.accepted).toBeGreaterThan(accepted);
+    const report = JSON.parse(out.stdout) as Report;
+    for (const namespace of namespaces) {
+      for (const cluster of [stack1, stack2]) {
+        expect(report.results.find((r) => r.cluster === cluster && r.namespace === namespace)?.action).toBe('created');
+        expect(out.stderr).toContain(`${cluster}/${namespace}/cli-db: created`);
+      }
+      const cut = report.results.find((r) => r.cluster === stack3 && r.namespace === namespace);
+      expect(cut?.error?.code).toBe('DeadlineExceeded');
+      expect(cut?.error?.message).toContain(`for cluster "${stack3}" during read Secret (Secret ${namespace}/cli-db)`);
+      expect(out.stderr).toContain(`${stack3}/${namespace}/cli-db: failed (DeadlineExceeded)`);
+    }
+    guard.collect(report);
+    expect(guard.hits(out.stdout + out.stderr + output.text())).toEqual([]);
   });
 });
