@@ -189,7 +189,8 @@ export function createKubeApi(
             metadataOnly,
           ),
         );
-        for (const item of page.items) {
+        // A PartialObjectMetadataList without matches has no `items` at all.
+        for (const item of page.items ?? []) {
           const metadata = item.metadata ?? {};
           found.push({
             namespace: metadata.namespace ?? namespace,

@@ -1,0 +1,441 @@
+/**
+ * Ordering on the real stack: late, duplicate and crashed passes converge. A DeleteSecret event for a secret that
+ * exists (replayed, or late after RestoreSecret) deletes nothing; an older pass never clears the restart marker a
+ * newer pass set; concurrent `recreate`s delete once; a selector source that stops matching leaves no unreported
+ * Secret behind; a `restart: false` backfill's restarts happen once, at the next reconcile.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  DeleteSecretCommand,
+  RestoreSecretCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { type V1ClusterRole, type V1Secret, Watch } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { createClusterConnector } from '../../../lib/clusters/connector.js';
+import { parseConfig } from '../../../lib/config/index.js';
+import { SyncError } from '../../../lib/errors.js';
+import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
+import { SyncEngine } from '../../../lib/sync/engine.js';
+import { consumerHashAnnotation, RESTART_PENDING_ANNOTATION } from '../../../lib/sync/names.js';
+import type { ClusterConnector, SecretSource } from '../../../lib/sync/ports.js';
+import type { KubeApi } from '../../../lib/target/kube-api.js';
+import { recordOutput } from '../../support/lambda.js';
+import {
+  adminApis,
+  adminKubeConfig,
+  freshNamespace,
+  replicaSetsOf,
+  secretsManager,
+  stack,
+  waitFor,
+} from '../../support/stack.js';
+import { deployment } from '../../support/workloads.js';
+import {
+  createSecret,
+  invoke,
+  kubeconfigClusters,
+  LeakGuard,
+  labelEvent,
+  loadFunction,
+  putSecret,
+  type Report,
+  realEngine,
+  runtimeSecretsManager,
+  sleep,
+} from './helpers.js';
+
+const output = recordOutput();
+const guard = new LeakGuard();
+const run = Date.now().toString(36);
+let clusters: string[];
+
+function value(label: string): { username: string; password: string } {
+  const v = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
+  guard.seed(label, v);
+  return v;
+}
+
+async function readSecret(cluster: string, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Invokes a handler and keeps what it returned or threw for the leak scan. */
+async function call(handler: Parameters<typeof invoke>[0], event: unknown) {
+  const outcome = await invoke(handler, event);
+  guard.collect(outcome.result ?? null);
+  if (outcome.error !== undefined) guard.collect(outcome.error);
+  return { ...outcome, report: (outcome.result ?? outcome.error?.report) as Report };
+}
+
+/** A CloudTrail `DeleteSecret` event for `secret`, shaped like events/cloudtrail-delete-secret-arn-legacy.json. */
+function deleteSecretEvent(secret: { name: string; arn: string }): unknown {
+  const sample = JSON.parse(readFileSync('events/cloudtrail-delete-secret-arn-legacy.json', 'utf8'));
+  sample.id = crypto.randomUUID();
+  sample.region = stack().aws.region;
+  sample.detail.awsRegion = stack().aws.region;
+  sample.detail.requestParameters.secretId = secret.name;
+  sample.detail.responseElements = { ...sample.detail.responseElements, name: secret.name, aRN: secret.arn };
+  return sample;
+}
+
+/** The optional `eks-secret-sync-list` ClusterRole, exactly as deploy/rbac.yaml defines it. */
+async function applyListRole(cluster: string): Promise<void> {
+  const docs = parseAllDocuments(readFileSync('deploy/rbac.yaml', 'utf8')).map((d) => d.toJS());
+  const role = docs.find((d) => d?.kind === 'ClusterRole' && d.metadata?.name === 'eks-secret-sync-list') as
+    | V1ClusterRole
+    | undefined;
+  if (role === undefined) throw new Error('deploy/rbac.yaml defines no eks-secret-sync-list ClusterRole');
+  const { rbac } = adminApis(cluster);
+  try {
+    await rbac.createClusterRole({ body: role });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 409) throw error;
+    await rbac.replaceClusterRole({ name: 'eks-secret-sync-list', body: role });
+  }
+}
+
+async function bindListRole(cluster: string, namespace: string): Promise<void> {
+  await adminApis(cluster).rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'eks-secret-sync-list', namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'eks-secret-sync-list' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'eks-secret-sync' }],
+    },
+  });
+}
+
+async function webAnnotation(cluster: string, namespace: string, secret: string): Promise<string | undefined> {
+  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' });
+  return web.spec?.template.metadata?.annotations?.[consumerHashAnnotation(secret)];
+}
+
+/** Waits until `web` has `count` ReplicaSets, then checks that no further one appears. */
+async function expectReplicaSets(cluster: string, namespace: string, count: number): Promise<void> {
+  await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === count, 30_000, 200);
+  await sleep(1_000);
+  expect((await replicaSetsOf(cluster, namespace, 'web')).length).toBe(count);
+}
+
+beforeAll(() => {
+  clusters = stack().clusters.slice(0, 2);
+});
+
+afterAll(() => output.stop());
+
+describe('a DeleteSecret event through the real on-rotation handler', () => {
+  it('deletes nothing while the secret exists (replayed, or late after RestoreSecret), then deletes once it is gone', async () => {
+    // Prepare: deletionPolicy delete, two clusters.
+    const namespace = (await freshNamespace(clusters, { prefix: 'rel-ord' })).name;
+    const secret = await createSecret(`rel/ord-del-${run}`, value('ord-del'));
+    const handler = await loadFunction(
+      'on-rotation',
+      `clusters:\n${kubeconfigClusters(clusters)}\nsyncs:\n  - source: { secret: ${secret.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ord-del }\n`,
+    );
+    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    const sm = secretsManager();
+
+    // Act: a replay while the secret exists; a late delivery after DeleteSecret + RestoreSecret; the real one.
+    const replay = await call(handler, deleteSecretEvent(secret));
+    await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
+    await sm.send(new RestoreSecretCommand({ SecretId: secret.arn }));
+    const late = await call(handler, deleteSecretEvent(secret));
+    const kept = await Promise.all(clusters.map((c) => readSecret(c, namespace, 'ord-del')));
+    await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
+    const real = await call(handler, deleteSecretEvent(secret));
+
+    // Assess
+    for (const outcome of [replay, late]) {
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.report.results.map((r) => [r.cluster, r.action])).toEqual(clusters.map((c) => [c, 'unchanged']));
+      expect(outcome.report.results[0]?.notes).toEqual([
+        'DeleteSecret event, but the source secret exists and is not scheduled for deletion; nothing deleted',
+      ]);
+    }
+    expect(kept.every((s) => s !== undefined)).toBe(true);
+    expect(real.error).toBeUndefined();
+    expect(real.report.results.map((r) => r.action)).toEqual(clusters.map(() => 'deleted'));
+    for (const cluster of clusters) expect(await readSecret(cluster, namespace, 'ord-del')).toBeUndefined();
+  });
+});
+
+describe('an older pass and the restart-pending marker of a newer one', () => {
+  it("never clears the newer pass's marker, so that its retry restarts the consumer for the newest value", async () => {
+    // Prepare: v1 synced and its consumer restarted.
+    const cluster = clusters[0] as string;
+    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await adminApis(cluster).apps.createNamespacedDeployment({
+      namespace,
+      body: deployment('web', 'ord-marker', 'envFrom'),
+    });
+    const secret = await createSecret(`rel/ord-marker-${run}`, value('ord-marker-v1'));
+    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-marker }\n`;
+    const handler = await loadFunction('on-rotation', config);
+    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    await expectReplicaSets(cluster, namespace, 2);
+
+    // Pass B (v3) runs between pass A's (v2) write and its restart, writes v3 and dies before its own restart.
+    const v2 = await putSecret(secret.name, value('ord-marker-v2'));
+    const parsed = parseConfig(config);
+    const inner = createClusterConnector(parsed.clusters);
+    const real = createSecretsManagerSource(runtimeSecretsManager());
+    let b: Report | undefined;
+    let v3: string | undefined;
+    const racing: ClusterConnector = {
+      connect: async (name) => {
+        const api = await inner.connect(name);
+        return {
+          ...api,
+          listWorkloads: async (...args) => {
+            if (v3 === undefined) {
+              v3 = await putSecret(secret.name, value('ord-marker-v3'));
+              const dying = realEngine(config, {
+                wrap: (c) => ({
+                  connect: async (n): Promise<KubeApi> => ({
+                    ...(await c.connect(n)),
+                    patchTemplateAnnotations: async () => {
+                      throw new SyncError('KubernetesError', 'injected: the pass died before its restart');
+                    },
+                  }),
+                }),
+              }).engine;
+              b = (await dying.run({
+                trigger: 'rotation',
+                secrets: [secret.arn],
+                versionId: v3,
+                dryRun: false,
+                restart: true,
+              })) as unknown as Report;
+            }
+            return api.listWorkloads(...args);
+          },
+        };
+      },
+    };
+    // A's post-write version check is throttled, so A does not notice v3 itself.
+    const throttled: SecretSource = {
+      ...real,
+      currentVersionId: async () => {
+        throw new SyncError('SourceError', 'injected: DescribeSecret throttled', { retryable: true });
+      },
+    };
+    const a = new SyncEngine({ config: parsed, source: throttled, clusters: racing });
+
+    // Act
+    const first = await a.run({
+      trigger: 'rotation',
+      secrets: [secret.arn],
+      versionId: v2,
+      dryRun: false,
+      restart: true,
+    });
+    guard.collect(first);
+    guard.collect(b ?? null);
+    const marker = (await readSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
+      RESTART_PENDING_ANNOTATION
+    ];
+    const retry = await call(handler, labelEvent(secret, v3 as string));
+
+    // Assess
+    expect(b?.results.map((r) => r.action)).toEqual(['failed']);
+    expect(first.results.map((r) => [r.action, r.error?.code])).toEqual([['failed', 'VersionUnconfirmed']]);
+    expect(marker).toBeDefined();
+    expect(retry.error).toBeUndefined();
+    expect(retry.report.results[0]).toMatchObject({
+      action: 'unchanged',
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    const stored = await readSecret(cluster, namespace, 'ord-marker');
+    expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-marker-v3');
+    expect(stored?.metadata?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
+    expect(await webAnnotation(cluster, namespace, 'ord-marker')).toBe(retry.report.results[0]?.hash);
+    // v1, A's v2, and the retry's v3: one restart each.
+    await expectReplicaSets(cluster, namespace, 4);
+  });
+});
+
+describe('recreate under concurrent deliveries', () => {
+  it('deletes the immutable Secret once and restarts its consumer once', async () => {
+    // Prepare: an immutable Secret of ours (recreate: true), and its consumer.
+    const cluster = clusters[0] as string;
+    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await adminApis(cluster).apps.createNamespacedDeployment({
+      namespace,
+      body: deployment('web', 'ord-recreate', 'envFrom'),
+    });
+    const secret = await createSecret(`rel/ord-recreate-${run}`, value('ord-recreate-v1'));
+    const handler = await loadFunction(
+      'on-rotation',
+      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`,
+    );
+    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    await expectReplicaSets(cluster, namespace, 2);
+    await adminApis(cluster).core.patchNamespacedSecret({
+      namespace,
+      name: 'ord-recreate',
+      body: [{ op: 'add', path: '/immutable', value: true }],
+    });
+    const versionId = await putSecret(secret.name, value('ord-recreate-v2'));
+    const event = labelEvent(secret, versionId);
+    let deletes = 0;
+    const watching = await new Watch(adminKubeConfig(cluster)).watch(
+      `/api/v1/namespaces/${namespace}/secrets`,
+      { fieldSelector: 'metadata.name=ord-recreate' },
+      (phase) => {
+        if (phase === 'DELETED') deletes += 1;
+      },
+      () => {},
+    );
+
+    // Act
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => call(handler, event)));
+    await sleep(1_000);
+    watching.abort();
+
+    // Assess
+    for (const outcome of outcomes) expect(outcome.error).toBeUndefined();
+    expect(deletes).toBe(1);
+    const stored = await readSecret(cluster, namespace, 'ord-recreate');
+    expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-recreate-v2');
+    await expectReplicaSets(cluster, namespace, 3);
+  });
+});
+
+describe('selector sources that stop matching, through the real reconcile handler', () => {
+  it('reports the Secret of an untagged secret as orphaned (retain) and deletes it under delete', async () => {
+    // Prepare: two tag selectors of this run, one retain, one delete; our Secrets may be listed there.
+    const cluster = clusters[0] as string;
+    const keep = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    const drop = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await applyListRole(cluster);
+    await bindListRole(cluster, keep);
+    await bindListRole(cluster, drop);
+    const tag = `ord-${run}`;
+    const kept = await createSecret(`rel/ord-kept-${run}`, value('ord-kept'));
+    const dropped = await createSecret(`rel/ord-dropped-${run}`, value('ord-dropped'));
+    const sm = secretsManager();
+    await sm.send(new TagResourceCommand({ SecretId: kept.arn, Tags: [{ Key: tag, Value: 'retain' }] }));
+    await sm.send(new TagResourceCommand({ SecretId: dropped.arn, Tags: [{ Key: tag, Value: 'delete' }] }));
+    const reconcile = await loadFunction(
+      'reconcile',
+      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { tags: { ${tag}: retain } }\n    targets: [{ clusters: [${cluster}], namespaces: [${keep}] }]\n  - source: { tags: { ${tag}: delete } }\n    deletionPolicy: delete\n    targets: [{ clusters: [${cluster}], namespaces: [${drop}] }]\n`,
+    );
+    const created = await call(reconcile, {});
+    expect(created.error).toBeUndefined();
+    expect(created.report.results.map((r) => r.action)).toEqual(['created', 'created']);
+    const keptName = `rel-ord-kept-${run}`;
+    const droppedName = `rel-ord-dropped-${run}`;
+
+    // Act: both lose their tag.
+    await sm.send(new UntagResourceCommand({ SecretId: kept.arn, TagKeys: [tag] }));
+    await sm.send(new UntagResourceCommand({ SecretId: dropped.arn, TagKeys: [tag] }));
+    const orphaned = await call(reconcile, {});
+    const again = await call(reconcile, {});
+
+    // Assess
+    expect(orphaned.error).toBeUndefined();
+    expect(orphaned.report.results.map((r) => [r.namespace, r.secret, r.action])).toEqual(
+      [
+        [keep, keptName, 'orphaned'],
+        [drop, droppedName, 'deleted'],
+      ].sort((x, y) => `${x[0]}/${x[1]}`.localeCompare(`${y[0]}/${y[1]}`)),
+    );
+    const keptResult = orphaned.report.results.find((r) => r.secret === keptName);
+    expect(keptResult?.notes).toEqual([
+      `source secret "${kept.name}" no longer matches the selector; Secret kept (deletionPolicy retain)`,
+    ]);
+    expect(orphaned.report.summary).toMatchObject({ orphaned: 1, deleted: 1, failed: 0 });
+    expect(await readSecret(cluster, keep, keptName)).toBeDefined();
+    expect(await readSecret(cluster, drop, droppedName)).toBeUndefined();
+    expect(again.report.results.map((r) => [r.secret, r.action])).toEqual([[keptName, 'orphaned']]);
+    // Both namespaces were looked at, the emptied one too.
+    expect([...created.report.notes, ...orphaned.report.notes, ...again.report.notes]).toEqual([]);
+  });
+});
+
+describe('listing our Secrets for the orphan check', () => {
+  it('lists only Secrets with our label, metadata without data, and an empty namespace as empty', async () => {
+    // Prepare
+    const cluster = clusters[0] as string;
+    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await applyListRole(cluster);
+    await bindListRole(cluster, namespace);
+    const api = await createClusterConnector({
+      [cluster]: { kubeconfig: { path: stack().syncKubeconfig, context: cluster } },
+    }).connect(cluster);
+    const empty = await api.listManagedSecrets(namespace);
+    const data = { password: Buffer.from(value('ord-list').password).toString('base64') };
+    const { core } = adminApis(cluster);
+    await core.createNamespacedSecret({
+      namespace,
+      body: {
+        metadata: {
+          name: 'ours',
+          labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
+          annotations: { 'eks-secret-sync.io/source': 'x' },
+        },
+        data,
+      },
+    });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'theirs' }, data } });
+
+    // Act
+    const listed = await api.listManagedSecrets(namespace);
+
+    // Assess
+    expect(empty).toEqual([]);
+    expect(listed).toEqual([
+      expect.objectContaining({ namespace, name: 'ours', annotations: { 'eks-secret-sync.io/source': 'x' } }),
+    ]);
+    expect(JSON.stringify(listed)).not.toContain(data.password);
+  });
+});
+
+describe('a restart: false backfill', () => {
+  it('defers the restarts to the next reconcile, which restarts a consumer without our annotation once', async () => {
+    // Prepare: a consumer deployed before the Secret exists (it never carried our annotation).
+    const cluster = clusters[0] as string;
+    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await adminApis(cluster).apps.createNamespacedDeployment({
+      namespace,
+      body: deployment('web', 'ord-defer', 'envFrom'),
+    });
+    await expectReplicaSets(cluster, namespace, 1);
+    const secret = await createSecret(`rel/ord-defer-${run}`, value('ord-defer'));
+    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-defer }\n`;
+    const backfill = await loadFunction('backfill', config);
+    const reconcile = await loadFunction('reconcile', config);
+
+    // Act
+    const filled = await call(backfill, { restart: false });
+    await expectReplicaSets(cluster, namespace, 1);
+    const first = await call(reconcile, {});
+    const second = await call(reconcile, {});
+
+    // Assess
+    expect(filled.report.results.map((r) => [r.action, r.restarted.length])).toEqual([['created', 0]]);
+    expect(first.report.results[0]).toMatchObject({
+      action: 'unchanged',
+      restarted: [{ kind: 'Deployment', name: 'web' }],
+    });
+    expect(second.report.results[0]).toMatchObject({ action: 'unchanged', restarted: [] });
+    expect((await readSecret(cluster, namespace, 'ord-defer'))?.metadata?.annotations).not.toHaveProperty(
+      RESTART_PENDING_ANNOTATION,
+    );
+    await expectReplicaSets(cluster, namespace, 2);
+  });
+});
+
+describe('leakage', () => {
+  it('no seeded value appears in any log line, metric, report or error of this file', () => {
+    expect(guard.hits(output.text())).toEqual([]);
+  });
+});
