@@ -16,7 +16,8 @@ import { createServer as createHttpsServer, request as httpsRequest } from 'node
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 
-export type FaultKind = '500' | '503' | 'throttle' | 'reset';
+/** `blackhole`: read the request and never answer. */
+export type FaultKind = '500' | '503' | 'throttle' | 'reset' | 'blackhole';
 
 interface Fault {
   action: string | undefined;
@@ -38,7 +39,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const ERROR_BODIES: Record<Exclude<FaultKind, 'reset'>, { status: number; type: string }> = {
+const ERROR_BODIES: Record<Exclude<FaultKind, 'reset' | 'blackhole'>, { status: number; type: string }> = {
   '500': { status: 500, type: 'InternalServiceError' },
   '503': { status: 503, type: 'ServiceUnavailable' },
   throttle: { status: 400, type: 'ThrottlingException' },
@@ -76,6 +77,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       // Drain the body first so that the client sees the answer, not a write error.
       req.resume();
       req.on('end', () => {
+        if (fault.kind === 'blackhole') return;
         if (fault.kind === 'reset') {
           req.socket.destroy();
           return;

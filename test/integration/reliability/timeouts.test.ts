@@ -14,7 +14,7 @@ import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { ClusterConnectionError } from '../../../lib/errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/target/retrying-kube-api.js';
-import { type KubeFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
+import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
 import { recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import {
@@ -240,5 +240,49 @@ describe('a cluster that moved while the container is warm', () => {
     expect(after.error).toBeUndefined();
     expect((after.result as Report).results.find((r) => r.cluster === c2)?.action).toBe('created');
     expect(await password(c2, 'moved')).toBe(value.password);
+  });
+});
+
+describe('a Secrets Manager endpoint that accepts and never answers', () => {
+  const saved = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+
+  afterAll(() => {
+    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+    else process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = saved;
+  });
+
+  it('fails the pass with a retryable SourceError once the SDK attempts time out, and writes nothing', async () => {
+    // Prepare
+    const secret = await createSecret(`rel/time-${run}/sm-silent`, secretValue('sm-silent'));
+    const smProxy = await startFaultProxy(stack().aws.endpoint);
+    // The SDK resolves its endpoint lazily: keep the variable until the invocation is over.
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = smProxy.url;
+    const handler = await loadFunction(
+      'on-rotation',
+      `clusters:
+${kubeconfigClusters([c1])}
+defaults: { timeouts: { aws: { connectMs: 1000, requestMs: 1500 } } }
+syncs:
+  - source: { secret: ${secret.name} }
+    targets: [{ clusters: [${c1}], namespaces: [${namespace}], secret: sm-silent }]
+`,
+    );
+    smProxy.inject({ kind: 'blackhole', times: 100, action: 'GetSecretValue' });
+
+    // Act
+    const started = Date.now();
+    const outcome = await invoke(handler, labelEvent(secret, secret.versionId));
+    const elapsedMs = Date.now() - started;
+    await smProxy.close();
+    guard.collect(outcome.error);
+
+    // Assess: every attempt (the SDK makes 3) cut at requestMs, instead of waiting forever.
+    expect(elapsedMs).toBeLessThan(30_000);
+    expect(smProxy.calls('GetSecretValue')).toBe(3);
+    const report = outcome.error?.report as Report | undefined;
+    expect(report?.sources.map((s) => s.error?.code)).toEqual(['SourceError']);
+    expect(report?.results.map((r) => r.action)).toEqual(['failed']);
+    expect(outcome.error?.message).toMatch(/GetSecretValue/);
+    expect(await password(c1, 'sm-silent')).toBeUndefined();
   });
 });
