@@ -1,15 +1,22 @@
 /**
  * The pass deadline on the real stack: a cluster whose API server completes the TLS handshake and never answers
  * (a loopback TLS listener with the stack's serving certificate) next to two healthy clusters, driven through the
- * real onRotation handler with a Lambda context whose remaining time is short. Runs as the least-privilege
- * `eks-secret-sync` identity.
+ * real onRotation handler with a Lambda context whose remaining time is short; the same through the CLI's
+ * `--timeout`; and a pass whose Deployment lists never answer, cut after the Secret write and before the restart.
+ * Runs as the least-privilege `eks-secret-sync` identity.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli } from '../../../lib/cli/run.js';
-import { type SilentServer, startSilentServer } from '../../support/fault-proxy.js';
+import { RESTART_PENDING_ANNOTATION } from '../../../lib/sync/names.js';
+import {
+  type KubeFaultProxy,
+  type SilentServer,
+  startKubeFaultProxy,
+  startSilentServer,
+} from '../../support/fault-proxy.js';
 import { lambdaContext, recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
@@ -38,14 +45,14 @@ let rotation: Handler;
 let silentPath: string;
 
 /** Template patches a Deployment received since it was created (each one is a rollout). */
-async function restarts(cluster: string, namespace: string): Promise<number> {
-  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' });
+async function restarts(cluster: string, namespace: string, name = 'web'): Promise<number> {
+  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name });
   return (web.metadata?.generation ?? 1) - 1;
 }
 
-async function password(cluster: string, namespace: string): Promise<string | undefined> {
+async function password(cluster: string, namespace: string, name = k8sName): Promise<string | undefined> {
   try {
-    const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name: k8sName });
+    const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
     return Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
   } catch (error) {
     if ((error as { code?: number }).code === 404) return undefined;
@@ -250,5 +257,94 @@ syncs:
     }
     guard.collect(report);
     expect(guard.hits(out.stdout + out.stderr + output.text())).toEqual([]);
+  });
+});
+
+describe('a pass cut after the write, before the restart', () => {
+  let proxy: KubeFaultProxy;
+
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('leaves the Secret marked restart-pending, and the retry restarts its consumers exactly once', async () => {
+    // Prepare: stack-3 behind an HTTPS proxy that swallows every Deployment list (reads and writes of Secrets pass).
+    const info = stack();
+    const [stack1, stack2, stack3] = clusters;
+    const pki = join(info.stackDir, 'pki');
+    proxy = await startKubeFaultProxy(info.servers[stack3] as string, {
+      key: readFileSync(join(pki, 'serving.key')),
+      cert: readFileSync(join(pki, 'serving.crt')),
+      ca: readFileSync(info.caFile),
+    });
+    const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+      clusters: Array<{ name: string; cluster: { server: string } }>;
+    };
+    for (const entry of kubeconfig.clusters) if (entry.name === stack3) entry.cluster.server = proxy.url;
+    const proxied = tempFile('proxied.kubeconfig', stringify(kubeconfig));
+    const { name: namespace } = await freshNamespace(clusters, { prefix: 'rel-deadline-mark' });
+    for (const cluster of clusters) {
+      await adminApis(cluster).apps.createNamespacedDeployment({
+        namespace,
+        body: deployment('worker', 'mark-db', 'envFrom'),
+      });
+    }
+    const value = { username: 'mark', password: `deadline-mark-${run}-${crypto.randomUUID().slice(0, 8)}` };
+    guard.seed('deadline-mark', value);
+    const secret = await createSecret(`rel/deadline-${run}/mark`, value);
+    const handler = await loadFunction(
+      'on-rotation',
+      `clusters:
+${kubeconfigClusters([stack1, stack2])}
+  ${stack3}:
+    kubeconfig: { path: ${proxied}, context: ${stack3} }
+    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
+syncs:
+  - source: { secret: ${secret.name} }
+    targets:
+      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: mark-db }
+`,
+    );
+    proxy.inject({ kind: 'blackhole', times: 1_000, method: 'GET', path: '/deployments' });
+    const event = labelEvent(secret, secret.versionId);
+
+    // Act
+    const first = await handler(event, lambdaContext('onRotation', REMAINING_MS)).then(
+      () => undefined,
+      (error: Error & { report?: Report }) => error,
+    );
+    guard.collect(first);
+
+    // Assess: written, not restarted, reported as such; the marker is left for the retry.
+    const cut = first?.report?.results.find((r) => r.cluster === stack3);
+    expect(cut?.action).toBe('failed');
+    expect(cut?.error?.code).toBe('DeadlineExceeded');
+    expect(cut?.error?.message).toMatch(
+      new RegExp(
+        `^Secret created, restart failed: pass deadline reached for cluster "${stack3}" during list consumers`,
+      ),
+    );
+    expect(await password(stack3, namespace, 'mark-db')).toBe(value.password);
+    const written = await adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
+    expect(written.metadata?.annotations?.[RESTART_PENDING_ANNOTATION]).toBeDefined();
+    expect(await restarts(stack3, namespace, 'worker')).toBe(0);
+    for (const cluster of [stack1, stack2]) {
+      expect(first?.report?.results.find((r) => r.cluster === cluster)?.action).toBe('created');
+    }
+
+    // Act: the server answers lists again; the platform retries the event.
+    proxy.reset();
+    const retry = (await handler(event, lambdaContext('onRotation'))) as Report;
+
+    // Assess
+    expect(retry.results.find((r) => r.cluster === stack3)).toMatchObject({
+      action: 'unchanged',
+      restarted: [{ kind: 'Deployment', name: 'worker' }],
+    });
+    const healed = await adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
+    expect(healed.metadata?.annotations?.[RESTART_PENDING_ANNOTATION]).toBeUndefined();
+    for (const cluster of clusters) expect(await restarts(cluster, namespace, 'worker'), cluster).toBe(1);
+    guard.collect(retry);
+    expect(guard.hits(output.text())).toEqual([]);
   });
 });
