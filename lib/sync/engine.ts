@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
 import { DeadlineExceededError, InputError, SyncError, toSyncError } from '../errors.js';
-import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, resourceText } from '../events/secret-id.js';
+import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, refersTo, resourceText } from '../events/secret-id.js';
 import type { KubeApi } from '../target/kube-api.js';
 import { limitCalls } from '../target/limited-kube-api.js';
 import { type RestartItem, restartConsumers } from '../target/restarter.js';
@@ -14,7 +14,13 @@ import { retryCalls } from '../target/retrying-kube-api.js';
 import { upsertSecret } from '../target/secret-writer.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
-import { fingerprint, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RESTART_PENDING_ANNOTATION } from './names.js';
+import {
+  fingerprint,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  RESTART_PENDING_ANNOTATION,
+  SOURCE_ANNOTATION,
+} from './names.js';
 import { reconcileOrphans } from './orphans.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
@@ -801,6 +807,10 @@ export class SyncEngine {
               notes: ['source deleted; Secret not managed by eks-secret-sync, kept'],
             };
           }
+          const other = recordedOther(existing.annotations[SOURCE_ANNOTATION], binding.fetchId);
+          if (other !== undefined) {
+            return { ...result, action: 'skipped', notes: [`source deleted; Secret mirrors secret "${other}", kept`] };
+          }
           if (!request.dryRun) {
             await api.deleteSecret(binding.namespace, binding.secret, {
               uid: existing.uid,
@@ -814,6 +824,19 @@ export class SyncEngine {
       }),
     );
   }
+}
+
+/**
+ * The secret a Secret's source annotation records, when it is not `id`. We record the full ARN Secrets Manager
+ * returned, so its name is the ARN without the last 7 characters (exact for a full ARN); older versions recorded
+ * the name.
+ */
+function recordedOther(recorded: string | undefined, id: string): string | undefined {
+  if (recorded === undefined || recorded === '') return undefined;
+  const same = isSecretArn(recorded)
+    ? refersTo(id, { arn: recorded, name: nameFromArn(recorded) ?? recorded })
+    : recorded === id || (isSecretArn(id) && nameFromArn(id) === recorded);
+  return same ? undefined : recorded;
 }
 
 /**

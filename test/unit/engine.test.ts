@@ -716,6 +716,40 @@ syncs:
     expect(w.api('eu').secret('a', 'drop')).toBeDefined();
   });
 
+  it('never deletes a Secret that mirrors another secret', async () => {
+    // Prepare
+    const w = world(DELETION, { eu: ['a', 'b', 'c'] });
+    w.source.put('app/drop', { d: '1' });
+    await w.engine.run(request({ secrets: ['app/drop'], namespaces: ['a'] }));
+    const other = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/drop-backup-Zy98Xw';
+    const eu = w.api('eu');
+    eu.seedSecret({
+      namespace: 'b',
+      name: 'drop',
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { [SOURCE_ANNOTATION]: other },
+    });
+    eu.seedSecret({
+      namespace: 'c',
+      name: 'drop',
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      annotations: { [SOURCE_ANNOTATION]: 'app/drop' },
+    });
+    w.source.remove('app/drop');
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/drop'], deleted: true }));
+
+    // Assess
+    expect(report.results.map((r) => [r.namespace, r.action])).toEqual([
+      ['a', 'deleted'],
+      ['b', 'skipped'],
+      ['c', 'deleted'],
+    ]);
+    expect(result(report, 'eu', 'b', 'drop').notes).toEqual([`source deleted; Secret mirrors secret "${other}", kept`]);
+    expect(eu.secret('b', 'drop')).toBeDefined();
+  });
+
   it('applies the deletion policy on reconcile when a source secret is gone, without failing the pass', async () => {
     // Prepare
     const w = world(DELETION, { eu: ['a', 'b', 'c'] });

@@ -5,10 +5,11 @@
  * name are refused as a pair on the rotation of one of them.
  */
 import { readFileSync } from 'node:fs';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordOutput } from '../../support/lambda.js';
-import { adminApis, freshNamespace, stack } from '../../support/stack.js';
+import { adminApis, freshNamespace, secretsManager, stack } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   createSecret,
@@ -216,6 +217,46 @@ describe('identity on the full ARN', () => {
       expect(r.error?.message).toContain(`"${underscore.arn}"`);
     }
     expect(await secretExists(`rel-pair-${run}-app-db`)).toBe(false);
+  });
+});
+
+describe('deletion', () => {
+  it('a DeleteSecret deletes the Secrets of that secret only, never one that mirrors another', async () => {
+    // Prepare: ours (from `gone`) and one recording db's ARN under the Secret name `gone`'s sync writes elsewhere.
+    const gone = await createSecret(`rel/id-${run}/gone`, { password: `id-gone-${run}-Vb3` });
+    guard.seed('gone', { password: `id-gone-${run}-Vb3` });
+    const handler = await loadFunction(
+      'on-rotation',
+      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${gone.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-ours }\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-theirs }\n`,
+    );
+    const first = await invoke(handler, labelEvent(gone, gone.versionId));
+    guard.collect(first.result ?? first.error);
+    await adminApis(cluster).core.patchNamespacedSecret({
+      namespace,
+      name: 'gone-theirs',
+      body: [{ op: 'replace', path: '/metadata/annotations/eks-secret-sync.io~1source', value: db.arn }],
+    });
+    await secretsManager().send(new DeleteSecretCommand({ SecretId: gone.arn, RecoveryWindowInDays: 7 }));
+    const event = JSON.parse(readFileSync('events/cloudtrail-delete-secret-arn-legacy.json', 'utf8')) as {
+      id: string;
+      detail: Record<string, unknown>;
+    };
+    event.id = crypto.randomUUID();
+    event.detail.requestParameters = { secretId: gone.arn, recoveryWindowInDays: 7 };
+    event.detail.responseElements = { name: gone.name, aRN: gone.arn };
+
+    // Act
+    const { result, error } = await invoke(handler, event);
+    guard.collect(result ?? error);
+
+    // Assess
+    expect(error).toBeUndefined();
+    expect((result as Report).results.map((r) => [r.secret, r.action, r.notes])).toEqual([
+      ['gone-ours', 'deleted', undefined],
+      ['gone-theirs', 'skipped', [`source deleted; Secret mirrors secret "${db.arn}", kept`]],
+    ]);
+    expect(await secretExists('gone-ours')).toBe(false);
+    expect(await secretExists('gone-theirs')).toBe(true);
   });
 });
 
