@@ -537,3 +537,27 @@ describe('createClusterConnector (kubeconfig)', () => {
     expect(h.kubeConfigs.get('local')?.getCurrentCluster()?.skipTLSVerify).toBe(true);
   });
 });
+
+describe('PooledKubeConfig', () => {
+  const timeouts: KubeTimeouts = { connectMs: 1234, headersMs: 2345, bodyMs: 3456 };
+  const cluster = { name: 'c', server: 'https://c.example', skipTLSVerify: false };
+
+  it('gives the connection its connect timeout (TCP and TLS handshake)', () => {
+    // Act
+    const options = new PooledKubeConfig(timeouts).createDispatcherOptions(cluster, { ca: Buffer.from('ca') });
+
+    // Assess
+    expect(options).toMatchObject({ type: 'agent', connect: { timeout: 1234, keepAlive: true } });
+  });
+
+  it('uses its own agent when no TLS option is set, rather than the global one with its 300 s timeouts', () => {
+    // Act
+    const options = new PooledKubeConfig(timeouts).createDispatcherOptions(cluster, {});
+
+    // Assess
+    expect(options).toEqual({
+      type: 'agent',
+      connect: { keepAlive: true, keepAliveInitialDelay: 30_000, timeout: 1234 },
+    });
+  });
+});

@@ -5,7 +5,7 @@
  * handler as the least-privilege `eks-secret-sync` identity.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,41 @@ describe('an API server that accepts TLS and never answers', () => {
     expect(direct).toMatchObject({ code: 'Timeout', retryable: true, failure: 'response' });
     expect(await password(c1, 'blackhole')).toBe(value.password);
     expect(await password(c2, 'blackhole')).toBeUndefined();
+  });
+});
+
+describe('an endpoint that accepts TCP and never completes the TLS handshake', () => {
+  it('fails that cluster with Timeout after connectMs, as a connect failure', async () => {
+    // Prepare: a listener that accepts and stays silent.
+    const accepted = new Set<Socket>();
+    const silent = createServer((socket) => accepted.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const path = kubeconfigWith(c2, `https://127.0.0.1:${address.port}`);
+    const clustersConfig = parseConfig(
+      `clusters:\n  ${c2}: { kubeconfig: { path: ${path}, context: ${c2} }, timeouts: { connectMs: 1000 } }\n` +
+        `syncs: [{ source: { secret: x }, targets: [{ clusters: [${c2}], namespaces: [${namespace}] }] }]\n`,
+    ).clusters;
+
+    // Act
+    const started = Date.now();
+    const error = await createClusterConnector(clustersConfig)
+      .connect(c2)
+      .then((api) => api.getSecret(namespace, 'x'))
+      .catch((e: unknown) => e);
+    const elapsedMs = Date.now() - started;
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+
+    // Assess
+    expect(elapsedMs).toBeLessThan(30_000);
+    expect(error).toBeInstanceOf(ClusterConnectionError);
+    expect(error).toMatchObject({ code: 'Timeout', failure: 'connect', retryable: true });
+    expect((error as Error).message).toBe(
+      `cluster "${c2}" timed out while trying to get secrets in namespace "${namespace}": ` +
+        'could not connect within 1000 ms (UND_ERR_CONNECT_TIMEOUT)',
+    );
   });
 });
 
