@@ -1,0 +1,379 @@
+/**
+ * Crash points on the real stack: a rotation pass of the real onRotation handler runs in a child process whose two
+ * clusters are reached through an HTTPS proxy that numbers every Kubernetes request. One uninterrupted pass gives N
+ * requests; then for each k in 1..N a fresh rotation is delivered to a fresh child, which is SIGKILLed when request
+ * k arrives (before it is forwarded; and, for every write, after the API server answered it, so the write happened
+ * and the answer is lost). The same event is then redelivered to a handler that runs to completion. Every run must
+ * end with the new value in every cluster and namespace, no restart marker left, and each consumer restarted
+ * exactly once for that value: counted from the cluster (the Deployment's `metadata.generation`, which only a
+ * pod-template change moves here, and the fingerprint on its pod template), not from any report.
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import {
+  consumerHashAnnotation,
+  contentHash,
+  fingerprint,
+  RESTART_PENDING_ANNOTATION,
+  VERSION_ANNOTATION,
+} from '../../../lib/sync/names.js';
+import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
+import { recordOutput } from '../../support/lambda.js';
+import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
+import { deployment } from '../../support/workloads.js';
+import {
+  createSecret,
+  type Handler,
+  invoke,
+  kubeconfigClusters,
+  LeakGuard,
+  labelEvent,
+  loadFunction,
+  putSecret,
+  type Report,
+  type SeededSecret,
+  tempFile,
+} from './helpers.js';
+
+const output = recordOutput();
+const guard = new LeakGuard();
+/** Everything the children wrote (their log lines, metrics and our markers), for the leak scan. */
+const childText: string[] = [];
+const run = Date.now().toString(36);
+const k8sName = 'crash-db';
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+/** The child's entry point, bundled in beforeAll as Lambda runs the handler (tsx would take seconds to start it). */
+let childBundle: string;
+
+let clusters: string[];
+let namespaces: string[];
+let proxy: KubeRequestProxy;
+let childEnv: NodeJS.ProcessEnv;
+let redeliver: Handler;
+let secret: SeededSecret;
+/** The requests of one uninterrupted pass, as counted by the first test. */
+let baseline: ProxiedRequest[] = [];
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
+
+/** One cold-started handler in a child process; it handles one event, or dies by SIGKILL on our request. */
+class HandlerChild {
+  readonly ready: Promise<void>;
+  readonly exited: Promise<Exit>;
+  private readonly process: ChildProcessByStdio<Writable, Readable, Readable>;
+  private stdout = '';
+
+  constructor() {
+    this.process = spawn(process.execPath, [childBundle], {
+      cwd: repoRoot,
+      env: childEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.exited = new Promise((resolve) => this.process.on('exit', (code, signal) => resolve({ code, signal })));
+    this.ready = new Promise((resolve, reject) => {
+      this.process.stdout.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        childText.push(text);
+        this.stdout += text;
+        if (this.stdout.includes('CHILD ready\n')) resolve();
+      });
+      void this.exited.then((exit) => reject(new Error(`handler child exited before it was ready: ${exit.code}`)));
+    });
+    this.ready.catch(() => undefined);
+    this.process.stderr.on('data', (chunk: Buffer) => childText.push(chunk.toString('utf8')));
+  }
+
+  send(event: unknown): void {
+    this.process.stdin.write(`${JSON.stringify(event)}\n`);
+  }
+
+  kill(): void {
+    this.process.kill('SIGKILL');
+  }
+
+  /** What the child said about the pass: `done`, `failed <code>`, or nothing when it was killed. */
+  get outcome(): string {
+    return /CHILD (done|failed.*)\n/.exec(this.stdout)?.[1] ?? 'none';
+  }
+}
+
+/** Children start one run ahead, so that a run does not wait for a cold start. */
+let spare: HandlerChild | undefined;
+function takeChild(): HandlerChild {
+  const child = spare ?? new HandlerChild();
+  spare = new HandlerChild();
+  return child;
+}
+
+const forwardAll = () => ({ action: 'forward' as const });
+
+function decode(secret: V1Secret, key: string): string {
+  return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
+}
+
+function newValue(label: string): { username: string; password: string } {
+  const value = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
+  guard.seed(label, value);
+  return value;
+}
+
+/** `#7 stack-1 PATCH .../ns2/deployments/web`: the request, with the namespaces named by their index. */
+function describeRequest(request: ProxiedRequest): string {
+  let path = request.path;
+  namespaces.forEach((ns, i) => {
+    path = path.replaceAll(`/namespaces/${ns}/`, `/namespaces/ns${i + 1}/`);
+  });
+  return `#${request.seq} ${request.cluster} ${request.method} ${path}`;
+}
+
+/** Generation of every Deployment per cluster/namespace: one more per pod-template change (restart). */
+async function generations(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await Promise.all(
+    clusters.flatMap((cluster) =>
+      namespaces.map(async (namespace) => {
+        const { items } = await adminApis(cluster).apps.listNamespacedDeployment({ namespace });
+        for (const d of items) out.set(`${cluster}/${namespace}/${d.metadata?.name}`, d.metadata?.generation ?? 0);
+      }),
+    ),
+  );
+  return out;
+}
+
+/**
+ * What the clusters say after a run, as a list of problems (empty when converged): the Secret holds `value` at
+ * `versionId` without a restart marker, each consumer moved exactly one generation and carries the fingerprint of
+ * that Secret's content, and the workload that does not consume it did not move.
+ */
+async function problemsAfter(
+  before: Map<string, number>,
+  value: { password: string },
+  versionId: string,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const after = await generations();
+  for (const cluster of clusters) {
+    for (const [i, namespace] of namespaces.entries()) {
+      const where = `${cluster}/ns${i + 1}`;
+      const { core, apps } = adminApis(cluster);
+      const secretNow = await core.readNamespacedSecret({ namespace, name: k8sName });
+      const annotations = secretNow.metadata?.annotations ?? {};
+      if (decode(secretNow, 'password') !== value.password) problems.push(`${where}: Secret does not hold the value`);
+      if (annotations[VERSION_ANNOTATION] !== versionId) problems.push(`${where}: Secret not at the version`);
+      if (annotations[RESTART_PENDING_ANNOTATION] !== undefined) problems.push(`${where}: restart marker left`);
+      const web = `${cluster}/${namespace}/web`;
+      const moved = (after.get(web) ?? 0) - (before.get(web) ?? 0);
+      if (moved !== 1) problems.push(`${where}: web restarted ${moved} times`);
+      const consumer: V1Deployment = await apps.readNamespacedDeployment({ namespace, name: 'web' });
+      const expected = fingerprint(
+        secretNow.metadata?.uid ?? '',
+        contentHash(secretNow.type ?? 'Opaque', secretNow.data ?? {}),
+      );
+      const carried = consumer.spec?.template.metadata?.annotations?.[consumerHashAnnotation(k8sName)];
+      if (carried !== expected) problems.push(`${where}: web's pod template does not carry the current fingerprint`);
+      const other = `${cluster}/${namespace}/other`;
+      if (after.has(other) && after.get(other) !== before.get(other)) problems.push(`${where}: other was restarted`);
+    }
+  }
+  return problems;
+}
+
+/** Delivers `event` to a fresh child and lets the proxy decide each request; resolves when the child is gone. */
+async function passInChild(
+  event: unknown,
+  decider: (child: HandlerChild) => KubeRequestProxy['decide'],
+): Promise<{ child: HandlerChild; exit: Exit }> {
+  const child = takeChild();
+  await child.ready;
+  proxy.reset();
+  proxy.decide = decider(child);
+  child.send(event);
+  const exit = await child.exited;
+  // The kernel closes a dead process's sockets; this also ends requests still held for it.
+  proxy.dropClients();
+  proxy.decide = forwardAll;
+  return { child, exit };
+}
+
+/**
+ * One crash-point run: fresh rotation, a child killed at its `k`-th request before it is forwarded (`before`), or
+ * at its `k`-th write once the API server has answered it (`after`: the write happened, the pass never learns it),
+ * then the same event redelivered. Returns the request killed at and the problems found (none when converged).
+ */
+async function crashRun(k: number, when: 'before' | 'after'): Promise<{ killed?: string; problems: string[] }> {
+  const before = await generations();
+  const value = newValue(`crash-${when}-${k}`);
+  const versionId = await putSecret(secret.name, value);
+  const event = labelEvent(secret, versionId);
+
+  let killedAt: ProxiedRequest | undefined;
+  let writes = 0;
+  const { exit, child } = await passInChild(event, (target) => (request) => {
+    if (killedAt !== undefined) return { action: 'hold' };
+    if (when === 'before') {
+      if (request.seq !== k) return { action: 'forward' };
+      killedAt = request;
+      target.kill();
+      return { action: 'hold' };
+    }
+    if (request.method === 'GET' || ++writes !== k) return { action: 'forward' };
+    killedAt = request;
+    return { action: 'forward-then-hold', answered: () => target.kill() };
+  });
+  if (killedAt === undefined || exit.signal !== 'SIGKILL') {
+    const what = when === 'before' ? `request ${k}` : `write ${k}`;
+    return {
+      problems: [`the pass made ${proxy.requests.length} requests and ended (${child.outcome}) before ${what}`],
+    };
+  }
+  const killed = describeRequest(killedAt);
+
+  const redelivered = await invoke(redeliver, event, 'onRotation');
+  guard.collect(redelivered.result ?? null);
+  if (redelivered.error !== undefined) guard.collect(redelivered.error);
+  const problems = await problemsAfter(before, value, versionId);
+  if (redelivered.error !== undefined) problems.unshift(`redelivery failed: ${redelivered.error.message}`);
+  if (problems.length > 0) {
+    const report = (redelivered.result ?? redelivered.error?.report) as Report | undefined;
+    const actions = report?.results.map(
+      (r) =>
+        `${r.cluster}/ns${namespaces.indexOf(r.namespace) + 1} ${r.action}, restarted [${r.restarted.map((w) => w.name).join(',')}]`,
+    );
+    problems.push(`redelivery reported: ${actions?.join('; ') ?? 'nothing'}`);
+  }
+  return { killed, problems };
+}
+
+beforeAll(async () => {
+  const info = stack();
+  clusters = info.clusters.slice(0, 2);
+  namespaces = [];
+  for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-crash' })).name);
+  for (const cluster of clusters) {
+    for (const namespace of namespaces) {
+      await adminApis(cluster).apps.createNamespacedDeployment({
+        namespace,
+        body: deployment('web', k8sName, 'envFrom'),
+      });
+    }
+    await adminApis(cluster).apps.createNamespacedDeployment({
+      namespace: namespaces[0] as string,
+      body: deployment('other', 'not-ours', 'envFrom'),
+    });
+  }
+
+  // The stack's serving certificate is valid for 127.0.0.1: the children verify the proxy against the stack CA.
+  const pki = join(info.stackDir, 'pki');
+  proxy = await startKubeRequestProxy({
+    targets: Object.fromEntries(clusters.map((c) => [c, info.servers[c] as string])),
+    cert: readFileSync(join(pki, 'serving.crt'), 'utf8'),
+    key: readFileSync(join(pki, 'serving.key'), 'utf8'),
+    ca: readFileSync(info.caFile, 'utf8'),
+  });
+  const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+    clusters: Array<{ name: string; cluster: { server: string } }>;
+  };
+  for (const entry of kubeconfig.clusters) {
+    if (clusters.includes(entry.name)) entry.cluster.server = proxy.urlOf(entry.name);
+  }
+  const proxied = tempFile('proxied.kubeconfig', stringify(kubeconfig));
+
+  secret = await createSecret(`rel/crash-${run}`, newValue('crash-v1'));
+  const syncs = `syncs:
+  - source: { secret: ${secret.name} }
+    targets:
+      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
+`;
+  const childConfig = `clusters:
+${kubeconfigClusters(clusters, proxied)}
+${syncs}`;
+  childEnv = { ...process.env, ...info.env, EKS_SYNC_CONFIG: tempFile('eks-secret-sync.yaml', childConfig) };
+  childBundle = join(mkdtempSync(join(tmpdir(), 'eks-sync-crash-')), 'handler-child.mjs');
+  await build({
+    entryPoints: [join(repoRoot, 'test/support/handler-child.ts')],
+    outfile: childBundle,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    mainFields: ['module', 'main'],
+    logLevel: 'warning',
+    // Bundled CommonJS dependencies still call require(), which an ESM bundle lacks (as in scripts/build.mjs).
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+  });
+  spare = new HandlerChild();
+
+  // The redelivery goes straight to the API servers, through a handler that stays warm (another container).
+  redeliver = await loadFunction('on-rotation', `clusters:\n${kubeconfigClusters(clusters)}\n${syncs}`);
+  // The first sync creates the Secrets and gives each consumer its annotation (one restart).
+  const first = await invoke(redeliver, labelEvent(secret, secret.versionId), 'onRotation');
+  guard.collect(first.result ?? null);
+  expect(first.error).toBeUndefined();
+});
+
+afterAll(async () => {
+  spare?.kill();
+  await proxy?.close();
+  output.stop();
+});
+
+describe('a rotation pass killed at each of its Kubernetes calls, then redelivered', () => {
+  it('counts the Kubernetes calls of one uninterrupted pass in a child process', async () => {
+    const before = await generations();
+    const value = newValue('crash-count');
+    const versionId = await putSecret(secret.name, value);
+
+    const { child, exit } = await passInChild(labelEvent(secret, versionId), () => forwardAll);
+
+    expect(child.outcome).toBe('done');
+    expect(exit.code).toBe(0);
+    baseline = [...proxy.requests];
+    const methods = new Set(baseline.map((r) => r.method));
+    // Per binding: read the Secret, write it, list the three workload kinds, patch web, clear the marker.
+    expect([...methods].sort()).toEqual(['GET', 'PATCH', 'PUT']);
+    expect(await problemsAfter(before, value, versionId)).toEqual([]);
+  });
+
+  it('converges when killed before each call is forwarded', { timeout: 240_000 }, async () => {
+    expect(baseline.length).toBeGreaterThan(0);
+    const failures: string[] = [];
+    const killedAt: string[] = [];
+    for (let k = 1; k <= baseline.length; k++) {
+      const { killed, problems } = await crashRun(k, 'before');
+      if (killed !== undefined) killedAt.push(killed);
+      if (problems.length > 0) failures.push(`killed before ${killed ?? `request ${k}`}: ${problems.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
+    expect(killedAt).toHaveLength(baseline.length);
+  });
+
+  it('converges when killed after each write was answered, before the answer reached the pass', {
+    timeout: 240_000,
+  }, async () => {
+    const writes = baseline.filter((r) => r.method !== 'GET').length;
+    expect(writes).toBeGreaterThan(0);
+    const failures: string[] = [];
+    for (let k = 1; k <= writes; k++) {
+      const { killed, problems } = await crashRun(k, 'after');
+      if (problems.length > 0) failures.push(`killed after ${killed ?? `write ${k}`}: ${problems.join('; ')}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('leakage', () => {
+  it('no seeded value appears in the children output, the redeliveries or anything logged', () => {
+    expect(childText.length).toBeGreaterThan(0);
+    expect(guard.hits(`${output.text()}\n${childText.join('')}`)).toEqual([]);
+  });
+});
