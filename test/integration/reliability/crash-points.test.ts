@@ -25,8 +25,8 @@ import {
   RESTART_PENDING_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../../lib/sync/names.js';
-import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { recordOutput } from '../../support/lambda.js';
+import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
