@@ -246,7 +246,6 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
 
     // Assess
     expect(b?.results.map((r) => r.action)).toEqual(['failed']);
-    expect(first.results.map((r) => [r.action, r.error?.code])).toEqual([['failed', 'VersionUnconfirmed']]);
     expect(marker).toBeDefined();
     expect(retry.error).toBeUndefined();
     expect(retry.report.results[0]).toMatchObject({
@@ -259,11 +258,13 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
     expect(await webAnnotation(cluster, namespace, 'ord-marker')).toBe(retry.report.results[0]?.hash);
     // v1, A's v2, and the retry's v3: one restart each.
     await expectReplicaSets(cluster, namespace, 4);
+    // A could not confirm its version, so it was not reported done either.
+    expect(first.results.map((r) => [r.action, r.error?.code])).toEqual([['failed', 'VersionUnconfirmed']]);
   });
 });
 
-describe('recreate under concurrent deliveries', () => {
-  it('deletes the immutable Secret once and restarts its consumer once', async () => {
+describe('recreate and a late duplicate', () => {
+  it('never deletes the Secret another pass just recreated: one delete, one restart', async () => {
     // Prepare: an immutable Secret of ours (recreate: true), and its consumer.
     const cluster = clusters[0] as string;
     const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
@@ -272,10 +273,8 @@ describe('recreate under concurrent deliveries', () => {
       body: deployment('web', 'ord-recreate', 'envFrom'),
     });
     const secret = await createSecret(`rel/ord-recreate-${run}`, value('ord-recreate-v1'));
-    const handler = await loadFunction(
-      'on-rotation',
-      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`,
-    );
+    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`;
+    const handler = await loadFunction('on-rotation', config);
     expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
     await adminApis(cluster).core.patchNamespacedSecret({
@@ -294,17 +293,49 @@ describe('recreate under concurrent deliveries', () => {
       },
       () => {},
     );
+    // The late duplicate reads the immutable Secret, then stalls before its delete until the other pass is done.
+    let reached: () => void = () => {};
+    const atDelete = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const late = realEngine(config, {
+      wrap: (inner) => ({
+        connect: async (name): Promise<KubeApi> => {
+          const api = await inner.connect(name);
+          return {
+            ...api,
+            deleteSecret: async (...args) => {
+              reached();
+              await gate;
+              return api.deleteSecret(...args);
+            },
+          };
+        },
+      }),
+    }).engine;
 
     // Act
-    const outcomes = await Promise.all(Array.from({ length: 4 }, () => call(handler, event)));
+    const duplicate = late.run({ trigger: 'rotation', secrets: [secret.arn], versionId, dryRun: false, restart: true });
+    await atDelete;
+    const prompt = await call(handler, event);
+    release();
+    const second = await duplicate;
+    guard.collect(second);
     await sleep(1_000);
     watching.abort();
 
     // Assess
-    for (const outcome of outcomes) expect(outcome.error).toBeUndefined();
+    expect(prompt.error).toBeUndefined();
+    expect(prompt.report.results.map((r) => r.action)).toEqual(['updated']);
+    expect(second.results.map((r) => [r.action, r.restarted.length])).toEqual([['unchanged', 0]]);
     expect(deletes).toBe(1);
     const stored = await readSecret(cluster, namespace, 'ord-recreate');
     expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-recreate-v2');
+    expect(await webAnnotation(cluster, namespace, 'ord-recreate')).toBe(prompt.report.results[0]?.hash);
     await expectReplicaSets(cluster, namespace, 3);
   });
 });
