@@ -401,13 +401,16 @@ const MAX_CAUSES = 10;
  * validated object names), and the authorizer's message, whose only variable part is the authenticated user.
  * https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/
  */
+/** An object name (DNS-1123 subdomain), and the `secrets "name" is forbidden: ` that admission errors may start with. */
+const NAME = '[a-z0-9][-a-z0-9.]{0,252}';
+const FORBIDDEN_PREFIX = '(?:[a-z0-9.]+(?: "[-a-z0-9.]*")? is forbidden: )?';
 const REFUSERS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [
-    /^admission webhook "([a-z0-9][-a-z0-9.]{0,252})" denied the request/,
+    new RegExp(`^${FORBIDDEN_PREFIX}admission webhook "(${NAME})" denied the request`),
     (m) => `denied by admission webhook "${m[1]}"`,
   ],
   [
-    /^ValidatingAdmissionPolicy '([a-z0-9][-a-z0-9.]{0,252})' with binding '([a-z0-9][-a-z0-9.]{0,252})' denied request/,
+    new RegExp(`^${FORBIDDEN_PREFIX}ValidatingAdmissionPolicy '(${NAME})' with binding '(${NAME})' denied request`),
     (m) => `denied by ValidatingAdmissionPolicy "${m[1]}" (binding "${m[2]}")`,
   ],
   [

@@ -149,8 +149,8 @@ describe('translateKubeError', () => {
       CREATE,
       apiException(422, {
         reason: 'Invalid',
-        message: `ValidatingAdmissionPolicy 'secret-rules' with binding 'secret-rules-prod' denied request: value ${SEEDED} rejected`,
-        details: { causes: [{ message: `value ${SEEDED} rejected` }] },
+        message: `secrets "payments-db" is forbidden: ValidatingAdmissionPolicy 'secret-rules' with binding 'secret-rules-prod' denied request: value ${SEEDED} rejected`,
+        details: { name: 'payments-db', kind: 'secrets', causes: [{ message: `value ${SEEDED} rejected` }] },
       }),
     );
 
