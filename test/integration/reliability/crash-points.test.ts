@@ -9,9 +9,9 @@
  * pod-template change moves here, and the fingerprint on its pod template), not from any report.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
@@ -348,6 +348,8 @@ ${syncs}`;
 
 afterAll(async () => {
   spare?.kill();
+  // The bundle is about 10 MB; the other temporary files are small and kept for inspection, as elsewhere.
+  if (childBundle !== undefined) rmSync(dirname(childBundle), { recursive: true, force: true });
   await proxy?.close();
   output.stop();
 });
