@@ -588,6 +588,32 @@ syncs:
     expect(text).toContain('reconcile: 2 bindings: 1 updated, 1 failed, 1 restart, 1 with drift in 1.2s');
   });
 
+  it('shows an orphaned Secret with its note, in a run and in a dry run', () => {
+    // Prepare
+    const orphan = {
+      cluster: 'a',
+      namespace: 'tools',
+      secret: 'team-token',
+      source: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/token-AbCdEf',
+      action: 'orphaned' as const,
+      restarted: [],
+      notes: ['source secret "team/token" no longer matches the selector; Secret kept (deletionPolicy retain)'],
+    };
+    const summary = { ...report().summary, orphaned: 1 };
+
+    // Act
+    const text = formatPlan(report({ trigger: 'reconcile', results: [orphan], summary }));
+    const dry = formatPlan(
+      report({ trigger: 'reconcile', dryRun: true, results: [{ ...orphan, dryRun: true }], summary }),
+    );
+
+    // Assess
+    expect(text).toMatch(/a\s+tools\s+team-token\s+orphaned\s+-\s+-/);
+    expect(text).toContain('Notes:\n  a/tools/team-token: source secret "team/token" no longer matches the selector');
+    expect(text).toContain('reconcile: 1 bindings: 1 orphaned, 0 restarts in 1.2s');
+    expect(dry).toContain('reconcile (dry run, nothing written): 1 bindings: 1 orphaned, 0 restarts planned');
+  });
+
   it('says so when nothing matches', () => {
     expect(formatPlan(report())).toContain('No bindings: nothing in the configuration matches this request.');
   });

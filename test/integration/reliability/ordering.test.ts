@@ -368,7 +368,14 @@ describe('selector sources that stop matching, through the real reconcile handle
     // Act: both lose their tag.
     await sm.send(new UntagResourceCommand({ SecretId: kept.arn, TagKeys: [tag] }));
     await sm.send(new UntagResourceCommand({ SecretId: dropped.arn, TagKeys: [tag] }));
+    const logStart = output.text().length;
     const orphaned = await call(reconcile, {});
+    const metrics = output
+      .text()
+      .slice(logStart)
+      .split('\n')
+      .filter((l) => l.startsWith('{') && l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const again = await call(reconcile, {});
 
     // Assess
@@ -384,6 +391,7 @@ describe('selector sources that stop matching, through the real reconcile handle
       `source secret "${kept.name}" no longer matches the selector; Secret kept (deletionPolicy retain)`,
     ]);
     expect(orphaned.report.summary).toMatchObject({ orphaned: 1, deleted: 1, failed: 0 });
+    expect(metrics).toEqual([expect.objectContaining({ Orphaned: 1, Deleted: 1, Failed: 0 })]);
     expect(await readSecret(cluster, keep, keptName)).toBeDefined();
     expect(await readSecret(cluster, drop, droppedName)).toBeUndefined();
     expect(again.report.results.map((r) => [r.secret, r.action])).toEqual([[keptName, 'orphaned']]);
