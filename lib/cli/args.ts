@@ -156,7 +156,9 @@ function parseArgsMessage(error: unknown): string {
   return message.split('. ')[0]?.replace(/\.$/, '') ?? message;
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+/** Units from the largest down: `1m30s`, never `30s1m` or `5m5m` (a unit repeated or out of order is a typo). */
+const UNIT_ORDER = Object.keys(UNIT_MS);
 /** Longest accepted `--timeout`: a day (a pass is minutes; a larger value is a typo). */
 const MAX_TIMEOUT_MS = 24 * 3_600_000;
 
@@ -165,13 +167,24 @@ export function parseDuration(option: string, text: string): number {
   const trimmed = text.trim();
   const bare = /^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed;
   const parts = [...bare.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  const ms = parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] ?? 0), 0);
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== bare || !(ms > 0) || ms > MAX_TIMEOUT_MS) {
+  const ms = Math.round(
+    parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] ?? 0), 0),
+  );
+  const order = parts.map(([, , unit]) => UNIT_ORDER.indexOf(unit as string));
+  const descending = order.every((rank, i) => i === 0 || rank > (order[i - 1] as number));
+  // Under 1 ms would round to 0: a deadline that has passed before the run starts.
+  if (
+    parts.length === 0 ||
+    parts.map((p) => p[0]).join('') !== bare ||
+    !descending ||
+    !(ms >= 1) ||
+    ms > MAX_TIMEOUT_MS
+  ) {
     throw new UsageError(
       `--${option} "${text}" is not a duration between 1ms and 24h (e.g. 90s, 5m, 1m30s, 500ms; a bare number is seconds)`,
     );
   }
-  return Math.round(ms);
+  return ms;
 }
 
 /** Parses argv (without `node` and the script). Throws UsageError. */

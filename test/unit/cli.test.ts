@@ -421,10 +421,14 @@ describe('runCli --timeout', () => {
     expect(parseCliArgs(['reconcile', '--timeout', text])).toMatchObject({ timeoutMs: ms });
   });
 
-  it.each(['0s', 'soon', '5 m', '1m30', '5x', '25h', ''])('rejects --timeout %j naming the option', (text) => {
-    expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(UsageError);
-    expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(`--timeout "${text}" is not a duration`);
-  });
+  // Under 1 ms would round to a deadline that has already passed; a unit given twice is a typo.
+  it.each(['0s', 'soon', '5 m', '1m30', '5x', '25h', '', '0.4ms', '0.0001s', '5m5m', '30s1m'])(
+    'rejects --timeout %j naming the option',
+    (text) => {
+      expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(UsageError);
+      expect(() => parseCliArgs(['backfill', '--timeout', text])).toThrow(`--timeout "${text}" is not a duration`);
+    },
+  );
 
   it('does not take --timeout for validate', () => {
     expect(() => parseCliArgs(['validate', '--timeout', '5s'])).toThrow(
