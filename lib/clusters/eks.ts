@@ -5,6 +5,7 @@
  */
 import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { isRetryableAwsError } from '../aws/errors.js';
 import { SyncError } from '../errors.js';
 import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
 import { createEksToken, type EksToken } from './eks-token.js';
@@ -243,7 +244,10 @@ function memoizeCredentials(provider: AwsCredentialsProvider, now: () => Date): 
 /** Translates an AWS SDK error; its name and message (identities, ARNs, actions) carry no secret data. */
 function awsFailure(what: string, error: unknown): SyncError {
   const detail = describeAwsError(error);
-  return new SyncError('ClusterUnavailable', `${what}: ${detail}`, { cause: error, retryable: isRetryable(error) });
+  return new SyncError('ClusterUnavailable', `${what}: ${detail}`, {
+    cause: error,
+    retryable: isRetryableAwsError(error),
+  });
 }
 
 function describeAwsError(error: unknown): string {
@@ -251,26 +255,4 @@ function describeAwsError(error: unknown): string {
   if (error instanceof SyncError) return error.message;
   const message = error.message.length > 300 ? `${error.message.slice(0, 300)}...` : error.message;
   return message === '' ? error.name : `${error.name}: ${message}`;
-}
-
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-function isRetryable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error instanceof SyncError) return error.retryable;
-  const meta = error as Error & { $fault?: string; $retryable?: unknown; code?: unknown };
-  if (meta.$fault === 'server' || meta.$retryable !== undefined) return true;
-  if (THROTTLING.has(error.name)) return true;
-  return typeof meta.code === 'string' && NETWORK.has(meta.code);
 }

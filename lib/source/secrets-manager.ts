@@ -17,6 +17,7 @@ import {
   type SecretsManagerClient,
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
+import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
 import { SyncError } from '../errors.js';
 import { refersTo } from '../events/secret-id.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports.js';
@@ -32,58 +33,12 @@ const FALLBACK_CONCURRENCY = 4;
 
 type Action = 'GetSecretValue' | 'BatchGetSecretValue' | 'ListSecrets' | 'DescribeSecret';
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'ProvisionedThroughputExceededException',
-  'SlowDown',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-const NETWORK_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'NetworkingError']);
-
-interface ErrorShape {
-  name?: unknown;
-  code?: unknown;
-  $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-  $retryable?: unknown;
-}
-
-/** An error name safe to put in a message: an identifier, never free text that might echo input. */
-function safeName(value: unknown): string | undefined {
-  return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/.test(value) ? value : undefined;
-}
-
-function isRetryable(error: ErrorShape, name: string | undefined, code: string | undefined): boolean {
-  const status = error.$metadata?.httpStatusCode;
-  if (typeof status === 'number' && (status === 429 || status >= 500)) return true;
-  if (error.$fault === 'server' || error.$retryable !== undefined) return true;
-  if (name !== undefined && (THROTTLING.has(name) || NETWORK_NAMES.has(name) || name === 'InternalServiceError')) {
-    return true;
-  }
-  return code !== undefined && NETWORK_CODES.has(code);
-}
-
 /** Translates an SDK or network error (or a BatchGetSecretValue `ErrorCode`) into a SyncError for `id`. */
 function translate(error: unknown, action: Action, id: string | undefined): SyncError {
   if (error instanceof SyncError) return error;
-  const shape: ErrorShape = typeof error === 'object' && error !== null ? (error as ErrorShape) : {};
-  const name = safeName(shape.name);
-  const code = safeName(shape.code);
+  const shape: { name?: unknown; code?: unknown } = typeof error === 'object' && error !== null ? error : {};
+  const name = safeErrorName(shape.name);
+  const code = safeErrorName(shape.code);
   const subject = id === undefined ? '' : ` for secret "${id}"`;
   const options = { cause: error };
 
@@ -114,7 +69,7 @@ function translate(error: unknown, action: Action, id: string | undefined): Sync
         options,
       );
   }
-  if (isRetryable(shape, name, code)) {
+  if (isRetryableAwsError(error)) {
     const what = code ?? name ?? 'network error';
     return new SyncError('SourceError', `Secrets Manager ${action} failed${subject}: ${what} (retryable)`, {
       ...options,
