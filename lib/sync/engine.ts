@@ -244,11 +244,7 @@ export class SyncEngine {
       const orphans = await reconcileOrphans({
         config,
         source: this.deps.source,
-        connect: async (cluster) =>
-          retryCalls(limitCalls(await this.deps.clusters.connect(cluster), config.defaults.bindingConcurrency), {
-            now: () => this.now().getTime(),
-            deadlineAt: this.deadline?.at,
-          }),
+        connect: (cluster) => this.connect(cluster),
         planned: [...planned, ...peers],
         dryRun: request.dryRun,
         report,
@@ -626,6 +622,16 @@ export class SyncEngine {
     return perCluster.flat();
   }
 
+  /**
+   * The cluster's API for one stage of the pass. Every call goes through one limiter: bindingConcurrency calls in
+   * flight at most. 429/5xx answers are retried outside it, so a call waiting to retry holds no slot, and no retry
+   * wait ends after the pass deadline (on the engine's own clock).
+   */
+  private async connect(cluster: string): Promise<KubeApi> {
+    const api = limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency);
+    return retryCalls(api, { now: () => this.now().getTime(), deadlineAt: this.deadline?.at });
+  }
+
   private async applyCluster(
     cluster: string,
     bindings: Binding[],
@@ -639,16 +645,7 @@ export class SyncEngine {
     };
     let api: KubeApi;
     try {
-      // Every call to this cluster goes through one limiter: bindingConcurrency calls in flight at most. 429/5xx
-      // answers are retried outside it, so a call waiting to retry holds no slot.
-      api = retryCalls(
-        limitCalls(await this.deps.clusters.connect(cluster), this.deps.config.defaults.bindingConcurrency),
-        // No retry wait that would end after the pass deadline, on the engine's own clock.
-        {
-          now: () => this.now().getTime(),
-          deadlineAt: this.deadline?.at,
-        },
-      );
+      api = await this.connect(cluster);
     } catch (error) {
       const failure = errorOf(error);
       this.log.warn('cluster unavailable', { cluster, error: failure });
