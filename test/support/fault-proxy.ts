@@ -11,7 +11,13 @@
  *   switchable to forwarding new connections to a real API server.
  */
 import { once } from 'node:events';
-import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
@@ -60,6 +66,41 @@ function sum(map: Map<string, number>, key?: string): number {
   return key === undefined ? [...map.values()].reduce((a, b) => a + b, 0) : (map.get(key) ?? 0);
 }
 
+/** Listens on a free loopback port (or `port`) and returns it; `what` names the server in the error. */
+export async function listenOnLoopback(server: Server, what: string, port = 0): Promise<number> {
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error(`${what} has no TCP address`);
+  return address.port;
+}
+
+/** Relays `req` to `upstream` (HTTP, or HTTPS when `send` is https' request) and its answer back, unchanged. */
+function relay(
+  req: IncomingMessage,
+  res: ServerResponse,
+  send: typeof httpRequest,
+  upstream: URL,
+  options: Pick<RequestOptions, 'agent'> & { ca?: Buffer } = {},
+): void {
+  const forward = send(
+    {
+      ...options,
+      host: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: { ...req.headers, host: upstream.host },
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  forward.on('error', () => res.destroy());
+  req.pipe(forward);
+}
+
 /** Starts the proxy in front of `target` (the emulator's base URL). */
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
@@ -94,29 +135,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       });
       return;
     }
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: upstream.host },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+    relay(req, res, httpRequest, upstream);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('fault proxy has no TCP address');
+  const port = await listenOnLoopback(server, 'fault proxy');
 
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://127.0.0.1:${port}`,
     calls: (action) => sum(seen, action),
     failures: (action) => sum(failed, action),
     inject: ({ kind, times, action }) => {
@@ -196,11 +220,7 @@ export async function startTcpForwarder(targetPort: number): Promise<TcpForwarde
       pump(client, backend);
       pump(backend, client);
     });
-    next.listen(port, '127.0.0.1');
-    await once(next, 'listening');
-    const address = next.address();
-    if (address === null || typeof address === 'string') throw new Error('forwarder has no TCP address');
-    port = address.port;
+    port = await listenOnLoopback(next, 'forwarder', port);
     server = next;
   }
 
@@ -304,30 +324,12 @@ export async function startKubeFaultProxy(
       });
       return;
     }
-    const forward = httpsRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: upstream.host },
-        ca: tls.ca,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
+    relay(req, res, httpsRequest, upstream, { ca: tls.ca });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('kube fault proxy has no TCP address');
+  const port = await listenOnLoopback(server, 'kube fault proxy');
 
   return {
-    url: `https://127.0.0.1:${address.port}`,
+    url: `https://127.0.0.1:${port}`,
     requests,
     get faulted() {
       return faulted;
@@ -393,16 +395,13 @@ export async function startSilentServer(options: {
     tls.on('error', () => client.destroy());
     tls.resume();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('silent server has no TCP address');
+  const port = await listenOnLoopback(server, 'silent server');
   const drop = () => {
     for (const socket of sockets) socket.destroy();
     sockets.clear();
   };
   return {
-    port: address.port,
+    port,
     get accepted() {
       return accepted;
     },

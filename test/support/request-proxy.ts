@@ -3,7 +3,6 @@
  * front of API servers that numbers every request and can hold one (never forwarded) or swallow its answer
  * (forwarded, never relayed), so that the test can kill the client exactly there.
  */
-import { once } from 'node:events';
 import {
   createServer as createHttpsServer,
   Agent as HttpsAgent,
@@ -11,6 +10,7 @@ import {
   request as httpsRequest,
 } from 'node:https';
 import type { Socket } from 'node:net';
+import { listenOnLoopback } from './fault-proxy.js';
 
 /** One HTTP request seen by the Kubernetes request proxy, numbered in arrival order across all its clusters. */
 export interface ProxiedRequest {
@@ -131,12 +131,9 @@ export async function startKubeRequestProxy(opts: {
       socket.on('close', () => clients.delete(socket));
     });
     server.on('tlsClientError', () => undefined);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('kube request proxy has no TCP address');
+    const port = await listenOnLoopback(server, 'kube request proxy');
     servers.push(server);
-    urls.set(cluster, `https://127.0.0.1:${address.port}`);
+    urls.set(cluster, `https://127.0.0.1:${port}`);
   }
   return proxy;
 }
