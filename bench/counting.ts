@@ -7,8 +7,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { EksAccess } from '../lib/clusters/eks.js';
-import type { ClusterConnector } from '../lib/sync/ports.js';
-import type { KubeApi } from '../lib/target/kube-api.js';
+import type { ClusterConnector, KubeApi } from '../lib/sync/ports/kube.js';
 
 export type Counts = Record<string, number>;
 

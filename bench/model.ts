@@ -5,8 +5,8 @@
  */
 import { parseConfig } from '../lib/config/index.js';
 import { SyncEngine } from '../lib/sync/engine.js';
+import type { KubeApi } from '../lib/sync/ports/kube.js';
 import type { SyncRequest } from '../lib/sync/types.js';
-import type { KubeApi } from '../lib/target/kube-api.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../test/support/fakes.js';
 import { KubeCounter } from './counting.js';
 import { round, type Timing, timing } from './stats.js';

@@ -7,7 +7,8 @@ import { createClusterConnector } from '../clusters/connector.js';
 import type { Config } from '../config/index.js';
 import { createSecretsManagerSource } from '../source/secrets-manager.js';
 import { SyncEngine } from '../sync/engine.js';
-import type { ClusterConnector, SecretFilter, SecretSource } from '../sync/ports.js';
+import type { ClusterConnector } from '../sync/ports/kube.js';
+import type { SecretFilter, SecretSource } from '../sync/ports/source.js';
 import { sdkRequestHandler } from '../timeouts.js';
 import { UsageError } from './args.js';
 

@@ -3,9 +3,8 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterConnectionError, SyncError } from '../errors.js';
-import type { ClusterConnector } from '../sync/ports.js';
-import { createKubeApi } from '../target/client-node-api.js';
-import type { KubeApi } from '../target/kube-api.js';
+import { createKubeApi } from '../kube/api.js';
+import type { ClusterConnector, KubeApi } from '../sync/ports/kube.js';
 import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../timeouts.js';
 import { createEksAccess, type EksAccess, type EksAccessDeps, type EksClusterRef } from './eks.js';
 import { loadKubeConfig } from './kubeconfig.js';

@@ -20,7 +20,7 @@ import {
 import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
 import { SyncError } from '../errors.js';
 import { refersTo } from '../events/secret-id.js';
-import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports.js';
+import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports/source.js';
 
 /** The slice of the SDK client the adapter uses: a real `SecretsManagerClient`, or a fake in tests. */
 export type SecretsManagerSender = Pick<SecretsManagerClient, 'send'>;

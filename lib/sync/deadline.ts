@@ -4,8 +4,8 @@
  * Every refused or abandoned call rejects with DeadlineExceededError naming the cluster and the step.
  */
 import { DeadlineExceededError } from '../errors.js';
-import type { KubeApi } from '../target/kube-api.js';
-import type { ClusterConnector, SecretSource } from './ports.js';
+import type { ClusterConnector, KubeApi } from './ports/kube.js';
+import type { SecretSource } from './ports/source.js';
 
 /** setTimeout fires at once for delays above 2^31-1 ms (about 24.8 days); longer waits are armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

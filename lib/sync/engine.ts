@@ -7,11 +7,10 @@ import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
 import { DeadlineExceededError, InputError, SyncError, toSyncError } from '../errors.js';
 import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, refersTo, resourceText } from '../events/secret-id.js';
-import type { KubeApi } from '../target/kube-api.js';
-import { limitCalls } from '../target/limited-kube-api.js';
-import { type RestartItem, restartConsumers } from '../target/restarter.js';
-import { retryCalls } from '../target/retrying-kube-api.js';
-import { upsertSecret } from '../target/secret-writer.js';
+import { type RestartItem, restartConsumers } from './apply/restarter.js';
+import { upsertSecret } from './apply/secret-writer.js';
+import { limitCalls } from './calls/limit.js';
+import { retryCalls } from './calls/retry.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import {
@@ -23,7 +22,8 @@ import {
 } from './names.js';
 import { reconcileOrphans } from './orphans.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
-import type { ClusterConnector, SecretRef, SecretSource, SecretValue } from './ports.js';
+import type { ClusterConnector, KubeApi } from './ports/kube.js';
+import type { SecretRef, SecretSource, SecretValue } from './ports/source.js';
 import { type DesiredSecret, renderSecret } from './render.js';
 import type { BindingAction, BindingResult, SyncReport, SyncRequest } from './types.js';
 

@@ -7,11 +7,11 @@
 import type { Config, SourceConfig } from '../config/index.js';
 import { toSyncError } from '../errors.js';
 import { isSecretArn, nameFromArn } from '../events/secret-id.js';
-import type { KubeApi, SecretMetadata } from '../target/kube-api.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import { kubernetesNameFor, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION } from './names.js';
 import type { Binding } from './plan.js';
-import type { SecretRef, SecretSource } from './ports.js';
+import type { KubeApi, SecretMetadata } from './ports/kube.js';
+import type { SecretRef, SecretSource } from './ports/source.js';
 import type { BindingResult, SyncReport } from './types.js';
 
 type Selector = Exclude<SourceConfig, { secret: string }>;

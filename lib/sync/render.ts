@@ -2,7 +2,6 @@
 import type { KeyRef, TargetConfig } from '../config/index.js';
 import { SyncError } from '../errors.js';
 import type { SecretIdentity } from '../events/secret-id.js';
-import type { KubeSecretWrite } from '../target/kube-api.js';
 import {
   arrayItems,
   documentSlice,
@@ -21,7 +20,8 @@ import {
   secretKeyProblem,
   VERSION_ANNOTATION,
 } from './names.js';
-import type { SecretValue } from './ports.js';
+import type { KubeSecretWrite } from './ports/kube.js';
+import type { SecretValue } from './ports/source.js';
 
 /** The API server rejects Secrets whose data exceeds 1 MiB. */
 export const MAX_SECRET_BYTES = 1024 * 1024;

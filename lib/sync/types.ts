@@ -1,6 +1,6 @@
 /** The engine's input and output contracts (see DESIGN.md: SyncRequest -> plan -> ... -> report). */
 import type { ErrorCode } from '../errors.js';
-import type { WorkloadKind } from '../target/kube-api.js';
+import type { WorkloadKind } from './ports/kube.js';
 
 export type Trigger = 'rotation' | 'backfill' | 'reconcile';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterConnector } from '../../lib/clusters/connector.js';
 import { SyncError } from '../../lib/errors.js';
-import { createKubeApi } from '../../lib/target/client-node-api.js';
-import type { KubeApi, KubeSecretWrite } from '../../lib/target/kube-api.js';
+import { createKubeApi } from '../../lib/kube/api.js';
+import type { KubeApi, KubeSecretWrite } from '../../lib/sync/ports/kube.js';
 import {
   adminApis,
   adminKubeConfig,

@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../lib/errors.js';
 import { createSecretsManagerSource, type SecretsManagerSender } from '../../lib/source/secrets-manager.js';
-import type { SecretValue } from '../../lib/sync/ports.js';
+import type { SecretValue } from '../../lib/sync/ports/source.js';
 import { secretsManager } from '../support/stack.js';
 
 // moto is shared by every integration file and kept between runs: each run works under its own prefix.

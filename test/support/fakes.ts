@@ -8,8 +8,8 @@ import type { TargetConfig } from '../../lib/config/index.js';
 import { SyncError } from '../../lib/errors.js';
 import { refersTo } from '../../lib/events/secret-id.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/sync/names.js';
-import type { ClusterConnector, SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports.js';
 import type {
+  ClusterConnector,
   DeletePreconditions,
   KubeApi,
   KubeSecret,
@@ -18,7 +18,8 @@ import type {
   SecretMetadata,
   Workload,
   WorkloadKind,
-} from '../../lib/target/kube-api.js';
+} from '../../lib/sync/ports/kube.js';
+import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports/source.js';
 
 /** Counts calls in flight across any number of fakes sharing it, and remembers the maximum. */
 export class InFlightMeter {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { consumes, RELOADER_RELOAD, referencedSecrets } from '../../lib/target/consumers.js';
-import type { PodSpecRefs, Workload } from '../../lib/target/kube-api.js';
+import { consumes, RELOADER_RELOAD, referencedSecrets } from '../../lib/sync/apply/consumers.js';
+import type { PodSpecRefs, Workload } from '../../lib/sync/ports/kube.js';
 
 function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}): Workload {
   return {

@@ -11,7 +11,7 @@ import { createEksToken } from '../../lib/clusters/eks-token.js';
 import { PooledKubeConfig } from '../../lib/clusters/pooled-kubeconfig.js';
 import type { AwsCredentials, ClusterSpecs } from '../../lib/clusters/types.js';
 import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
-import type { KubeApi } from '../../lib/target/kube-api.js';
+import type { KubeApi } from '../../lib/sync/ports/kube.js';
 import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../../lib/timeouts.js';
 
 const START = new Date('2025-03-04T05:00:00.000Z');

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TargetConfig } from '../../lib/config/index.js';
 import { SyncError } from '../../lib/errors.js';
+import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/sync/apply/secret-writer.js';
 import {
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -10,7 +11,6 @@ import {
   VERSION_ANNOTATION,
 } from '../../lib/sync/names.js';
 import { type DesiredSecret, renderSecret } from '../../lib/sync/render.js';
-import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/target/secret-writer.js';
 import { b64, FakeKubeApi, secretValue, targetConfig } from '../support/fakes.js';
 
 const OPTIONS: UpsertOptions = { adopt: false, recreate: false, dryRun: false, markRestartPending: true };

@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { SyncError } from '../../lib/errors.js';
 import { createSecretsManagerSource, type SecretsManagerSender } from '../../lib/source/secrets-manager.js';
-import type { SecretValue } from '../../lib/sync/ports.js';
+import type { SecretValue } from '../../lib/sync/ports/source.js';
 
 const PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
 // Stands in for a value; no error message may ever contain it.

@@ -12,11 +12,11 @@ import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { createEksToken } from '../../../lib/clusters/eks-token.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { SyncError } from '../../../lib/errors.js';
+import { createKubeApi } from '../../../lib/kube/api.js';
 import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
 import { SyncEngine } from '../../../lib/sync/engine.js';
+import type { KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { SyncReport, SyncRequest } from '../../../lib/sync/types.js';
-import { createKubeApi } from '../../../lib/target/client-node-api.js';
-import type { KubeApi } from '../../../lib/target/kube-api.js';
 import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder } from '../../support/fault-proxy.js';
 import { recordOutput } from '../../support/lambda.js';
 import {

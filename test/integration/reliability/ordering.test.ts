@@ -20,8 +20,8 @@ import { SyncError } from '../../../lib/errors.js';
 import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
 import { SyncEngine } from '../../../lib/sync/engine.js';
 import { consumerHashAnnotation, RESTART_PENDING_ANNOTATION } from '../../../lib/sync/names.js';
-import type { ClusterConnector, SecretSource } from '../../../lib/sync/ports.js';
-import type { KubeApi } from '../../../lib/target/kube-api.js';
+import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
+import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import { recordOutput } from '../../support/lambda.js';
 import {
   adminApis,

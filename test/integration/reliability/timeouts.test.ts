@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import { ClusterConnectionError } from '../../../lib/errors.js';
-import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/target/retrying-kube-api.js';
+import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
 import { recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';

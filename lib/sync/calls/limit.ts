@@ -1,6 +1,6 @@
 /** A KubeApi whose calls to one cluster are bounded: at most `limit` in flight, whatever runs them. */
-import { createLimiter } from '../sync/concurrency.js';
-import type { KubeApi } from './kube-api.js';
+import { createLimiter } from '../concurrency.js';
+import type { KubeApi } from '../ports/kube.js';
 
 export function limitCalls(api: KubeApi, limit: number): KubeApi {
   const run = createLimiter(limit);

@@ -1,5 +1,5 @@
 /** Which workloads consume a Secret: pod-spec references plus Reloader's opt-in annotations. Pure. */
-import type { PodSpecRefs, Workload } from './kube-api.js';
+import type { PodSpecRefs, Workload } from '../ports/kube.js';
 
 /** Reloader annotations honoured for teams migrating from it (https://github.com/stakater/Reloader#how-to-use-reloader). */
 export const RELOADER_RELOAD = 'secret.reloader.stakater.com/reload';

@@ -2,8 +2,8 @@
  * Secret upsert with ownership rules: compare first, write only on change, optimistic locking with a bounded
  * re-read on 409. Works on the narrow KubeApi port.
  */
-import { SyncError } from '../errors.js';
-import { isArnOf, isSecretArn } from '../events/secret-id.js';
+import { SyncError } from '../../errors.js';
+import { isArnOf, isSecretArn } from '../../events/secret-id.js';
 import {
   contentHash,
   MANAGED_BY_LABEL,
@@ -13,9 +13,9 @@ import {
   restartMarker,
   SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
-} from '../sync/names.js';
-import type { DesiredSecret } from '../sync/render.js';
-import type { KubeApi, KubeSecret, KubeSecretWrite } from './kube-api.js';
+} from '../names.js';
+import type { KubeApi, KubeSecret, KubeSecretWrite } from '../ports/kube.js';
+import type { DesiredSecret } from '../render.js';
 
 export interface UpsertOptions {
   adopt: boolean;

@@ -18,7 +18,6 @@ import {
 } from '@kubernetes/client-node';
 import { ClusterConnectionError, type ConnectionFailure, SyncError } from '../errors.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../sync/names.js';
-import type { KubeTimeouts } from '../timeouts.js';
 import type {
   ContainerRefs,
   KubeApi,
@@ -28,7 +27,8 @@ import type {
   SecretMetadata,
   Workload,
   WorkloadKind,
-} from './kube-api.js';
+} from '../sync/ports/kube.js';
+import type { KubeTimeouts } from '../timeouts.js';
 
 /** Our field manager: `managedFields` and GitOps diffs attribute our writes to it. */
 export const FIELD_MANAGER = 'eks-secret-sync';

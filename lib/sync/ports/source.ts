@@ -1,8 +1,7 @@
 /**
- * The narrow ports the engine depends on. Adapters in `lib/source`, `lib/clusters` and `lib/target` implement
- * them; unit tests implement them with in-memory fakes. Nothing here imports an SDK.
+ * The Secrets Manager port of the engine. `lib/source` implements it; unit tests use an in-memory fake. Nothing
+ * here imports an SDK.
  */
-import type { KubeApi } from '../target/kube-api.js';
 
 /** One version of a Secrets Manager secret, as read at AWSCURRENT. */
 export interface SecretValue {
@@ -44,9 +43,4 @@ export interface SecretSource {
    * to catch a newer version written over by a concurrent pass.
    */
   currentVersionId(id: string): Promise<string | undefined>;
-}
-
-/** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */
-export interface ClusterConnector {
-  connect(cluster: string): Promise<KubeApi>;
 }

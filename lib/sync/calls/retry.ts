@@ -14,8 +14,8 @@
  * - `deleteSecret`: only with preconditions (uid and resourceVersion read), which make a repeat harmless (404 or
  *   409). Without them a repeat some seconds later could delete a Secret that another pass recreated meanwhile.
  */
-import { SyncError } from '../errors.js';
-import type { KubeApi } from './kube-api.js';
+import { SyncError } from '../../errors.js';
+import type { KubeApi } from '../ports/kube.js';
 
 export interface RetryOptions {
   /** Epoch milliseconds: no retry whose wait would end after it. */

@@ -1,6 +1,7 @@
 /**
- * The narrow Kubernetes port used by the Secret writer and the restarter. `client-node-api.ts` implements it with
- * `@kubernetes/client-node`; unit tests use an in-memory fake. Implementations translate API errors into
+ * The Kubernetes ports of the engine: `ClusterConnector` (implemented in `lib/clusters`) hands out one `KubeApi` per
+ * cluster, which `lib/kube` implements with `@kubernetes/client-node`; unit tests use in-memory fakes. Nothing here
+ * imports an SDK. Implementations translate API errors into
  * `SyncError` (codes `Forbidden`, `NamespaceNotFound`, `Conflict`, `KubernetesError`, ...), naming the verb,
  * resource, namespace and name, never the body of a Secret.
  */
@@ -113,4 +114,9 @@ export interface KubeApi {
     annotations: Record<string, string>,
     expected?: Record<string, string>,
   ): Promise<void>;
+}
+
+/** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */
+export interface ClusterConnector {
+  connect(cluster: string): Promise<KubeApi>;
 }

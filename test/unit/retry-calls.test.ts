@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
-import { type RetryOptions, retryCalls } from '../../lib/target/retrying-kube-api.js';
+import { type RetryOptions, retryCalls } from '../../lib/sync/calls/retry.js';
 import { b64, FakeKubeApi } from '../support/fakes.js';
 
 const START = Date.parse('2025-05-01T10:00:00.000Z');

@@ -3,12 +3,12 @@
  * consumed Secret that changed. A workload whose annotation already holds the hash is never patched again, so
  * duplicates, retries, backfills and reconciles restart nothing twice.
  */
-import type { RestartConfig } from '../config/index.js';
-import { type SyncError, toSyncError } from '../errors.js';
-import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../sync/names.js';
-import type { WorkloadRefResult } from '../sync/types.js';
+import type { RestartConfig } from '../../config/index.js';
+import { type SyncError, toSyncError } from '../../errors.js';
+import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../names.js';
+import type { KubeApi, Workload, WorkloadKind } from '../ports/kube.js';
+import type { WorkloadRefResult } from '../types.js';
 import { consumes } from './consumers.js';
-import type { KubeApi, Workload, WorkloadKind } from './kube-api.js';
 
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
 
