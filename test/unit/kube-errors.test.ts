@@ -1,7 +1,7 @@
 import { ApiException } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
-import { type KubeOperation, retryAfter, translateKubeError } from '../../lib/kube/api.js';
+import { type KubeOperation, retryAfter, translateKubeError } from '../../lib/kube/errors.js';
 
 const CREATE: KubeOperation = { verb: 'create', resource: 'secrets', namespace: 'payments', name: 'payments-db' };
 /** A secret value a server message quotes; it must not reach a translated error. */
