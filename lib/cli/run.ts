@@ -7,7 +7,7 @@ import { isAbsolute, join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 import { type Config, loadConfigFile } from '../config/index.js';
 import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
-import { parseBackfillInput, parseSecretEvent, reconcileRequest, toSyncRequest } from '../events/index.js';
+import { type IgnoredEvent, parseBackfillInput, reconcileRequest, rotationRequest } from '../events/index.js';
 import type { RunOptions } from '../sync/engine.js';
 import type { SyncReport, SyncRequest } from '../sync/types.js';
 import { parseCliArgs, type RunArgs, UsageError } from './args.js';
@@ -105,9 +105,7 @@ function validate(config: Config, path: string, args: RunArgs, io: CliIO): numbe
   return EXIT_OK;
 }
 
-type Ignored = { ignored: string; secretId?: string };
-
-async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ignored> {
+async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | IgnoredEvent> {
   const origin = `cli ${args.command}`;
   const filters = {
     ...(args.secrets === undefined ? {} : { secrets: args.secrets }),
@@ -124,13 +122,8 @@ async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ign
     case 'reconcile':
       return reconcileRequest({ dryRun: args.dryRun, origin });
     case 'sync': {
-      const parsed = parseSecretEvent(await readEvent(args.event ?? '-', io));
-      if (parsed.kind === 'ignore') {
-        return parsed.secretId === undefined
-          ? { ignored: parsed.reason }
-          : { ignored: parsed.reason, secretId: parsed.secretId };
-      }
-      return { ...toSyncRequest(parsed), dryRun: args.dryRun, origin };
+      const request = rotationRequest(await readEvent(args.event ?? '-', io));
+      return 'ignored' in request ? request : { ...request, dryRun: args.dryRun, origin };
     }
     case 'validate':
       throw new Error('unreachable');

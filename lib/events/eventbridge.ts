@@ -199,10 +199,20 @@ function serviceEvent(event: Envelope): ParsedEvent {
  * Throws InputError `InvalidEvent` naming the missing or wrong field when the event cannot be understood.
  */
 export function parseSecretEvent(event: unknown): ParsedEvent {
+  return readSecretEvent(event).parsed;
+}
+
+/** As `parseSecretEvent`, with the envelope's `id` (when the event has one) read by the same validation. */
+export function readSecretEvent(event: unknown): { parsed: ParsedEvent; eventId?: string } {
   if (!isRecord(event)) throw invalid(`event must be an object, got ${describeType(event)}`);
-  const parsed = Envelope.safeParse(event);
-  if (!parsed.success) throw invalid(envelopeMessage(parsed.error, event));
-  const envelope = parsed.data;
+  const result = Envelope.safeParse(event);
+  if (!result.success) throw invalid(envelopeMessage(result.error, event));
+  const envelope = result.data;
+  const parsed = classify(envelope);
+  return envelope.id === undefined ? { parsed } : { parsed, eventId: envelope.id };
+}
+
+function classify(envelope: Envelope): ParsedEvent {
   if (envelope.source !== SOURCE) throw invalid(`"source" must be "${SOURCE}"`);
 
   const detailType = envelope['detail-type'];

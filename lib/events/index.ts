@@ -1,6 +1,13 @@
 /** EventBridge events and manual input -> SyncRequest. No SDK imports. */
 export { type ParsedEvent, parseSecretEvent } from './eventbridge.js';
-export { parseBackfillInput, reconcileRequest, type ToSyncRequestOptions, toSyncRequest } from './request.js';
+export {
+  type IgnoredEvent,
+  parseBackfillInput,
+  reconcileRequest,
+  rotationRequest,
+  type ToSyncRequestOptions,
+  toSyncRequest,
+} from './request.js';
 export {
   isArnOf,
   isSecretArn,

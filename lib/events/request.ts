@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { SyncRequest } from '../sync/types.js';
-import type { ParsedEvent } from './eventbridge.js';
+import { type ParsedEvent, readSecretEvent } from './eventbridge.js';
 import { fieldPath } from './field-path.js';
 
 export interface ToSyncRequestOptions {
@@ -25,6 +25,23 @@ export function toSyncRequest(
   if (parsed.kind === 'delete') request.deleted = true;
   else if (parsed.versionId !== undefined) request.versionId = parsed.versionId;
   return request;
+}
+
+/** What the handlers return for an event that asks for nothing: the parser's reason and the secret, if named. */
+export type IgnoredEvent = { ignored: string; secretId?: string };
+
+/**
+ * One EventBridge event -> the rotation request it asks for (its `origin` the event id), or why it is ignored.
+ * Throws InputError `InvalidEvent` as `parseSecretEvent` does.
+ */
+export function rotationRequest(event: unknown): SyncRequest | IgnoredEvent {
+  const { parsed, eventId } = readSecretEvent(event);
+  if (parsed.kind === 'ignore') {
+    return parsed.secretId === undefined
+      ? { ignored: parsed.reason }
+      : { ignored: parsed.reason, secretId: parsed.secretId };
+  }
+  return toSyncRequest(parsed, eventId === undefined ? {} : { eventId });
 }
 
 const ids = (what: string) =>

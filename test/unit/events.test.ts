@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/errors.js';
-import { type ParsedEvent, parseSecretEvent, toSyncRequest } from '../../lib/events/index.js';
+import { type ParsedEvent, parseSecretEvent, rotationRequest, toSyncRequest } from '../../lib/events/index.js';
 
 const EVENTS_DIR = join(import.meta.dirname, '../../events');
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/app-db-Xk3p9Q';
@@ -343,5 +343,40 @@ describe('toSyncRequest', () => {
       restart: true,
       origin: 'eventbridge',
     });
+  });
+});
+
+describe('rotationRequest', () => {
+  it('keeps the event id as the origin of the request', () => {
+    expect(rotationRequest(load('secret-label-updated-awscurrent.json'))).toEqual({
+      trigger: 'rotation',
+      secrets: [ARN],
+      versionId: '7f3c2a91-5d4e-4b8a-9c21-0e6f4d8b1a37',
+      dryRun: false,
+      restart: true,
+      origin: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+    });
+  });
+
+  it('falls back to the eventbridge origin when the event has no id', () => {
+    const event = load('cloudtrail-delete-secret-arn-legacy.json');
+    delete event.id;
+    expect(rotationRequest(event)).toMatchObject({ deleted: true, origin: 'eventbridge' });
+  });
+
+  it("returns the parser's reason and secret for an ignored event", () => {
+    expect(rotationRequest(load('secret-label-updated-custom-label.json'))).toEqual({
+      ignored: 'Secret Label Updated CANARY: only AWSCURRENT means a new live value',
+      secretId: ARN,
+    });
+    expect(rotationRequest(load('cloudtrail-failed-call-error-code.json'))).toEqual({
+      ignored: 'PutSecretValue failed with AccessDenied: nothing changed',
+    });
+  });
+
+  it('refuses a malformed event as the parser does', () => {
+    expect(() => rotationRequest(load('malformed-missing-detail.json'))).toThrow(
+      /^invalid Secrets Manager event: "detail" is missing$/,
+    );
   });
 });
