@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterConnector } from '../../lib/clusters/connector.js';
-import { SyncError } from '../../lib/errors.js';
 import { createKubeApi } from '../../lib/kube/api.js';
 import type { KubeApi, KubeSecretWrite } from '../../lib/sync/ports/kube.js';
+import { rejection } from '../support/assertions.js';
 import {
   adminApis,
   adminKubeConfig,
@@ -25,15 +25,6 @@ function secret(namespace: string, name: string, value = VALUE): KubeSecretWrite
     labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
     annotations: { 'eks-secret-sync.io/hash': 'h1' },
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SyncError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SyncError);
-  return error as SyncError;
 }
 
 describe('createKubeApi against a real API server', () => {

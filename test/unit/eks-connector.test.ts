@@ -13,6 +13,7 @@ import type { AwsCredentials, ClusterSpecs } from '../../lib/clusters/types.js';
 import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
 import type { KubeApi } from '../../lib/sync/ports/kube.js';
 import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../../lib/timeouts.js';
+import { rejection } from '../support/assertions.js';
 
 const START = new Date('2025-03-04T05:00:00.000Z');
 const BASE: AwsCredentials = { accessKeyId: 'AKIDBASE', secretAccessKey: 'base-secret' };
@@ -125,15 +126,6 @@ async function bearer(kc: KubeConfig | undefined): Promise<string> {
 
 function tokenQuery(token: string): URLSearchParams {
   return new URL(Buffer.from(token.slice('k8s-aws-v1.'.length), 'base64url').toString('utf8')).searchParams;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SyncError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SyncError);
-  return error as SyncError;
 }
 
 describe('createClusterConnector (EKS)', () => {

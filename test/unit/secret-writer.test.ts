@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TargetConfig } from '../../lib/config/index.js';
-import { SyncError } from '../../lib/errors.js';
 import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/sync/apply/secret-writer.js';
 import {
   HASH_ANNOTATION,
@@ -11,6 +10,7 @@ import {
   VERSION_ANNOTATION,
 } from '../../lib/sync/names.js';
 import { type DesiredSecret, renderSecret } from '../../lib/sync/render.js';
+import { rejection } from '../support/assertions.js';
 import { b64, FakeKubeApi, secretValue, targetConfig } from '../support/fakes.js';
 
 const OPTIONS: UpsertOptions = { adopt: false, recreate: false, dryRun: false, markRestartPending: true };
@@ -21,15 +21,6 @@ function desired(value: Record<string, string>, target: Partial<TargetConfig> = 
     name: 'db',
     source: 'app/db',
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SyncError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SyncError);
-  return error as SyncError;
 }
 
 describe('upsertSecret', () => {

@@ -10,9 +10,9 @@ import {
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
-import { SyncError } from '../../lib/errors.js';
 import { createSecretsManagerSource, type SecretsManagerSender } from '../../lib/source/secrets-manager.js';
 import type { SecretValue } from '../../lib/sync/ports/source.js';
+import { rejection } from '../support/assertions.js';
 
 const PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
 // Stands in for a value; no error message may ever contain it.
@@ -48,15 +48,6 @@ function sdkError(name: string, status: number, fault: 'client' | 'server' = 'cl
     $metadata: { httpStatusCode: status },
     message: SDK_MESSAGE,
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SyncError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SyncError);
-  return error as SyncError;
 }
 
 function assertNoLeak(error: Error): void {
