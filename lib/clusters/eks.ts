@@ -6,18 +6,14 @@
 import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { isRetryableAwsError } from '../aws/errors.js';
+import type { EksClusterConfig } from '../config/schema.js';
 import { SyncError } from '../errors.js';
 import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
 import { createEksToken, type EksToken } from './eks-token.js';
 import type { AwsCredentials, AwsCredentialsProvider } from './types.js';
 
 /** The `eks` part of a ClusterSpec. */
-export interface EksClusterRef {
-  name: string;
-  region: string;
-  roleArn?: string;
-  externalId?: string;
-}
+export type EksClusterRef = EksClusterConfig;
 
 /** What DescribeCluster tells us about reaching the API server. */
 export interface EksEndpoint {

@@ -4,15 +4,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeconfigClusterConfig } from '../config/schema.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import { PooledKubeConfig } from './pooled-kubeconfig.js';
 
 /** The `kubeconfig` part of a ClusterSpec. */
-export interface KubeconfigRef {
-  path: string;
-  context: string;
-  skipTLSVerify?: boolean;
-}
+export type KubeconfigRef = KubeconfigClusterConfig;
 
 /**
  * Loads `path` and selects `context`. Throws a plain Error (naming file and context, never file contents) when

@@ -1,24 +1,11 @@
 /**
- * How to reach each configured cluster. `lib/config` produces these shapes from the configuration file;
+ * How to reach each configured cluster. The shapes are the configuration schema's (`lib/config/schema.ts`);
  * `connector.ts` turns them into Kubernetes API handles.
  */
-import type { KubeTimeouts } from '../timeouts.js';
+import type { ClusterConfig } from '../config/schema.js';
 
-/** An EKS cluster found by DescribeCluster, or a context of a local kubeconfig file. */
-export type ClusterSpec = (
-  | { eks: { name: string; region: string; roleArn?: string; externalId?: string } }
-  | {
-      kubeconfig: {
-        path: string;
-        context: string;
-        /** TLS verification is skipped only when this is `true`; a kubeconfig asking for it is refused otherwise. */
-        skipTLSVerify?: boolean;
-      };
-    }
-) & {
-  /** This cluster's own timeouts; unset fields come from the connector's defaults. */
-  timeouts?: Partial<KubeTimeouts> | undefined;
-};
+/** An EKS cluster found by DescribeCluster, or a context of a local kubeconfig file, with its own timeouts. */
+export type ClusterSpec = ClusterConfig;
 
 /** Keyed by our cluster name (the name used in `syncs[].targets[].clusters`). */
 export type ClusterSpecs = Record<string, ClusterSpec>;

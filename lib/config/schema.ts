@@ -201,7 +201,12 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof configSchema>;
+/** One configured cluster; `lib/clusters` takes this shape as it is (the schema is its only definition). */
 export type ClusterConfig = z.output<typeof clusterSchema>;
+/** The `eks` part of a ClusterConfig. */
+export type EksClusterConfig = z.output<typeof eksCluster>['eks'];
+/** The `kubeconfig` part of a ClusterConfig. */
+export type KubeconfigClusterConfig = z.output<typeof kubeconfigCluster>['kubeconfig'];
 export type SyncConfig = z.output<typeof syncSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type TargetConfig = z.output<typeof targetSchema>;
