@@ -21,15 +21,12 @@ import {
 } from '@kubernetes/client-node';
 import { mapLimit } from '../lib/sync/concurrency.js';
 import { labelUpdatedEvent as sharedLabelEvent } from '../scripts/label-event.js';
+import { readStackInfo, type StackInfo } from '../scripts/stack/info.js';
 
-export interface StackEnv {
-  kubeconfig: string;
-  syncKubeconfig: string;
-  stackDir: string;
+/** The stack's description (scripts/stack/info.ts) with each cluster as one object. */
+export type StackEnv = Omit<StackInfo, 'clusters'> & {
   clusters: Array<{ name: string; context: string; server: string }>;
-  versions?: Record<string, string>;
-  env: Record<string, string>;
-}
+};
 
 const STACK_SCRIPT = join(import.meta.dirname, '..', 'scripts', 'stack.sh');
 
@@ -40,16 +37,11 @@ export function stackScript(args: string[], inherit = false): string {
   });
 }
 
-/** `stack.sh env --json`; clusters as `[name]` + `servers: { name: url }` (each name is also the context name). */
+/** `stack.sh env --json`, each cluster name (also its context name) paired with its API server URL. */
 export function stackEnv(): StackEnv {
-  const raw = JSON.parse(stackScript(['env', '--json'])) as Omit<StackEnv, 'clusters'> & {
-    clusters: Array<string | { name: string; context: string; server: string }>;
-    servers?: Record<string, string>;
-  };
-  const clusters = raw.clusters.map((c) =>
-    typeof c === 'string' ? { name: c, context: c, server: raw.servers?.[c] ?? '' } : c,
-  );
-  return { ...raw, clusters };
+  const info = readStackInfo();
+  const clusters = info.clusters.map((name) => ({ name, context: name, server: info.servers[name] ?? '' }));
+  return { ...info, clusters };
 }
 
 export interface AdminApis {

@@ -26,6 +26,7 @@ import {
 } from '@kubernetes/client-node';
 import { labelUpdatedEvent } from './label-event.js';
 import { lambdaContext } from './lambda-context.js';
+import { readStackInfo } from './stack/info.js';
 
 const { values: options } = parseArgs({
   options: { summary: { type: 'string' }, verbose: { type: 'boolean', default: false } },
@@ -42,17 +43,6 @@ const WORKLOADS = [
   { kind: 'Deployment', name: 'unrelated', how: 'none' },
 ] as const;
 type Kind = (typeof WORKLOADS)[number]['kind'];
-
-interface StackEnv {
-  kubeconfig: string;
-  syncKubeconfig: string;
-  stackDir: string;
-  kubectlDir: string;
-  /** Cluster names; each is also the context name in both kubeconfigs. */
-  clusters: string[];
-  servers: Record<string, string>;
-  env: Record<string, string>;
-}
 
 interface BindingLine {
   cluster: string;
@@ -77,13 +67,6 @@ const short = (hash?: string) => (hash === undefined ? '-' : `${hash.slice(0, 12
 
 function step(n: number, text: string): void {
   console.log(`\n${bold(`[${n}/7]`)} ${text}`);
-}
-
-function stackScript(...args: string[]): string {
-  return execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
 }
 
 function apis(kubeconfig: string, context: string) {
@@ -234,7 +217,7 @@ async function main(): Promise<void> {
   step(1, 'local stack: 2 Kubernetes API servers (+ controller-managers) and the AWS emulator');
   let t = performance.now();
   execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), 'up', '--clusters', '2'], { stdio: 'inherit' });
-  const stack = JSON.parse(stackScript('env', '--json')) as StackEnv;
+  const stack = readStackInfo();
   const clusters = stack.clusters.slice(0, 2).map((name) => ({ name, context: name, server: stack.servers[name] }));
   Object.assign(process.env, stack.env);
   console.log(

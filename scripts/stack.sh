@@ -5,9 +5,10 @@
 #   npm run stack -- up [--clusters N]   provision on first use (build, cached), then start; idempotent
 #   npm run stack -- down [--purge]      stop exactly the processes `up` started (pid files); --purge drops the state
 #   npm run stack -- status              health of each component (exit 1 when one is not healthy)
-#   npm run stack -- env [--json]        shell exports (eval "$(npm run --silent stack -- env)") or JSON for tests
+#   npm run stack -- env [--json]        shell exports (eval "$(npm run --silent stack -- env)") or stack.json
 #
-# State (certificates, tokens, kubeconfigs, etcd data, logs, pid files) lives in $EKS_SYNC_STACK_DIR, by default
+# State (certificates, tokens, kubeconfigs, etcd data, logs, pid files, and stack.json: the stack's description for
+# programs, schema in scripts/stack/info.ts) lives in $EKS_SYNC_STACK_DIR, by default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/eks-secret-sync/stack. Ports: EKS_SYNC_ETCD_PORT (23790; peer +10),
 # EKS_SYNC_APISERVER_PORT (16443, one per cluster upward), EKS_SYNC_KCM_PORT (17443, likewise), EKS_SYNC_MOTO_PORT
 # (15566); a running stack keeps the ports it was started with.
@@ -28,10 +29,36 @@ usage() {
   exit 2
 }
 
+# The cluster count and ports of the stack directory's last `up`: from stack.json, or from the older stack.env when
+# that one is newer (written by a checkout from before stack.json, which may still run this stack).
 load_state() {
+  if [[ -f $LEGACY_STATE_FILE && (! -f $STATE_FILE || $LEGACY_STATE_FILE -nt $STATE_FILE) ]]; then
+    # shellcheck source=/dev/null
+    source "$LEGACY_STATE_FILE"
+    return 0
+  fi
   [[ -f $STATE_FILE ]] || return 1
-  # shellcheck source=/dev/null
-  source "$STATE_FILE"
+  local line
+  line=$(stack_info state "$STATE_FILE") || exit 1
+  read -r STACK_CLUSTERS ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT MOTO_PORT <<<"$line"
+}
+
+# True when stack.json is missing or older than the state an older checkout wrote.
+state_outdated() {
+  [[ ! -f $STATE_FILE || ($LEGACY_STATE_FILE -nt $STATE_FILE) ]]
+}
+
+# Writes stack.json from the variables of the current run (scripts/stack/info.ts builds and checks it).
+write_state() {
+  local i clusters=()
+  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
+    clusters+=(--cluster "$(cluster_name "$i")=https://127.0.0.1:$(apiserver_port "$i")")
+  done
+  stack_info write "$STATE_FILE" --stack-dir "$STACK_DIR" --kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" \
+    --sync-kubeconfig "$KUBECONFIG_DIR/sync.kubeconfig" --ca-file "$PKI_DIR/ca.crt" --kubectl-dir "$STACK_DIR/bin" \
+    --region "$AWS_REGION_DEFAULT" --kubernetes-version "$KUBE_VERSION" --etcd-version "$ETCD_VERSION" \
+    --moto-version "$MOTO_VERSION" --etcd-port "$ETCD_PORT" --etcd-peer-port "$ETCD_PEER_PORT" \
+    --apiserver-port "$APISERVER_PORT" --kcm-port "$KCM_PORT" --moto-port "$MOTO_PORT" "${clusters[@]}" || exit 1
 }
 
 # Ports of a stopped stack: EKS_SYNC_*_PORT when set, else those of the last run (state file), else the defaults.
@@ -94,49 +121,29 @@ cmd_up() {
   ETCD_PEER_PORT=$((ETCD_PORT + 10))
 
   # Every port is checked before anything starts, so a conflict does not leave a half-started stack behind.
-  local i name fresh=()
-  live_pid moto >/dev/null || ensure_port_free moto "$MOTO_PORT"
-  if ! live_pid etcd >/dev/null; then
-    ensure_port_free etcd "$ETCD_PORT"
-    ensure_port_free etcd "$ETCD_PEER_PORT"
-  fi
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    live_pid "apiserver-$name" >/dev/null || ensure_port_free "apiserver-$name" "$(apiserver_port "$i")"
-    live_pid "controller-manager-$name" >/dev/null || ensure_port_free "controller-manager-$name" "$(kcm_port "$i")"
+  local c p all
+  all=$(components)
+  for c in $all; do
+    live_pid "$c" >/dev/null && continue
+    describe_component "$c"
+    for p in "${c_ports[@]}"; do ensure_port_free "$c" "$p"; done
   done
   # Recorded only now: a failed port check must not move the ports of the stack directory's last run.
-  printf 'STACK_CLUSTERS=%s\nETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\nKCM_PORT=%s\nMOTO_PORT=%s\n' \
-    "$STACK_CLUSTERS" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$MOTO_PORT" >"$STATE_FILE"
+  write_state
   ensure_pki
   write_kubeconfigs
   ln -sfn "$KUBE_BIN_DIR/kubectl" "$STACK_DIR/bin/kubectl"
 
-  if ! live_pid moto >/dev/null; then start_moto && fresh+=(moto); fi
-  if ! live_pid etcd >/dev/null; then start_etcd && fresh+=(etcd); fi
-  wait_ready etcd "$LOG_DIR/etcd.log" "$ETCD_READY_TIMEOUT" check_etcd
-  # API servers start in parallel; each is then awaited.
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    if ! live_pid "apiserver-$name" >/dev/null; then start_apiserver "$i" && fresh+=("apiserver-$name"); fi
+  # One pass starts what is not running, each component once the one it needs is ready (so the API servers start
+  # in parallel, and moto boots alongside everything); the next awaits them all.
+  local fresh=()
+  local -A ready=()
+  for c in $all; do
+    describe_component "$c"
+    [[ -z $c_needs ]] || await_ready "$c_needs"
+    if ! live_pid "$c" >/dev/null; then "${c_start[@]}" && fresh+=("$c"); fi
   done
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    wait_ready "apiserver-$name" "$LOG_DIR/apiserver-$name.log" "$APISERVER_READY_TIMEOUT" check_apiserver "$i"
-    apply_rbac "$i"
-  done
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    if ! live_pid "controller-manager-$name" >/dev/null; then
-      start_controller_manager "$i" && fresh+=("controller-manager-$name")
-    fi
-  done
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    wait_ready "controller-manager-$name" "$LOG_DIR/controller-manager-$name.log" "$KCM_READY_TIMEOUT" \
-      check_controller_manager "$i"
-  done
-  wait_ready moto "$LOG_DIR/moto.log" "$MOTO_READY_TIMEOUT" check_moto
+  for c in $all; do await_ready "$c"; done
 
   if ((${#fresh[@]} == 0)); then
     log "already running: $STACK_CLUSTERS cluster(s), nothing started (state: $STACK_DIR)"
@@ -145,6 +152,17 @@ cmd_up() {
     log "clusters stack-1..stack-$STACK_CLUSTERS at https://127.0.0.1:$APISERVER_PORT and up, moto at http://127.0.0.1:$MOTO_PORT"
     log "use it:  eval \"\$(npm run --silent stack -- env)\""
   fi
+}
+
+# Waits until a component is ready, once per `up` (the caller declares `ready`); a ready API server's cluster then
+# gets deploy/rbac.yaml.
+await_ready() {
+  local c=$1 c_ports c_needs c_start c_check c_timeout c_url
+  [[ -z ${ready[$c]:-} ]] || return 0
+  describe_component "$c"
+  wait_ready "$c" "$LOG_DIR/$c.log" "$c_timeout" "${c_check[@]}"
+  [[ $c != apiserver-* ]] || apply_rbac "${c##*-}"
+  ready[$c]=1
 }
 
 stop_component() {
@@ -201,7 +219,7 @@ cmd_down() {
   done
   if ((purge)); then
     # Only a directory this script made (it has the state file) is removed.
-    if [[ -f $STATE_FILE ]]; then
+    if [[ -f $STATE_FILE || -f $LEGACY_STATE_FILE ]]; then
       rm -rf "$STACK_DIR"
       log "removed $STACK_DIR"
     else
@@ -215,25 +233,17 @@ cmd_status() {
     log "not set up: no $STATE_FILE (run: npm run stack -- up)"
     return 1
   fi
-  local c pid health ok=0 i name
-  report() {
-    local component=$1 url=$2 check=$3
-    shift 3
-    if pid=$(live_pid "$component"); then
-      if "$check" "$@" >/dev/null 2>&1; then health=healthy; else health=UNHEALTHY ok=1; fi
-      printf '%-32s %-9s pid %-8s %-10s %s\n' "$component" running "$pid" "$health" "$url"
+  local c pid health ok=0
+  for c in $(components); do
+    describe_component "$c"
+    if pid=$(live_pid "$c"); then
+      if "${c_check[@]}" >/dev/null 2>&1; then health=healthy; else health=UNHEALTHY ok=1; fi
+      printf '%-32s %-9s pid %-8s %-10s %s\n' "$c" running "$pid" "$health" "$c_url"
     else
       ok=1
-      printf '%-32s %-9s %-12s %-10s %s\n' "$component" STOPPED '' '' "$url"
+      printf '%-32s %-9s %-12s %-10s %s\n' "$c" STOPPED '' '' "$c_url"
     fi
-  }
-  report etcd "http://127.0.0.1:$ETCD_PORT" check_etcd
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    name=$(cluster_name "$i")
-    report "apiserver-$name" "https://127.0.0.1:$(apiserver_port "$i") (readyz)" check_apiserver "$i"
-    report "controller-manager-$name" "https://127.0.0.1:$(kcm_port "$i") (healthz)" check_controller_manager "$i"
   done
-  report moto "http://127.0.0.1:$MOTO_PORT (Secrets Manager ListSecrets)" check_moto
   printf 'state: %s\n' "$STACK_DIR"
   return "$ok"
 }
@@ -247,56 +257,16 @@ cmd_env() {
     esac
   done
   load_state || die "the stack is not set up (no $STATE_FILE): run npm run stack -- up"
-  local i names=() servers=() clusters_csv
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    names+=("$(cluster_name "$i")")
-    servers+=("https://127.0.0.1:$(apiserver_port "$i")")
-  done
-  clusters_csv=$(IFS=,; printf '%s' "${names[*]}")
-  local -A vars=(
-    [KUBECONFIG]=$KUBECONFIG_DIR/admin.kubeconfig
-    [EKS_SYNC_KUBECONFIG]=$KUBECONFIG_DIR/sync.kubeconfig
-    [EKS_SYNC_STACK_CLUSTERS]=$clusters_csv
-    [EKS_SYNC_STACK_DIR]=$STACK_DIR
-    [AWS_ENDPOINT_URL]=http://127.0.0.1:$MOTO_PORT
-    [AWS_REGION]=$AWS_REGION_DEFAULT
-    [AWS_DEFAULT_REGION]=$AWS_REGION_DEFAULT
-    [AWS_ACCESS_KEY_ID]=testing
-    [AWS_SECRET_ACCESS_KEY]=testing
-  )
-  local order=(KUBECONFIG EKS_SYNC_KUBECONFIG EKS_SYNC_STACK_CLUSTERS EKS_SYNC_STACK_DIR AWS_ENDPOINT_URL AWS_REGION
-    AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY) k sep
+  if state_outdated; then
+    # A stack directory of an older checkout (stack.env only, or newer): described once from that state.
+    lock_stack
+    load_state
+    write_state
+  fi
   if ((json)); then
-    printf '{\n  "stackDir": %s,\n  "kubeconfig": %s,\n  "syncKubeconfig": %s,\n  "caFile": %s,\n  "kubectlDir": %s,\n' \
-      "$(json_str "$STACK_DIR")" "$(json_str "${vars[KUBECONFIG]}")" "$(json_str "${vars[EKS_SYNC_KUBECONFIG]}")" \
-      "$(json_str "$PKI_DIR/ca.crt")" "$(json_str "$STACK_DIR/bin")"
-    # clusters: the context names (in both kubeconfigs); servers: each cluster's API server URL.
-    printf '  "clusters": ['
-    sep=''
-    for ((i = 0; i < STACK_CLUSTERS; i++)); do
-      printf '%s%s' "$sep" "$(json_str "${names[i]}")"
-      sep=', '
-    done
-    printf '],\n  "servers": {'
-    sep=''
-    for ((i = 0; i < STACK_CLUSTERS; i++)); do
-      printf '%s\n    %s: %s' "$sep" "$(json_str "${names[i]}")" "$(json_str "${servers[i]}")"
-      sep=,
-    done
-    printf '\n  },\n  "aws": { "endpoint": %s, "region": %s, "accessKeyId": "testing", "secretAccessKey": "testing" },\n' \
-      "$(json_str "${vars[AWS_ENDPOINT_URL]}")" "$(json_str "$AWS_REGION_DEFAULT")"
-    printf '  "versions": { "kubernetes": %s, "etcd": %s, "moto": %s },\n' "$(json_str "$KUBE_VERSION")" \
-      "$(json_str "$ETCD_VERSION")" "$(json_str "$MOTO_VERSION")"
-    printf '  "env": {'
-    sep=''
-    for k in "${order[@]}"; do
-      printf '%s\n    "%s": %s' "$sep" "$k" "$(json_str "${vars[$k]}")"
-      sep=,
-    done
-    printf '\n  }\n}\n'
+    cat "$STATE_FILE"
   else
-    for k in "${order[@]}"; do printf 'export %s=%s\n' "$k" "$(sh_quote "${vars[$k]}")"; done
-    printf 'export PATH=%s:"$PATH"\n' "$(sh_quote "$STACK_DIR/bin")"
+    stack_info exports "$STATE_FILE"
   fi
 }
 

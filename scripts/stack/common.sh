@@ -18,7 +18,10 @@ PKI_DIR=$STACK_DIR/pki
 LOG_DIR=$STACK_DIR/logs
 PID_DIR=$STACK_DIR/pids
 KUBECONFIG_DIR=$STACK_DIR/kubeconfig
-STATE_FILE=$STACK_DIR/stack.env
+# The stack's description (scripts/stack/info.ts has its schema). stack.env: the state file of scripts from before
+# stack.json, still read when it is the newer one (a stack started by an older checkout).
+STATE_FILE=$STACK_DIR/stack.json
+LEGACY_STATE_FILE=$STACK_DIR/stack.env
 
 AWS_REGION_DEFAULT=us-east-1
 # Readiness bounds, in seconds.
@@ -138,11 +141,11 @@ wait_ready() {
   done
 }
 
-# JSON string literal of $1 (paths, names and URLs only: escapes backslash and double quote).
-json_str() {
-  local s=${1//\\/\\\\}
-  s=${s//\"/\\\"}
-  printf '"%s"' "$s"
+# Runs scripts/stack/info.ts (the stack description's reader and writer) with the repository's tsx.
+stack_info() {
+  local tsx=$ROOT/node_modules/.bin/tsx
+  [[ -x $tsx ]] || die "$tsx is missing: run npm install first"
+  "$tsx" "$ROOT/scripts/stack/info.ts" "$@"
 }
 
 # Single-quoted shell literal of $1.

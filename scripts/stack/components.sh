@@ -89,3 +89,31 @@ apply_rbac() {
     die_component "rbac on $name" "$logfile" "kubectl apply -f deploy/rbac.yaml failed"
   fi
 }
+
+# What the phases of `up` and `status` need to know about one component, set as variables: c_ports (the ports it
+# listens on), c_needs (the component that must be ready before it starts, or empty), c_start and c_check (commands
+# with their arguments), c_timeout (readiness bound, seconds) and c_url (what `status` shows).
+describe_component() {
+  local i=${1##*-}
+  case $1 in
+    moto)
+      c_ports=("$MOTO_PORT") c_needs='' c_start=(start_moto) c_check=(check_moto) c_timeout=$MOTO_READY_TIMEOUT
+      c_url="http://127.0.0.1:$MOTO_PORT (Secrets Manager ListSecrets)"
+      ;;
+    etcd)
+      c_ports=("$ETCD_PORT" "$ETCD_PEER_PORT") c_needs='' c_start=(start_etcd) c_check=(check_etcd)
+      c_timeout=$ETCD_READY_TIMEOUT c_url="http://127.0.0.1:$ETCD_PORT"
+      ;;
+    apiserver-*)
+      c_ports=("$(apiserver_port "$i")") c_needs=etcd c_start=(start_apiserver "$i") c_check=(check_apiserver "$i")
+      c_timeout=$APISERVER_READY_TIMEOUT c_url="https://127.0.0.1:$(apiserver_port "$i") (readyz)"
+      ;;
+    controller-manager-*)
+      # After its API server (and that server's RBAC), as before: it would only retry until then.
+      c_ports=("$(kcm_port "$i")") c_needs=apiserver-$(cluster_name "$i") c_start=(start_controller_manager "$i")
+      c_check=(check_controller_manager "$i") c_timeout=$KCM_READY_TIMEOUT
+      c_url="https://127.0.0.1:$(kcm_port "$i") (healthz)"
+      ;;
+    *) die "unknown component '$1'" ;;
+  esac
+}

@@ -3,11 +3,12 @@
  * its description to tests (`inject('stack')`, read through `stack()` in ./stack.ts) and points the environment at
  * it. The stack stays up afterwards, so the next run starts in a second; `EKS_SYNC_STACK_TEARDOWN=1` stops it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { TestProject } from 'vitest/node';
-import { applyStackEnv, type StackInfo, TEST_NAMESPACE_LABEL } from './stack.js';
+import { readStackInfo, type StackInfo } from '../../scripts/stack/info.js';
+import { applyStackEnv, TEST_NAMESPACE_LABEL } from './stack.js';
 
 const script = fileURLToPath(new URL('../../scripts/stack.sh', import.meta.url));
 const CLUSTERS = 3;
@@ -39,7 +40,7 @@ async function deleteLeftoverNamespaces(info: StackInfo): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => void> {
   runStack(['up', '--clusters', String(CLUSTERS)]);
-  const info = JSON.parse(execFileSync('bash', [script, 'env', '--json'], { encoding: 'utf8' })) as StackInfo;
+  const info = readStackInfo();
   await deleteLeftoverNamespaces(info);
   project.provide('stack', info);
   // Workers inherit this process's environment: SDK clients built from it reach moto and the stack, never AWS.

@@ -2,10 +2,7 @@
  * Helpers for integration tests against the local stack (scripts/stack.sh): N real API servers with controller
  * managers, and moto. `test/support/global-setup.ts` brings the stack up once per run and provides its description.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   AppsV1Api,
@@ -16,26 +13,9 @@ import {
   type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
+import { readStackInfo, type StackInfo } from '../../scripts/stack/info.js';
 
-/** What `scripts/stack.sh env --json` prints. */
-export interface StackInfo {
-  stackDir: string;
-  /** Admin kubeconfig (system:masters), one context per cluster. */
-  kubeconfig: string;
-  /** Kubeconfig of the unprivileged `eks-secret-sync` identity, same context names. */
-  syncKubeconfig: string;
-  caFile: string;
-  /** Directory holding the stack's kubectl. */
-  kubectlDir: string;
-  /** Context (and cluster) names: `stack-1` .. `stack-N`. */
-  clusters: string[];
-  /** API server URL per cluster name. */
-  servers: Record<string, string>;
-  aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
-  versions: { kubernetes: string; etcd: string; moto: string };
-  /** The variables `stack.sh env` exports (KUBECONFIG, EKS_SYNC_KUBECONFIG, AWS_ENDPOINT_URL, ...), PATH excepted. */
-  env: Record<string, string>;
-}
+export { readStackInfo, type StackInfo };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -47,14 +27,6 @@ export interface KubeApis {
   core: CoreV1Api;
   apps: AppsV1Api;
   rbac: RbacAuthorizationV1Api;
-}
-
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Reads the running stack's description straight from the script (outside vitest's global setup). */
-export function readStackInfo(): StackInfo {
-  const out = execFileSync('bash', [resolve(repoRoot, 'scripts/stack.sh'), 'env', '--json'], { encoding: 'utf8' });
-  return JSON.parse(out) as StackInfo;
 }
 
 let cached: StackInfo | undefined;
