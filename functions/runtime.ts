@@ -5,15 +5,13 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { createClusterConnector } from '../lib/clusters/connector.js';
+import { createConfiguredConnector } from '../lib/clusters/connector.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import { SyncError } from '../lib/errors.js';
-import { createSecretsManagerSource } from '../lib/source/secrets-manager.js';
+import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
 import type { BindingResult, SyncReport, SyncRequest } from '../lib/sync/types.js';
-import { sdkRequestHandler } from '../lib/timeouts.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
 
@@ -40,8 +38,8 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
   const { timeouts } = config.defaults;
   const engine = new SyncEngine({
     config,
-    source: createSecretsManagerSource(new SecretsManagerClient({ requestHandler: sdkRequestHandler(timeouts.aws) })),
-    clusters: createClusterConnector(config.clusters, { timeouts: timeouts.kubernetes, awsTimeouts: timeouts.aws }),
+    source: createSecretsManagerSource(createSecretsManagerClient(timeouts.aws)),
+    clusters: createConfiguredConnector(config.clusters, timeouts),
     log: {
       info: (message, attributes) => logger.info(message, { ...attributes }),
       warn: (message, attributes) => logger.warn(message, { ...attributes }),

@@ -2,14 +2,12 @@
  * The CLI's engine: the same SyncEngine, Secrets Manager source and cluster connector as the Lambda runtime, with
  * the user's AWS credentials and kubeconfig files, and progress on stderr instead of Powertools logs and metrics.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createClusterConnector } from '../clusters/connector.js';
+import { createConfiguredConnector } from '../clusters/connector.js';
 import type { Config } from '../config/index.js';
-import { createSecretsManagerSource } from '../source/secrets-manager.js';
+import { createSecretsManagerClient, createSecretsManagerSource } from '../source/secrets-manager.js';
 import { SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector } from '../sync/ports/kube.js';
 import type { SecretFilter, SecretSource } from '../sync/ports/source.js';
-import { sdkRequestHandler } from '../timeouts.js';
 import { UsageError } from './args.js';
 
 export type Progress = (line: string) => void;
@@ -57,16 +55,13 @@ export function withProgress(
 /** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
 export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run'>> {
   const { timeouts } = config.defaults;
-  const client = new SecretsManagerClient({ requestHandler: sdkRequestHandler(timeouts.aws) });
+  const client = createSecretsManagerClient(timeouts.aws);
   try {
     await client.config.region();
   } catch {
     throw new UsageError('no AWS region configured: set AWS_REGION, or a region in your AWS profile');
   }
-  const connector = createClusterConnector(config.clusters, {
-    timeouts: timeouts.kubernetes,
-    awsTimeouts: timeouts.aws,
-  });
+  const connector = createConfiguredConnector(config.clusters, timeouts);
   const ports = withProgress(createSecretsManagerSource(client), connector, progress);
   return new SyncEngine({
     config,

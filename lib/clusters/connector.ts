@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterConnectionError, SyncError } from '../errors.js';
 import { createKubeApi } from '../kube/api.js';
 import type { ClusterConnector, KubeApi } from '../sync/ports/kube.js';
-import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../timeouts.js';
+import { type AwsTimeouts, DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../timeouts.js';
 import { createEksAccess, type EksAccess, type EksAccessDeps, type EksClusterRef } from './eks.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { PooledKubeConfig } from './pooled-kubeconfig.js';
@@ -119,6 +119,18 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
       return pending;
     },
   };
+}
+
+/**
+ * The connector every entry point uses: the configured clusters with the configuration's `defaults.timeouts`
+ * (Kubernetes requests of clusters that set none of their own; EKS and STS requests).
+ */
+export function createConfiguredConnector(
+  specs: ClusterSpecs,
+  timeouts: { kubernetes: Readonly<KubeTimeouts>; aws: Readonly<AwsTimeouts> },
+  deps: ClusterConnectorDeps = {},
+): ClusterConnector {
+  return createClusterConnector(specs, { timeouts: timeouts.kubernetes, awsTimeouts: timeouts.aws, ...deps });
 }
 
 /** The same API, calling `onFailure` for each request that got no HTTP answer (errors pass through unchanged). */

@@ -14,13 +14,26 @@ import {
   ListSecretsCommand,
   type ListSecretsCommandOutput,
   type SecretListEntry,
-  type SecretsManagerClient,
+  SecretsManagerClient,
+  type SecretsManagerClientConfig,
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
 import { SyncError } from '../errors.js';
 import { refersTo } from '../events/secret-id.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports/source.js';
+import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
+
+/**
+ * The Secrets Manager client every entry point uses: our request timeouts (`defaults.timeouts.aws`; the SDK's own
+ * default is none) over `config` (endpoint, region, credentials where a caller sets them).
+ */
+export function createSecretsManagerClient(
+  timeouts: Readonly<AwsTimeouts> = DEFAULT_AWS_TIMEOUTS,
+  config: SecretsManagerClientConfig = {},
+): SecretsManagerClient {
+  return new SecretsManagerClient({ ...config, requestHandler: sdkRequestHandler(timeouts) });
+}
 
 /** The slice of the SDK client the adapter uses: a real `SecretsManagerClient`, or a fake in tests. */
 export type SecretsManagerSender = Pick<SecretsManagerClient, 'send'>;

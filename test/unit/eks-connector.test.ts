@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import type { DescribeClusterCommand, DescribeClusterCommandOutput } from '@aws-sdk/client-eks';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { createClusterConnector } from '../../lib/clusters/connector.js';
+import { createClusterConnector, createConfiguredConnector } from '../../lib/clusters/connector.js';
 import { type AssumeRoleFactory, createEksAccess, type EksClientFactory } from '../../lib/clusters/eks.js';
 import { createEksToken } from '../../lib/clusters/eks-token.js';
 import { PooledKubeConfig } from '../../lib/clusters/pooled-kubeconfig.js';
 import type { AwsCredentials, ClusterSpecs } from '../../lib/clusters/types.js';
+import { parseConfig } from '../../lib/config/index.js';
 import { ClusterConnectionError, SyncError } from '../../lib/errors.js';
 import type { KubeApi } from '../../lib/sync/ports/kube.js';
 import { DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../../lib/timeouts.js';
@@ -450,6 +451,29 @@ describe('createClusterConnector (kubeconfig)', () => {
     const kc = h.kubeConfigs.get('local');
     expect(kc?.getCurrentContext()).toBe('kind-dev');
     expect(kc?.getCurrentCluster()).toMatchObject({ server: 'https://127.0.0.1:16443', skipTLSVerify: false });
+  });
+
+  it("takes the configuration's defaults.timeouts, as every entry point wires it", async () => {
+    // Prepare: a configuration that sets its own Kubernetes timeouts.
+    const { file } = kubeconfigFile();
+    const config = parseConfig(
+      `clusters:\n  local: { kubeconfig: { path: ${file}, context: kind-dev } }\n` +
+        'defaults: { timeouts: { kubernetes: { headersMs: 7000 } } }\n' +
+        'syncs: [{ source: { secret: app/db }, targets: [{ clusters: [local], namespaces: [app] }] }]\n',
+    );
+    const seen = new Map<string, KubeTimeouts>();
+    const connector = createConfiguredConnector(config.clusters, config.defaults.timeouts, {
+      createKubeApi: (cluster, _kc, timeouts) => {
+        seen.set(cluster, timeouts);
+        return { cluster } as Partial<KubeApi> as KubeApi;
+      },
+    });
+
+    // Act
+    await connector.connect('local');
+
+    // Assess
+    expect(seen.get('local')).toEqual({ ...DEFAULT_KUBE_TIMEOUTS, headersMs: 7000 });
   });
 
   it('names file and context when the context does not exist', async () => {

@@ -5,13 +5,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { vi } from 'vitest';
-import { createClusterConnector } from '../../../lib/clusters/connector.js';
+import { createConfiguredConnector } from '../../../lib/clusters/connector.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
-import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
+import { createSecretsManagerClient, createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
 import { type EngineLog, SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
+import type { AwsTimeouts } from '../../../lib/timeouts.js';
 import { labelUpdatedEvent } from '../../../scripts/label-event.js';
 import { lambdaContext } from '../../support/lambda.js';
 import { secretsManager, stack } from '../../support/stack.js';
@@ -252,10 +253,13 @@ export function meteredConnector(inner: ClusterConnector, meter: KubeCallMeter):
   return { connect: async (cluster) => meter.wrap(await inner.connect(cluster)) };
 }
 
-/** Secrets Manager client built the way the runtime builds it (endpoint and credentials from the environment). */
-export function runtimeSecretsManager(endpoint?: string): SecretsManagerClient {
+/**
+ * Secrets Manager client built the way the runtime builds it (endpoint and credentials from the environment, the
+ * request timeouts given or the defaults).
+ */
+export function runtimeSecretsManager(endpoint?: string, timeouts?: Readonly<AwsTimeouts>): SecretsManagerClient {
   stack();
-  return new SecretsManagerClient(endpoint === undefined ? {} : { endpoint });
+  return createSecretsManagerClient(timeouts, endpoint === undefined ? {} : { endpoint });
 }
 
 /** The engine with real adapters; `connector` may wrap the real cluster connector. */
@@ -268,11 +272,11 @@ export function realEngine(
   } = {},
 ): { engine: SyncEngine; config: Config; connector: ClusterConnector } {
   const config = parseConfig(configText);
-  const inner = createClusterConnector(config.clusters);
+  const inner = createConfiguredConnector(config.clusters, config.defaults.timeouts);
   const connector = opts.wrap === undefined ? inner : opts.wrap(inner);
   const engine = new SyncEngine({
     config,
-    source: createSecretsManagerSource(runtimeSecretsManager(opts.smEndpoint)),
+    source: createSecretsManagerSource(runtimeSecretsManager(opts.smEndpoint, config.defaults.timeouts.aws)),
     clusters: connector,
     ...(opts.log === undefined ? {} : { log: opts.log }),
   });
