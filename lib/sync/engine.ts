@@ -23,7 +23,7 @@ import {
 import { reconcileOrphans } from './orphans.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
-import type { SecretRef, SecretSource, SecretValue } from './ports/source.js';
+import type { SecretFilter, SecretRef, SecretSource, SecretValue } from './ports/source.js';
 import { type DesiredSecret, renderSecret } from './render.js';
 import type { BindingAction, BindingResult, SyncReport, SyncRequest } from './types.js';
 
@@ -135,6 +135,30 @@ async function identify(
   const found = isSecretArn(id) || source.tags !== undefined ? await describe(id) : { arn: id, name: id, tags: {} };
   if (found === undefined || !selectorMatches(source, found)) return {};
   return { secret: { fetchId: found.arn, name: found.name } };
+}
+
+/**
+ * ListSecrets once per distinct selector in a pass, however many syncs share it. A failed listing is told to
+ * `failed` once, with the selector as the key reports name it, and gives every sync that shares it undefined.
+ */
+function selectorLister(
+  source: SecretSource,
+  failed: (key: string, error: unknown) => void,
+): (selector: SecretFilter) => Promise<SecretRef[] | undefined> {
+  const listed = new Map<string, Promise<SecretRef[] | undefined>>();
+  return (selector) => {
+    const filter = { ...selector };
+    const key = JSON.stringify(filter);
+    let refs = listed.get(key);
+    if (refs === undefined) {
+      refs = source.list(filter).catch((error: unknown) => {
+        failed(key, error);
+        return undefined;
+      });
+      listed.set(key, refs);
+    }
+    return refs;
+  };
 }
 
 /** Rejects filters that name nothing in the configuration, before any work is done. */
@@ -289,25 +313,18 @@ export class SyncEngine {
     };
 
     if (request.secrets === undefined) {
-      const listed = new Map<string, Promise<SecretRef[]>>();
+      // One failing selector must not stop the rest of a reconcile; the handler fails the pass afterwards.
+      const list = selectorLister(source, (key, error) => {
+        report.sources.push({ id: `selector ${key}`, error: errorOf(error) });
+      });
       for (const [index, sync] of config.syncs.entries()) {
         if ('secret' in sync.source) {
           const id = sync.source.secret;
           add(index, { fetchId: id, name: defaultName(id) });
           continue;
         }
-        const filter = { ...sync.source };
-        const key = JSON.stringify(filter);
-        const first = !listed.has(key);
-        if (first) listed.set(key, source.list(filter));
-        let refs: SecretRef[];
-        try {
-          refs = await (listed.get(key) as Promise<SecretRef[]>);
-        } catch (error) {
-          // One failing selector must not stop the rest of a reconcile; the handler fails the pass afterwards.
-          if (first) report.sources.push({ id: `selector ${key}`, error: errorOf(error) });
-          continue;
-        }
+        const refs = await list(sync.source);
+        if (refs === undefined) continue;
         for (const ref of refs) {
           if (selectorMatches(sync.source, ref)) add(index, { fetchId: ref.arn, name: ref.name });
         }
@@ -425,7 +442,12 @@ export class SyncEngine {
     const wanted = new Set(planned.map(bindingKey));
     const places = new Set(planned.map((b) => `${b.cluster}/${b.namespace}`));
     const peers = new Map<number, ResolvedSecret[]>();
-    const listed = new Map<string, Promise<SecretRef[]>>();
+    // The write guard still refuses to overwrite another secret's Secret; this only makes the refusal mutual.
+    const list = selectorLister(source, (key, error) => {
+      const message = errorOf(error).message;
+      report.notes.push(`selector ${key} not listed to check for secrets writing the same Secret: ${message}`);
+      this.log.warn('selector not listed for the same-Secret check', { selector: key, error: message });
+    });
     for (const [index, sync] of config.syncs.entries()) {
       const mine = resolved.get(index) ?? [];
       if ('secret' in sync.source) {
@@ -437,22 +459,8 @@ export class SyncEngine {
         t.clusters.some((c) => t.namespaces.some((n) => places.has(`${c}/${n}`))),
       );
       if (!overlaps) continue;
-      const filter = { ...sync.source };
-      const key = JSON.stringify(filter);
-      const first = !listed.has(key);
-      if (first) listed.set(key, source.list(filter));
-      let refs: SecretRef[];
-      try {
-        refs = await (listed.get(key) as Promise<SecretRef[]>);
-      } catch (error) {
-        // The write guard still refuses to overwrite another secret's Secret; this only makes the refusal mutual.
-        if (first) {
-          const message = errorOf(error).message;
-          report.notes.push(`selector ${key} not listed to check for secrets writing the same Secret: ${message}`);
-          this.log.warn('selector not listed for the same-Secret check', { selector: key, error: message });
-        }
-        continue;
-      }
+      const refs = await list(sync.source);
+      if (refs === undefined) continue;
       const others = refs.filter(
         (ref) => selectorMatches(sync.source, ref) && !mine.some((s) => s.fetchId === ref.arn || s.name === ref.name),
       );

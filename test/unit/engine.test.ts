@@ -1546,6 +1546,28 @@ syncs:
     expect(w.api('eu').writes()).toBe(0);
   });
 
+  it('syncs the rotated secret with a note (once per selector) when the same-Secret listing fails', async () => {
+    // Prepare: two syncs share the selector; its ListSecrets is throttled.
+    const w = world(`${PAIR}  - source: { namePrefix: app }\n    targets: [{ clusters: [eu], namespaces: [web] }]\n`, {
+      eu: ['app', 'web'],
+    });
+    w.source.put('app/db', { a: '1' });
+    w.source.fail('list', () => new SyncError('SourceError', 'ListSecrets throttled', { retryable: true }));
+
+    // Act
+    const report = await w.engine.run(request({ secrets: ['app/db'] }));
+
+    // Assess
+    expect(report.results.map((r) => [r.namespace, r.action])).toEqual([
+      ['app', 'created'],
+      ['web', 'created'],
+    ]);
+    expect(report.notes.filter((n) => n.includes('not listed to check'))).toEqual([
+      'selector {"namePrefix":"app"} not listed to check for secrets writing the same Secret: ListSecrets throttled',
+    ]);
+    expect(report.sources.every((s) => s.error === undefined)).toBe(true);
+  });
+
   it('syncs a rotated secret alone when no other secret derives its name', async () => {
     // Prepare
     const w = world(PAIR, { eu: ['app'] });
