@@ -1,4 +1,4 @@
-/** Percentiles and plain-text tables for the benchmark output. */
+/** Percentiles for the benchmark output. */
 
 export interface Timing {
   n: number;
@@ -16,6 +16,7 @@ export function percentile(samples: readonly number[], p: number): number {
   return round(sorted[rank - 1] as number);
 }
 
+/** Count, p50, p95, min and max of the samples (ms). */
 export function timing(samples: readonly number[]): Timing {
   return {
     n: samples.length,
@@ -26,22 +27,8 @@ export function timing(samples: readonly number[]): Timing {
   };
 }
 
+/** Rounds to `digits` decimals (0.1 by default). */
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
-}
-
-/** Left-aligned first column, right-aligned numbers; a title line above. */
-export function table(title: string, header: string[], rows: Array<Array<string | number>>): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [`\n${title}`, line(cells[0] as string[]), rule, ...cells.slice(1).map(line)].join('\n');
-}
-
-function formatNumber(n: number): string {
-  if (Number.isNaN(n)) return '-';
-  return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }

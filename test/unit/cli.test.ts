@@ -635,4 +635,17 @@ describe('renderTable', () => {
       ),
     ).toBe('A    BB\nxxx  y\nz');
   });
+
+  it('right-aligns the columns asked for and rules the header off', () => {
+    expect(
+      renderTable(
+        ['name', 'n'],
+        [
+          ['a', '10'],
+          ['bb', '7'],
+        ],
+        { align: ['left', 'right'], rule: true },
+      ),
+    ).toBe('name   n\n----  --\na     10\nbb     7');
+  });
 });

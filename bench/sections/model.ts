@@ -3,13 +3,14 @@
  * whose every call costs a fixed, per-cluster round trip, as independent EKS control planes would. Isolates the
  * engine's scheduling: sequential should cost the sum of the clusters, parallel the slowest one.
  */
-import { parseConfig } from '../lib/config/index.js';
-import { SyncEngine } from '../lib/sync/engine.js';
-import type { KubeApi } from '../lib/sync/ports/kube.js';
-import type { SyncRequest } from '../lib/sync/types.js';
-import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../test/support/fakes.js';
-import { KubeCounter } from './counting.js';
-import { round, type Timing, timing } from './stats.js';
+import { parseConfig } from '../../lib/config/index.js';
+import { SyncEngine } from '../../lib/sync/engine.js';
+import type { KubeApi } from '../../lib/sync/ports/kube.js';
+import type { SyncRequest } from '../../lib/sync/types.js';
+import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../../test/support/fakes.js';
+import { KubeCounter } from '../counting.js';
+import type { Column, Section } from '../section.js';
+import { round, type Timing, timing } from '../stats.js';
 
 export interface ModelRow {
   case: string;
@@ -43,7 +44,7 @@ function config(clusters: string[], namespaces: string[], clusterConcurrency: nu
 }
 
 /** Five clusters with round trips of `rtts` ms, `namespaces` namespaces each with one consumer. */
-export async function modelFanout(rtts: number[], namespaceCount: number, rounds: number): Promise<ModelRow> {
+async function modelFanout(rtts: number[], namespaceCount: number, rounds: number): Promise<ModelRow> {
   const clusters = rtts.map((_, i) => `m${i + 1}`);
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `ns-${i + 1}`);
   const source = new FakeSecretSource();
@@ -104,3 +105,28 @@ export async function modelFanout(rtts: number[], namespaceCount: number, rounds
     parallelOverSlowest: round(par.p50 / slowestCluster, 2),
   };
 }
+
+/** The round trips of the five model clusters, ms. */
+const RTTS = [5, 10, 15, 20, 25];
+
+export const columns: Array<Column<ModelRow>> = [
+  { header: 'case', cell: (x) => x.case },
+  { header: 'calls/cluster', cell: (x) => x.callsPerCluster },
+  { header: 'seq p50', cell: (x) => x.sequential.p50 },
+  { header: 'par p50', cell: (x) => x.parallel.p50 },
+  { header: 'seq/par', cell: (x) => x.ratio },
+  { header: 'slowest', cell: (x) => x.slowestCluster },
+  { header: 'sum', cell: (x) => x.sumOfClusters },
+  { header: 'par/slowest', cell: (x) => x.parallelOverSlowest },
+];
+
+export const model: Section<ModelRow[]> = {
+  key: 'model',
+  title: () =>
+    'fan-out model: real engine, in-memory clusters with a fixed round trip per call (5..25 ms), no shared CPU',
+  run: async ({ options }) => [
+    await modelFanout(RTTS, 1, options.fanoutIterations),
+    await modelFanout(RTTS, 10, options.fanoutIterations),
+  ],
+  tables: (rows) => [{ title: 'Fan-out model (in-memory clusters, fixed round trip per call), ms', columns, rows }],
+};
