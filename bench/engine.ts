@@ -2,12 +2,12 @@
  * The engine as functions/runtime.ts wires it (real adapters), with counting decorators at every port, and one
  * counted pass over it: duration, CPU, open sockets and the calls per port and at the HTTP level.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createClusterConnector } from '../lib/clusters/connector.js';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createConfiguredConnector } from '../lib/clusters/connector.js';
 import { createEksAccess } from '../lib/clusters/eks.js';
 import type { Config } from '../lib/config/index.js';
 import { parseSecretEvent, toSyncRequest } from '../lib/events/index.js';
-import { createSecretsManagerSource } from '../lib/source/secrets-manager.js';
+import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
 import type { SyncReport, SyncRequest } from '../lib/sync/types.js';
 import { EksCounter, type HttpCounter, KubeCounter, SecretsManagerCounter } from './counting.js';
@@ -26,9 +26,11 @@ export function countedEngine(config: Config): Counted {
   const sm = new SecretsManagerCounter();
   const kube = new KubeCounter();
   const eks = new EksCounter();
-  const client = new SecretsManagerClient({});
+  const { timeouts } = config.defaults;
+  const client = createSecretsManagerClient(timeouts.aws);
   sm.attach(client);
-  const connector = createClusterConnector(config.clusters, { eks: eks.wrap(createEksAccess()) });
+  const eksAccess = eks.wrap(createEksAccess({ awsTimeouts: timeouts.aws }));
+  const connector = createConfiguredConnector(config.clusters, timeouts, { eks: eksAccess });
   const engine = new SyncEngine({
     config,
     source: createSecretsManagerSource(client),
