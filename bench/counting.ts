@@ -7,6 +7,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { EksAccess } from '../lib/clusters/eks.js';
+import { callNamespace, decorate, type KubeCall } from '../lib/sync/calls/decorate.js';
 import type { ClusterConnector, KubeApi } from '../lib/sync/ports/kube.js';
 
 export type Counts = Record<string, number>;
@@ -53,7 +54,7 @@ export class SecretsManagerCounter {
   }
 }
 
-export type KubeMethod = Exclude<keyof KubeApi, 'cluster'>;
+export type KubeMethod = KubeCall;
 const READS: KubeMethod[] = ['getSecret', 'listManagedSecrets', 'listWorkloads'];
 const WRITES: KubeMethod[] = ['createSecret', 'replaceSecret', 'deleteSecret'];
 const PATCHES: KubeMethod[] = ['clearSecretAnnotation', 'patchTemplateAnnotations'];
@@ -93,39 +94,25 @@ export class KubeCounter {
 
   /** Wraps one cluster's KubeApi. */
   wrap(api: KubeApi): KubeApi {
-    const track =
-      <A extends unknown[], R>(method: KubeMethod, fn: (...args: A) => Promise<R>) =>
-      async (...args: A): Promise<R> => {
-        bump(this.methods, method);
-        const first = args[0];
-        const namespace = typeof first === 'string' ? first : (first as { namespace?: string }).namespace;
-        bump(this.detail, `${api.cluster}/${namespace} ${method}`);
-        const start = performance.now();
-        try {
-          if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-          return await fn(...args);
-        } finally {
-          const end = performance.now();
-          this.latencies[method] = [...(this.latencies[method] ?? []), end - start];
-          const span = this.spans.get(api.cluster);
-          if (span === undefined) this.spans.set(api.cluster, { start, end });
-          else {
-            span.start = Math.min(span.start, start);
-            span.end = Math.max(span.end, end);
-          }
+    return decorate(api, async (context, next) => {
+      const method = context.call;
+      bump(this.methods, method);
+      bump(this.detail, `${api.cluster}/${callNamespace(context)} ${method}`);
+      const start = performance.now();
+      try {
+        if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+        return await next();
+      } finally {
+        const end = performance.now();
+        this.latencies[method] = [...(this.latencies[method] ?? []), end - start];
+        const span = this.spans.get(api.cluster);
+        if (span === undefined) this.spans.set(api.cluster, { start, end });
+        else {
+          span.start = Math.min(span.start, start);
+          span.end = Math.max(span.end, end);
         }
-      };
-    return {
-      cluster: api.cluster,
-      getSecret: track('getSecret', api.getSecret.bind(api)),
-      createSecret: track('createSecret', api.createSecret.bind(api)),
-      replaceSecret: track('replaceSecret', api.replaceSecret.bind(api)),
-      deleteSecret: track('deleteSecret', api.deleteSecret.bind(api)),
-      clearSecretAnnotation: track('clearSecretAnnotation', api.clearSecretAnnotation.bind(api)),
-      listManagedSecrets: track('listManagedSecrets', api.listManagedSecrets.bind(api)),
-      listWorkloads: track('listWorkloads', api.listWorkloads.bind(api)),
-      patchTemplateAnnotations: track('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api)),
-    };
+      }
+    });
   }
 
   /** Wraps a connector so that every KubeApi it hands out is counted (wrapped once per cluster). */

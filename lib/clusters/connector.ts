@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterConnectionError, SyncError } from '../errors.js';
 import { createKubeApi } from '../kube/api.js';
+import { decorate } from '../sync/calls/decorate.js';
 import type { ClusterConnector, KubeApi } from '../sync/ports/kube.js';
 import { type AwsTimeouts, DEFAULT_KUBE_TIMEOUTS, type KubeTimeouts } from '../timeouts.js';
 import { createEksAccess, type EksAccess, type EksAccessDeps, type EksClusterRef } from './eks.js';
@@ -135,25 +136,14 @@ export function createConfiguredConnector(
 
 /** The same API, calling `onFailure` for each request that got no HTTP answer (errors pass through unchanged). */
 function dropOnConnectionFailure(api: KubeApi, onFailure: (error: ClusterConnectionError) => void): KubeApi {
-  const watch = async <T>(call: () => Promise<T>): Promise<T> => {
+  return decorate(api, async (_call, next) => {
     try {
-      return await call();
+      return await next();
     } catch (error) {
       if (error instanceof ClusterConnectionError) onFailure(error);
       throw error;
     }
-  };
-  return {
-    cluster: api.cluster,
-    getSecret: (...args) => watch(() => api.getSecret(...args)),
-    createSecret: (...args) => watch(() => api.createSecret(...args)),
-    replaceSecret: (...args) => watch(() => api.replaceSecret(...args)),
-    deleteSecret: (...args) => watch(() => api.deleteSecret(...args)),
-    clearSecretAnnotation: (...args) => watch(() => api.clearSecretAnnotation(...args)),
-    listManagedSecrets: (...args) => watch(() => api.listManagedSecrets(...args)),
-    listWorkloads: (...args) => watch(() => api.listWorkloads(...args)),
-    patchTemplateAnnotations: (...args) => watch(() => api.patchTemplateAnnotations(...args)),
-  };
+  });
 }
 
 /** Wraps a cluster access failure; the reasons come from our own code and AWS errors, never from Secret data. */

@@ -4,6 +4,7 @@
  * Every refused or abandoned call rejects with DeadlineExceededError naming the cluster and the step.
  */
 import { DeadlineExceededError } from '../errors.js';
+import { decorate, type KubeCall } from './calls/decorate.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { SecretSource } from './ports/source.js';
 
@@ -64,30 +65,24 @@ export class PassDeadline {
   }
 }
 
+/** Per call: the step and the object a DeadlineExceededError names (namespaces and names, never data). */
+const DEADLINE_STEPS: { [C in KubeCall]: (...args: Parameters<KubeApi[C]>) => [step: string, object: string] } = {
+  getSecret: (namespace, name) => ['read Secret', `Secret ${namespace}/${name}`],
+  createSecret: (secret) => ['write Secret', `Secret ${secret.namespace}/${secret.name}`],
+  replaceSecret: (secret) => ['write Secret', `Secret ${secret.namespace}/${secret.name}`],
+  deleteSecret: (namespace, name) => ['delete Secret', `Secret ${namespace}/${name}`],
+  clearSecretAnnotation: (namespace, name) => ['clear Secret annotation', `Secret ${namespace}/${name}`],
+  listManagedSecrets: (namespace) => ['list managed Secrets', `Secrets in ${namespace}`],
+  listWorkloads: (namespace, kind) => ['list consumers', `${kind}s in ${namespace}`],
+  patchTemplateAnnotations: (namespace, kind, name) => ['restart', `${kind} ${namespace}/${name}`],
+};
+
 /** A KubeApi whose calls end at the deadline (abandoned in flight, refused after it). */
 export function deadlineKubeApi(api: KubeApi, deadline: PassDeadline): KubeApi {
-  const { cluster } = api;
-  const guard = <T>(step: string, object: string, call: () => Promise<T>): Promise<T> =>
-    deadline.guard(call, () => new DeadlineExceededError(step, { cluster, object }));
-  return {
-    cluster,
-    getSecret: (...a: Parameters<KubeApi['getSecret']>) =>
-      guard('read Secret', `Secret ${a[0]}/${a[1]}`, () => api.getSecret(...a)),
-    createSecret: (...a: Parameters<KubeApi['createSecret']>) =>
-      guard('write Secret', `Secret ${a[0].namespace}/${a[0].name}`, () => api.createSecret(...a)),
-    replaceSecret: (...a: Parameters<KubeApi['replaceSecret']>) =>
-      guard('write Secret', `Secret ${a[0].namespace}/${a[0].name}`, () => api.replaceSecret(...a)),
-    deleteSecret: (...a: Parameters<KubeApi['deleteSecret']>) =>
-      guard('delete Secret', `Secret ${a[0]}/${a[1]}`, () => api.deleteSecret(...a)),
-    clearSecretAnnotation: (...a: Parameters<KubeApi['clearSecretAnnotation']>) =>
-      guard('clear Secret annotation', `Secret ${a[0]}/${a[1]}`, () => api.clearSecretAnnotation(...a)),
-    listManagedSecrets: (...a: Parameters<KubeApi['listManagedSecrets']>) =>
-      guard('list managed Secrets', `Secrets in ${a[0]}`, () => api.listManagedSecrets(...a)),
-    listWorkloads: (...a: Parameters<KubeApi['listWorkloads']>) =>
-      guard('list consumers', `${a[1]}s in ${a[0]}`, () => api.listWorkloads(...a)),
-    patchTemplateAnnotations: (...a: Parameters<KubeApi['patchTemplateAnnotations']>) =>
-      guard('restart', `${a[1]} ${a[0]}/${a[2]}`, () => api.patchTemplateAnnotations(...a)),
-  };
+  return decorate(api, ({ cluster, call, args }, next) => {
+    const [step, object] = (DEADLINE_STEPS[call] as (...a: readonly unknown[]) => [string, string])(...args);
+    return deadline.guard(next, () => new DeadlineExceededError(step, { cluster, object }));
+  });
 }
 
 /** A connector whose connects (DescribeCluster, token, client) end at the deadline and hand out guarded APIs. */

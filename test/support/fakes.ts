@@ -7,6 +7,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
 import { SyncError } from '../../lib/errors.js';
 import { refersTo } from '../../lib/events/secret-id.js';
+import type { KubeCall } from '../../lib/sync/calls/decorate.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/sync/names.js';
 import type {
   ClusterConnector,
@@ -95,15 +96,7 @@ class CallBook<M extends string> {
   }
 }
 
-export type KubeMethod =
-  | 'getSecret'
-  | 'createSecret'
-  | 'replaceSecret'
-  | 'deleteSecret'
-  | 'clearSecretAnnotation'
-  | 'listManagedSecrets'
-  | 'listWorkloads'
-  | 'patchTemplateAnnotations';
+export type KubeMethod = KubeCall;
 
 /** What the fake stores for a Secret: the API view, including immutability and owner kinds. */
 export type StoredSecret = KubeSecret;

@@ -16,6 +16,7 @@
  */
 import { SyncError } from '../../errors.js';
 import type { KubeApi } from '../ports/kube.js';
+import { decorate } from './decorate.js';
 
 export interface RetryOptions {
   /** Epoch milliseconds: no retry whose wait would end after it. */
@@ -77,19 +78,8 @@ export function retryCalls(api: KubeApi, options: RetryOptions = {}): KubeApi {
     }
   }
 
-  return {
-    cluster: api.cluster,
-    getSecret: (...args) => retrying('getSecret', () => api.getSecret(...args)),
-    createSecret: (...args) => retrying('createSecret', () => api.createSecret(...args)),
-    replaceSecret: (...args) => retrying('replaceSecret', () => api.replaceSecret(...args)),
-    deleteSecret: (namespace, name, preconditions) =>
-      preconditions === undefined
-        ? api.deleteSecret(namespace, name)
-        : retrying('deleteSecret', () => api.deleteSecret(namespace, name, preconditions)),
-    clearSecretAnnotation: (...args) => retrying('clearSecretAnnotation', () => api.clearSecretAnnotation(...args)),
-    listManagedSecrets: (...args) => retrying('listManagedSecrets', () => api.listManagedSecrets(...args)),
-    listWorkloads: (...args) => retrying('listWorkloads', () => api.listWorkloads(...args)),
-    patchTemplateAnnotations: (...args) =>
-      retrying('patchTemplateAnnotations', () => api.patchTemplateAnnotations(...args)),
-  };
+  return decorate(api, ({ call, args }, next) =>
+    // A delete without preconditions is not safe to repeat (see the module comment).
+    call === 'deleteSecret' && args[2] === undefined ? next() : retrying(call, next),
+  );
 }

@@ -10,6 +10,7 @@ import { vi } from 'vitest';
 import { createConfiguredConnector } from '../../../lib/clusters/connector.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
+import { callNamespace, decorate } from '../../../lib/sync/calls/decorate.js';
 import { type EngineLog, SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { AwsTimeouts } from '../../../lib/timeouts.js';
@@ -209,34 +210,21 @@ export class KubeCallMeter {
 
   wrap(api: KubeApi): KubeApi {
     const cluster = api.cluster;
-    const around =
-      <A extends unknown[], R>(method: string, fn: (...args: A) => Promise<R>, namespaceOf: (...args: A) => string) =>
-      async (...args: A): Promise<R> => {
-        this.namespaces.add(`${cluster}/${namespaceOf(...args)}`);
-        const key = `${cluster}:${method}`;
-        this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
-        const now = (this.current.get(cluster) ?? 0) + 1;
-        this.current.set(cluster, now);
-        this.max.set(cluster, Math.max(this.max.get(cluster) ?? 0, now));
-        const started = performance.now();
-        try {
-          return await fn(...args);
-        } finally {
-          this.current.set(cluster, (this.current.get(cluster) ?? 1) - 1);
-          this.millis.set(key, (this.millis.get(key) ?? 0) + performance.now() - started);
-        }
-      };
-    return {
-      cluster,
-      getSecret: around('getSecret', api.getSecret.bind(api), (ns) => ns),
-      createSecret: around('createSecret', api.createSecret.bind(api), (s) => s.namespace),
-      replaceSecret: around('replaceSecret', api.replaceSecret.bind(api), (s) => s.namespace),
-      deleteSecret: around('deleteSecret', api.deleteSecret.bind(api), (ns) => ns),
-      clearSecretAnnotation: around('clearSecretAnnotation', api.clearSecretAnnotation.bind(api), (ns) => ns),
-      listManagedSecrets: around('listManagedSecrets', api.listManagedSecrets.bind(api), (ns) => ns),
-      listWorkloads: around('listWorkloads', api.listWorkloads.bind(api), (ns) => ns),
-      patchTemplateAnnotations: around('patchTemplateAnnotations', api.patchTemplateAnnotations.bind(api), (ns) => ns),
-    };
+    return decorate(api, async (context, next) => {
+      this.namespaces.add(`${cluster}/${callNamespace(context)}`);
+      const key = `${cluster}:${context.call}`;
+      this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+      const now = (this.current.get(cluster) ?? 0) + 1;
+      this.current.set(cluster, now);
+      this.max.set(cluster, Math.max(this.max.get(cluster) ?? 0, now));
+      const started = performance.now();
+      try {
+        return await next();
+      } finally {
+        this.current.set(cluster, (this.current.get(cluster) ?? 1) - 1);
+        this.millis.set(key, (this.millis.get(key) ?? 0) + performance.now() - started);
+      }
+    });
   }
 
   count(cluster: string, method: string): number {

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { callNamespace, decorate, KUBE_CALLS, type KubeCallContext } from '../../lib/sync/calls/decorate.js';
+import type { KubeSecretWrite } from '../../lib/sync/ports/kube.js';
+import { FakeKubeApi } from '../support/fakes.js';
+
+const write = (namespace: string, resourceVersion?: string): KubeSecretWrite => ({
+  namespace,
+  name: 'db',
+  type: 'Opaque',
+  data: {},
+  labels: {},
+  annotations: {},
+  ...(resourceVersion === undefined ? {} : { resourceVersion }),
+});
+
+describe('decorate', () => {
+  it('runs every call of the port through around with its name, cluster and arguments, and returns its result', async () => {
+    // Prepare
+    const api = new FakeKubeApi('c1', { namespaces: ['app'] });
+    const seen: KubeCallContext[] = [];
+    const decorated = decorate(api, (context, next) => {
+      seen.push(context);
+      return next();
+    });
+
+    // Act
+    const created = await decorated.createSecret(write('app'));
+    const read = await decorated.getSecret('app', 'db');
+    await decorated.replaceSecret(write('app', created.resourceVersion));
+    await decorated.clearSecretAnnotation('app', 'db', 'k', 'v');
+    await decorated.listManagedSecrets('app');
+    const workloads = await decorated.listWorkloads('app', 'Deployment');
+    await decorated.patchTemplateAnnotations('app', 'Deployment', 'web', {}).catch(() => undefined);
+    await decorated.deleteSecret('app', 'db');
+
+    // Assess
+    expect(decorated.cluster).toBe('c1');
+    expect(read).toEqual(created);
+    expect(workloads).toEqual([]);
+    expect(seen.map((c) => c.call).sort()).toEqual([...KUBE_CALLS].sort());
+    expect(seen.every((c) => c.cluster === 'c1' && callNamespace(c) === 'app')).toBe(true);
+    expect(seen[1]?.args).toEqual(['app', 'db']);
+  });
+
+  it('passes the error of the wrapped call through', async () => {
+    // Prepare
+    const api = new FakeKubeApi('c1', { namespaces: [] });
+    const decorated = decorate(api, (_context, next) => next());
+
+    // Act + Assess
+    await expect(decorated.createSecret(write('gone'))).rejects.toMatchObject({ code: 'NamespaceNotFound' });
+  });
+});
