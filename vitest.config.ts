@@ -1,5 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+// Output the code under test writes straight to stdout/stderr (handler logs) is printed only for failing tests.
+const setupFiles = ['test/support/held-output.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -7,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          setupFiles,
         },
       },
       {
@@ -15,6 +19,7 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/integration/reliability/**'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles,
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // The local stack is shared; files run one at a time so restarts and counters stay attributable.
@@ -28,6 +33,7 @@ export default defineConfig({
           name: 'reliability',
           include: ['test/integration/reliability/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          setupFiles,
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,
