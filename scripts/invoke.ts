@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { lambdaContext } from './lambda-context.js';
+import { functionTimeoutMs, lambdaContext } from './lambda-context.js';
 
 const FUNCTIONS = ['on-rotation', 'backfill', 'reconcile'] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
@@ -43,7 +43,9 @@ async function localize(event: unknown): Promise<unknown> {
   return out;
 }
 
-const context = lambdaContext(name as string);
+// As long as Lambda would give this function (serverless.yml), so the pass deadline is the deployed one.
+const functionName = (name as string).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const context = lambdaContext(functionName, functionTimeoutMs(functionName));
 
 const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
 const event = values.local ? await localize(raw) : raw;
