@@ -61,7 +61,8 @@ export function createClusterConnector(specs: ClusterSpecs, deps: ClusterConnect
     const { endpoint, caData } = await eks.describe(ref);
     // Fail here, with a clear reason, rather than on the first request.
     await eks.token(ref);
-    // Distinct per cluster: client-node caches credentials by user name (kubernetes-client/javascript#592).
+    // Distinct per cluster: client-node caches credentials by user name
+    // (https://github.com/kubernetes-client/javascript/issues/592).
     const userName = `${name}/eks-secret-sync`;
     const timeouts = timeoutsOf(name);
     const kc = new PooledKubeConfig(timeouts);

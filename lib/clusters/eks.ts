@@ -1,7 +1,9 @@
 /**
  * EKS access: DescribeCluster (endpoint + CA, cached for the life of the container), optional AssumeRole for
  * cross-account clusters, and bearer tokens cached per (cluster, role) for at most 14 minutes.
- * See /work/shared/reference/eks-auth.md.
+ * Token format as aws-iam-authenticator verifies it:
+ * https://github.com/kubernetes-sigs/aws-iam-authenticator/blob/master/pkg/token/token.go; the role's access:
+ * https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html.
  */
 import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';

@@ -1,7 +1,8 @@
 /**
- * Secrets Manager events from EventBridge -> what to do about them. See /work/shared/reference/aws-events.md:
- * three families (native `Secret Label Updated`, CloudTrail API calls, CloudTrail service events), each naming
- * the secret in a different place. Events never carry a value; messages here name fields and ids only.
+ * Secrets Manager events from EventBridge -> what to do about them. Three families (native `Secret Label Updated`,
+ * CloudTrail API calls, CloudTrail service events), each naming the secret in a different place; see
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/secret-event-notifications.html and
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-eventbridge.html. Events never carry a value; messages here name fields and ids only.
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';

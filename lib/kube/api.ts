@@ -35,7 +35,8 @@ export function createKubeApi(
   const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
-  // Generated patch methods default to JSON Patch; an object body needs the content type set per call (#2160).
+  // Generated patch methods default to JSON Patch; an object body needs the content type set per call
+  // (https://github.com/kubernetes-client/javascript/issues/2160).
   const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
   // Lists as PartialObjectMetadataList: the API server sends names, labels and annotations, never Secret data.

@@ -48,7 +48,7 @@ export function kubernetesNameFor(secretName: string): string {
   return cleaned.slice(0, 253).replace(/[^a-z0-9]+$/, '') || 'secret';
 }
 
-/** SHA-256 over the type and the sorted `key=base64` pairs (DESIGN.md "Hash"). */
+/** SHA-256 over the type and the sorted `key=base64` pairs (README "How it behaves"). */
 export function contentHash(type: string, data: Record<string, string>): string {
   const hash = createHash('sha256').update(`type=${type}\n`);
   for (const key of Object.keys(data).sort()) hash.update(`${key}=${data[key]}\n`);

@@ -1,4 +1,4 @@
-/** The engine's input and output contracts (see DESIGN.md: SyncRequest -> plan -> ... -> report). */
+/** The engine's input and output contracts (SyncRequest -> plan -> ... -> report; README "Three ways in"). */
 import type { ErrorCode } from '../errors.js';
 import type { WorkloadKind } from './ports/kube.js';
 
