@@ -12,14 +12,12 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { SyncError } from '../errors.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../sync/names.js';
+import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../sync/names.js';
 import type { KubeApi, KubeSecret, KubeSecretWrite, SecretMetadata, Workload } from '../sync/ports/kube.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import { isFailedPatchTest, type KubeOperation, statusCode, translateKubeError } from './errors.js';
 import { LIST_PAGE_SIZE, toWorkload, workloadKinds } from './kinds.js';
 
-/** Our field manager: `managedFields` and GitOps diffs attribute our writes to it. */
-export const FIELD_MANAGER = 'eks-secret-sync';
 /** Our Secrets, for the orphan check (the label every Secret we write carries). */
 const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
 

@@ -21,6 +21,7 @@ import {
 import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
 import { SyncError } from '../errors.js';
 import { refersTo } from '../events/secret-id.js';
+import { mapLimit } from '../sync/concurrency.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports/source.js';
 import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
 
@@ -133,17 +134,6 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 // ListSecrets filter values: at most 10, up to 512 characters, a restricted alphabet, and a leading `!` negates.
 // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_Filter.html
 const FILTER_VALUE = /^[a-zA-Z0-9 :_@/+=.-][a-zA-Z0-9 :_@/+=.\-!]{0,511}$/;
@@ -226,7 +216,7 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
   }
 
   async function readEach(ids: readonly string[], results: Map<string, SecretValue | Error>): Promise<void> {
-    await forEachLimit(ids, FALLBACK_CONCURRENCY, async (id) => {
+    await mapLimit(ids, FALLBACK_CONCURRENCY, async (id) => {
       try {
         results.set(id, await getCurrent(id));
       } catch (error) {

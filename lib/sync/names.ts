@@ -1,6 +1,7 @@
 /** Names and keys we put on Kubernetes objects. */
 import { createHash, createHmac } from 'node:crypto';
 
+/** Our field manager: `managedFields` and GitOps diffs attribute our writes to it. */
 export const FIELD_MANAGER = 'eks-secret-sync';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'eks-secret-sync';

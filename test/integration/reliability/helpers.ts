@@ -279,17 +279,4 @@ export function collectingLog(into: string[]): EngineLog {
   };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i] as T, i);
-      }
-    }),
-  );
-}
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

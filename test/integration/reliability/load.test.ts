@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
 import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
+import { mapLimit } from '../../../lib/sync/concurrency.js';
 import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
@@ -27,7 +28,6 @@ import {
   kubeconfigClusters,
   LeakGuard,
   meteredConnector,
-  pool,
   putSecret,
   runtimeSecretsManager,
 } from './helpers.js';
@@ -101,7 +101,7 @@ beforeAll(async () => {
   clusters = stack().clusters.slice(0, 3);
   namespaces = [];
   for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-load' })).name);
-  await pool(names, 8, async (name, i) => {
+  await mapLimit(names, 8, async (name, i) => {
     const v = value(i, 0);
     await createSecret(name, v);
     latest.set(name, v.token);
