@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { isSecretArn, nameFromArn } from '../events/secret-id.js';
-import { kubernetesNameFor } from '../sync/names.js';
+import { secretNameFor } from '../sync/names.js';
 import { type Config, configSchema } from './schema.js';
 
 /** `syncs[0].targets[1].keys` from a zod issue path. */
@@ -44,9 +44,8 @@ function crossCheck(config: Config): string[] {
         issues.push(`${where}.secret: a selector source matches many secrets; omit "secret" (names are derived)`);
       }
       if (single !== undefined) {
-        // The same name plan.ts gives the Secret when the target does not name it.
-        const secret =
-          target.secret ?? kubernetesNameFor(isSecretArn(single) ? (nameFromArn(single) ?? single) : single);
+        // The name plan.ts gives the Secret (from the source's name, which an ARN carries).
+        const secret = secretNameFor(isSecretArn(single) ? (nameFromArn(single) ?? single) : single, target);
         for (const cluster of target.clusters) {
           for (const namespace of target.namespaces) {
             const key = `${cluster}/${namespace}/${secret}`;

@@ -38,6 +38,14 @@ export function consumerHashAnnotation(secretName: string): string {
   return `${PREFIX}/secret.${secretName.slice(0, 44).replace(/[-.]+$/, '')}-${digest}`;
 }
 
+/**
+ * The Kubernetes Secret a target writes for a source secret: the target's own `secret`, else the name derived from
+ * the source's name. Selector targets cannot name it, so theirs is always derived (the orphan check relies on it).
+ */
+export function secretNameFor(sourceName: string, target: { secret?: string | undefined } = {}): string {
+  return target.secret ?? kubernetesNameFor(sourceName);
+}
+
 /** A Secrets Manager name (`prod/payments/db_main`) made a valid Kubernetes Secret name (`prod-payments-db-main`). */
 export function kubernetesNameFor(secretName: string): string {
   const cleaned = secretName

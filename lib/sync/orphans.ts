@@ -8,7 +8,7 @@ import type { Config, SourceConfig } from '../config/index.js';
 import { toSyncError } from '../errors.js';
 import { isSecretArn, nameFromArn } from '../events/secret-id.js';
 import { groupBy, mapLimit } from './concurrency.js';
-import { kubernetesNameFor, MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION } from './names.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION, secretNameFor } from './names.js';
 import type { Binding } from './plan.js';
 import type { KubeApi, SecretMetadata } from './ports/kube.js';
 import type { SecretRef, SecretSource } from './ports/source.js';
@@ -112,7 +112,7 @@ export async function reconcileOrphans(ctx: OrphanContext): Promise<BindingResul
     if (arn === undefined || !isSecretArn(arn) || secret.labels[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return;
     const name = nameFromArn(arn);
     // Selector targets always derive the Secret's name from the source's: anything else was not written by one.
-    if (name === undefined || kubernetesNameFor(name) !== secret.name) return;
+    if (name === undefined || secretNameFor(name) !== secret.name) return;
     if (written.has(`${place.cluster}/${place.namespace}/${secret.name}`)) return;
     const inScope = place.syncs.filter((s) => !('namePrefix' in s.selector) || name.startsWith(s.selector.namePrefix));
     if (inScope.length === 0) return;

@@ -1,6 +1,6 @@
 /** plan: configuration + resolved sources + request -> bindings. Pure, no I/O. */
 import type { Config, TargetConfig } from '../config/index.js';
-import { kubernetesNameFor } from './names.js';
+import { secretNameFor } from './names.js';
 import type { SyncRequest } from './types.js';
 
 /** One source secret a sync covers in this pass. */
@@ -39,7 +39,7 @@ export function planBindings(
             bindings.push({
               cluster,
               namespace,
-              secret: target.secret ?? kubernetesNameFor(source.name),
+              secret: secretNameFor(source.name, target),
               fetchId: source.fetchId,
               target,
               deletionPolicy: sync.deletionPolicy ?? config.defaults.deletionPolicy,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consumerHashAnnotation, kubernetesNameFor } from '../../lib/sync/names.js';
+import { consumerHashAnnotation, kubernetesNameFor, secretNameFor } from '../../lib/sync/names.js';
 
 /** Kubernetes' qualified-name rules for an annotation key: optional DNS prefix, then a name segment of ≤ 63. */
 const NAME_SEGMENT = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
@@ -72,5 +72,16 @@ describe('kubernetesNameFor', () => {
     // Assess
     expect(name.length).toBeLessThanOrEqual(253);
     expect(name).toMatch(DNS_SUBDOMAIN);
+  });
+});
+
+describe('secretNameFor', () => {
+  it("takes the target's own Secret name when it has one", () => {
+    expect(secretNameFor('prod/payments/db', { secret: 'payments-db' })).toBe('payments-db');
+  });
+
+  it("derives the name from the source's otherwise", () => {
+    expect(secretNameFor('prod/payments/db_main', {})).toBe('prod-payments-db-main');
+    expect(secretNameFor('prod/payments/db_main')).toBe(kubernetesNameFor('prod/payments/db_main'));
   });
 });
