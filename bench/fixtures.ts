@@ -5,8 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { kubernetesNameFor } from '../lib/domain/names.js';
 import { mapLimit } from '../lib/sync/concurrency.js';
-import { kubernetesNameFor } from '../lib/sync/names.js';
 import {
   type AdminApis,
   consumerDeployment,

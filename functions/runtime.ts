@@ -8,10 +8,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { createConfiguredConnector } from '../lib/clusters/connector.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
+import type { SyncRequest } from '../lib/domain/request.js';
 import { SyncError } from '../lib/errors.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
-import type { BindingResult, SyncReport, SyncRequest } from '../lib/sync/types.js';
+import type { BindingResult, SyncReport } from '../lib/sync/types.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
 

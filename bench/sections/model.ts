@@ -4,9 +4,9 @@
  * engine's scheduling: sequential should cost the sum of the clusters, parallel the slowest one.
  */
 import { parseConfig } from '../../lib/config/index.js';
+import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { KubeApi } from '../../lib/sync/ports/kube.js';
-import type { SyncRequest } from '../../lib/sync/types.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../../test/support/fakes.js';
 import { KubeCounter } from '../counting.js';
 import type { Column, Section } from '../section.js';

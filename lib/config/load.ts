@@ -2,9 +2,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { secretNameFor } from '../domain/names.js';
+import { isSecretArn, nameFromArn } from '../domain/secret-id.js';
 import { ConfigError } from '../errors.js';
-import { isSecretArn, nameFromArn } from '../events/secret-id.js';
-import { secretNameFor } from '../sync/names.js';
 import { type Config, configSchema } from './schema.js';
 
 /** `syncs[0].targets[1].keys` from a zod issue path. */

@@ -1,6 +1,6 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
 import { z } from 'zod';
-import { secretKeyProblem } from '../sync/names.js';
+import { secretKeyProblem } from '../domain/names.js';
 import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';
 
 /** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */

@@ -8,13 +8,3 @@ export {
   type ToSyncRequestOptions,
   toSyncRequest,
 } from './request.js';
-export {
-  isArnOf,
-  isSecretArn,
-  mayNameSameSecret,
-  nameFromArn,
-  partialArnOf,
-  refersTo,
-  type SecretIdentity,
-  type SecretIdRef,
-} from './secret-id.js';

@@ -1,7 +1,7 @@
 /** Builds the engine's SyncRequest from a parsed event, from manual backfill input, or for a scheduled reconcile. */
 import { z } from 'zod';
+import type { SyncRequest } from '../domain/request.js';
 import { InputError } from '../errors.js';
-import type { SyncRequest } from '../sync/types.js';
 import { type ParsedEvent, readSecretEvent } from './eventbridge.js';
 import { fieldPath } from './field-path.js';
 

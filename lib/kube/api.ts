@@ -11,8 +11,8 @@ import {
   setHeaderOptions,
   type V1Secret,
 } from '@kubernetes/client-node';
+import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/names.js';
 import { SyncError } from '../errors.js';
-import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../sync/names.js';
 import type { KubeApi, KubeSecret, KubeSecretWrite, SecretMetadata, Workload } from '../sync/ports/kube.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import { isFailedPatchTest, type KubeOperation, statusCode, translateKubeError } from './errors.js';

@@ -19,8 +19,8 @@ import {
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
+import { refersTo } from '../domain/secret-id.js';
 import { SyncError } from '../errors.js';
-import { refersTo } from '../events/secret-id.js';
 import { mapLimit } from '../sync/concurrency.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports/source.js';
 import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';

@@ -5,27 +5,28 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/index.js';
-import { DeadlineExceededError, InputError, SyncError, toSyncError } from '../errors.js';
-import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, refersTo, resourceText } from '../events/secret-id.js';
-import { type RestartItem, restartConsumers } from './apply/restarter.js';
-import { upsertSecret } from './apply/secret-writer.js';
-import { limitCalls } from './calls/limit.js';
-import { retryCalls } from './calls/retry.js';
-import { groupBy, mapLimit } from './concurrency.js';
-import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import {
   fingerprint,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   RESTART_PENDING_ANNOTATION,
   SOURCE_ANNOTATION,
-} from './names.js';
+} from '../domain/names.js';
+import type { SyncRequest } from '../domain/request.js';
+import { isArnOf, isSecretArn, mayNameSameSecret, nameFromArn, refersTo, resourceText } from '../domain/secret-id.js';
+import { DeadlineExceededError, InputError, SyncError, toSyncError } from '../errors.js';
+import { type RestartItem, restartConsumers } from './apply/restarter.js';
+import { upsertSecret } from './apply/secret-writer.js';
+import { limitCalls } from './calls/limit.js';
+import { retryCalls } from './calls/retry.js';
+import { groupBy, mapLimit } from './concurrency.js';
+import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import { reconcileOrphans } from './orphans.js';
 import { type Binding, planBindings, type ResolvedSecret } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { SecretFilter, SecretRef, SecretSource, SecretValue } from './ports/source.js';
 import { type DesiredSecret, renderSecret } from './render.js';
-import type { BindingAction, BindingResult, SyncReport, SyncRequest } from './types.js';
+import type { BindingAction, BindingResult, SyncReport } from './types.js';
 
 /** Structured log sink; attributes hold ids, names, hashes and counts only. */
 export interface EngineLog {

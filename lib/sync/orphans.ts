@@ -5,10 +5,10 @@
  * Secrets Manager confirms gone or no longer matching. Anything it cannot confirm is left alone.
  */
 import type { Config, SourceConfig } from '../config/index.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION, secretNameFor } from '../domain/names.js';
+import { isSecretArn, nameFromArn } from '../domain/secret-id.js';
 import { toSyncError } from '../errors.js';
-import { isSecretArn, nameFromArn } from '../events/secret-id.js';
 import { groupBy, mapLimit } from './concurrency.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, SOURCE_ANNOTATION, secretNameFor } from './names.js';
 import type { Binding } from './plan.js';
 import type { KubeApi, SecretMetadata } from './ports/kube.js';
 import type { SecretRef, SecretSource } from './ports/source.js';

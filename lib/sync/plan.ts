@@ -1,7 +1,7 @@
 /** plan: configuration + resolved sources + request -> bindings. Pure, no I/O. */
 import type { Config, TargetConfig } from '../config/index.js';
-import { secretNameFor } from './names.js';
-import type { SyncRequest } from './types.js';
+import { secretNameFor } from '../domain/names.js';
+import type { SyncRequest } from '../domain/request.js';
 
 /** One source secret a sync covers in this pass. */
 export interface ResolvedSecret {

@@ -1,7 +1,16 @@
 /** render: a secret value -> the desired Kubernetes Secret. Pure; errors name keys and secrets, never values. */
 import type { KeyRef, TargetConfig } from '../config/index.js';
+import {
+  contentHash,
+  HASH_ANNOTATION,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  SOURCE_ANNOTATION,
+  secretKeyProblem,
+  VERSION_ANNOTATION,
+} from '../domain/names.js';
+import type { SecretIdentity } from '../domain/secret-id.js';
 import { SyncError } from '../errors.js';
-import type { SecretIdentity } from '../events/secret-id.js';
 import {
   arrayItems,
   documentSlice,
@@ -11,15 +20,6 @@ import {
   sourceText,
   stringValue,
 } from './json-source.js';
-import {
-  contentHash,
-  HASH_ANNOTATION,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_VALUE,
-  SOURCE_ANNOTATION,
-  secretKeyProblem,
-  VERSION_ANNOTATION,
-} from './names.js';
 import type { KubeSecretWrite } from './ports/kube.js';
 import type { SecretValue } from './ports/source.js';
 

@@ -1,28 +1,7 @@
-/** The engine's input and output contracts (SyncRequest -> plan -> ... -> report; README "Three ways in"). */
+/** The engine's output contract, the report (SyncRequest -> plan -> ... -> report; README "Architecture"). */
+import type { Trigger } from '../domain/request.js';
 import type { ErrorCode } from '../errors.js';
 import type { WorkloadKind } from './ports/kube.js';
-
-export type Trigger = 'rotation' | 'backfill' | 'reconcile';
-
-/** What one pass of the engine should do. Built by `lib/events` from an event or manual input. */
-export interface SyncRequest {
-  trigger: Trigger;
-  /** Secret ids (names or ARNs) to sync; `undefined` means every source in the configuration. */
-  secrets?: string[];
-  /** The version the event announced; when it is no longer AWSCURRENT the report says so. */
-  versionId?: string;
-  /** Only these clusters / namespaces (backfill filters). */
-  clusters?: string[];
-  namespaces?: string[];
-  /** Report what would change; write nothing. */
-  dryRun: boolean;
-  /** `false` writes Secrets but restarts nothing. */
-  restart: boolean;
-  /** The source secret was deleted (DeleteSecret event): apply the deletion policy instead of syncing. */
-  deleted?: boolean;
-  /** Where the request came from, for logs (EventBridge event id, "cli", ...). */
-  origin?: string;
-}
 
 /** `orphaned`: a Secret reconcile found left by a selector source that no longer matches it, kept (retain). */
 export type BindingAction =

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { consumerHashAnnotation, kubernetesNameFor } from '../../lib/sync/names.js';
+import { consumerHashAnnotation, kubernetesNameFor } from '../../lib/domain/names.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import {

@@ -5,10 +5,10 @@
  */
 import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/domain/names.js';
+import { refersTo } from '../../lib/domain/secret-id.js';
 import { SyncError } from '../../lib/errors.js';
-import { refersTo } from '../../lib/events/secret-id.js';
 import type { KubeCall } from '../../lib/sync/calls/decorate.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/sync/names.js';
 import type {
   ClusterConnector,
   DeletePreconditions,

@@ -7,8 +7,9 @@ import { formatPlan } from '../../lib/cli/format.js';
 import { type CliIO, runCli } from '../../lib/cli/run.js';
 import { renderTable } from '../../lib/cli/table.js';
 import { parseConfig } from '../../lib/config/index.js';
+import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
-import type { SyncReport, SyncRequest } from '../../lib/sync/types.js';
+import type { SyncReport } from '../../lib/sync/types.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
 const CONFIG = `

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/index.js';
-import { InputError, SyncError } from '../../lib/errors.js';
-import { SyncEngine } from '../../lib/sync/engine.js';
 import {
   consumerHashAnnotation,
   fingerprint,
@@ -11,8 +9,11 @@ import {
   markerHash,
   RESTART_PENDING_ANNOTATION,
   SOURCE_ANNOTATION,
-} from '../../lib/sync/names.js';
-import type { BindingResult, SyncReport, SyncRequest } from '../../lib/sync/types.js';
+} from '../../lib/domain/names.js';
+import type { SyncRequest } from '../../lib/domain/request.js';
+import { InputError, SyncError } from '../../lib/errors.js';
+import { SyncEngine } from '../../lib/sync/engine.js';
+import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from '../support/fakes.js';
 
 /** A value that must never leave the data path. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consumerHashAnnotation, kubernetesNameFor, secretNameFor } from '../../lib/sync/names.js';
+import { consumerHashAnnotation, kubernetesNameFor, secretNameFor } from '../../lib/domain/names.js';
 
 /** Kubernetes' qualified-name rules for an annotation key: optional DNS prefix, then a name segment of ≤ 63. */
 const NAME_SEGMENT = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { SyncError } from '../../lib/errors.js';
 import {
   contentHash,
   HASH_ANNOTATION,
@@ -7,7 +6,8 @@ import {
   MANAGED_BY_VALUE,
   SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
-} from '../../lib/sync/names.js';
+} from '../../lib/domain/names.js';
+import { SyncError } from '../../lib/errors.js';
 import { renderData, renderSecret } from '../../lib/sync/render.js';
 import { b64, secretValue, targetConfig } from '../support/fakes.js';
 

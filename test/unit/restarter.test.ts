@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../lib/domain/names.js';
 import { SyncError } from '../../lib/errors.js';
 import { RELOADER_RELOAD } from '../../lib/sync/apply/consumers.js';
 import { type RestartItem, restartConsumers } from '../../lib/sync/apply/restarter.js';
-import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../lib/sync/names.js';
 import { envFromSpec, FakeKubeApi } from '../support/fakes.js';
 
 const NOW = new Date('2025-05-01T10:00:00.000Z');

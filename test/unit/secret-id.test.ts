@@ -6,7 +6,7 @@ import {
   nameFromArn,
   partialArnOf,
   refersTo,
-} from '../../lib/events/index.js';
+} from '../../lib/domain/secret-id.js';
 
 const PREFIX = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
 const FULL = `${PREFIX}demo/app-db-Xk3p9Q`;

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TargetConfig } from '../../lib/config/index.js';
-import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/sync/apply/secret-writer.js';
 import {
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
@@ -8,7 +7,8 @@ import {
   RESTART_PENDING_ANNOTATION,
   SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
-} from '../../lib/sync/names.js';
+} from '../../lib/domain/names.js';
+import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/sync/apply/secret-writer.js';
 import { type DesiredSecret, renderSecret } from '../../lib/sync/render.js';
 import { rejection } from '../support/assertions.js';
 import { b64, FakeKubeApi, secretValue, targetConfig } from '../support/fakes.js';

@@ -4,8 +4,8 @@
  * duplicates, retries, backfills and reconciles restart nothing twice.
  */
 import type { RestartConfig } from '../../config/index.js';
+import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../domain/names.js';
 import { type SyncError, toSyncError } from '../../errors.js';
-import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../names.js';
 import type { KubeApi, Workload, WorkloadKind } from '../ports/kube.js';
 import type { WorkloadRefResult } from '../types.js';
 import { consumes } from './consumers.js';

@@ -2,8 +2,7 @@
  * Secret upsert with ownership rules: compare first, write only on change, optimistic locking with a bounded
  * re-read on 409. Works on the narrow KubeApi port.
  */
-import { SyncError } from '../../errors.js';
-import { isArnOf, isSecretArn } from '../../events/secret-id.js';
+
 import {
   contentHash,
   MANAGED_BY_LABEL,
@@ -13,7 +12,9 @@ import {
   restartMarker,
   SOURCE_ANNOTATION,
   VERSION_ANNOTATION,
-} from '../names.js';
+} from '../../domain/names.js';
+import { isArnOf, isSecretArn } from '../../domain/secret-id.js';
+import { SyncError } from '../../errors.js';
 import type { KubeApi, KubeSecret, KubeSecretWrite } from '../ports/kube.js';
 import type { DesiredSecret } from '../render.js';
 

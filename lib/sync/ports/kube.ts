@@ -20,7 +20,7 @@ export interface KubeSecret {
   /** Kinds of the owner references, e.g. `ExternalSecret`. */
   ownerKinds: string[];
   resourceVersion: string;
-  /** Keys the fingerprint on pod templates (see `fingerprint` in lib/sync/names.ts). */
+  /** Keys the fingerprint on pod templates (see `fingerprint` in lib/domain/names.ts). */
   uid: string;
 }
 

@@ -24,7 +24,7 @@ import {
   fingerprint,
   RESTART_PENDING_ANNOTATION,
   VERSION_ANNOTATION,
-} from '../../../lib/sync/names.js';
+} from '../../../lib/domain/names.js';
 import { recordOutput } from '../../support/lambda.js';
 import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';

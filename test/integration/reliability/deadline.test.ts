@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { runCli } from '../../../lib/cli/run.js';
-import { RESTART_PENDING_ANNOTATION } from '../../../lib/sync/names.js';
+import { RESTART_PENDING_ANNOTATION } from '../../../lib/domain/names.js';
 import {
   type KubeFaultProxy,
   type SilentServer,

@@ -11,12 +11,13 @@ import { parse, stringify } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { createEksToken } from '../../../lib/clusters/eks-token.js';
 import { parseConfig } from '../../../lib/config/index.js';
+import type { SyncRequest } from '../../../lib/domain/request.js';
 import { SyncError } from '../../../lib/errors.js';
 import { createKubeApi } from '../../../lib/kube/api.js';
 import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
 import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { KubeApi } from '../../../lib/sync/ports/kube.js';
-import type { SyncReport, SyncRequest } from '../../../lib/sync/types.js';
+import type { SyncReport } from '../../../lib/sync/types.js';
 import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder } from '../../support/fault-proxy.js';
 import { recordOutput } from '../../support/lambda.js';
 import {

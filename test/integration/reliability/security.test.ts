@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
-import type { SyncReport, SyncRequest } from '../../../lib/sync/types.js';
+import type { SyncRequest } from '../../../lib/domain/request.js';
+import type { SyncReport } from '../../../lib/sync/types.js';
 import { recordOutput } from '../../support/lambda.js';
 import {
   adminApis,

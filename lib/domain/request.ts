@@ -1,0 +1,22 @@
+/** The engine's input contract (SyncRequest -> plan -> ... -> report; README "Architecture"). */
+export type Trigger = 'rotation' | 'backfill' | 'reconcile';
+
+/** What one pass of the engine should do. Built by `lib/events` from an event or manual input, run by `lib/sync`. */
+export interface SyncRequest {
+  trigger: Trigger;
+  /** Secret ids (names or ARNs) to sync; `undefined` means every source in the configuration. */
+  secrets?: string[];
+  /** The version the event announced; when it is no longer AWSCURRENT the report says so. */
+  versionId?: string;
+  /** Only these clusters / namespaces (backfill filters). */
+  clusters?: string[];
+  namespaces?: string[];
+  /** Report what would change; write nothing. */
+  dryRun: boolean;
+  /** `false` writes Secrets but restarts nothing. */
+  restart: boolean;
+  /** The source secret was deleted (DeleteSecret event): apply the deletion policy instead of syncing. */
+  deleted?: boolean;
+  /** Where the request came from, for logs (EventBridge event id, "cli", ...). */
+  origin?: string;
+}
