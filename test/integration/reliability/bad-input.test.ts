@@ -4,25 +4,22 @@
  * nothing was written to the real clusters.
  */
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordOutput } from '../../support/lambda.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath } from '../../support/stack.js';
 import {
   createSecret,
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   type Report,
+  reliabilityRun,
   type SeededSecret,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 const prefix = `rel/bad-${run}`;
 let c1: string;
 let c2: string;
@@ -65,8 +62,6 @@ beforeAll(async () => {
   ns = (await freshNamespace([c1, c2], { prefix: 'rel-bad' })).name;
   unbound = (await freshNamespace([c1], { prefix: 'rel-bad-unbound', bound: false })).name;
 });
-
-afterAll(() => output.stop());
 
 describe('bad events (on-rotation)', () => {
   let handler: Handler;

@@ -25,7 +25,6 @@ import {
   RESTART_PENDING_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../../lib/domain/names.js';
-import { recordOutput } from '../../support/lambda.js';
 import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
@@ -34,20 +33,18 @@ import {
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
+  reliabilityRun,
   type SeededSecret,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
+const { output, guard, run } = reliabilityRun();
 /** Everything the children wrote (their log lines, metrics and our markers), for the leak scan. */
 const childText: string[] = [];
-const run = Date.now().toString(36);
 const k8sName = 'crash-db';
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 /** The child's entry point, bundled in beforeAll as Lambda runs the handler (tsx would take seconds to start it). */
@@ -351,7 +348,6 @@ afterAll(async () => {
   // The bundle is about 10 MB; the other temporary files are small and kept for inspection, as elsewhere.
   if (childBundle !== undefined) rmSync(dirname(childBundle), { recursive: true, force: true });
   await proxy?.close();
-  output.stop();
 });
 
 describe('a rotation pass killed at each of its Kubernetes calls, then redelivered', () => {

@@ -17,23 +17,21 @@ import {
   startKubeFaultProxy,
   startSilentServer,
 } from '../../support/fault-proxy.js';
-import { lambdaContext, recordOutput } from '../../support/lambda.js';
+import { lambdaContext } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   createSecret,
   type Handler,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   type Report,
+  reliabilityRun,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 const k8sName = 'app-db';
 /** What the short invocation has left when it starts: onRotation's pass deadline is 3 s before its end. */
 const REMAINING_MS = 12_000;
@@ -120,7 +118,6 @@ syncs:
 
 afterAll(async () => {
   await silent?.close();
-  output.stop();
 });
 
 describe('a cluster that accepts TLS and never answers', () => {

@@ -5,8 +5,7 @@
  * consumer restarted once (one new ReplicaSet / ControllerRevision), whatever the interleaving.
  */
 import { type V1Secret, Watch } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordOutput } from '../../support/lambda.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { adminApis, adminKubeConfig, freshNamespace, replicaSetsOf, stack, waitFor } from '../../support/stack.js';
 import { deployment, statefulSet } from '../../support/workloads.js';
 import {
@@ -14,18 +13,16 @@ import {
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
+  reliabilityRun,
   type SeededSecret,
   sleep,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 const k8sName = 'dup-db';
 const N = 5;
 let clusters: string[];
@@ -186,8 +183,6 @@ syncs:
     200,
   );
 });
-
-afterAll(() => output.stop());
 
 describe('the same event delivered again and again', () => {
   it(`writes once and restarts once when delivered ${N} times in a row`, async () => {

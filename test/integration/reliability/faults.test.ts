@@ -19,7 +19,6 @@ import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
 import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder } from '../../support/fault-proxy.js';
-import { recordOutput } from '../../support/lambda.js';
 import {
   adminApis,
   freshNamespace,
@@ -37,21 +36,19 @@ import {
   invoke,
   KubeCallMeter,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   meteredConnector,
   putSecret,
   type Report,
   realEngine,
+  reliabilityRun,
   runtimeSecretsManager,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
+const { output, guard, run } = reliabilityRun();
 const engineLines: string[] = [];
-const run = Date.now().toString(36);
 const prefix = `rel/faults-${run}`;
 let clusters: [string, string, string];
 
@@ -83,8 +80,6 @@ beforeAll(() => {
   const info = stack();
   clusters = [info.clusters[0] as string, info.clusters[1] as string, info.clusters[2] as string];
 });
-
-afterAll(() => output.stop());
 
 describe('an API server cut in the middle of a fan-out', () => {
   const k8sName = 'app-db';

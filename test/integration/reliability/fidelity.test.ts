@@ -7,7 +7,6 @@
  */
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordOutput } from '../../support/lambda.js';
 import { adminApis, adminKubeConfig, freshNamespace, replicaSetsOf, stack, waitFor } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
@@ -15,17 +14,15 @@ import {
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
+  reliabilityRun,
   type SeededSecret,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 const prefix = `rel/fid-${run}`;
 let c1: string;
 let ns: string;
@@ -81,8 +78,6 @@ beforeAll(async () => {
   c1 = stack().clusters[0] as string;
   ns = (await freshNamespace([c1], { prefix: 'rel-fid' })).name;
 });
-
-afterAll(() => output.stop());
 
 describe('values as stored', () => {
   it('syncs keys: all byte-exact: a big integer, 0.10, exponents and a nested object keep their JSON text', async () => {

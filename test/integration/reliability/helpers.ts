@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { vi } from 'vitest';
+import { afterAll, vi } from 'vitest';
 import { createConfiguredConnector } from '../../../lib/clusters/connector.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
@@ -15,7 +15,7 @@ import { type EngineLog, SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { AwsTimeouts } from '../../../lib/timeouts.js';
 import { labelUpdatedEvent } from '../../../scripts/label-event.js';
-import { lambdaContext } from '../../support/lambda.js';
+import { lambdaContext, recordOutput } from '../../support/lambda.js';
 import { secretsManager, stack } from '../../support/stack.js';
 
 export type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
@@ -196,6 +196,17 @@ export class LeakGuard {
     }
     return found;
   }
+}
+
+/**
+ * The start every reliability file shares: everything written to stdout/stderr is recorded from here on (until
+ * the file's last hook has run), a leak guard to scan it with, and a run id that keeps this run's names unique.
+ */
+export function reliabilityRun(): { output: ReturnType<typeof recordOutput>; guard: LeakGuard; run: string } {
+  const output = recordOutput();
+  // Registered first, so it runs after the file's own afterAll hooks (vitest runs them in reverse order).
+  afterAll(() => output.stop());
+  return { output, guard: new LeakGuard(), run: Date.now().toString(36) };
 }
 
 /** Counts KubeApi calls in flight per cluster (the maximum is the bound under test) and records namespaces. */

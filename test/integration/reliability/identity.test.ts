@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordOutput } from '../../support/lambda.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { adminApis, freshNamespace, secretsManager, stack } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
@@ -16,17 +15,15 @@ import {
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
+  reliabilityRun,
   type SeededSecret,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 let cluster: string;
 let namespace: string;
 let db: SeededSecret;
@@ -85,8 +82,6 @@ beforeAll(async () => {
   db = await createSecret(`rel/id-${run}/db`, dbValue);
   backup = await createSecret(`rel/id-${run}/db-backup`, backupValue);
 });
-
-afterAll(() => output.stop());
 
 describe('identity on the full ARN', () => {
   it('leaves prod/db alone when a PutSecretValue names the partial ARN of prod/db-backup', async () => {

@@ -10,7 +10,7 @@
  * the other, then the conditional restart patches one at a time).
  */
 import type { V1Secret } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
 import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
@@ -19,23 +19,20 @@ import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
-import { recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack } from '../../support/stack.js';
 import {
   collectingLog,
   createSecret,
   KubeCallMeter,
   kubeconfigClusters,
-  LeakGuard,
   meteredConnector,
   putSecret,
+  reliabilityRun,
   runtimeSecretsManager,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
+const { output, guard, run } = reliabilityRun();
 const engineLines: string[] = [];
-const run = Date.now().toString(36);
 
 const SECRETS = 50;
 const ROTATIONS = 10;
@@ -120,8 +117,6 @@ ${names
   source = createSecretsManagerSource(runtimeSecretsManager());
   connector = createClusterConnector(config.clusters);
 });
-
-afterAll(() => output.stop());
 
 let processed = 0;
 

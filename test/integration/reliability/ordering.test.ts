@@ -12,7 +12,7 @@ import {
   UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { type V1ClusterRole, type V1Secret, Watch } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
@@ -22,7 +22,6 @@ import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.
 import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
-import { recordOutput } from '../../support/lambda.js';
 import {
   adminApis,
   adminKubeConfig,
@@ -37,19 +36,17 @@ import {
   createSecret,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
   realEngine,
+  reliabilityRun,
   runtimeSecretsManager,
   sleep,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 let clusters: string[];
 
 function value(label: string): { username: string; password: string } {
@@ -128,8 +125,6 @@ async function expectReplicaSets(cluster: string, namespace: string, count: numb
 beforeAll(() => {
   clusters = stack().clusters.slice(0, 2);
 });
-
-afterAll(() => output.stop());
 
 describe('a DeleteSecret event through the real on-rotation handler', () => {
   it('deletes nothing while the secret exists (replayed, or late after RestoreSecret), then deletes once it is gone', async () => {

@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { AuthenticationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import type { SyncRequest } from '../../../lib/domain/request.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
-import { recordOutput } from '../../support/lambda.js';
 import {
   adminApis,
   freshNamespace,
@@ -34,21 +33,19 @@ import {
   invoke,
   KubeCallMeter,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   meteredConnector,
   putSecret,
   type Report,
   realEngine,
+  reliabilityRun,
   type SeededSecret,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
+const { output, guard, run } = reliabilityRun();
 const engineLines: string[] = [];
-const run = Date.now().toString(36);
 let c1: string;
 let c2: string;
 let namespace: string;
@@ -122,8 +119,6 @@ beforeAll(async () => {
   guard.seed('security secret', value);
   secret = await createSecret(`rel/sec-${run}`, value);
 });
-
-afterAll(() => output.stop());
 
 describe('TLS verification', () => {
   it('fails a cluster whose kubeconfig names the wrong CA with a TLS error naming it, and writes nothing', async () => {

@@ -15,25 +15,22 @@ import { parseConfig } from '../../../lib/config/index.js';
 import { ClusterConnectionError } from '../../../lib/errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
-import { recordOutput } from '../../support/lambda.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import {
   createSecret,
   type Handler,
   invoke,
   kubeconfigClusters,
-  LeakGuard,
   labelEvent,
   loadFunction,
   putSecret,
   type Report,
+  reliabilityRun,
   type SeededSecret,
   tempFile,
 } from './helpers.js';
 
-const output = recordOutput();
-const guard = new LeakGuard();
-const run = Date.now().toString(36);
+const { output, guard, run } = reliabilityRun();
 let c1: string;
 let c2: string;
 let namespace: string;
@@ -102,7 +99,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close();
-  output.stop();
   expect(guard.hits(output.text())).toEqual([]);
 });
 
