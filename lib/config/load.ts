@@ -2,23 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { fieldPath } from '../domain/field-path.js';
 import { secretNameFor } from '../domain/names.js';
 import { isSecretArn, nameFromArn } from '../domain/secret-id.js';
 import { ConfigError } from '../errors.js';
 import { type Config, configSchema } from './schema.js';
 
-/** `syncs[0].targets[1].keys` from a zod issue path. */
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
-
 function zodIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  return error.issues.map((issue) => `${fieldPath(issue.path) || '(root)'}: ${issue.message}`);
 }
 
 /** Checks that need the whole file: cluster references and duplicate targets. */

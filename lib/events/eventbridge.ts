@@ -5,8 +5,8 @@
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-eventbridge.html. Events never carry a value; messages here name fields and ids only.
  */
 import { z } from 'zod';
+import { fieldPath } from '../domain/field-path.js';
 import { InputError } from '../errors.js';
-import { fieldPath } from './field-path.js';
 
 /** The outcome of reading one event: sync a secret, apply a deletion, or do nothing (logged). */
 export type ParsedEvent =

@@ -1,9 +1,9 @@
 /** Builds the engine's SyncRequest from a parsed event, from manual backfill input, or for a scheduled reconcile. */
 import { z } from 'zod';
+import { fieldPath } from '../domain/field-path.js';
 import type { SyncRequest } from '../domain/request.js';
 import { InputError } from '../errors.js';
 import { type ParsedEvent, readSecretEvent } from './eventbridge.js';
-import { fieldPath } from './field-path.js';
 
 export interface ToSyncRequestOptions {
   /** The EventBridge event id, kept as `origin` so logs tie the pass to its event. */
