@@ -8,42 +8,30 @@
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
-/** A Kubernetes Secret as read from the API server; `data` values are base64, as on the wire. */
-export interface KubeSecret {
-  namespace: string;
-  name: string;
-  type: string;
-  data: Record<string, string>;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  immutable: boolean;
-  /** Kinds of the owner references, e.g. `ExternalSecret`. */
-  ownerKinds: string[];
-  resourceVersion: string;
-  /** Keys the fingerprint on pod templates (see `fingerprint` in lib/domain/names.ts). */
-  uid: string;
-}
-
-/** What we write: the full desired Secret (labels/annotations are merged into existing ones by the writer). */
-export interface KubeSecretWrite {
-  namespace: string;
-  name: string;
-  type: string;
-  data: Record<string, string>;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  /** Required by `replaceSecret` for optimistic locking. */
-  resourceVersion?: string;
-}
-
 /** A Secret's metadata, as listed without its data. */
 export interface SecretMetadata {
   namespace: string;
   name: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** Keys the fingerprint on pod templates (see `fingerprint` in lib/domain/names.ts). */
   uid: string;
   resourceVersion: string;
+}
+
+/** What we write: the full desired Secret (labels/annotations are merged into existing ones by the writer). */
+export interface KubeSecretWrite extends Omit<SecretMetadata, 'uid' | 'resourceVersion'> {
+  type: string;
+  data: Record<string, string>;
+  /** Required by `replaceSecret` for optimistic locking. */
+  resourceVersion?: string;
+}
+
+/** A Kubernetes Secret as read from the API server; `data` values are base64, as on the wire. */
+export interface KubeSecret extends SecretMetadata, Pick<KubeSecretWrite, 'type' | 'data'> {
+  immutable: boolean;
+  /** Kinds of the owner references, e.g. `ExternalSecret`. */
+  ownerKinds: string[];
 }
 
 /** Kubernetes DeleteOptions preconditions: the object as it was read. */
