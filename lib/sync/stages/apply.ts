@@ -1,0 +1,185 @@
+/** Applying a pass's bindings: per cluster, per namespace, the Secret writes and then one restart per workload. */
+import { fingerprint, RESTART_PENDING_ANNOTATION } from '../../domain/names.js';
+import { DeadlineExceededError } from '../../errors.js';
+import { type RestartItem, restartConsumers } from '../apply/restarter.js';
+import { upsertSecret } from '../apply/secret-writer.js';
+import { groupBy, mapLimit } from '../concurrency.js';
+import type { Pass } from '../pass.js';
+import type { Binding } from '../plan.js';
+import type { KubeApi } from '../ports/kube.js';
+import type { SecretValue } from '../ports/source.js';
+import { type DesiredSecret, renderSecret } from '../render.js';
+import type { BindingResult } from '../types.js';
+import { deleteNamespace } from './delete.js';
+import { sourceGone } from './fetch.js';
+import { addNote, baseResult, errorOf } from './report.js';
+
+/** A binding whose consumers to restart; `marker` is the restart-pending marker to clear once they are. */
+interface PendingRestart {
+  result: BindingResult;
+  item: RestartItem;
+  marker: string | undefined;
+}
+
+/**
+ * Writes the bindings' Secrets and restarts their consumers, clusters in parallel (bounded), namespaces of a cluster
+ * at once; a binding whose source is gone follows its deletion policy instead. `emit` tells the log each result.
+ */
+export async function applyBindings(
+  pass: Pass,
+  bindings: Binding[],
+  values: ReadonlyMap<string, SecretValue | Error>,
+  emit = true,
+): Promise<BindingResult[]> {
+  const byCluster = [...groupBy(bindings, (b) => b.cluster)];
+  const perCluster = await mapLimit(byCluster, pass.config.defaults.clusterConcurrency, ([cluster, list]) =>
+    applyCluster(pass, cluster, list, values, emit),
+  );
+  return perCluster.flat();
+}
+
+async function applyCluster(
+  pass: Pass,
+  cluster: string,
+  bindings: Binding[],
+  values: ReadonlyMap<string, SecretValue | Error>,
+  emit: boolean,
+): Promise<BindingResult[]> {
+  const { request } = pass;
+  const done = (results: BindingResult[]): BindingResult[] => {
+    if (emit) for (const result of results) pass.log.result?.(result);
+    return results;
+  };
+  let api: KubeApi;
+  try {
+    api = await pass.connect(cluster);
+  } catch (error) {
+    const failure = errorOf(error);
+    pass.log.warn('cluster unavailable', { cluster, error: failure });
+    return done(bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure })));
+  }
+  const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
+  const results = await Promise.all(
+    byNamespace.map(async ([namespace, list]) => {
+      const gone = list.filter((b) => sourceGone(request, values.get(b.fetchId)));
+      const live = list.filter((b) => !gone.includes(b));
+      return done([
+        ...(gone.length > 0 ? await deleteNamespace(api, gone, request) : []),
+        ...(live.length > 0 ? await syncNamespace(pass, api, namespace, live, values) : []),
+      ]);
+    }),
+  );
+  return results.flat();
+}
+
+/** Upserts every Secret of one namespace, then restarts their consumers with one patch per workload. */
+async function syncNamespace(
+  pass: Pass,
+  api: KubeApi,
+  namespace: string,
+  bindings: Binding[],
+  values: ReadonlyMap<string, SecretValue | Error>,
+): Promise<BindingResult[]> {
+  const { request } = pass;
+  const results: BindingResult[] = [];
+  const restarts: PendingRestart[] = [];
+  // All bindings of the namespace at once; the cluster's call limiter bounds what is in flight.
+  const upsert = async (binding: Binding, result: BindingResult): Promise<void> => {
+    if (request.dryRun) result.dryRun = true;
+    const value = values.get(binding.fetchId);
+    if (value === undefined || value instanceof Error) {
+      result.action = 'failed';
+      const cut = value instanceof DeadlineExceededError ? value.forCluster(binding.cluster) : value;
+      result.error = errorOf(cut ?? new Error('secret was not read'));
+      return;
+    }
+    let desired: DesiredSecret;
+    try {
+      desired = renderSecret(value, binding.target, { namespace, name: binding.secret, source: binding.fetchId });
+    } catch (error) {
+      result.action = 'failed';
+      result.error = errorOf(error);
+      return;
+    }
+    const restartWanted = request.restart && binding.target.restart !== 'none';
+    try {
+      const outcome = await upsertSecret(api, desired, {
+        adopt: binding.target.adopt,
+        recreate: binding.target.recreate,
+        dryRun: request.dryRun,
+        // Also with `restart: false`: the marker defers the restarts to the next pass that restarts (README).
+        markRestartPending: binding.target.restart !== 'none',
+        pass: request.pass,
+      });
+      result.action = outcome.action;
+      const print = outcome.uid === undefined ? undefined : fingerprint(outcome.uid, desired.hash);
+      if (print !== undefined) result.hash = print;
+      if (outcome.changedKeys.length > 0) result.changedKeys = outcome.changedKeys;
+      if (request.trigger === 'reconcile' && outcome.action !== 'unchanged') result.drift = true;
+      const contentChanged = outcome.restartPending || (request.dryRun && outcome.changedKeys.length > 0);
+      // Reconcile also looks for consumers left stale by an earlier pass; other triggers trust the marker.
+      if (restartWanted && (contentChanged || request.trigger === 'reconcile')) {
+        restarts.push({
+          result,
+          marker: outcome.marker,
+          // Only a dry run of a create has no uid yet; it patches nothing.
+          item: {
+            secretName: binding.secret,
+            hash: print ?? 'not-created-yet',
+            policy: binding.target.restart,
+            contentChanged,
+          },
+        });
+      }
+    } catch (error) {
+      result.action = 'failed';
+      result.error = errorOf(error);
+    }
+  };
+  await Promise.all(
+    bindings.map((binding) => {
+      const result = baseResult(binding);
+      results.push(result);
+      return upsert(binding, result);
+    }),
+  );
+  // Restarts in binding order, whatever order the writes finished in.
+  restarts.sort((a, b) => results.indexOf(a.result) - results.indexOf(b.result));
+  if (restarts.length > 0) await restart(pass, api, namespace, restarts);
+  return results;
+}
+
+async function restart(pass: Pass, api: KubeApi, namespace: string, restarts: PendingRestart[]): Promise<void> {
+  const { request } = pass;
+  const outcome = await restartConsumers(
+    api,
+    namespace,
+    restarts.map((r) => r.item),
+    { dryRun: request.dryRun, now: pass.now() },
+  );
+  for (const { result, item, marker } of restarts) {
+    result.restarted = outcome.restarted.get(item.secretName) ?? [];
+    if (request.trigger === 'reconcile' && result.restarted.length > 0) result.drift = true;
+    if (result.restarted.some((w) => w.paused)) {
+      addNote(result, 'paused Deployments were patched and roll out when resumed');
+    }
+    for (const note of outcome.notes.get(item.secretName) ?? []) addNote(result, note);
+    const failure = outcome.failures.get(item.secretName);
+    if (failure !== undefined) {
+      // The action becomes `failed`; the message keeps what happened to the Secret itself.
+      const secret = request.dryRun ? `dry run: Secret would be ${result.action}` : `Secret ${result.action}`;
+      result.action = 'failed';
+      result.error = { code: failure.code, message: `${secret}, restart failed: ${failure.message}` };
+      continue;
+    }
+    if (marker !== undefined && !request.dryRun) {
+      try {
+        // Only while it holds this marker: a newer pass may have set its own since, and must find it if it dies.
+        await api.clearSecretAnnotation(namespace, item.secretName, RESTART_PENDING_ANNOTATION, marker);
+      } catch (error) {
+        // Harmless: the next pass finds every consumer current and only clears the marker.
+        addNote(result, `restart marker not cleared: ${errorOf(error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/** Reading the source secrets of a pass, and confirming a deletion before the deletion policy applies. */
+import type { SyncRequest } from '../../domain/request.js';
+import { SyncError, toSyncError } from '../../errors.js';
+import { mapLimit } from '../concurrency.js';
+import type { Pass } from '../pass.js';
+import type { Binding } from '../plan.js';
+import type { SecretValue } from '../ports/source.js';
+import type { BindingResult } from '../types.js';
+import { baseResult, errorOf, type SourceEntry } from './report.js';
+
+/** DescribeSecret calls in flight while checking versions or deletions. */
+export const VERSION_CHECK_CONCURRENCY = 8;
+
+/** Each secret's value or its own error, the report's source entries for them, and notes. */
+export interface Fetched {
+  values: Map<string, SecretValue | Error>;
+  sources: SourceEntry[];
+  notes: string[];
+}
+
+/**
+ * Reads each distinct source secret of `bindings` once at AWSCURRENT (batched when there are several). `versionId`
+ * is the version the event announced: a note says when AWSCURRENT has moved past it.
+ */
+export async function fetchValues(pass: Pass, bindings: Binding[], versionId: string | undefined): Promise<Fetched> {
+  const { source, request } = pass;
+  const ids = [...new Set(bindings.map((b) => b.fetchId))];
+  let values: Map<string, SecretValue | Error>;
+  if (ids.length === 1) {
+    const id = ids[0] as string;
+    values = new Map([[id, await source.getCurrent(id).catch((e: unknown) => toSyncError(e))]]);
+  } else {
+    values = await source.getMany(ids);
+  }
+  const sources: SourceEntry[] = [];
+  const notes: string[] = [];
+  for (const id of ids) {
+    const value = values.get(id);
+    if (value === undefined || value instanceof Error) {
+      if (sourceGone(request, value)) sources.push({ id, deleted: true });
+      else sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
+      continue;
+    }
+    sources.push({ id, arn: value.arn, versionId: value.versionId });
+    if (versionId !== undefined && value.versionId !== versionId) {
+      notes.push(`event version ${versionId} of "${id}" is no longer AWSCURRENT; synced version ${value.versionId}`);
+    }
+  }
+  return { values, sources, notes };
+}
+
+/**
+ * The source secret no longer exists: a DeleteSecret event, or a reconcile that finds it deleted or scheduled for
+ * deletion. Then the deletion policy applies instead of a sync.
+ */
+export function sourceGone(request: SyncRequest, value: SecretValue | Error | undefined): boolean {
+  if (request.deleted) return true;
+  return request.trigger === 'reconcile' && value instanceof SyncError && value.code === 'SecretNotFound';
+}
+
+/**
+ * A DeleteSecret event can arrive late (after RestoreSecret) or be replayed: the deletion policy applies only to a
+ * secret that Secrets Manager confirms gone (not found, or scheduled for deletion). The other bindings are
+ * `unchanged` with a note, or `failed` when the check itself failed (the retry checks again).
+ */
+export async function confirmDeleted(
+  pass: Pass,
+  bindings: Binding[],
+): Promise<{ bindings: Binding[]; results: BindingResult[] }> {
+  const ids = [...new Set(bindings.map((b) => b.fetchId))];
+  const checks = await mapLimit(ids, VERSION_CHECK_CONCURRENCY, async (id) => {
+    try {
+      const ref = await pass.source.describe(id);
+      return ref.deletedDate === undefined ? 'exists' : 'gone';
+    } catch (error) {
+      const failure = toSyncError(error);
+      return failure.code === 'SecretNotFound' ? 'gone' : failure;
+    }
+  });
+  const state = new Map(ids.map((id, i) => [id, checks[i]]));
+  const gone: Binding[] = [];
+  const results: BindingResult[] = [];
+  for (const binding of bindings) {
+    const check = state.get(binding.fetchId);
+    if (check === 'gone') {
+      gone.push(binding);
+    } else if (check === 'exists') {
+      results.push({
+        ...baseResult(binding),
+        action: 'unchanged',
+        notes: ['DeleteSecret event, but the source secret exists and is not scheduled for deletion; nothing deleted'],
+      });
+    } else {
+      const error = errorOf(check);
+      results.push({
+        ...baseResult(binding),
+        action: 'failed',
+        error: {
+          code: error.code,
+          message: `could not confirm that the source secret was deleted: ${error.message}`,
+        },
+      });
+    }
+  }
+  return { bindings: gone, results };
+}
