@@ -14,6 +14,7 @@ import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import {
   adminApis,
+  findSecret,
   freshNamespace,
   replicaSetsOf,
   secretsManager,
@@ -80,15 +81,6 @@ async function handlers(configPath: string): Promise<{ backfill: Handler; reconc
 
 const ctx = (name: string) => lambdaContext(name);
 
-async function readSecret(cluster: string, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await adminApis(cluster).core.readNamespacedSecret({ name, namespace });
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
-}
-
 function password(secret: V1Secret | undefined): string {
   const json = secret?.data?.password;
   return json === undefined ? '' : Buffer.from(json, 'base64').toString('utf8');
@@ -105,7 +97,7 @@ async function versions(keys: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const key of keys) {
     const [cluster, namespace, name] = key.split('/') as [string, string, string];
-    out[key] = (await readSecret(cluster, namespace, name))?.metadata?.resourceVersion ?? 'absent';
+    out[key] = (await findSecret(cluster, namespace, name))?.metadata?.resourceVersion ?? 'absent';
   }
   return out;
 }
@@ -174,7 +166,7 @@ describe('reconcile repairs drift', () => {
     );
     expect((await h.backfill({}, ctx('backfill'))).summary.created).toBe(2);
     const { core } = adminApis(c1);
-    const edited = (await readSecret(c1, ns, 'edited')) as V1Secret;
+    const edited = (await findSecret(c1, ns, 'edited')) as V1Secret;
     edited.data = { ...edited.data, password: Buffer.from('typed-by-hand').toString('base64') };
     await core.replaceNamespacedSecret({ name: 'edited', namespace: ns, body: edited });
     await core.deleteNamespacedSecret({ name: 'removed', namespace: ns });
@@ -187,8 +179,8 @@ describe('reconcile repairs drift', () => {
     expect(byName.get('edited')).toMatchObject({ action: 'updated', drift: true, changedKeys: ['password'] });
     expect(byName.get('removed')).toMatchObject({ action: 'created', drift: true });
     const expected = await currentPassword(source);
-    expect(password(await readSecret(c1, ns, 'edited'))).toBe(expected);
-    expect(password(await readSecret(c1, ns, 'removed'))).toBe(expected);
+    expect(password(await findSecret(c1, ns, 'edited'))).toBe(expected);
+    expect(password(await findSecret(c1, ns, 'removed'))).toBe(expected);
 
     const before = await versions([`${c1}/${ns}/edited`, `${c1}/${ns}/removed`]);
     const again = await h.reconcile({}, ctx('reconcile'));
@@ -264,8 +256,8 @@ describe('backfill filters and dry runs', () => {
     const after = await versions(keys);
     const changed = keys.filter((k) => after[k] !== before[k]);
     expect(changed).toEqual([`${c1}/${nsA}/a-db`]);
-    expect(password(await readSecret(c1, nsA, 'a-db'))).toBe(await currentPassword(a));
-    expect(password(await readSecret(c2, nsA, 'a-db'))).not.toBe(await currentPassword(a));
+    expect(password(await findSecret(c1, nsA, 'a-db'))).toBe(await currentPassword(a));
+    expect(password(await findSecret(c2, nsA, 'a-db'))).not.toBe(await currentPassword(a));
   });
 
   it('a dry-run backfill and a dry-run reconcile report the changes and write nothing', async () => {
@@ -319,7 +311,7 @@ describe('reconcile resolves selectors and batches reads', () => {
       ...Object.fromEntries([...new Set(commands)].map((c) => [c, count(c)])),
     });
     for (const name of names.slice(0, 3)) {
-      expect(password(await readSecret(c1, ns, kubernetesNameFor(name)))).toBe(await currentPassword(name));
+      expect(password(await findSecret(c1, ns, kubernetesNameFor(name)))).toBe(await currentPassword(name));
     }
   });
 
@@ -365,7 +357,7 @@ describe('reconcile resolves selectors and batches reads', () => {
         `${nsPrefix}/${k('sel/untagged')}:created`,
       ].sort(),
     );
-    expect(await readSecret(c1, nsBoth, k('sel/web-api'))).toBeUndefined();
+    expect(await findSecret(c1, nsBoth, k('sel/web-api'))).toBeUndefined();
 
     // A backfill of one secret matches it against the same selectors (tags by DescribeSecret).
     const one = await h.backfill({ secrets: [`${sel}web-api`] }, ctx('backfill'));

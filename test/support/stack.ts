@@ -11,6 +11,7 @@ import {
   RbacAuthorizationV1Api,
   type V1ReplicaSet,
   type V1RoleBinding,
+  type V1Secret,
 } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { readStackInfo, type StackInfo } from '../../scripts/stack/info.js';
@@ -90,6 +91,16 @@ export function adminApis(cluster: string): KubeApis {
     adminCache.set(cluster, apis);
   }
   return apis;
+}
+
+/** A Secret as the admin identity reads it, or `undefined` when it does not exist (the API server's 404). */
+export async function findSecret(cluster: string, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
 }
 
 /** Path of the kubeconfig of the `eks-secret-sync` identity (contexts `stack-1` .. `stack-N`). */

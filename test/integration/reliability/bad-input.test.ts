@@ -5,7 +5,14 @@
  */
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath } from '../../support/stack.js';
+import {
+  adminApis,
+  findSecret,
+  freshNamespace,
+  secretsManager,
+  stack,
+  syncKubeConfigPath,
+} from '../../support/stack.js';
 import {
   createSecret,
   type Handler,
@@ -30,13 +37,7 @@ let unbound: string;
 const mustNotExist = new Set<string>();
 
 async function secretExists(cluster: string, namespace: string, name: string): Promise<boolean> {
-  try {
-    await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
-    return true;
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return false;
-    throw error;
-  }
+  return (await findSecret(cluster, namespace, name)) !== undefined;
 }
 
 async function resourceVersion(cluster: string, namespace: string, name: string): Promise<string | undefined> {

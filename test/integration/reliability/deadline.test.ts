@@ -18,7 +18,7 @@ import {
   startSilentServer,
 } from '../../support/fault-proxy.js';
 import { lambdaContext } from '../../support/lambda.js';
-import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
+import { adminApis, findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   createSecret,
@@ -49,13 +49,8 @@ async function restarts(cluster: string, namespace: string, name = 'web'): Promi
 }
 
 async function password(cluster: string, namespace: string, name = k8sName): Promise<string | undefined> {
-  try {
-    const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
-    return Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
+  const secret = await findSecret(cluster, namespace, name);
+  return secret === undefined ? undefined : Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
 }
 
 /** The JSON lines of the captured output with `message` (Powertools log lines and EMF metric lines). */

@@ -21,6 +21,7 @@ import type { SyncReport } from '../../../lib/sync/types.js';
 import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder } from '../../support/fault-proxy.js';
 import {
   adminApis,
+  findSecret,
   freshNamespace,
   replicaSetsOf,
   stack,
@@ -54,15 +55,6 @@ let clusters: [string, string, string];
 
 function decode(secret: V1Secret, key: string): string {
   return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
-}
-
-async function readSecret(cluster: string, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
 }
 
 /** A value that is clearly ours, registered with the leak guard. */
@@ -108,7 +100,7 @@ describe('an API server cut in the middle of a fan-out', () => {
   async function passwords(cluster: string): Promise<string[]> {
     return Promise.all(
       namespaces.map(async (ns) => {
-        const s = await readSecret(cluster, ns, k8sName);
+        const s = await findSecret(cluster, ns, k8sName);
         return s === undefined ? '' : decode(s, 'password');
       }),
     );
@@ -296,7 +288,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(error).toBeUndefined();
     expect(proxy.failures('GetSecretValue')).toBe(2);
     expect(proxy.calls('GetSecretValue')).toBe(3);
-    const written = await readSecret(clusters[0], namespace, 'sm-0');
+    const written = await findSecret(clusters[0], namespace, 'sm-0');
     expect(decode(written as V1Secret, 'password')).toBe(value.password);
   });
 
@@ -305,7 +297,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     const first = await invoke(handler, labelEvent(secret, secret.versionId));
     collect(first.result);
     expect(first.error).toBeUndefined();
-    const before = (await readSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion;
+    const before = (await findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion;
     const versionId = await putSecret(secret.name, secretValue('sm-persistent'));
     proxy.reset();
     proxy.inject({ kind: '503', times: 1_000 });
@@ -324,7 +316,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     // Bounded: the SDK's three attempts, nothing on top.
     expect(proxy.calls('DescribeSecret')).toBe(3);
     expect(proxy.calls('GetSecretValue')).toBe(0);
-    expect((await readSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion).toBe(before);
+    expect((await findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion).toBe(before);
   });
 
   it('with the version check after writing throttled, fails the binding as VersionUnconfirmed; the retry succeeds', async () => {
@@ -348,7 +340,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
       ),
     );
     expect(proxy.calls('DescribeSecret')).toBeGreaterThan(0);
-    expect(decode((await readSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(value.password);
+    expect(decode((await findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(value.password);
 
     proxy.reset();
     const retry = await invoke(handler, labelEvent(secret, versionId));
@@ -361,7 +353,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     proxy.reset();
     const seen = new Map<string, string | undefined>();
     for (let i = 0; i < secrets.length; i++) {
-      seen.set(`sm-${i}`, (await readSecret(clusters[0], namespace, `sm-${i}`))?.metadata?.resourceVersion);
+      seen.set(`sm-${i}`, (await findSecret(clusters[0], namespace, `sm-${i}`))?.metadata?.resourceVersion);
     }
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'BatchGetSecretValue' });
 
@@ -380,7 +372,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(proxy.calls('BatchGetSecretValue')).toBe(3);
     expect(proxy.calls('GetSecretValue')).toBe(0);
     for (const [name, rv] of seen) {
-      expect((await readSecret(clusters[0], namespace, name))?.metadata?.resourceVersion).toBe(rv);
+      expect((await findSecret(clusters[0], namespace, name))?.metadata?.resourceVersion).toBe(rv);
     }
 
     proxy.reset();
@@ -668,8 +660,8 @@ syncs:
     expect(failed[0]?.error?.message).toContain(`namespace "${doomed}" of cluster "${c1}"`);
     expect(report.results.filter((r) => r.action === 'created')).toHaveLength(5);
     for (const ns of namespaces) {
-      expect(await readSecret(c2, ns, 'survivor')).toBeDefined();
-      if (ns !== doomed) expect(await readSecret(c1, ns, 'survivor')).toBeDefined();
+      expect(await findSecret(c2, ns, 'survivor')).toBeDefined();
+      if (ns !== doomed) expect(await findSecret(c1, ns, 'survivor')).toBeDefined();
     }
   });
 

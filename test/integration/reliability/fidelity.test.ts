@@ -7,7 +7,15 @@
  */
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminApis, adminKubeConfig, freshNamespace, replicaSetsOf, stack, waitFor } from '../../support/stack.js';
+import {
+  adminApis,
+  adminKubeConfig,
+  findSecret,
+  freshNamespace,
+  replicaSetsOf,
+  stack,
+  waitFor,
+} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   createSecret,
@@ -46,13 +54,8 @@ async function rotate(
   };
 }
 
-async function readSecret(name: string) {
-  try {
-    return await adminApis(c1).core.readNamespacedSecret({ namespace: ns, name });
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
+function readSecret(name: string) {
+  return findSecret(c1, ns, name);
 }
 
 /** A Secret's data decoded to text, key by key. */

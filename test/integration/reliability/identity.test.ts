@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminApis, freshNamespace, secretsManager, stack } from '../../support/stack.js';
+import { adminApis, findSecret, freshNamespace, secretsManager, stack } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import {
   createSecret,
@@ -59,13 +59,7 @@ async function readSecret(name: string) {
 }
 
 async function secretExists(name: string): Promise<boolean> {
-  try {
-    await readSecret(name);
-    return true;
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return false;
-    throw error;
-  }
+  return (await findSecret(cluster, namespace, name)) !== undefined;
 }
 
 async function template(name: string): Promise<V1Deployment['spec']> {

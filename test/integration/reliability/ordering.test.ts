@@ -11,7 +11,7 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { type V1ClusterRole, type V1Secret, Watch } from '@kubernetes/client-node';
+import { type V1ClusterRole, Watch } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
@@ -25,6 +25,7 @@ import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import {
   adminApis,
   adminKubeConfig,
+  findSecret,
   freshNamespace,
   replicaSetsOf,
   secretsManager,
@@ -53,15 +54,6 @@ function value(label: string): { username: string; password: string } {
   const v = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
   guard.seed(label, v);
   return v;
-}
-
-async function readSecret(cluster: string, namespace: string, name: string): Promise<V1Secret | undefined> {
-  try {
-    return await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
 }
 
 /** Invokes a handler and keeps what it returned or threw for the leak scan. */
@@ -143,7 +135,7 @@ describe('a DeleteSecret event through the real on-rotation handler', () => {
     await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
     await sm.send(new RestoreSecretCommand({ SecretId: secret.arn }));
     const late = await call(handler, deleteSecretEvent(secret));
-    const kept = await Promise.all(clusters.map((c) => readSecret(c, namespace, 'ord-del')));
+    const kept = await Promise.all(clusters.map((c) => findSecret(c, namespace, 'ord-del')));
     await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
     const real = await call(handler, deleteSecretEvent(secret));
 
@@ -158,7 +150,7 @@ describe('a DeleteSecret event through the real on-rotation handler', () => {
     expect(kept.every((s) => s !== undefined)).toBe(true);
     expect(real.error).toBeUndefined();
     expect(real.report.results.map((r) => r.action)).toEqual(clusters.map(() => 'deleted'));
-    for (const cluster of clusters) expect(await readSecret(cluster, namespace, 'ord-del')).toBeUndefined();
+    for (const cluster of clusters) expect(await findSecret(cluster, namespace, 'ord-del')).toBeUndefined();
   });
 });
 
@@ -234,7 +226,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
     });
     guard.collect(first);
     guard.collect(b ?? null);
-    const marker = (await readSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
+    const marker = (await findSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
       RESTART_PENDING_ANNOTATION
     ];
     const retry = await call(handler, labelEvent(secret, v3 as string));
@@ -247,7 +239,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
       action: 'unchanged',
       restarted: [{ kind: 'Deployment', name: 'web' }],
     });
-    const stored = await readSecret(cluster, namespace, 'ord-marker');
+    const stored = await findSecret(cluster, namespace, 'ord-marker');
     expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-marker-v3');
     expect(stored?.metadata?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
     expect(await webAnnotation(cluster, namespace, 'ord-marker')).toBe(retry.report.results[0]?.hash);
@@ -328,7 +320,7 @@ describe('recreate and a late duplicate', () => {
     expect(prompt.report.results.map((r) => r.action)).toEqual(['updated']);
     expect(second.results.map((r) => [r.action, r.restarted.length])).toEqual([['unchanged', 0]]);
     expect(deletes).toBe(1);
-    const stored = await readSecret(cluster, namespace, 'ord-recreate');
+    const stored = await findSecret(cluster, namespace, 'ord-recreate');
     expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-recreate-v2');
     expect(await webAnnotation(cluster, namespace, 'ord-recreate')).toBe(prompt.report.results[0]?.hash);
     await expectReplicaSets(cluster, namespace, 3);
@@ -387,8 +379,8 @@ describe('selector sources that stop matching, through the real reconcile handle
     ]);
     expect(orphaned.report.summary).toMatchObject({ orphaned: 1, deleted: 1, failed: 0 });
     expect(metrics).toEqual([expect.objectContaining({ Orphaned: 1, Deleted: 1, Failed: 0 })]);
-    expect(await readSecret(cluster, keep, keptName)).toBeDefined();
-    expect(await readSecret(cluster, drop, droppedName)).toBeUndefined();
+    expect(await findSecret(cluster, keep, keptName)).toBeDefined();
+    expect(await findSecret(cluster, drop, droppedName)).toBeUndefined();
     expect(again.report.results.map((r) => [r.secret, r.action])).toEqual([[keptName, 'orphaned']]);
     // Both namespaces were looked at, the emptied one too.
     expect([...created.report.notes, ...orphaned.report.notes, ...again.report.notes]).toEqual([]);
@@ -461,7 +453,7 @@ describe('a restart: false backfill', () => {
       restarted: [{ kind: 'Deployment', name: 'web' }],
     });
     expect(second.report.results[0]).toMatchObject({ action: 'unchanged', restarted: [] });
-    expect((await readSecret(cluster, namespace, 'ord-defer'))?.metadata?.annotations).not.toHaveProperty(
+    expect((await findSecret(cluster, namespace, 'ord-defer'))?.metadata?.annotations).not.toHaveProperty(
       RESTART_PENDING_ANNOTATION,
     );
     await expectReplicaSets(cluster, namespace, 2);

@@ -18,6 +18,7 @@ import type { SyncRequest } from '../../../lib/domain/request.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
 import {
   adminApis,
+  findSecret,
   freshNamespace,
   replicaSetsOf,
   secretsManager,
@@ -88,13 +89,7 @@ function strangerCa(): string {
 }
 
 async function secretExists(cluster: string, ns: string, name: string): Promise<boolean> {
-  try {
-    await adminApis(cluster).core.readNamespacedSecret({ namespace: ns, name });
-    return true;
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return false;
-    throw error;
-  }
+  return (await findSecret(cluster, ns, name)) !== undefined;
 }
 
 async function rotateWith(kubeconfig: string, target: string, extra = ''): Promise<{ report?: Report; error?: Error }> {

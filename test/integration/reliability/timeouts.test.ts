@@ -7,7 +7,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createClusterConnector } from '../../../lib/clusters/connector.js';
@@ -15,7 +14,7 @@ import { parseConfig } from '../../../lib/config/index.js';
 import { ClusterConnectionError } from '../../../lib/errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
-import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
+import { findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import {
   createSecret,
   type Handler,
@@ -42,13 +41,8 @@ function secretValue(label: string): { username: string; password: string } {
 }
 
 async function password(cluster: string, name: string): Promise<string | undefined> {
-  try {
-    const secret: V1Secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name });
-    return Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
-  } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
-    throw error;
-  }
+  const secret = await findSecret(cluster, namespace, name);
+  return secret === undefined ? undefined : Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
 }
 
 /** The sync identity's kubeconfig with `cluster` reached at `server`, written to `path` (or a fresh file). */
