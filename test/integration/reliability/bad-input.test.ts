@@ -13,20 +13,9 @@ import {
   stack,
   syncKubeConfigPath,
 } from '../../support/stack.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const prefix = `rel/bad-${run}`;
 let c1: string;
 let c2: string;
@@ -45,16 +34,19 @@ async function resourceVersion(cluster: string, namespace: string, name: string)
 }
 
 function configWith(syncs: string, clusters = [c1, c2]): string {
-  return `clusters:\n${kubeconfigClusters(clusters)}\nsyncs:\n${syncs}`;
+  return `clusters:\n${helpers.kubeconfigClusters(clusters)}\nsyncs:\n${syncs}`;
 }
 
 /** The error a handler threw, collected for the leak scan; fails the test when it returned instead. */
-async function failure(handler: Handler, event: unknown): Promise<Error & { code?: string; report?: Report }> {
-  const { result, error } = await invoke(handler, event);
+async function failure(
+  handler: helpers.Handler,
+  event: unknown,
+): Promise<Error & { code?: string; report?: helpers.Report }> {
+  const { result, error } = await helpers.invoke(handler, event);
   guard.collect(result ?? null);
   expect(error, `expected an error, got ${JSON.stringify(result)}`).toBeInstanceOf(Error);
   guard.collect(error);
-  return error as Error & { code?: string; report?: Report };
+  return error as Error & { code?: string; report?: helpers.Report };
 }
 
 beforeAll(async () => {
@@ -65,16 +57,16 @@ beforeAll(async () => {
 });
 
 describe('bad events (on-rotation)', () => {
-  let handler: Handler;
-  let good: SeededSecret;
+  let handler: helpers.Handler;
+  let good: helpers.SeededSecret;
   const target = 'event-target';
 
   beforeAll(async () => {
     const value = { password: `event-pw-${run}-Qv7` };
     guard.seed('event secret', value);
-    good = await createSecret(`${prefix}/event`, value);
+    good = await helpers.createSecret(`${prefix}/event`, value);
     mustNotExist.add(target);
-    handler = await loadFunction(
+    handler = await helpers.loadFunction(
       'on-rotation',
       configWith(`  - source: { secret: ${good.name} }
     targets:
@@ -87,7 +79,7 @@ describe('bad events (on-rotation)', () => {
     mustNotExist.add('ghost');
   });
 
-  const valid = () => labelEvent(good, good.versionId);
+  const valid = () => helpers.labelEvent(good, good.versionId);
   const withDetail = (detail: Record<string, unknown>) => ({ ...valid(), detail });
   const without = (field: string) => {
     const event: Record<string, unknown> = valid();
@@ -145,11 +137,11 @@ describe('bad events (on-rotation)', () => {
 
   it('notes an event for a secret no sync covers, and does nothing', async () => {
     const stranger = { name: `${prefix}/not-configured`, arn: `${good.arn.replace(/:secret:.*/, ':secret:')}x-AbCdEf` };
-    const { result, error } = await invoke(handler, labelEvent(stranger, 'v1'));
+    const { result, error } = await helpers.invoke(handler, helpers.labelEvent(stranger, 'v1'));
     guard.collect(result);
     expect(error).toBeUndefined();
-    expect((result as Report).results).toEqual([]);
-    expect((result as Report).notes.join('\n')).toContain(`"${stranger.arn}" matches no sync`);
+    expect((result as helpers.Report).results).toEqual([]);
+    expect((result as helpers.Report).notes.join('\n')).toContain(`"${stranger.arn}" matches no sync`);
   });
 
   it('fails the bindings of a configured secret that does not exist in Secrets Manager, naming it', async () => {
@@ -157,7 +149,7 @@ describe('bad events (on-rotation)', () => {
       name: `${prefix}/ghost`,
       arn: `${good.arn.replace(/:secret:.*/, ':secret:')}${prefix}/ghost-Zz9Zz9`,
     };
-    const error = await failure(handler, labelEvent({ name: ghost.name, arn: ghost.name }, 'v1'));
+    const error = await failure(handler, helpers.labelEvent({ name: ghost.name, arn: ghost.name }, 'v1'));
     expect(error.message).toContain(`secret "${ghost.name}" not found in Secrets Manager`);
     expect(error.report?.results.map((r) => r.error?.code)).toEqual(['SecretNotFound']);
   });
@@ -258,7 +250,7 @@ describe('bad configuration files (cold start)', () => {
   ];
 
   it.each(cases)('refuses %s, naming the place in the file', async (_label, text, message) => {
-    const error = await loadFunction('on-rotation', text()).then(
+    const error = await helpers.loadFunction('on-rotation', text()).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
     );
@@ -269,8 +261,8 @@ describe('bad configuration files (cold start)', () => {
   });
 
   it('refuses a missing configuration file, naming the path', async () => {
-    const missing = tempFile('x.yaml', '').replace(/x\.yaml$/, 'missing.yaml');
-    const error = await loadFunction('on-rotation', '', { EKS_SYNC_CONFIG: missing }).then(
+    const missing = helpers.tempFile('x.yaml', '').replace(/x\.yaml$/, 'missing.yaml');
+    const error = await helpers.loadFunction('on-rotation', '', { EKS_SYNC_CONFIG: missing }).then(
       () => undefined,
       (e: unknown) => e as Error,
     );
@@ -284,8 +276,8 @@ describe('bad configuration files (cold start)', () => {
 });
 
 describe('bad secret payloads', () => {
-  let handler: Handler;
-  const created = new Map<string, SeededSecret>();
+  let handler: helpers.Handler;
+  const created = new Map<string, helpers.SeededSecret>();
   const big = 'B'.repeat(60_000);
   const bigKeys = Array.from({ length: 18 }, (_, i) => `k${i}: big`).join(', ');
 
@@ -378,7 +370,7 @@ describe('bad secret payloads', () => {
         created.set(payload.name, { name, arn: out.ARN as string, versionId: out.VersionId as string });
       } else {
         if (payload.name !== 'too-large') guard.seed(`payload ${payload.name}`, payload.value);
-        created.set(payload.name, await createSecret(name, payload.value));
+        created.set(payload.name, await helpers.createSecret(name, payload.value));
       }
       mustNotExist.add(payload.name);
     }
@@ -388,12 +380,12 @@ describe('bad secret payloads', () => {
           `  - source: { secret: ${prefix}/payload-${p.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], secret: ${p.name}, ${p.target} }`,
       )
       .join('\n');
-    handler = await loadFunction('on-rotation', configWith(`${syncs}\n`));
+    handler = await helpers.loadFunction('on-rotation', configWith(`${syncs}\n`));
   });
 
   it.each(payloads.map((p) => [p.name, p] as const))('refuses a %s payload with its own message', async (_n, p) => {
-    const secret = created.get(p.name) as SeededSecret;
-    const error = await failure(handler, labelEvent(secret, secret.versionId));
+    const secret = created.get(p.name) as helpers.SeededSecret;
+    const error = await failure(handler, helpers.labelEvent(secret, secret.versionId));
     const result = error.report?.results[0];
     expect(error.report?.results).toHaveLength(1);
     expect(result?.action).toBe('failed');
@@ -408,16 +400,16 @@ describe('bad secret payloads', () => {
 });
 
 describe('bad manual input (backfill)', () => {
-  let handler: Handler;
-  let good: SeededSecret;
+  let handler: helpers.Handler;
+  let good: helpers.SeededSecret;
   const target = 'backfill-target';
 
   beforeAll(async () => {
     const value = { password: `backfill-pw-${run}-Gg0` };
     guard.seed('backfill secret', value);
-    good = await createSecret(`${prefix}/backfill`, value);
+    good = await helpers.createSecret(`${prefix}/backfill`, value);
     mustNotExist.add(target);
-    handler = await loadFunction(
+    handler = await helpers.loadFunction(
       'backfill',
       configWith(`  - source: { secret: ${good.name} }
     targets:
@@ -468,31 +460,31 @@ describe('bad manual input (backfill)', () => {
 });
 
 describe('cluster state the sync must not change', () => {
-  let secret: SeededSecret;
+  let secret: helpers.SeededSecret;
 
   beforeAll(async () => {
     const value = { password: `state-pw-${run}-Hh1`, username: 'app' };
     guard.seed('state secret', value);
-    secret = await createSecret(`${prefix}/state`, value);
+    secret = await helpers.createSecret(`${prefix}/state`, value);
   });
 
   async function rotate(
     target: string,
     clusters = `[${c1}]`,
     kubeconfigs?: string,
-  ): Promise<Error & { report?: Report }> {
-    const config = `clusters:\n${kubeconfigs ?? kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: ${clusters}, ${target} }\n`;
-    const handler = await loadFunction('on-rotation', config);
-    return failure(handler, labelEvent(secret, secret.versionId));
+  ): Promise<Error & { report?: helpers.Report }> {
+    const config = `clusters:\n${kubeconfigs ?? helpers.kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: ${clusters}, ${target} }\n`;
+    const handler = await helpers.loadFunction('on-rotation', config);
+    return failure(handler, helpers.labelEvent(secret, secret.versionId));
   }
 
   it('refuses to change the type of a Secret it manages, naming both types', async () => {
     const { core } = adminApis(c1);
-    const first = await loadFunction(
+    const first = await helpers.loadFunction(
       'on-rotation',
-      `clusters:\n${kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], secret: typed }\n`,
+      `clusters:\n${helpers.kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], secret: typed }\n`,
     );
-    const { error: firstError, result } = await invoke(first, labelEvent(secret, secret.versionId));
+    const { error: firstError, result } = await helpers.invoke(first, helpers.labelEvent(secret, secret.versionId));
     guard.collect(result);
     expect(firstError).toBeUndefined();
     const before = await resourceVersion(c1, ns, 'typed');

@@ -28,21 +28,9 @@ import {
 import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 /** Everything the children wrote (their log lines, metrics and our markers), for the leak scan. */
 const childText: string[] = [];
 const k8sName = 'crash-db';
@@ -54,8 +42,8 @@ let clusters: string[];
 let namespaces: string[];
 let proxy: KubeRequestProxy;
 let childEnv: NodeJS.ProcessEnv;
-let redeliver: Handler;
-let secret: SeededSecret;
+let redeliver: helpers.Handler;
+let secret: helpers.SeededSecret;
 /** The requests of one uninterrupted pass, as counted by the first test. */
 let baseline: ProxiedRequest[] = [];
 
@@ -238,8 +226,8 @@ async function crashRun(
 ): Promise<{ killed?: ProxiedRequest; problems: string[] }> {
   const before = await generations();
   const value = newValue(`crash-${when}-${point.kind}-${point.occurrence}`);
-  const versionId = await putSecret(secret.name, value);
-  const event = labelEvent(secret, versionId);
+  const versionId = await helpers.putSecret(secret.name, value);
+  const event = helpers.labelEvent(secret, versionId);
 
   let killedAt: ProxiedRequest | undefined;
   let seen = 0;
@@ -258,13 +246,13 @@ async function crashRun(
   }
   const killed = killedAt;
 
-  const redelivered = await invoke(redeliver, event, 'onRotation');
+  const redelivered = await helpers.invoke(redeliver, event, 'onRotation');
   guard.collect(redelivered.result ?? null);
   if (redelivered.error !== undefined) guard.collect(redelivered.error);
   const problems = await problemsAfter(before, value, versionId);
   if (redelivered.error !== undefined) problems.unshift(`redelivery failed: ${redelivered.error.message}`);
   if (problems.length > 0) {
-    const report = (redelivered.result ?? redelivered.error?.report) as Report | undefined;
+    const report = (redelivered.result ?? redelivered.error?.report) as helpers.Report | undefined;
     const actions = report?.results.map(
       (r) =>
         `${r.cluster}/ns${namespaces.indexOf(r.namespace) + 1} ${r.action}, restarted [${r.restarted.map((w) => w.name).join(',')}]`,
@@ -306,18 +294,18 @@ beforeAll(async () => {
   for (const entry of kubeconfig.clusters) {
     if (clusters.includes(entry.name)) entry.cluster.server = proxy.urlOf(entry.name);
   }
-  const proxied = tempFile('proxied.kubeconfig', stringify(kubeconfig));
+  const proxied = helpers.tempFile('proxied.kubeconfig', stringify(kubeconfig));
 
-  secret = await createSecret(`rel/crash-${run}`, newValue('crash-v1'));
+  secret = await helpers.createSecret(`rel/crash-${run}`, newValue('crash-v1'));
   const syncs = `syncs:
   - source: { secret: ${secret.name} }
     targets:
       - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
 `;
   const childConfig = `clusters:
-${kubeconfigClusters(clusters, proxied)}
+${helpers.kubeconfigClusters(clusters, proxied)}
 ${syncs}`;
-  childEnv = { ...process.env, ...info.env, EKS_SYNC_CONFIG: tempFile('eks-secret-sync.yaml', childConfig) };
+  childEnv = { ...process.env, ...info.env, EKS_SYNC_CONFIG: helpers.tempFile('eks-secret-sync.yaml', childConfig) };
   childBundle = join(mkdtempSync(join(tmpdir(), 'eks-sync-crash-')), 'handler-child.mjs');
   await build({
     entryPoints: [join(repoRoot, 'test/support/handler-child.ts')],
@@ -336,9 +324,9 @@ ${syncs}`;
   spare = new HandlerChild();
 
   // The redelivery goes straight to the API servers, through a handler that stays warm (another container).
-  redeliver = await loadFunction('on-rotation', `clusters:\n${kubeconfigClusters(clusters)}\n${syncs}`);
+  redeliver = await helpers.loadFunction('on-rotation', `clusters:\n${helpers.kubeconfigClusters(clusters)}\n${syncs}`);
   // The first sync creates the Secrets and gives each consumer its annotation (one restart).
-  const first = await invoke(redeliver, labelEvent(secret, secret.versionId), 'onRotation');
+  const first = await helpers.invoke(redeliver, helpers.labelEvent(secret, secret.versionId), 'onRotation');
   guard.collect(first.result ?? null);
   expect(first.error).toBeUndefined();
 });
@@ -354,9 +342,9 @@ describe('a rotation pass killed at each of its Kubernetes calls, then redeliver
   it('counts the Kubernetes calls of one uninterrupted pass in a child process', async () => {
     const before = await generations();
     const value = newValue('crash-count');
-    const versionId = await putSecret(secret.name, value);
+    const versionId = await helpers.putSecret(secret.name, value);
 
-    const { child, exit } = await passInChild(labelEvent(secret, versionId), () => forwardAll);
+    const { child, exit } = await passInChild(helpers.labelEvent(secret, versionId), () => forwardAll);
 
     expect(child.outcome).toBe('done');
     expect(exit.code).toBe(0);

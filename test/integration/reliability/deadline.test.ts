@@ -20,18 +20,9 @@ import {
 import { lambdaContext } from '../../support/lambda.js';
 import { adminApis, findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  createSecret,
-  type Handler,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  type Report,
-  reliabilityRun,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const k8sName = 'app-db';
 /** What the short invocation has left when it starts: onRotation's pass deadline is 3 s before its end. */
 const REMAINING_MS = 12_000;
@@ -39,7 +30,7 @@ const REMAINING_MS = 12_000;
 let clusters: [string, string, string];
 let silent: SilentServer;
 let namespaces: string[];
-let rotation: Handler;
+let rotation: helpers.Handler;
 let silentPath: string;
 
 /** Template patches a Deployment received since it was created (each one is a rollout). */
@@ -85,7 +76,7 @@ beforeAll(async () => {
   for (const entry of kubeconfig.clusters) {
     if (entry.name === stack3) entry.cluster.server = `https://127.0.0.1:${silent.port}`;
   }
-  silentPath = tempFile('silent.kubeconfig', stringify(kubeconfig));
+  silentPath = helpers.tempFile('silent.kubeconfig', stringify(kubeconfig));
 
   namespaces = [];
   for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
@@ -99,7 +90,7 @@ beforeAll(async () => {
   }
   // Request timeouts far above the deadline: here the pass deadline, not a request timeout, ends the wait.
   const config = `clusters:
-${kubeconfigClusters(clusters.slice(0, 2))}
+${helpers.kubeconfigClusters(clusters.slice(0, 2))}
   ${stack3}:
     kubeconfig: { path: ${silentPath}, context: ${stack3} }
     timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
@@ -108,7 +99,7 @@ syncs:
     targets:
       - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
 `;
-  rotation = await loadFunction('on-rotation', config);
+  rotation = await helpers.loadFunction('on-rotation', config);
 });
 
 afterAll(async () => {
@@ -121,15 +112,15 @@ describe('a cluster that accepts TLS and never answers', () => {
     const [stack1, stack2, stack3] = clusters;
     const value = { username: 'app', password: `deadline-${run}-${crypto.randomUUID().slice(0, 8)}` };
     guard.seed('deadline', value);
-    const secret = await createSecret(`rel/deadline-${run}/db`, value);
-    const event = labelEvent(secret, secret.versionId);
+    const secret = await helpers.createSecret(`rel/deadline-${run}/db`, value);
+    const event = helpers.labelEvent(secret, secret.versionId);
     const logStart = output.text().length;
 
     // Act: an invocation with 12 s left, as Lambda would give after a slow start.
     const started = performance.now();
     const first = await rotation(event, lambdaContext('onRotation', REMAINING_MS)).then(
       (result) => ({ result, error: undefined }),
-      (error: Error & { report?: Report }) => ({ result: undefined, error }),
+      (error: Error & { report?: helpers.Report }) => ({ result: undefined, error }),
     );
     const elapsed = performance.now() - started;
     guard.collect(first.error);
@@ -138,7 +129,7 @@ describe('a cluster that accepts TLS and never answers', () => {
     expect(elapsed).toBeLessThan(REMAINING_MS);
     expect(silent.accepted).toBeGreaterThan(0);
     expect(first.error?.message).toMatch(/bindings failed/);
-    const report = first.error?.report as Report;
+    const report = first.error?.report as helpers.Report;
     for (const namespace of namespaces) {
       for (const cluster of [stack1, stack2]) {
         const r = report.results.find((x) => x.cluster === cluster && x.namespace === namespace);
@@ -169,7 +160,7 @@ describe('a cluster that accepts TLS and never answers', () => {
     // Act: the API server answers again (its connections reset, as after a restart); the platform retries.
     silent.drop();
     silent.mode = 'forward';
-    const retry = (await rotation(event, lambdaContext('onRotation'))) as Report;
+    const retry = (await rotation(event, lambdaContext('onRotation'))) as helpers.Report;
 
     // Assess: stack-3 is written and restarted; nothing else is touched; every consumer restarted exactly once.
     for (const namespace of namespaces) {
@@ -201,11 +192,11 @@ describe('the CLI with --timeout', () => {
     silent.drop();
     const value = { username: 'cli', password: `deadline-cli-${run}-${crypto.randomUUID().slice(0, 8)}` };
     guard.seed('deadline-cli', value);
-    const secret = await createSecret(`rel/deadline-${run}/cli`, value);
-    const config = tempFile(
+    const secret = await helpers.createSecret(`rel/deadline-${run}/cli`, value);
+    const config = helpers.tempFile(
       'cli.yaml',
       `clusters:
-${kubeconfigClusters([stack1, stack2])}
+${helpers.kubeconfigClusters([stack1, stack2])}
   ${stack3}:
     kubeconfig: { path: ${silentPath}, context: ${stack3} }
     timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
@@ -236,7 +227,7 @@ syncs:
     expect(code).toBe(1);
     expect(elapsed).toBeLessThan(60_000);
     expect(silent.accepted).toBeGreaterThan(accepted);
-    const report = JSON.parse(out.stdout) as Report;
+    const report = JSON.parse(out.stdout) as helpers.Report;
     for (const namespace of namespaces) {
       for (const cluster of [stack1, stack2]) {
         expect(report.results.find((r) => r.cluster === cluster && r.namespace === namespace)?.action).toBe('created');
@@ -273,7 +264,7 @@ describe('a pass cut after the write, before the restart', () => {
       clusters: Array<{ name: string; cluster: { server: string } }>;
     };
     for (const entry of kubeconfig.clusters) if (entry.name === stack3) entry.cluster.server = proxy.url;
-    const proxied = tempFile('proxied.kubeconfig', stringify(kubeconfig));
+    const proxied = helpers.tempFile('proxied.kubeconfig', stringify(kubeconfig));
     const { name: namespace } = await freshNamespace(clusters, { prefix: 'rel-deadline-mark' });
     for (const cluster of clusters) {
       await adminApis(cluster).apps.createNamespacedDeployment({
@@ -283,11 +274,11 @@ describe('a pass cut after the write, before the restart', () => {
     }
     const value = { username: 'mark', password: `deadline-mark-${run}-${crypto.randomUUID().slice(0, 8)}` };
     guard.seed('deadline-mark', value);
-    const secret = await createSecret(`rel/deadline-${run}/mark`, value);
-    const handler = await loadFunction(
+    const secret = await helpers.createSecret(`rel/deadline-${run}/mark`, value);
+    const handler = await helpers.loadFunction(
       'on-rotation',
       `clusters:
-${kubeconfigClusters([stack1, stack2])}
+${helpers.kubeconfigClusters([stack1, stack2])}
   ${stack3}:
     kubeconfig: { path: ${proxied}, context: ${stack3} }
     timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
@@ -298,12 +289,12 @@ syncs:
 `,
     );
     proxy.inject({ kind: 'blackhole', times: 1_000, method: 'GET', path: '/deployments' });
-    const event = labelEvent(secret, secret.versionId);
+    const event = helpers.labelEvent(secret, secret.versionId);
 
     // Act
     const first = await handler(event, lambdaContext('onRotation', REMAINING_MS)).then(
       () => undefined,
-      (error: Error & { report?: Report }) => error,
+      (error: Error & { report?: helpers.Report }) => error,
     );
     guard.collect(first);
 
@@ -326,7 +317,7 @@ syncs:
 
     // Act: the server answers lists again; the platform retries the event.
     proxy.reset();
-    const retry = (await handler(event, lambdaContext('onRotation'))) as Report;
+    const retry = (await handler(event, lambdaContext('onRotation'))) as helpers.Report;
 
     // Assess
     expect(retry.results.find((r) => r.cluster === stack3)).toMatchObject({

@@ -8,28 +8,16 @@ import { type V1Secret, Watch } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminApis, adminKubeConfig, freshNamespace, replicaSetsOf, stack, waitFor } from '../../support/stack.js';
 import { deployment, statefulSet } from '../../support/workloads.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-  sleep,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const k8sName = 'dup-db';
 const N = 5;
 let clusters: string[];
 let namespace: string;
-let secret: SeededSecret;
+let secret: helpers.SeededSecret;
 let config: string;
-let handler: Handler;
+let handler: helpers.Handler;
 
 /** Counts the writes of one Secret seen by an admin watch, and how many of them changed its data. */
 class SecretWatch {
@@ -107,7 +95,7 @@ async function expectOneRestartEach(before: Map<string, Revisions>): Promise<voi
     30_000,
     200,
   );
-  await sleep(1_500);
+  await helpers.sleep(1_500);
   const settled = await allRevisions();
   for (const c of clusters) expect(settled.get(c), c).toEqual(expected(c));
 }
@@ -119,7 +107,7 @@ async function watched(act: () => Promise<void>): Promise<Map<string, SecretWatc
   );
   try {
     await act();
-    await sleep(1_000);
+    await helpers.sleep(1_000);
   } finally {
     for (const w of watches.values()) w.stop();
   }
@@ -133,7 +121,7 @@ function newValue(label: string): { username: string; password: string } {
 }
 
 /** Counts, across reports, the bindings updated per cluster and the workloads reported restarted per cluster. */
-function tally(reports: Report[]): Map<string, { updated: number; restarted: string[] }> {
+function tally(reports: helpers.Report[]): Map<string, { updated: number; restarted: string[] }> {
   const out = new Map<string, { updated: number; restarted: string[] }>();
   for (const report of reports) {
     for (const result of report.results) {
@@ -146,12 +134,12 @@ function tally(reports: Report[]): Map<string, { updated: number; restarted: str
   return out;
 }
 
-async function deliver(h: Handler, event: unknown): Promise<Report> {
-  const { result, error } = await invoke(h, event, 'onRotation');
+async function deliver(h: helpers.Handler, event: unknown): Promise<helpers.Report> {
+  const { result, error } = await helpers.invoke(h, event, 'onRotation');
   guard.collect(result ?? null);
   if (error !== undefined) guard.collect(error);
   expect(error).toBeUndefined();
-  return result as Report;
+  return result as helpers.Report;
 }
 
 beforeAll(async () => {
@@ -163,16 +151,16 @@ beforeAll(async () => {
     await apps.createNamespacedStatefulSet({ namespace, body: statefulSet('db', k8sName, 'volume') });
     await apps.createNamespacedDeployment({ namespace, body: deployment('other', 'not-ours', 'envFrom') });
   }
-  secret = await createSecret(`rel/dup-${run}`, newValue('dup-v1'));
+  secret = await helpers.createSecret(`rel/dup-${run}`, newValue('dup-v1'));
   config = `clusters:
-${kubeconfigClusters(clusters)}
+${helpers.kubeconfigClusters(clusters)}
 syncs:
   - source: { secret: ${secret.name} }
     targets:
       - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ${k8sName} }
 `;
-  handler = await loadFunction('on-rotation', config);
-  await deliver(handler, labelEvent(secret, secret.versionId));
+  handler = await helpers.loadFunction('on-rotation', config);
+  await deliver(handler, helpers.labelEvent(secret, secret.versionId));
   // The first sync gives every consumer its hash annotation (one restart); wait for the rollouts to settle.
   await waitFor(
     async () => {
@@ -187,9 +175,9 @@ syncs:
 describe('the same event delivered again and again', () => {
   it(`writes once and restarts once when delivered ${N} times in a row`, async () => {
     const before = await allRevisions();
-    const versionId = await putSecret(secret.name, newValue('dup-v2'));
-    const event = labelEvent(secret, versionId);
-    const reports: Report[] = [];
+    const versionId = await helpers.putSecret(secret.name, newValue('dup-v2'));
+    const event = helpers.labelEvent(secret, versionId);
+    const reports: helpers.Report[] = [];
 
     const watches = await watched(async () => {
       for (let i = 0; i < N; i++) reports.push(await deliver(handler, event));
@@ -206,9 +194,9 @@ describe('the same event delivered again and again', () => {
 
   it(`writes once and restarts once when delivered ${N} times at once to one handler`, async () => {
     const before = await allRevisions();
-    const versionId = await putSecret(secret.name, newValue('dup-v3'));
-    const event = labelEvent(secret, versionId);
-    let reports: Report[] = [];
+    const versionId = await helpers.putSecret(secret.name, newValue('dup-v3'));
+    const event = helpers.labelEvent(secret, versionId);
+    let reports: helpers.Report[] = [];
 
     const watches = await watched(async () => {
       reports = await Promise.all(Array.from({ length: N }, () => deliver(handler, event)));
@@ -224,11 +212,11 @@ describe('the same event delivered again and again', () => {
   });
 
   it(`writes once and restarts once when delivered to ${N} containers at once`, async () => {
-    const containers = await Promise.all(Array.from({ length: N }, () => loadFunction('on-rotation', config)));
+    const containers = await Promise.all(Array.from({ length: N }, () => helpers.loadFunction('on-rotation', config)));
     const before = await allRevisions();
-    const versionId = await putSecret(secret.name, newValue('dup-v4'));
-    const event = labelEvent(secret, versionId);
-    let reports: Report[] = [];
+    const versionId = await helpers.putSecret(secret.name, newValue('dup-v4'));
+    const event = helpers.labelEvent(secret, versionId);
+    let reports: helpers.Report[] = [];
 
     const watches = await watched(async () => {
       reports = await Promise.all(containers.map((h) => deliver(h, event)));
@@ -245,8 +233,8 @@ describe('the same event delivered again and again', () => {
 
   it('writes once and restarts once when three event families announce the same rotation at once', async () => {
     const before = await allRevisions();
-    const versionId = await putSecret(secret.name, newValue('dup-v5'));
-    const base = labelEvent(secret, versionId);
+    const versionId = await helpers.putSecret(secret.name, newValue('dup-v5'));
+    const base = helpers.labelEvent(secret, versionId);
     const cloudTrail = {
       ...base,
       id: crypto.randomUUID(),
@@ -269,7 +257,7 @@ describe('the same event delivered again and again', () => {
         additionalEventData: { SecretId: secret.arn },
       },
     };
-    let reports: Report[] = [];
+    let reports: helpers.Report[] = [];
 
     const watches = await watched(async () => {
       reports = await Promise.all([base, cloudTrail, service, base, cloudTrail].map((e) => deliver(handler, e)));

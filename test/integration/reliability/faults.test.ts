@@ -30,25 +30,9 @@ import {
   waitFor,
 } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  collectingLog,
-  createSecret,
-  type Handler,
-  invoke,
-  KubeCallMeter,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  meteredConnector,
-  putSecret,
-  type Report,
-  realEngine,
-  reliabilityRun,
-  runtimeSecretsManager,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const engineLines: string[] = [];
 const prefix = `rel/faults-${run}`;
 let clusters: [string, string, string];
@@ -77,9 +61,9 @@ describe('an API server cut in the middle of a fan-out', () => {
   const k8sName = 'app-db';
   let forwarder: TcpForwarder;
   let namespaces: string[];
-  let rotation: Handler;
-  let reconcile: Handler;
-  let secret: Awaited<ReturnType<typeof createSecret>>;
+  let rotation: helpers.Handler;
+  let reconcile: helpers.Handler;
+  let secret: Awaited<ReturnType<typeof helpers.createSecret>>;
   const values = { v1: secretValue('cut-v1'), v2: secretValue('cut-v2'), v3: secretValue('cut-v3') };
 
   /** ReplicaSets of `web` per cluster/namespace. */
@@ -118,7 +102,7 @@ describe('an API server cut in the middle of a fan-out', () => {
     for (const entry of kubeconfig.clusters) {
       if (entry.name === stack3) entry.cluster.server = `https://127.0.0.1:${forwarder.port}`;
     }
-    const forwardedPath = tempFile('forwarded.kubeconfig', stringify(kubeconfig));
+    const forwardedPath = helpers.tempFile('forwarded.kubeconfig', stringify(kubeconfig));
 
     namespaces = [];
     for (let i = 0; i < 4; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-cut' })).name);
@@ -130,9 +114,9 @@ describe('an API server cut in the middle of a fan-out', () => {
         });
       }
     }
-    secret = await createSecret(`${prefix}/cut`, values.v1);
+    secret = await helpers.createSecret(`${prefix}/cut`, values.v1);
     const config = `clusters:
-${kubeconfigClusters(clusters.slice(0, 2))}
+${helpers.kubeconfigClusters(clusters.slice(0, 2))}
   ${stack3}: { kubeconfig: { path: ${forwardedPath}, context: ${stack3} } }
 defaults: { bindingConcurrency: 1 }
 syncs:
@@ -140,9 +124,9 @@ syncs:
     targets:
       - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
 `;
-    rotation = await loadFunction('on-rotation', config);
-    reconcile = await loadFunction('reconcile', config);
-    const first = await invoke(rotation, labelEvent(secret, secret.versionId));
+    rotation = await helpers.loadFunction('on-rotation', config);
+    reconcile = await helpers.loadFunction('reconcile', config);
+    const first = await helpers.invoke(rotation, helpers.labelEvent(secret, secret.versionId));
     collect(first.result);
     expect(first.error).toBeUndefined();
     // The first sync restarts every consumer once (it had no hash annotation yet).
@@ -155,12 +139,12 @@ syncs:
 
   it('completes the other clusters, fails the cut one naming it, and the retry heals it with one restart each', async () => {
     const stack3 = clusters[2];
-    const versionId = await putSecret(secret.name, values.v2);
-    const event = labelEvent(secret, versionId);
+    const versionId = await helpers.putSecret(secret.name, values.v2);
+    const event = helpers.labelEvent(secret, versionId);
     forwarder.latencyMs = 50;
 
     // Act: cut stack-3 as soon as its first namespace holds the new value.
-    const pending = invoke(rotation, event);
+    const pending = helpers.invoke(rotation, event);
     await waitFor(async () => (await passwords(stack3)).includes(values.v2.password), 20_000, 10);
     await forwarder.cut();
     const cut = await pending;
@@ -168,7 +152,7 @@ syncs:
 
     // Assess: stack-1 and stack-2 complete, stack-3 partly written and failed as unreachable.
     expect(cut.error?.message).toMatch(/bindings failed/);
-    const report = cut.error?.report as Report;
+    const report = cut.error?.report as helpers.Report;
     for (const result of report.results) {
       if (result.cluster === stack3) continue;
       expect(result.action, `${result.cluster}/${result.namespace}`).toBe('updated');
@@ -187,9 +171,9 @@ syncs:
 
     // A retry while the server is still away: the others are untouched, stack-3 fails again (connection refused).
     forwarder.latencyMs = 0;
-    const down = await invoke(rotation, event);
+    const down = await helpers.invoke(rotation, event);
     collect(down.error);
-    const downReport = down.error?.report as Report;
+    const downReport = down.error?.report as helpers.Report;
     for (const result of downReport.results) {
       if (result.cluster === stack3) {
         expect(result.action).toBe('failed');
@@ -202,7 +186,7 @@ syncs:
 
     // The server is back: the redelivered event finishes stack-3.
     await forwarder.reopen();
-    const healed = await invoke(rotation, event);
+    const healed = await helpers.invoke(rotation, event);
     collect(healed.result);
     expect(healed.error).toBeUndefined();
     for (const cluster of clusters) expect(await passwords(cluster)).toEqual(namespaces.map(() => values.v2.password));
@@ -215,18 +199,18 @@ syncs:
   it('a rotation missed while the server is down is healed by the scheduled reconcile', async () => {
     const stack3 = clusters[2];
     await forwarder.cut();
-    const versionId = await putSecret(secret.name, values.v3);
-    const missed = await invoke(rotation, labelEvent(secret, versionId));
+    const versionId = await helpers.putSecret(secret.name, values.v3);
+    const missed = await helpers.invoke(rotation, helpers.labelEvent(secret, versionId));
     collect(missed.error);
     expect(missed.error?.message).toContain(`cluster "${stack3}"`);
     expect(await passwords(stack3)).toEqual(namespaces.map(() => values.v2.password));
 
     await forwarder.reopen();
-    const { result, error } = await invoke(reconcile, { 'detail-type': 'Scheduled Event' });
+    const { result, error } = await helpers.invoke(reconcile, { 'detail-type': 'Scheduled Event' });
     collect(result);
     expect(error).toBeUndefined();
 
-    const report = result as Report;
+    const report = result as helpers.Report;
     for (const r of report.results) {
       if (r.cluster === stack3) {
         expect(r.action).toBe('updated');
@@ -243,26 +227,26 @@ syncs:
 
 describe('Secrets Manager faults through the fault proxy', () => {
   let proxy: FaultProxy;
-  let handler: Handler;
-  let reconcile: Handler;
+  let handler: helpers.Handler;
+  let reconcile: helpers.Handler;
   let namespace: string;
   const saved = process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER;
-  const secrets: Array<Awaited<ReturnType<typeof createSecret>>> = [];
+  const secrets: Array<Awaited<ReturnType<typeof helpers.createSecret>>> = [];
 
   beforeAll(async () => {
     proxy = await startFaultProxy(stack().aws.endpoint);
     // The SDK resolves its endpoint lazily: keep the variable for the whole block.
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = proxy.url;
     namespace = (await freshNamespace([clusters[0]], { prefix: 'rel-sm' })).name;
-    for (let i = 0; i < 3; i++) secrets.push(await createSecret(`${prefix}/sm-${i}`, secretValue(`sm-${i}`)));
-    const config = `clusters:\n${kubeconfigClusters([clusters[0]])}\nsyncs:\n${secrets
+    for (let i = 0; i < 3; i++) secrets.push(await helpers.createSecret(`${prefix}/sm-${i}`, secretValue(`sm-${i}`)));
+    const config = `clusters:\n${helpers.kubeconfigClusters([clusters[0]])}\nsyncs:\n${secrets
       .map(
         (s, i) =>
           `  - source: { secret: ${s.name} }\n    targets:\n      - { clusters: [${clusters[0]}], namespaces: [${namespace}], secret: sm-${i} }`,
       )
       .join('\n')}\n`;
-    handler = await loadFunction('on-rotation', config);
-    reconcile = await loadFunction('reconcile', config);
+    handler = await helpers.loadFunction('on-rotation', config);
+    reconcile = await helpers.loadFunction('reconcile', config);
   });
 
   afterAll(async () => {
@@ -278,11 +262,11 @@ describe('Secrets Manager faults through the fault proxy', () => {
   ])('survives %s: the SDK retries and the value is synced', async (_label, kind) => {
     const value = secretValue(`sm-retry-${kind}`);
     const secret = secrets[0] as (typeof secrets)[number];
-    const versionId = await putSecret(secret.name, value);
+    const versionId = await helpers.putSecret(secret.name, value);
     proxy.reset();
     proxy.inject({ kind, times: 2, action: 'GetSecretValue' });
 
-    const { result, error } = await invoke(handler, labelEvent(secret, versionId));
+    const { result, error } = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
     collect(result);
 
     expect(error).toBeUndefined();
@@ -294,18 +278,18 @@ describe('Secrets Manager faults through the fault proxy', () => {
 
   it('with persistent 503s fails the pass with a retryable SourceError naming the secret, and writes nothing', async () => {
     const secret = secrets[1] as (typeof secrets)[number];
-    const first = await invoke(handler, labelEvent(secret, secret.versionId));
+    const first = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
     collect(first.result);
     expect(first.error).toBeUndefined();
     const before = (await findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion;
-    const versionId = await putSecret(secret.name, secretValue('sm-persistent'));
+    const versionId = await helpers.putSecret(secret.name, secretValue('sm-persistent'));
     proxy.reset();
     proxy.inject({ kind: '503', times: 1_000 });
 
-    const { error } = await invoke(handler, labelEvent(secret, versionId));
+    const { error } = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
     collect(error);
 
-    const report = error?.report as Report;
+    const report = error?.report as helpers.Report;
     expect(report.sources[0]?.error?.code).toBe('SourceError');
     // The event names the secret by ARN and the sync by name: DescribeSecret of the configured name decides whether
     // they are one secret, and without an answer nothing is planned (nor guessed).
@@ -322,17 +306,17 @@ describe('Secrets Manager faults through the fault proxy', () => {
   it('with the version check after writing throttled, fails the binding as VersionUnconfirmed; the retry succeeds', async () => {
     const secret = secrets[2] as (typeof secrets)[number];
     const value = secretValue('sm-unconfirmed');
-    const versionId = await putSecret(secret.name, value);
+    const versionId = await helpers.putSecret(secret.name, value);
     proxy.reset();
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'DescribeSecret' });
 
     // Named by its configured name (no ARN in the event), so no DescribeSecret is needed to tell which secret it is:
     // the throttled DescribeSecret is only the check after writing.
-    const { error } = await invoke(handler, { ...labelEvent(secret, versionId), resources: [] });
+    const { error } = await helpers.invoke(handler, { ...helpers.labelEvent(secret, versionId), resources: [] });
     collect(error);
 
     // Written, but not reported done: the handler throws, so that the platform retries.
-    const report = error?.report as Report;
+    const report = error?.report as helpers.Report;
     expect(report.results.map((r) => [r.action, r.error?.code])).toEqual([['failed', 'VersionUnconfirmed']]);
     expect(report.results[0]?.error?.message).toMatch(
       new RegExp(
@@ -343,10 +327,10 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(decode((await findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(value.password);
 
     proxy.reset();
-    const retry = await invoke(handler, labelEvent(secret, versionId));
+    const retry = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
     collect(retry.result);
     expect(retry.error).toBeUndefined();
-    expect((retry.result as Report).results.map((r) => r.action)).toEqual(['unchanged']);
+    expect((retry.result as helpers.Report).results.map((r) => r.action)).toEqual(['unchanged']);
   });
 
   it('with BatchGetSecretValue throttled during a reconcile fails every binding without per-id fallback, then heals', async () => {
@@ -357,10 +341,10 @@ describe('Secrets Manager faults through the fault proxy', () => {
     }
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'BatchGetSecretValue' });
 
-    const throttled = await invoke(reconcile, {});
+    const throttled = await helpers.invoke(reconcile, {});
     collect(throttled.error);
 
-    const report = throttled.error?.report as Report;
+    const report = throttled.error?.report as helpers.Report;
     expect(report.results).toHaveLength(3);
     for (const result of report.results) {
       expect(result.action).toBe('failed');
@@ -376,10 +360,10 @@ describe('Secrets Manager faults through the fault proxy', () => {
     }
 
     proxy.reset();
-    const healed = await invoke(reconcile, {});
+    const healed = await helpers.invoke(reconcile, {});
     collect(healed.result);
     expect(healed.error).toBeUndefined();
-    expect((healed.result as Report).results.every((r) => r.action !== 'failed')).toBe(true);
+    expect((healed.result as helpers.Report).results.every((r) => r.action !== 'failed')).toBe(true);
   });
 });
 
@@ -441,7 +425,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
   it('keeps every request on a fresh token through a run of well over an hour', async () => {
     const namespaces: string[] = [];
     for (let i = 0; i < 8; i++) namespaces.push((await freshNamespace([clusters[0]], { prefix: 'rel-tok' })).name);
-    const secret = await createSecret(`${prefix}/token`, secretValue('token-run'));
+    const secret = await helpers.createSecret(`${prefix}/token`, secretValue('token-run'));
     const config = parseConfig(`clusters:
   prod: { eks: { name: prod-eks, region: us-east-1 } }
 defaults: { bindingConcurrency: 1 }
@@ -467,10 +451,10 @@ syncs:
     });
     const engine = new SyncEngine({
       config,
-      source: createSecretsManagerSource(runtimeSecretsManager()),
+      source: createSecretsManagerSource(helpers.runtimeSecretsManager()),
       clusters: connector,
       now: () => new Date(now),
-      log: collectingLog(engineLines),
+      log: helpers.collectingLog(engineLines),
     });
     const started = now;
 
@@ -515,14 +499,16 @@ describe('a 409 storm from a concurrent writer', () => {
     const namespace = (await freshNamespace([cluster], { prefix: 'rel-409' })).name;
     const { core, apps } = adminApis(cluster);
     await apps.createNamespacedDeployment({ namespace, body: deployment('web', 'stormy', 'envFrom') });
-    const secret = await createSecret(`${prefix}/storm`, secretValue('storm-v1'));
-    const configText = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: stormy }\n`;
+    const secret = await helpers.createSecret(`${prefix}/storm`, secretValue('storm-v1'));
+    const configText = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: stormy }\n`;
     const request: SyncRequest = { trigger: 'rotation', secrets: [secret.name], dryRun: false, restart: true };
-    const initial = await realEngine(configText, { log: collectingLog(engineLines) }).engine.run(request);
+    const initial = await helpers
+      .realEngine(configText, { log: helpers.collectingLog(engineLines) })
+      .engine.run(request);
     collect(initial);
     await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === 2, 30_000, 200);
     const v2 = secretValue('storm-v2');
-    await putSecret(secret.name, v2);
+    await helpers.putSecret(secret.name, v2);
 
     // The other writer bumps an annotation of the Secret: in a loop in the background, and, for the first
     // eight of our PUTs, right between our read and our write, so that those PUTs surely meet a 409.
@@ -555,10 +541,11 @@ describe('a 409 storm from a concurrent writer', () => {
     const passes: Array<{ replaces: number; gets: number; report: SyncReport }> = [];
     try {
       for (let pass = 0; pass < 6; pass++) {
-        const meter = new KubeCallMeter();
-        const { engine } = realEngine(configText, {
-          wrap: (inner) => meteredConnector({ connect: async (c) => interfering(await inner.connect(c)) }, meter),
-          log: collectingLog(engineLines),
+        const meter = new helpers.KubeCallMeter();
+        const { engine } = helpers.realEngine(configText, {
+          wrap: (inner) =>
+            helpers.meteredConnector({ connect: async (c) => interfering(await inner.connect(c)) }, meter),
+          log: helpers.collectingLog(engineLines),
         });
         const report = await engine.run(request);
         collect(report);
@@ -610,7 +597,10 @@ describe('a namespace deleted between plan and apply', () => {
       (await freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
     ];
     const doomed = namespaces[1] as string;
-    const secret = await createSecret(`${prefix}/nsdel-${crypto.randomUUID().slice(0, 6)}`, secretValue('nsdel'));
+    const secret = await helpers.createSecret(
+      `${prefix}/nsdel-${crypto.randomUUID().slice(0, 6)}`,
+      secretValue('nsdel'),
+    );
     const configText = `clusters:
   ${c1}: { kubeconfig: { path: ${kubeconfig}, context: ${c1} } }
   ${c2}: { kubeconfig: { path: ${kubeconfig}, context: ${c2} } }
@@ -620,8 +610,8 @@ syncs:
       - { clusters: [${c1}, ${c2}], namespaces: [${namespaces.join(', ')}], secret: survivor }
 `;
     let deleted = false;
-    const { engine } = realEngine(configText, {
-      log: collectingLog(engineLines),
+    const { engine } = helpers.realEngine(configText, {
+      log: helpers.collectingLog(engineLines),
       wrap: (inner) => ({
         // The plan is made; before stack-1 is applied, its middle namespace goes away.
         connect: async (cluster) => {

@@ -17,39 +17,28 @@ import {
   waitFor,
 } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const prefix = `rel/fid-${run}`;
 let c1: string;
 let ns: string;
 
-function configFor(secret: SeededSecret, target: string): string {
-  return `clusters:\n${kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], ${target} }\n`;
+function configFor(secret: helpers.SeededSecret, target: string): string {
+  return `clusters:\n${helpers.kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], ${target} }\n`;
 }
 
 /** Runs the real handler on a label event for `versionId`; everything it produced is kept for the leak scan. */
 async function rotate(
-  handler: Handler,
-  secret: SeededSecret,
+  handler: helpers.Handler,
+  secret: helpers.SeededSecret,
   versionId: string,
-): Promise<{ report?: Report; error?: Error & { report?: Report } }> {
-  const { result, error } = await invoke(handler, labelEvent(secret, versionId));
+): Promise<{ report?: helpers.Report; error?: Error & { report?: helpers.Report } }> {
+  const { result, error } = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
   guard.collect(result ?? null);
   if (error !== undefined) guard.collect(error);
   return {
-    ...(result === undefined ? {} : { report: result as Report }),
+    ...(result === undefined ? {} : { report: result as helpers.Report }),
     ...(error === undefined ? {} : { error }),
   };
 }
@@ -88,8 +77,8 @@ describe('values as stored', () => {
     const password = `fid-pw-${run}-Rr4`;
     const text = `{ "big": 12345678901234567890, "ratio": 0.10, "exp": 1E+2, "nested": { "a" : [1.50, 2] }, "password": "${password}" }`;
     guard.seed('fidelity password', password);
-    const secret = await createSecret(`${prefix}/numbers`, text);
-    const handler = await loadFunction('on-rotation', configFor(secret, 'secret: numbers, keys: all'));
+    const secret = await helpers.createSecret(`${prefix}/numbers`, text);
+    const handler = await helpers.loadFunction('on-rotation', configFor(secret, 'secret: numbers, keys: all'));
 
     // Act
     const first = await rotate(handler, secret, secret.versionId);
@@ -112,8 +101,8 @@ describe('values as stored', () => {
   it('syncs mapped keys and nested paths byte-exact', async () => {
     // Prepare
     const text = '{"db": {"port": 5432.0, "ids": [9007199254740993, {"x": 0.10}]}}';
-    const secret = await createSecret(`${prefix}/paths`, text);
-    const handler = await loadFunction(
+    const secret = await helpers.createSecret(`${prefix}/paths`, text);
+    const handler = await helpers.loadFunction(
       'on-rotation',
       configFor(
         secret,
@@ -131,8 +120,8 @@ describe('values as stored', () => {
 });
 
 describe('a version that would render a bad Secret changes nothing in the cluster', () => {
-  let secret: SeededSecret;
-  let handler: Handler;
+  let secret: helpers.SeededSecret;
+  let handler: helpers.Handler;
   let before: { resourceVersion?: string; data: Record<string, string>; replicaSets: number; generation?: number };
 
   beforeAll(async () => {
@@ -140,8 +129,8 @@ describe('a version that would render a bad Secret changes nothing in the cluste
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 'steady', 'envFrom') });
     const value = { password: `steady-pw-${run}-Ss1` };
     guard.seed('steady v1', value);
-    secret = await createSecret(`${prefix}/steady`, value);
-    handler = await loadFunction('on-rotation', configFor(secret, 'secret: steady, keys: all'));
+    secret = await helpers.createSecret(`${prefix}/steady`, value);
+    handler = await helpers.loadFunction('on-rotation', configFor(secret, 'secret: steady, keys: all'));
     const { error } = await rotate(handler, secret, secret.versionId);
     expect(error).toBeUndefined();
     // Created and its consumer restarted once: two ReplicaSets.
@@ -178,7 +167,7 @@ describe('a version that would render a bad Secret changes nothing in the cluste
       guard.seed(`steady ${_label}`, text);
       for (const leaf of Object.values(JSON.parse(text) as Record<string, unknown>))
         guard.seed(`steady ${_label}`, leaf);
-      const versionId = await putSecret(secret.name, text);
+      const versionId = await helpers.putSecret(secret.name, text);
 
       // Act
       const { error, report } = await rotate(handler, secret, versionId);
@@ -210,8 +199,8 @@ describe('what the API server says stays out of reports', () => {
       '.dockerconfigjson': registry,
     });
     expect(answer).toContain("invalid character 'Z' looking for beginning of value");
-    const secret = await createSecret(`${prefix}/dockercfg`, { registry });
-    const handler = await loadFunction(
+    const secret = await helpers.createSecret(`${prefix}/dockercfg`, { registry });
+    const handler = await helpers.loadFunction(
       'on-rotation',
       configFor(secret, 'secret: regcred, type: kubernetes.io/dockerconfigjson, keys: { .dockerconfigjson: registry }'),
     );
@@ -284,8 +273,8 @@ describe('what the API server says stays out of reports', () => {
         250,
       );
       expect(answer).toContain(Buffer.from(password).toString('base64'));
-      const secret = await createSecret(`${prefix}/vap`, { password });
-      const handler = await loadFunction('on-rotation', configFor(secret, 'secret: vap-target, keys: all'));
+      const secret = await helpers.createSecret(`${prefix}/vap`, { password });
+      const handler = await helpers.loadFunction('on-rotation', configFor(secret, 'secret: vap-target, keys: all'));
 
       // Act
       const { error } = await rotate(handler, secret, secret.versionId);

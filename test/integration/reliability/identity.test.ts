@@ -10,24 +10,13 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminApis, findSecret, freshNamespace, secretsManager, stack } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 let cluster: string;
 let namespace: string;
-let db: SeededSecret;
-let backup: SeededSecret;
+let db: helpers.SeededSecret;
+let backup: helpers.SeededSecret;
 
 /** The sample CloudTrail PutSecretValue event, with the caller's `secretId` as given and no ARN in the response. */
 function putSecretValueEvent(secretId: string, versionId: string): Record<string, unknown> {
@@ -43,14 +32,14 @@ function putSecretValueEvent(secretId: string, versionId: string): Record<string
 }
 
 /** The ARN of a secret without its random suffix, as a caller may pass it. */
-function partialArn(secret: SeededSecret): string {
+function partialArn(secret: helpers.SeededSecret): string {
   return secret.arn.slice(0, -7);
 }
 
-async function rotationHandler(target: string, source = `{ secret: ${db.name} }`): Promise<Handler> {
-  return loadFunction(
+async function rotationHandler(target: string, source = `{ secret: ${db.name} }`): Promise<helpers.Handler> {
+  return helpers.loadFunction(
     'on-rotation',
-    `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: ${source}\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}]${target} }\n`,
+    `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: ${source}\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}]${target} }\n`,
   );
 }
 
@@ -73,15 +62,15 @@ beforeAll(async () => {
   const backupValue = { password: `id-backup-${run}-Zr2` };
   guard.seed('db', dbValue);
   guard.seed('db-backup', backupValue);
-  db = await createSecret(`rel/id-${run}/db`, dbValue);
-  backup = await createSecret(`rel/id-${run}/db-backup`, backupValue);
+  db = await helpers.createSecret(`rel/id-${run}/db`, dbValue);
+  backup = await helpers.createSecret(`rel/id-${run}/db-backup`, backupValue);
 });
 
 describe('identity on the full ARN', () => {
   it('leaves prod/db alone when a PutSecretValue names the partial ARN of prod/db-backup', async () => {
     // Prepare: prod-db synced from db, and a consumer of it.
     const handler = await rotationHandler(', secret: prod-db');
-    const first = await invoke(handler, labelEvent(db, db.versionId));
+    const first = await helpers.invoke(handler, helpers.labelEvent(db, db.versionId));
     guard.collect(first.result ?? first.error);
     expect(first.error).toBeUndefined();
     await adminApis(cluster).apps.createNamespacedDeployment({
@@ -90,16 +79,16 @@ describe('identity on the full ARN', () => {
     });
     const before = await readSecret('prod-db');
     const templateBefore = await template('web');
-    const versionId = await putSecret(backup.arn, { password: `id-backup-2-${run}-Mx5` });
+    const versionId = await helpers.putSecret(backup.arn, { password: `id-backup-2-${run}-Mx5` });
     guard.seed('db-backup v2', { password: `id-backup-2-${run}-Mx5` });
 
     // Act
-    const { result, error } = await invoke(handler, putSecretValueEvent(partialArn(backup), versionId));
+    const { result, error } = await helpers.invoke(handler, putSecretValueEvent(partialArn(backup), versionId));
     guard.collect(result ?? error);
 
     // Assess
     expect(error).toBeUndefined();
-    const report = result as Report;
+    const report = result as helpers.Report;
     expect(report.results).toEqual([]);
     expect(report.notes).toContainEqual(
       `secret "${partialArn(backup)}" is not the configured "${db.name}" ("${db.name}" is ${db.arn})`,
@@ -116,15 +105,15 @@ describe('identity on the full ARN', () => {
     const handler = await rotationHandler(', secret: prod-db');
     const value = { password: `id-db-2-${run}-Pw8` };
     guard.seed('db v2', value);
-    const versionId = await putSecret(db.arn, value);
+    const versionId = await helpers.putSecret(db.arn, value);
 
     // Act
-    const { result, error } = await invoke(handler, putSecretValueEvent(partialArn(db), versionId));
+    const { result, error } = await helpers.invoke(handler, putSecretValueEvent(partialArn(db), versionId));
     guard.collect(result ?? error);
 
     // Assess
     expect(error).toBeUndefined();
-    expect((result as Report).results.map((r) => [r.secret, r.action])).toEqual([['prod-db', 'updated']]);
+    expect((result as helpers.Report).results.map((r) => [r.secret, r.action])).toEqual([['prod-db', 'updated']]);
     const written = await readSecret('prod-db');
     expect(Buffer.from(written.data?.password ?? '', 'base64').toString()).toBe(value.password);
   });
@@ -146,7 +135,7 @@ describe('identity on the full ARN', () => {
     const handler = await rotationHandler(', secret: guarded');
 
     // Act
-    const { error } = await invoke(handler, labelEvent(db, db.versionId));
+    const { error } = await helpers.invoke(handler, helpers.labelEvent(db, db.versionId));
     guard.collect(error);
 
     // Assess
@@ -175,24 +164,24 @@ describe('identity on the full ARN', () => {
     const handler = await rotationHandler(', secret: legacy');
 
     // Act
-    const { result, error } = await invoke(handler, labelEvent(db, db.versionId));
+    const { result, error } = await helpers.invoke(handler, helpers.labelEvent(db, db.versionId));
     guard.collect(result ?? error);
 
     // Assess
     expect(error).toBeUndefined();
-    expect((result as Report).results.map((r) => r.action)).toEqual(['updated']);
+    expect((result as helpers.Report).results.map((r) => r.action)).toEqual(['updated']);
     expect((await readSecret('legacy')).metadata?.annotations?.['eks-secret-sync.io/source']).toBe(db.arn);
   });
 
   it('refuses two selected secrets deriving one Secret name on the rotation of one of them, writing neither', async () => {
     // Prepare: rel/pair-<run>/app/db and rel/pair-<run>/app_db both derive rel-pair-<run>-app-db.
-    const slash = await createSecret(`rel/pair-${run}/app/db`, { password: `pair-a-${run}-Qe1` });
-    const underscore = await createSecret(`rel/pair-${run}/app_db`, { password: `pair-b-${run}-Qe2` });
+    const slash = await helpers.createSecret(`rel/pair-${run}/app/db`, { password: `pair-a-${run}-Qe1` });
+    const underscore = await helpers.createSecret(`rel/pair-${run}/app_db`, { password: `pair-b-${run}-Qe2` });
     guard.seed('pair', { a: `pair-a-${run}-Qe1`, b: `pair-b-${run}-Qe2` });
     const handler = await rotationHandler('', `{ namePrefix: rel/pair-${run}/ }`);
 
     // Act
-    const { error } = await invoke(handler, labelEvent(slash, slash.versionId));
+    const { error } = await helpers.invoke(handler, helpers.labelEvent(slash, slash.versionId));
     guard.collect(error);
 
     // Assess
@@ -212,13 +201,13 @@ describe('identity on the full ARN', () => {
 describe('deletion', () => {
   it('a DeleteSecret deletes the Secrets of that secret only, never one that mirrors another', async () => {
     // Prepare: ours (from `gone`) and one recording db's ARN under the Secret name `gone`'s sync writes elsewhere.
-    const gone = await createSecret(`rel/id-${run}/gone`, { password: `id-gone-${run}-Vb3` });
+    const gone = await helpers.createSecret(`rel/id-${run}/gone`, { password: `id-gone-${run}-Vb3` });
     guard.seed('gone', { password: `id-gone-${run}-Vb3` });
-    const handler = await loadFunction(
+    const handler = await helpers.loadFunction(
       'on-rotation',
-      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${gone.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-ours }\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-theirs }\n`,
+      `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${gone.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-ours }\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: gone-theirs }\n`,
     );
-    const first = await invoke(handler, labelEvent(gone, gone.versionId));
+    const first = await helpers.invoke(handler, helpers.labelEvent(gone, gone.versionId));
     guard.collect(first.result ?? first.error);
     await adminApis(cluster).core.patchNamespacedSecret({
       namespace,
@@ -235,12 +224,12 @@ describe('deletion', () => {
     event.detail.responseElements = { name: gone.name, aRN: gone.arn };
 
     // Act
-    const { result, error } = await invoke(handler, event);
+    const { result, error } = await helpers.invoke(handler, event);
     guard.collect(result ?? error);
 
     // Assess
     expect(error).toBeUndefined();
-    expect((result as Report).results.map((r) => [r.secret, r.action, r.notes])).toEqual([
+    expect((result as helpers.Report).results.map((r) => [r.secret, r.action, r.notes])).toEqual([
       ['gone-ours', 'deleted', undefined],
       ['gone-theirs', 'skipped', [`source deleted; Secret mirrors secret "${db.arn}", kept`]],
     ]);

@@ -20,18 +20,9 @@ import type { ClusterConnector } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
 import { adminApis, freshNamespace, stack } from '../../support/stack.js';
-import {
-  collectingLog,
-  createSecret,
-  KubeCallMeter,
-  kubeconfigClusters,
-  meteredConnector,
-  putSecret,
-  reliabilityRun,
-  runtimeSecretsManager,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const engineLines: string[] = [];
 
 const SECRETS = 50;
@@ -59,14 +50,14 @@ function value(i: number, round: number): { token: string } {
 async function invocation(
   secrets: string[] | undefined,
   trigger: 'rotation' | 'reconcile',
-  overall: KubeCallMeter,
-): Promise<{ report: SyncReport; pass: KubeCallMeter }> {
-  const pass = new KubeCallMeter();
+  overall: helpers.KubeCallMeter,
+): Promise<{ report: SyncReport; pass: helpers.KubeCallMeter }> {
+  const pass = new helpers.KubeCallMeter();
   const engine = new SyncEngine({
     config,
     source,
-    clusters: meteredConnector(meteredConnector(connector, overall), pass),
-    log: collectingLog(engineLines),
+    clusters: helpers.meteredConnector(helpers.meteredConnector(connector, overall), pass),
+    log: helpers.collectingLog(engineLines),
   });
   const report = await engine.run({
     trigger,
@@ -100,11 +91,11 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-load' })).name);
   await mapLimit(names, 8, async (name, i) => {
     const v = value(i, 0);
-    await createSecret(name, v);
+    await helpers.createSecret(name, v);
     latest.set(name, v.token);
   });
   config = parseConfig(`clusters:
-${kubeconfigClusters(clusters)}
+${helpers.kubeconfigClusters(clusters)}
 defaults: { bindingConcurrency: ${BINDING_CONCURRENCY}, clusterConcurrency: 8 }
 syncs:
 ${names
@@ -114,14 +105,14 @@ ${names
   )
   .join('\n')}
 `);
-  source = createSecretsManagerSource(runtimeSecretsManager());
+  source = createSecretsManagerSource(helpers.runtimeSecretsManager());
   connector = createClusterConnector(config.clusters);
 });
 
 let processed = 0;
 
 describe(`a burst of ${SECRETS * ROTATIONS} rotation events over ${SECRETS} secrets and 3 clusters`, () => {
-  const overall = new KubeCallMeter();
+  const overall = new helpers.KubeCallMeter();
   const passMax = new Map<string, number>();
   const actions = new Map<string, number>();
   let failedPasses = 0;
@@ -138,7 +129,7 @@ describe(`a burst of ${SECRETS * ROTATIONS} rotation events over ${SECRETS} secr
         for (const i of order) {
           const name = names[i] as string;
           const v = value(i, round);
-          await putSecret(name, v);
+          await helpers.putSecret(name, v);
           latest.set(name, v.token);
           queue.push({ secret: name });
         }
@@ -206,9 +197,9 @@ describe(`a burst of ${SECRETS * ROTATIONS} rotation events over ${SECRETS} secr
 describe('quick successive rotations of one secret synced by parallel invocations', () => {
   it('ends every mirror on the last version in every trial', async () => {
     const name = `rel/load-${run}/race`;
-    await createSecret(name, value(99, 0));
+    await helpers.createSecret(name, value(99, 0));
     const raceConfig = parseConfig(`clusters:
-${kubeconfigClusters(clusters)}
+${helpers.kubeconfigClusters(clusters)}
 syncs:
   - source: { secret: ${name} }
     targets:
@@ -218,7 +209,7 @@ syncs:
       config: raceConfig,
       source,
       clusters: createClusterConnector(raceConfig.clusters),
-      log: collectingLog(engineLines),
+      log: helpers.collectingLog(engineLines),
     });
     let failed = 0;
     const pass = async (): Promise<boolean> => {
@@ -237,7 +228,7 @@ syncs:
       const producer = (async () => {
         for (let round = 1; round <= 12; round++) {
           const v = value(99, trial * 100 + round);
-          await putSecret(name, v);
+          await helpers.putSecret(name, v);
           last = v.token;
           await new Promise((r) => setTimeout(r, Math.random() * 30));
         }

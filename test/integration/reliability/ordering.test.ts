@@ -33,21 +33,9 @@ import {
   waitFor,
 } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  createSecret,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  realEngine,
-  reliabilityRun,
-  runtimeSecretsManager,
-  sleep,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 let clusters: string[];
 
 function value(label: string): { username: string; password: string } {
@@ -57,11 +45,11 @@ function value(label: string): { username: string; password: string } {
 }
 
 /** Invokes a handler and keeps what it returned or threw for the leak scan. */
-async function call(handler: Parameters<typeof invoke>[0], event: unknown) {
-  const outcome = await invoke(handler, event);
+async function call(handler: Parameters<typeof helpers.invoke>[0], event: unknown) {
+  const outcome = await helpers.invoke(handler, event);
   guard.collect(outcome.result ?? null);
   if (outcome.error !== undefined) guard.collect(outcome.error);
-  return { ...outcome, report: (outcome.result ?? outcome.error?.report) as Report };
+  return { ...outcome, report: (outcome.result ?? outcome.error?.report) as helpers.Report };
 }
 
 /** A CloudTrail `DeleteSecret` event for `secret`, shaped like events/cloudtrail-delete-secret-arn-legacy.json. */
@@ -110,7 +98,7 @@ async function webAnnotation(cluster: string, namespace: string, secret: string)
 /** Waits until `web` has `count` ReplicaSets, then checks that no further one appears. */
 async function expectReplicaSets(cluster: string, namespace: string, count: number): Promise<void> {
   await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === count, 30_000, 200);
-  await sleep(1_000);
+  await helpers.sleep(1_000);
   expect((await replicaSetsOf(cluster, namespace, 'web')).length).toBe(count);
 }
 
@@ -122,12 +110,12 @@ describe('a DeleteSecret event through the real on-rotation handler', () => {
   it('deletes nothing while the secret exists (replayed, or late after RestoreSecret), then deletes once it is gone', async () => {
     // Prepare: deletionPolicy delete, two clusters.
     const namespace = (await freshNamespace(clusters, { prefix: 'rel-ord' })).name;
-    const secret = await createSecret(`rel/ord-del-${run}`, value('ord-del'));
-    const handler = await loadFunction(
+    const secret = await helpers.createSecret(`rel/ord-del-${run}`, value('ord-del'));
+    const handler = await helpers.loadFunction(
       'on-rotation',
-      `clusters:\n${kubeconfigClusters(clusters)}\nsyncs:\n  - source: { secret: ${secret.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ord-del }\n`,
+      `clusters:\n${helpers.kubeconfigClusters(clusters)}\nsyncs:\n  - source: { secret: ${secret.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ord-del }\n`,
     );
-    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     const sm = secretsManager();
 
     // Act: a replay while the secret exists; a late delivery after DeleteSecret + RestoreSecret; the real one.
@@ -163,18 +151,18 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
       namespace,
       body: deployment('web', 'ord-marker', 'envFrom'),
     });
-    const secret = await createSecret(`rel/ord-marker-${run}`, value('ord-marker-v1'));
-    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-marker }\n`;
-    const handler = await loadFunction('on-rotation', config);
-    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    const secret = await helpers.createSecret(`rel/ord-marker-${run}`, value('ord-marker-v1'));
+    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-marker }\n`;
+    const handler = await helpers.loadFunction('on-rotation', config);
+    expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
 
     // Pass B (v3) runs between pass A's (v2) write and its restart, writes v3 and dies before its own restart.
-    const v2 = await putSecret(secret.name, value('ord-marker-v2'));
+    const v2 = await helpers.putSecret(secret.name, value('ord-marker-v2'));
     const parsed = parseConfig(config);
     const inner = createClusterConnector(parsed.clusters);
-    const real = createSecretsManagerSource(runtimeSecretsManager());
-    let b: Report | undefined;
+    const real = createSecretsManagerSource(helpers.runtimeSecretsManager());
+    let b: helpers.Report | undefined;
     let v3: string | undefined;
     const racing: ClusterConnector = {
       connect: async (name) => {
@@ -183,8 +171,8 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
           ...api,
           listWorkloads: async (...args) => {
             if (v3 === undefined) {
-              v3 = await putSecret(secret.name, value('ord-marker-v3'));
-              const dying = realEngine(config, {
+              v3 = await helpers.putSecret(secret.name, value('ord-marker-v3'));
+              const dying = helpers.realEngine(config, {
                 wrap: (c) => ({
                   connect: async (n): Promise<KubeApi> => ({
                     ...(await c.connect(n)),
@@ -200,7 +188,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
                 versionId: v3,
                 dryRun: false,
                 restart: true,
-              })) as unknown as Report;
+              })) as unknown as helpers.Report;
             }
             return api.listWorkloads(...args);
           },
@@ -229,7 +217,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
     const marker = (await findSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
       RESTART_PENDING_ANNOTATION
     ];
-    const retry = await call(handler, labelEvent(secret, v3 as string));
+    const retry = await call(handler, helpers.labelEvent(secret, v3 as string));
 
     // Assess
     expect(b?.results.map((r) => r.action)).toEqual(['failed']);
@@ -259,18 +247,18 @@ describe('recreate and a late duplicate', () => {
       namespace,
       body: deployment('web', 'ord-recreate', 'envFrom'),
     });
-    const secret = await createSecret(`rel/ord-recreate-${run}`, value('ord-recreate-v1'));
-    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`;
-    const handler = await loadFunction('on-rotation', config);
-    expect((await call(handler, labelEvent(secret, secret.versionId))).error).toBeUndefined();
+    const secret = await helpers.createSecret(`rel/ord-recreate-${run}`, value('ord-recreate-v1'));
+    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`;
+    const handler = await helpers.loadFunction('on-rotation', config);
+    expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
     await adminApis(cluster).core.patchNamespacedSecret({
       namespace,
       name: 'ord-recreate',
       body: [{ op: 'add', path: '/immutable', value: true }],
     });
-    const versionId = await putSecret(secret.name, value('ord-recreate-v2'));
-    const event = labelEvent(secret, versionId);
+    const versionId = await helpers.putSecret(secret.name, value('ord-recreate-v2'));
+    const event = helpers.labelEvent(secret, versionId);
     let deletes = 0;
     const watching = await new Watch(adminKubeConfig(cluster)).watch(
       `/api/v1/namespaces/${namespace}/secrets`,
@@ -289,7 +277,7 @@ describe('recreate and a late duplicate', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const late = realEngine(config, {
+    const late = helpers.realEngine(config, {
       wrap: (inner) => ({
         connect: async (name): Promise<KubeApi> => {
           const api = await inner.connect(name);
@@ -312,7 +300,7 @@ describe('recreate and a late duplicate', () => {
     release();
     const second = await duplicate;
     guard.collect(second);
-    await sleep(1_000);
+    await helpers.sleep(1_000);
     watching.abort();
 
     // Assess
@@ -337,14 +325,14 @@ describe('selector sources that stop matching, through the real reconcile handle
     await bindListRole(cluster, keep);
     await bindListRole(cluster, drop);
     const tag = `ord-${run}`;
-    const kept = await createSecret(`rel/ord-kept-${run}`, value('ord-kept'));
-    const dropped = await createSecret(`rel/ord-dropped-${run}`, value('ord-dropped'));
+    const kept = await helpers.createSecret(`rel/ord-kept-${run}`, value('ord-kept'));
+    const dropped = await helpers.createSecret(`rel/ord-dropped-${run}`, value('ord-dropped'));
     const sm = secretsManager();
     await sm.send(new TagResourceCommand({ SecretId: kept.arn, Tags: [{ Key: tag, Value: 'retain' }] }));
     await sm.send(new TagResourceCommand({ SecretId: dropped.arn, Tags: [{ Key: tag, Value: 'delete' }] }));
-    const reconcile = await loadFunction(
+    const reconcile = await helpers.loadFunction(
       'reconcile',
-      `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { tags: { ${tag}: retain } }\n    targets: [{ clusters: [${cluster}], namespaces: [${keep}] }]\n  - source: { tags: { ${tag}: delete } }\n    deletionPolicy: delete\n    targets: [{ clusters: [${cluster}], namespaces: [${drop}] }]\n`,
+      `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { tags: { ${tag}: retain } }\n    targets: [{ clusters: [${cluster}], namespaces: [${keep}] }]\n  - source: { tags: { ${tag}: delete } }\n    deletionPolicy: delete\n    targets: [{ clusters: [${cluster}], namespaces: [${drop}] }]\n`,
     );
     const created = await call(reconcile, {});
     expect(created.error).toBeUndefined();
@@ -435,10 +423,10 @@ describe('a restart: false backfill', () => {
       body: deployment('web', 'ord-defer', 'envFrom'),
     });
     await expectReplicaSets(cluster, namespace, 1);
-    const secret = await createSecret(`rel/ord-defer-${run}`, value('ord-defer'));
-    const config = `clusters:\n${kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-defer }\n`;
-    const backfill = await loadFunction('backfill', config);
-    const reconcile = await loadFunction('reconcile', config);
+    const secret = await helpers.createSecret(`rel/ord-defer-${run}`, value('ord-defer'));
+    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-defer }\n`;
+    const backfill = await helpers.loadFunction('backfill', config);
+    const reconcile = await helpers.loadFunction('reconcile', config);
 
     // Act
     const filled = await call(backfill, { restart: false });

@@ -27,30 +27,14 @@ import {
   waitFor,
 } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
-import {
-  collectingLog,
-  createSecret,
-  type Handler,
-  invoke,
-  KubeCallMeter,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  meteredConnector,
-  putSecret,
-  type Report,
-  realEngine,
-  reliabilityRun,
-  type SeededSecret,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 const engineLines: string[] = [];
 let c1: string;
 let c2: string;
 let namespace: string;
-let secret: SeededSecret;
+let secret: helpers.SeededSecret;
 
 interface KubeconfigFile {
   clusters: Array<{ name: string; cluster: Record<string, unknown> }>;
@@ -60,7 +44,7 @@ interface KubeconfigFile {
 function kubeconfigWith(change: (cluster: Record<string, unknown>) => void): string {
   const file = parse(readFileSync(stack().syncKubeconfig, 'utf8')) as KubeconfigFile;
   for (const entry of file.clusters) if (entry.name === c1) change(entry.cluster);
-  return tempFile('kubeconfig', stringify(file));
+  return helpers.tempFile('kubeconfig', stringify(file));
 }
 
 /** A CA that signed nothing the stack serves. */
@@ -92,16 +76,20 @@ async function secretExists(cluster: string, ns: string, name: string): Promise<
   return (await findSecret(cluster, ns, name)) !== undefined;
 }
 
-async function rotateWith(kubeconfig: string, target: string, extra = ''): Promise<{ report?: Report; error?: Error }> {
-  const handler: Handler = await loadFunction(
+async function rotateWith(
+  kubeconfig: string,
+  target: string,
+  extra = '',
+): Promise<{ report?: helpers.Report; error?: Error }> {
+  const handler: helpers.Handler = await helpers.loadFunction(
     'on-rotation',
     `clusters:\n  ${c1}: { kubeconfig: { path: ${kubeconfig}, context: ${c1}${extra} } }\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${namespace}], secret: ${target} }\n`,
   );
-  const { result, error } = await invoke(handler, labelEvent(secret, secret.versionId));
+  const { result, error } = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
   guard.collect(result ?? null);
   if (error !== undefined) guard.collect(error);
   return {
-    ...(result === undefined ? {} : { report: result as Report }),
+    ...(result === undefined ? {} : { report: result as helpers.Report }),
     ...(error === undefined ? {} : { error }),
   };
 }
@@ -112,7 +100,7 @@ beforeAll(async () => {
   namespace = (await freshNamespace([c1, c2], { prefix: 'rel-sec' })).name;
   const value = { password: `sec-pw-${run}-Wq4`, username: 'app' };
   guard.seed('security secret', value);
-  secret = await createSecret(`rel/sec-${run}`, value);
+  secret = await helpers.createSecret(`rel/sec-${run}`, value);
 });
 
 describe('TLS verification', () => {
@@ -123,7 +111,7 @@ describe('TLS verification', () => {
 
     const { error } = await rotateWith(kubeconfig, 'wrong-ca');
 
-    const result = (error as Error & { report?: Report }).report?.results[0];
+    const result = (error as Error & { report?: helpers.Report }).report?.results[0];
     expect(result?.error?.code).toBe('ClusterUnavailable');
     expect(result?.error?.message).toMatch(
       new RegExp(`^cluster "${c1}" TLS verification failed while trying to get secrets in namespace "${namespace}"`),
@@ -138,7 +126,7 @@ describe('TLS verification', () => {
 
     const { error } = await rotateWith(kubeconfig, 'no-ca');
 
-    expect((error as Error & { report?: Report }).report?.results[0]?.error?.message).toContain(
+    expect((error as Error & { report?: helpers.Report }).report?.results[0]?.error?.message).toContain(
       `cluster "${c1}" TLS verification failed`,
     );
     expect(await secretExists(c1, namespace, 'no-ca')).toBe(false);
@@ -175,7 +163,7 @@ describe('TLS verification', () => {
 
     const refused = await rotateWith(kubeconfig, 'skip-tls');
 
-    const result = (refused.error as Error & { report?: Report }).report?.results[0];
+    const result = (refused.error as Error & { report?: helpers.Report }).report?.results[0];
     expect(result?.error?.code).toBe('ClusterUnavailable');
     expect(result?.error?.message).toContain(`cluster "${c1}"`);
     expect(result?.error?.message).toContain(`context "${c1}" sets insecure-skip-tls-verify`);
@@ -262,11 +250,11 @@ describe('confinement to the configured namespaces', () => {
     const before = await snapshot();
     const value = { password: `confined-pw-${run}-Cc2` };
     guard.seed('confined v1', value);
-    const source = await createSecret(`rel/sec-confined-${run}`, value);
-    const meter = new KubeCallMeter();
-    const { engine } = realEngine(
-      `clusters:\n${kubeconfigClusters([c1, c2])}\nsyncs:\n  - source: { secret: ${source.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${c1}, ${c2}], namespaces: [${configured.join(', ')}], secret: confined }\n`,
-      { wrap: (inner) => meteredConnector(inner, meter), log: collectingLog(engineLines) },
+    const source = await helpers.createSecret(`rel/sec-confined-${run}`, value);
+    const meter = new helpers.KubeCallMeter();
+    const { engine } = helpers.realEngine(
+      `clusters:\n${helpers.kubeconfigClusters([c1, c2])}\nsyncs:\n  - source: { secret: ${source.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${c1}, ${c2}], namespaces: [${configured.join(', ')}], secret: confined }\n`,
+      { wrap: (inner) => helpers.meteredConnector(inner, meter), log: helpers.collectingLog(engineLines) },
     );
     const runs: SyncReport[] = [];
     const pass = async (request: SyncRequest) => {
@@ -280,7 +268,7 @@ describe('confinement to the configured namespaces', () => {
     await pass({ trigger: 'backfill', dryRun: false, restart: true });
     const v2 = { password: `confined-pw2-${run}-Dd3` };
     guard.seed('confined v2', v2);
-    await putSecret(source.name, v2);
+    await helpers.putSecret(source.name, v2);
     await pass({ trigger: 'rotation', secrets: [source.arn], dryRun: false, restart: true });
     await pass({ trigger: 'reconcile', dryRun: false, restart: true });
     await pass({ trigger: 'backfill', dryRun: true, restart: true });

@@ -15,21 +15,9 @@ import { ClusterConnectionError } from '../../../lib/errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
 import { findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
-import {
-  createSecret,
-  type Handler,
-  invoke,
-  kubeconfigClusters,
-  labelEvent,
-  loadFunction,
-  putSecret,
-  type Report,
-  reliabilityRun,
-  type SeededSecret,
-  tempFile,
-} from './helpers.js';
+import * as helpers from './helpers.js';
 
-const { output, guard, run } = reliabilityRun();
+const { output, guard, run } = helpers.reliabilityRun();
 let c1: string;
 let c2: string;
 let namespace: string;
@@ -51,14 +39,14 @@ function kubeconfigWith(cluster: string, server: string, path?: string): string 
     clusters: Array<{ name: string; cluster: { server: string } }>;
   };
   for (const entry of kubeconfig.clusters) if (entry.name === cluster) entry.cluster.server = server;
-  if (path === undefined) return tempFile(`${cluster}.kubeconfig`, stringify(kubeconfig));
+  if (path === undefined) return helpers.tempFile(`${cluster}.kubeconfig`, stringify(kubeconfig));
   writeFileSync(path, stringify(kubeconfig), { mode: 0o600 });
   return path;
 }
 
-function configFor(secret: SeededSecret, c2Entry: string, k8sName: string): string {
+function configFor(secret: helpers.SeededSecret, c2Entry: string, k8sName: string): string {
   return `clusters:
-${kubeconfigClusters([c1])}
+${helpers.kubeconfigClusters([c1])}
   ${c2}: ${c2Entry}
 syncs:
   - source: { secret: ${secret.name} }
@@ -100,20 +88,20 @@ describe('an API server that accepts TLS and never answers', () => {
   it('fails that cluster with a retryable Timeout after the configured time; the other cluster is written', async () => {
     // Prepare
     const value = secretValue('blackhole');
-    const secret = await createSecret(`rel/time-${run}/blackhole`, value);
+    const secret = await helpers.createSecret(`rel/time-${run}/blackhole`, value);
     const proxied = kubeconfigWith(c2, proxy.url);
     const config = configFor(
       secret,
       `{ kubeconfig: { path: ${proxied}, context: ${c2} }, timeouts: { headersMs: 2000 } }`,
       'blackhole',
     );
-    const handler = await loadFunction('on-rotation', config);
+    const handler = await helpers.loadFunction('on-rotation', config);
     proxy.reset();
     proxy.inject({ kind: 'blackhole', times: 1000 });
 
     // Act
     const started = Date.now();
-    const outcome = await invoke(handler, labelEvent(secret, secret.versionId));
+    const outcome = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
     const elapsedMs = Date.now() - started;
     const direct = await createClusterConnector(parseConfig(config).clusters)
       .connect(c2)
@@ -125,7 +113,7 @@ describe('an API server that accepts TLS and never answers', () => {
     // Assess: far sooner than undici's 300 s default; stack-1 complete, stack-2 failed naming cluster and step.
     expect(elapsedMs).toBeLessThan(30_000);
     expect(proxy.faulted).toBeGreaterThan(0);
-    const report = outcome.error?.report as Report;
+    const report = outcome.error?.report as helpers.Report;
     expect(report.results.find((r) => r.cluster === c1)?.action).toBe('created');
     const failed = report.results.find((r) => r.cluster === c2);
     expect(failed?.action).toBe('failed');
@@ -178,13 +166,13 @@ describe('an endpoint that accepts TCP and never completes the TLS handshake', (
 });
 
 describe('429 and 503 answers', () => {
-  let secret: SeededSecret;
-  let handler: Handler;
+  let secret: helpers.SeededSecret;
+  let handler: helpers.Handler;
 
   beforeAll(async () => {
-    secret = await createSecret(`rel/time-${run}/throttled`, secretValue('throttled-v1'));
+    secret = await helpers.createSecret(`rel/time-${run}/throttled`, secretValue('throttled-v1'));
     const proxied = kubeconfigWith(c2, proxy.url);
-    handler = await loadFunction(
+    handler = await helpers.loadFunction(
       'on-rotation',
       configFor(secret, `{ kubeconfig: { path: ${proxied}, context: ${c2} } }`, 'throttled'),
     );
@@ -197,13 +185,13 @@ describe('429 and 503 answers', () => {
     proxy.inject({ kind: '503', times: 1, method: 'POST', path: '/secrets', retryAfterSeconds: 1 });
 
     // Act
-    const outcome = await invoke(handler, labelEvent(secret, secret.versionId));
+    const outcome = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
     guard.collect(outcome.result);
     guard.collect(outcome.error);
 
     // Assess
     expect(outcome.error).toBeUndefined();
-    const report = outcome.result as Report;
+    const report = outcome.result as helpers.Report;
     expect(report.results.map((r) => [r.cluster, r.action])).toEqual([
       [c1, 'created'],
       [c2, 'created'],
@@ -219,16 +207,16 @@ describe('429 and 503 answers', () => {
   it('gives up after a bounded number of attempts and fails the binding as retryable', async () => {
     // Prepare
     const value = secretValue('throttled-v2');
-    const versionId = await putSecret(secret.name, value);
+    const versionId = await helpers.putSecret(secret.name, value);
     proxy.reset();
     proxy.inject({ kind: '503', times: 1000, method: 'GET', path: '/secrets/throttled' });
 
     // Act
-    const outcome = await invoke(handler, labelEvent(secret, versionId));
+    const outcome = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
     guard.collect(outcome.error);
 
     // Assess
-    const failed = (outcome.error?.report as Report | undefined)?.results.find((r) => r.cluster === c2);
+    const failed = (outcome.error?.report as helpers.Report | undefined)?.results.find((r) => r.cluster === c2);
     expect(failed?.error).toEqual({
       code: 'KubernetesError',
       message: `cannot get secrets in namespace "${namespace}" of cluster "${c2}": HTTP 503 ServiceUnavailable`,
@@ -243,27 +231,27 @@ describe('a cluster that moved while the container is warm', () => {
   it('looks the cluster up again after a connect failure, so the next invocation reaches it', async () => {
     // Prepare: stack-2's kubeconfig names a port nothing listens on (the cluster "moved").
     const value = secretValue('moved');
-    const secret = await createSecret(`rel/time-${run}/moved`, value);
+    const secret = await helpers.createSecret(`rel/time-${run}/moved`, value);
     const path = kubeconfigWith(c2, `https://127.0.0.1:${await closedPort()}`);
-    const handler = await loadFunction(
+    const handler = await helpers.loadFunction(
       'on-rotation',
       configFor(secret, `{ kubeconfig: { path: ${path}, context: ${c2} } }`, 'moved'),
     );
-    const event = labelEvent(secret, secret.versionId);
-    const before = await invoke(handler, event);
+    const event = helpers.labelEvent(secret, secret.versionId);
+    const before = await helpers.invoke(handler, event);
     guard.collect(before.error);
-    const unreachable = (before.error?.report as Report | undefined)?.results.find((r) => r.cluster === c2);
+    const unreachable = (before.error?.report as helpers.Report | undefined)?.results.find((r) => r.cluster === c2);
 
     // Act: the kubeconfig now points at the cluster's new address; the same warm handler gets the event again.
     kubeconfigWith(c2, stack().servers[c2] as string, path);
-    const after = await invoke(handler, event);
+    const after = await helpers.invoke(handler, event);
     guard.collect(after.result);
 
     // Assess
     expect(unreachable?.error?.code).toBe('ClusterUnavailable');
     expect(unreachable?.error?.message).toMatch(new RegExp(`^cluster "${c2}" unreachable .*ECONNREFUSED`));
     expect(after.error).toBeUndefined();
-    expect((after.result as Report).results.find((r) => r.cluster === c2)?.action).toBe('created');
+    expect((after.result as helpers.Report).results.find((r) => r.cluster === c2)?.action).toBe('created');
     expect(await password(c2, 'moved')).toBe(value.password);
   });
 });
@@ -278,14 +266,14 @@ describe('a Secrets Manager endpoint that accepts and never answers', () => {
 
   it('fails the pass with a retryable SourceError once the SDK attempts time out, and writes nothing', async () => {
     // Prepare
-    const secret = await createSecret(`rel/time-${run}/sm-silent`, secretValue('sm-silent'));
+    const secret = await helpers.createSecret(`rel/time-${run}/sm-silent`, secretValue('sm-silent'));
     const smProxy = await startFaultProxy(stack().aws.endpoint);
     // The SDK resolves its endpoint lazily: keep the variable until the invocation is over.
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = smProxy.url;
-    const handler = await loadFunction(
+    const handler = await helpers.loadFunction(
       'on-rotation',
       `clusters:
-${kubeconfigClusters([c1])}
+${helpers.kubeconfigClusters([c1])}
 defaults: { timeouts: { aws: { connectMs: 1000, requestMs: 1500 } } }
 syncs:
   - source: { secret: ${secret.name} }
@@ -296,7 +284,7 @@ syncs:
 
     // Act
     const started = Date.now();
-    const outcome = await invoke(handler, labelEvent(secret, secret.versionId));
+    const outcome = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
     const elapsedMs = Date.now() - started;
     await smProxy.close();
     guard.collect(outcome.error);
@@ -304,7 +292,7 @@ syncs:
     // Assess: every attempt (the SDK makes 3) cut at requestMs, instead of waiting forever.
     expect(elapsedMs).toBeLessThan(30_000);
     expect(smProxy.calls('GetSecretValue')).toBe(3);
-    const report = outcome.error?.report as Report | undefined;
+    const report = outcome.error?.report as helpers.Report | undefined;
     expect(report?.sources.map((s) => s.error?.code)).toEqual(['SourceError']);
     expect(report?.results.map((r) => r.action)).toEqual(['failed']);
     expect(outcome.error?.message).toMatch(/GetSecretValue/);
