@@ -14,11 +14,11 @@ import type { EngineLog, Pass, PassRequest } from './pass.js';
 import { planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { SecretSource, SecretValue } from './ports/source.js';
-import { applyBindings } from './stages/apply.js';
 import { confirmDeleted, fetchValues } from './stages/fetch.js';
 import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/report.js';
 import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
+import { applyBindings } from './stages/write.js';
 import type { SyncReport } from './types.js';
 
 export type { EngineLog } from './pass.js';

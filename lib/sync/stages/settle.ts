@@ -5,9 +5,9 @@ import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
 import type { SecretValue } from '../ports/source.js';
 import type { BindingResult } from '../types.js';
-import { applyBindings } from './apply.js';
 import { fetchValues, VERSION_CHECK_CONCURRENCY } from './fetch.js';
 import { errorOf, failSource, type SourceEntry } from './report.js';
+import { applyBindings } from './write.js';
 
 /** Re-applies after a concurrent newer version, at most this often per pass (then the next pass repairs it). */
 const MAX_SETTLE_ROUNDS = 3;
