@@ -5,14 +5,6 @@
  */
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminApis,
-  findSecret,
-  freshNamespace,
-  secretsManager,
-  stack,
-  syncKubeConfigPath,
-} from '../../support/stack.js';
 import * as helpers from './helpers.js';
 
 const { output, guard, run } = helpers.reliabilityRun();
@@ -26,11 +18,11 @@ let unbound: string;
 const mustNotExist = new Set<string>();
 
 async function secretExists(cluster: string, namespace: string, name: string): Promise<boolean> {
-  return (await findSecret(cluster, namespace, name)) !== undefined;
+  return (await helpers.findSecret(cluster, namespace, name)) !== undefined;
 }
 
 async function resourceVersion(cluster: string, namespace: string, name: string): Promise<string | undefined> {
-  return (await adminApis(cluster).core.readNamespacedSecret({ namespace, name })).metadata?.resourceVersion;
+  return (await helpers.adminApis(cluster).core.readNamespacedSecret({ namespace, name })).metadata?.resourceVersion;
 }
 
 function configWith(syncs: string, clusters = [c1, c2]): string {
@@ -50,10 +42,10 @@ async function failure(
 }
 
 beforeAll(async () => {
-  const info = stack();
+  const info = helpers.stack();
   [c1, c2] = [info.clusters[0] as string, info.clusters[1] as string];
-  ns = (await freshNamespace([c1, c2], { prefix: 'rel-bad' })).name;
-  unbound = (await freshNamespace([c1], { prefix: 'rel-bad-unbound', bound: false })).name;
+  ns = (await helpers.freshNamespace([c1, c2], { prefix: 'rel-bad' })).name;
+  unbound = (await helpers.freshNamespace([c1], { prefix: 'rel-bad-unbound', bound: false })).name;
 });
 
 describe('bad events (on-rotation)', () => {
@@ -161,7 +153,7 @@ describe('bad events (on-rotation)', () => {
 });
 
 describe('bad configuration files (cold start)', () => {
-  const kc = () => syncKubeConfigPath();
+  const kc = () => helpers.syncKubeConfigPath();
   const cluster = () => `  ${c1}: { kubeconfig: { path: ${kc()}, context: ${c1} } }`;
   const sync = (target: string, source = `{ secret: ${prefix}/config }`) =>
     `syncs:\n  - source: ${source}\n    targets:\n      - ${target}\n`;
@@ -366,7 +358,9 @@ describe('bad secret payloads', () => {
       const name = `${prefix}/payload-${payload.name}`;
       if (payload.binary !== undefined) {
         guard.seed(`payload ${payload.name}`, new TextDecoder().decode(payload.binary));
-        const out = await secretsManager().send(new CreateSecretCommand({ Name: name, SecretBinary: payload.binary }));
+        const out = await helpers
+          .secretsManager()
+          .send(new CreateSecretCommand({ Name: name, SecretBinary: payload.binary }));
         created.set(payload.name, { name, arn: out.ARN as string, versionId: out.VersionId as string });
       } else {
         if (payload.name !== 'too-large') guard.seed(`payload ${payload.name}`, payload.value);
@@ -479,7 +473,7 @@ describe('cluster state the sync must not change', () => {
   }
 
   it('refuses to change the type of a Secret it manages, naming both types', async () => {
-    const { core } = adminApis(c1);
+    const { core } = helpers.adminApis(c1);
     const first = await helpers.loadFunction(
       'on-rotation',
       `clusters:\n${helpers.kubeconfigClusters([c1])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], secret: typed }\n`,
@@ -500,7 +494,7 @@ describe('cluster state the sync must not change', () => {
   });
 
   it('refuses to update an immutable Secret, naming it', async () => {
-    const { core } = adminApis(c1);
+    const { core } = helpers.adminApis(c1);
     await core.createNamespacedSecret({
       namespace: ns,
       body: {
@@ -519,7 +513,7 @@ describe('cluster state the sync must not change', () => {
   });
 
   it('never writes a Secret owned by External Secrets Operator', async () => {
-    const { core } = adminApis(c1);
+    const { core } = helpers.adminApis(c1);
     await core.createNamespacedSecret({
       namespace: ns,
       body: {
@@ -554,7 +548,7 @@ describe('cluster state the sync must not change', () => {
   });
 
   it('fails a cluster whose kubeconfig context does not exist, naming cluster and context', async () => {
-    const kubeconfigs = `  ${c1}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: no-such-context } }`;
+    const kubeconfigs = `  ${c1}: { kubeconfig: { path: ${helpers.syncKubeConfigPath()}, context: no-such-context } }`;
     const error = await rotate(`namespaces: [${ns}], secret: no-context`, `[${c1}]`, kubeconfigs);
     expect(error.report?.results[0]?.error?.code).toBe('ClusterUnavailable');
     expect(error.message).toContain(`cluster "${c1}"`);

@@ -26,7 +26,6 @@ import {
   VERSION_ANNOTATION,
 } from '../../../lib/domain/names.js';
 import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
-import { adminApis, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -131,7 +130,7 @@ async function generations(): Promise<Map<string, number>> {
   await Promise.all(
     clusters.flatMap((cluster) =>
       namespaces.map(async (namespace) => {
-        const { items } = await adminApis(cluster).apps.listNamespacedDeployment({ namespace });
+        const { items } = await helpers.adminApis(cluster).apps.listNamespacedDeployment({ namespace });
         for (const d of items) out.set(`${cluster}/${namespace}/${d.metadata?.name}`, d.metadata?.generation ?? 0);
       }),
     ),
@@ -154,7 +153,7 @@ async function problemsAfter(
   for (const cluster of clusters) {
     for (const [i, namespace] of namespaces.entries()) {
       const where = `${cluster}/ns${i + 1}`;
-      const { core, apps } = adminApis(cluster);
+      const { core, apps } = helpers.adminApis(cluster);
       const secretNow = await core.readNamespacedSecret({ namespace, name: k8sName });
       const annotations = secretNow.metadata?.annotations ?? {};
       if (decode(secretNow, 'password') !== value.password) problems.push(`${where}: Secret does not hold the value`);
@@ -263,18 +262,18 @@ async function crashRun(
 }
 
 beforeAll(async () => {
-  const info = stack();
+  const info = helpers.stack();
   clusters = info.clusters.slice(0, 2);
   namespaces = [];
-  for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-crash' })).name);
+  for (let i = 0; i < 2; i++) namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-crash' })).name);
   for (const cluster of clusters) {
     for (const namespace of namespaces) {
-      await adminApis(cluster).apps.createNamespacedDeployment({
+      await helpers.adminApis(cluster).apps.createNamespacedDeployment({
         namespace,
         body: deployment('web', k8sName, 'envFrom'),
       });
     }
-    await adminApis(cluster).apps.createNamespacedDeployment({
+    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace: namespaces[0] as string,
       body: deployment('other', 'not-ours', 'envFrom'),
     });
@@ -288,7 +287,7 @@ beforeAll(async () => {
     key: readFileSync(join(pki, 'serving.key'), 'utf8'),
     ca: readFileSync(info.caFile, 'utf8'),
   });
-  const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+  const kubeconfig = parse(readFileSync(helpers.syncKubeConfigPath(), 'utf8')) as {
     clusters: Array<{ name: string; cluster: { server: string } }>;
   };
   for (const entry of kubeconfig.clusters) {

@@ -18,7 +18,6 @@ import {
   startSilentServer,
 } from '../../support/fault-proxy.js';
 import { lambdaContext } from '../../support/lambda.js';
-import { adminApis, findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -35,12 +34,12 @@ let silentPath: string;
 
 /** Template patches a Deployment received since it was created (each one is a rollout). */
 async function restarts(cluster: string, namespace: string, name = 'web'): Promise<number> {
-  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name });
+  const web = await helpers.adminApis(cluster).apps.readNamespacedDeployment({ namespace, name });
   return (web.metadata?.generation ?? 1) - 1;
 }
 
 async function password(cluster: string, namespace: string, name = k8sName): Promise<string | undefined> {
-  const secret = await findSecret(cluster, namespace, name);
+  const secret = await helpers.findSecret(cluster, namespace, name);
   return secret === undefined ? undefined : Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
 }
 
@@ -59,7 +58,7 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  const info = stack();
+  const info = helpers.stack();
   clusters = [info.clusters[0] as string, info.clusters[1] as string, info.clusters[2] as string];
   const stack3 = clusters[2];
   // The listener presents the stack's own serving certificate (SAN 127.0.0.1): TLS verification passes, then
@@ -70,7 +69,7 @@ beforeAll(async () => {
     cert: readFileSync(join(pki, 'serving.crt')),
     forwardTo: Number(new URL(info.servers[stack3] as string).port),
   });
-  const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+  const kubeconfig = parse(readFileSync(helpers.syncKubeConfigPath(), 'utf8')) as {
     clusters: Array<{ name: string; cluster: { server: string } }>;
   };
   for (const entry of kubeconfig.clusters) {
@@ -79,10 +78,11 @@ beforeAll(async () => {
   silentPath = helpers.tempFile('silent.kubeconfig', stringify(kubeconfig));
 
   namespaces = [];
-  for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
+  for (let i = 0; i < 2; i++)
+    namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
   for (const cluster of clusters) {
     for (const namespace of namespaces) {
-      await adminApis(cluster).apps.createNamespacedDeployment({
+      await helpers.adminApis(cluster).apps.createNamespacedDeployment({
         namespace,
         body: deployment('web', k8sName, 'envFrom'),
       });
@@ -252,7 +252,7 @@ describe('a pass cut after the write, before the restart', () => {
 
   it('leaves the Secret marked restart-pending, and the retry restarts its consumers exactly once', async () => {
     // Prepare: stack-3 behind an HTTPS proxy that swallows every Deployment list (reads and writes of Secrets pass).
-    const info = stack();
+    const info = helpers.stack();
     const [stack1, stack2, stack3] = clusters;
     const pki = join(info.stackDir, 'pki');
     proxy = await startKubeFaultProxy(info.servers[stack3] as string, {
@@ -260,14 +260,14 @@ describe('a pass cut after the write, before the restart', () => {
       cert: readFileSync(join(pki, 'serving.crt')),
       ca: readFileSync(info.caFile),
     });
-    const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+    const kubeconfig = parse(readFileSync(helpers.syncKubeConfigPath(), 'utf8')) as {
       clusters: Array<{ name: string; cluster: { server: string } }>;
     };
     for (const entry of kubeconfig.clusters) if (entry.name === stack3) entry.cluster.server = proxy.url;
     const proxied = helpers.tempFile('proxied.kubeconfig', stringify(kubeconfig));
-    const { name: namespace } = await freshNamespace(clusters, { prefix: 'rel-deadline-mark' });
+    const { name: namespace } = await helpers.freshNamespace(clusters, { prefix: 'rel-deadline-mark' });
     for (const cluster of clusters) {
-      await adminApis(cluster).apps.createNamespacedDeployment({
+      await helpers.adminApis(cluster).apps.createNamespacedDeployment({
         namespace,
         body: deployment('worker', 'mark-db', 'envFrom'),
       });
@@ -308,7 +308,7 @@ syncs:
       ),
     );
     expect(await password(stack3, namespace, 'mark-db')).toBe(value.password);
-    const written = await adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
+    const written = await helpers.adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
     expect(written.metadata?.annotations?.[RESTART_PENDING_ANNOTATION]).toBeDefined();
     expect(await restarts(stack3, namespace, 'worker')).toBe(0);
     for (const cluster of [stack1, stack2]) {
@@ -324,7 +324,7 @@ syncs:
       action: 'unchanged',
       restarted: [{ kind: 'Deployment', name: 'worker' }],
     });
-    const healed = await adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
+    const healed = await helpers.adminApis(stack3).core.readNamespacedSecret({ namespace, name: 'mark-db' });
     expect(healed.metadata?.annotations?.[RESTART_PENDING_ANNOTATION]).toBeUndefined();
     for (const cluster of clusters) expect(await restarts(cluster, namespace, 'worker'), cluster).toBe(1);
     guard.collect(retry);

@@ -6,7 +6,6 @@
  */
 import { type V1Secret, Watch } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminApis, adminKubeConfig, freshNamespace, replicaSetsOf, stack, waitFor } from '../../support/stack.js';
 import { deployment, statefulSet } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -28,10 +27,10 @@ class SecretWatch {
 
   static async start(cluster: string, ns: string, name: string): Promise<SecretWatch> {
     const watch = new SecretWatch();
-    const { core } = adminApis(cluster);
+    const { core } = helpers.adminApis(cluster);
     const current = await core.readNamespacedSecret({ namespace: ns, name });
     watch.last = dataKey(current);
-    watch.controller = await new Watch(adminKubeConfig(cluster)).watch(
+    watch.controller = await new Watch(helpers.adminKubeConfig(cluster)).watch(
       `/api/v1/namespaces/${ns}/secrets`,
       { fieldSelector: `metadata.name=${name}`, resourceVersion: current.metadata?.resourceVersion },
       (phase, object: V1Secret) => {
@@ -57,7 +56,7 @@ function dataKey(secret: V1Secret): string {
 }
 
 async function controllerRevisions(cluster: string, owner: string): Promise<number> {
-  const { items } = await adminApis(cluster).apps.listNamespacedControllerRevision({ namespace });
+  const { items } = await helpers.adminApis(cluster).apps.listNamespacedControllerRevision({ namespace });
   return items.filter((i) => i.metadata?.ownerReferences?.some((o) => o.name === owner)).length;
 }
 
@@ -68,9 +67,9 @@ interface Revisions {
 }
 
 async function revisions(cluster: string): Promise<Revisions> {
-  const other = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'other' });
+  const other = await helpers.adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'other' });
   return {
-    web: (await replicaSetsOf(cluster, namespace, 'web')).length,
+    web: (await helpers.replicaSetsOf(cluster, namespace, 'web')).length,
     db: await controllerRevisions(cluster, 'db'),
     otherGeneration: other.metadata?.generation ?? 0,
   };
@@ -87,7 +86,7 @@ async function expectOneRestartEach(before: Map<string, Revisions>): Promise<voi
     db: (before.get(c)?.db ?? 0) + 1,
     otherGeneration: before.get(c)?.otherGeneration ?? 1,
   });
-  await waitFor(
+  await helpers.waitFor(
     async () => {
       const now = await allRevisions();
       return clusters.every((c) => JSON.stringify(now.get(c)) === JSON.stringify(expected(c)));
@@ -143,10 +142,10 @@ async function deliver(h: helpers.Handler, event: unknown): Promise<helpers.Repo
 }
 
 beforeAll(async () => {
-  clusters = stack().clusters.slice(0, 2);
-  namespace = (await freshNamespace(clusters, { prefix: 'rel-dup' })).name;
+  clusters = helpers.stack().clusters.slice(0, 2);
+  namespace = (await helpers.freshNamespace(clusters, { prefix: 'rel-dup' })).name;
   for (const cluster of clusters) {
-    const { apps } = adminApis(cluster);
+    const { apps } = helpers.adminApis(cluster);
     await apps.createNamespacedDeployment({ namespace, body: deployment('web', k8sName, 'envFrom') });
     await apps.createNamespacedStatefulSet({ namespace, body: statefulSet('db', k8sName, 'volume') });
     await apps.createNamespacedDeployment({ namespace, body: deployment('other', 'not-ours', 'envFrom') });
@@ -162,7 +161,7 @@ syncs:
   handler = await helpers.loadFunction('on-rotation', config);
   await deliver(handler, helpers.labelEvent(secret, secret.versionId));
   // The first sync gives every consumer its hash annotation (one restart); wait for the rollouts to settle.
-  await waitFor(
+  await helpers.waitFor(
     async () => {
       const now = await allRevisions();
       return clusters.every((c) => now.get(c)?.web === 2 && now.get(c)?.db === 2);

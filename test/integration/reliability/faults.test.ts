@@ -19,16 +19,6 @@ import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
 import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder } from '../../support/fault-proxy.js';
-import {
-  adminApis,
-  findSecret,
-  freshNamespace,
-  replicaSetsOf,
-  stack,
-  syncKubeConfig,
-  syncKubeConfigPath,
-  waitFor,
-} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -53,7 +43,7 @@ function collect(thing: unknown): void {
 }
 
 beforeAll(() => {
-  const info = stack();
+  const info = helpers.stack();
   clusters = [info.clusters[0] as string, info.clusters[1] as string, info.clusters[2] as string];
 });
 
@@ -71,20 +61,20 @@ describe('an API server cut in the middle of a fan-out', () => {
     const out = new Map<string, number>();
     for (const cluster of clusters) {
       for (const namespace of namespaces) {
-        out.set(`${cluster}/${namespace}`, (await replicaSetsOf(cluster, namespace, 'web')).length);
+        out.set(`${cluster}/${namespace}`, (await helpers.replicaSetsOf(cluster, namespace, 'web')).length);
       }
     }
     return out;
   }
 
   async function settled(expected: number): Promise<void> {
-    await waitFor(async () => [...(await revisions()).values()].every((n) => n === expected), 30_000, 200);
+    await helpers.waitFor(async () => [...(await revisions()).values()].every((n) => n === expected), 30_000, 200);
   }
 
   async function passwords(cluster: string): Promise<string[]> {
     return Promise.all(
       namespaces.map(async (ns) => {
-        const s = await findSecret(cluster, ns, k8sName);
+        const s = await helpers.findSecret(cluster, ns, k8sName);
         return s === undefined ? '' : decode(s, 'password');
       }),
     );
@@ -92,11 +82,11 @@ describe('an API server cut in the middle of a fan-out', () => {
 
   beforeAll(async () => {
     const stack3 = clusters[2];
-    const port = Number(new URL(stack().servers[stack3] as string).port);
+    const port = Number(new URL(helpers.stack().servers[stack3] as string).port);
     forwarder = await startTcpForwarder(port);
     // The same kubeconfig, with stack-3 reached through the forwarder: the serving certificate has the SAN
     // 127.0.0.1, so TLS verification against the stack CA still passes.
-    const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+    const kubeconfig = parse(readFileSync(helpers.syncKubeConfigPath(), 'utf8')) as {
       clusters: Array<{ name: string; cluster: { server: string } }>;
     };
     for (const entry of kubeconfig.clusters) {
@@ -105,10 +95,10 @@ describe('an API server cut in the middle of a fan-out', () => {
     const forwardedPath = helpers.tempFile('forwarded.kubeconfig', stringify(kubeconfig));
 
     namespaces = [];
-    for (let i = 0; i < 4; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-cut' })).name);
+    for (let i = 0; i < 4; i++) namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-cut' })).name);
     for (const cluster of clusters) {
       for (const namespace of namespaces) {
-        await adminApis(cluster).apps.createNamespacedDeployment({
+        await helpers.adminApis(cluster).apps.createNamespacedDeployment({
           namespace,
           body: deployment('web', k8sName, 'envFrom'),
         });
@@ -145,7 +135,7 @@ syncs:
 
     // Act: cut stack-3 as soon as its first namespace holds the new value.
     const pending = helpers.invoke(rotation, event);
-    await waitFor(async () => (await passwords(stack3)).includes(values.v2.password), 20_000, 10);
+    await helpers.waitFor(async () => (await passwords(stack3)).includes(values.v2.password), 20_000, 10);
     await forwarder.cut();
     const cut = await pending;
     collect(cut.error);
@@ -234,10 +224,10 @@ describe('Secrets Manager faults through the fault proxy', () => {
   const secrets: Array<Awaited<ReturnType<typeof helpers.createSecret>>> = [];
 
   beforeAll(async () => {
-    proxy = await startFaultProxy(stack().aws.endpoint);
+    proxy = await startFaultProxy(helpers.stack().aws.endpoint);
     // The SDK resolves its endpoint lazily: keep the variable for the whole block.
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = proxy.url;
-    namespace = (await freshNamespace([clusters[0]], { prefix: 'rel-sm' })).name;
+    namespace = (await helpers.freshNamespace([clusters[0]], { prefix: 'rel-sm' })).name;
     for (let i = 0; i < 3; i++) secrets.push(await helpers.createSecret(`${prefix}/sm-${i}`, secretValue(`sm-${i}`)));
     const config = `clusters:\n${helpers.kubeconfigClusters([clusters[0]])}\nsyncs:\n${secrets
       .map(
@@ -272,7 +262,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(error).toBeUndefined();
     expect(proxy.failures('GetSecretValue')).toBe(2);
     expect(proxy.calls('GetSecretValue')).toBe(3);
-    const written = await findSecret(clusters[0], namespace, 'sm-0');
+    const written = await helpers.findSecret(clusters[0], namespace, 'sm-0');
     expect(decode(written as V1Secret, 'password')).toBe(value.password);
   });
 
@@ -281,7 +271,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     const first = await helpers.invoke(handler, helpers.labelEvent(secret, secret.versionId));
     collect(first.result);
     expect(first.error).toBeUndefined();
-    const before = (await findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion;
+    const before = (await helpers.findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion;
     const versionId = await helpers.putSecret(secret.name, secretValue('sm-persistent'));
     proxy.reset();
     proxy.inject({ kind: '503', times: 1_000 });
@@ -300,7 +290,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     // Bounded: the SDK's three attempts, nothing on top.
     expect(proxy.calls('DescribeSecret')).toBe(3);
     expect(proxy.calls('GetSecretValue')).toBe(0);
-    expect((await findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion).toBe(before);
+    expect((await helpers.findSecret(clusters[0], namespace, 'sm-1'))?.metadata?.resourceVersion).toBe(before);
   });
 
   it('with the version check after writing throttled, fails the binding as VersionUnconfirmed; the retry succeeds', async () => {
@@ -324,7 +314,9 @@ describe('Secrets Manager faults through the fault proxy', () => {
       ),
     );
     expect(proxy.calls('DescribeSecret')).toBeGreaterThan(0);
-    expect(decode((await findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(value.password);
+    expect(decode((await helpers.findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(
+      value.password,
+    );
 
     proxy.reset();
     const retry = await helpers.invoke(handler, helpers.labelEvent(secret, versionId));
@@ -337,7 +329,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     proxy.reset();
     const seen = new Map<string, string | undefined>();
     for (let i = 0; i < secrets.length; i++) {
-      seen.set(`sm-${i}`, (await findSecret(clusters[0], namespace, `sm-${i}`))?.metadata?.resourceVersion);
+      seen.set(`sm-${i}`, (await helpers.findSecret(clusters[0], namespace, `sm-${i}`))?.metadata?.resourceVersion);
     }
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'BatchGetSecretValue' });
 
@@ -356,7 +348,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(proxy.calls('BatchGetSecretValue')).toBe(3);
     expect(proxy.calls('GetSecretValue')).toBe(0);
     for (const [name, rv] of seen) {
-      expect((await findSecret(clusters[0], namespace, name))?.metadata?.resourceVersion).toBe(rv);
+      expect((await helpers.findSecret(clusters[0], namespace, name))?.metadata?.resourceVersion).toBe(rv);
     }
 
     proxy.reset();
@@ -391,7 +383,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
 
   /** The real stack-1 API behind a gate that checks the EKS token the connector would send, and ages the clock. */
   function gated(cluster: string, kc: KubeConfig): KubeApi {
-    const real = createKubeApi(cluster, syncKubeConfig(clusters[0]));
+    const real = createKubeApi(cluster, helpers.syncKubeConfig(clusters[0]));
     const check = async () => {
       now += 2 * MINUTE;
       const opts: { headers?: Record<string, string> } = {};
@@ -424,7 +416,8 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
 
   it('keeps every request on a fresh token through a run of well over an hour', async () => {
     const namespaces: string[] = [];
-    for (let i = 0; i < 8; i++) namespaces.push((await freshNamespace([clusters[0]], { prefix: 'rel-tok' })).name);
+    for (let i = 0; i < 8; i++)
+      namespaces.push((await helpers.freshNamespace([clusters[0]], { prefix: 'rel-tok' })).name);
     const secret = await helpers.createSecret(`${prefix}/token`, secretValue('token-run'));
     const config = parseConfig(`clusters:
   prod: { eks: { name: prod-eks, region: us-east-1 } }
@@ -434,12 +427,16 @@ syncs:
     targets:
       - { clusters: [prod], namespaces: [${namespaces.join(', ')}], secret: long-run }
 `);
-    const ca = readFileSync(stack().caFile).toString('base64');
+    const ca = readFileSync(helpers.stack().caFile).toString('base64');
     const connector = createClusterConnector(config.clusters, {
       credentials: async () => ({ accessKeyId: 'AKIDLONGRUN', secretAccessKey: 'not-a-real-key' }),
       eksClient: () => ({
         send: async () => ({
-          cluster: { status: 'ACTIVE', endpoint: stack().servers[clusters[0]], certificateAuthority: { data: ca } },
+          cluster: {
+            status: 'ACTIVE',
+            endpoint: helpers.stack().servers[clusters[0]],
+            certificateAuthority: { data: ca },
+          },
         }),
       }),
       now: () => new Date(now),
@@ -473,7 +470,7 @@ syncs:
     // Control: the gate does refuse a token past 15 minutes.
     const kc = new KubeConfig();
     kc.loadFromClusterAndUser(
-      { name: 'prod', server: stack().servers[clusters[0]] as string, caData: ca, skipTLSVerify: false },
+      { name: 'prod', server: helpers.stack().servers[clusters[0]] as string, caData: ca, skipTLSVerify: false },
       { name: 'prod/stale' },
     );
     kc.addAuthenticator({
@@ -496,8 +493,8 @@ syncs:
 describe('a 409 storm from a concurrent writer', () => {
   it('converges within bounded retries, keeps the other writer’s annotation and restarts the consumer once', async () => {
     const cluster = clusters[0];
-    const namespace = (await freshNamespace([cluster], { prefix: 'rel-409' })).name;
-    const { core, apps } = adminApis(cluster);
+    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-409' })).name;
+    const { core, apps } = helpers.adminApis(cluster);
     await apps.createNamespacedDeployment({ namespace, body: deployment('web', 'stormy', 'envFrom') });
     const secret = await helpers.createSecret(`${prefix}/storm`, secretValue('storm-v1'));
     const configText = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: stormy }\n`;
@@ -506,7 +503,11 @@ describe('a 409 storm from a concurrent writer', () => {
       .realEngine(configText, { log: helpers.collectingLog(engineLines) })
       .engine.run(request);
     collect(initial);
-    await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === 2, 30_000, 200);
+    await helpers.waitFor(
+      async () => (await helpers.replicaSetsOf(cluster, namespace, 'web')).length === 2,
+      30_000,
+      200,
+    );
     const v2 = secretValue('storm-v2');
     await helpers.putSecret(secret.name, v2);
 
@@ -582,9 +583,13 @@ describe('a 409 storm from a concurrent writer', () => {
     expect(decode(final, 'password')).toBe(v2.password);
     expect(final.metadata?.annotations?.['storm.test/tick']).toBeDefined();
     // Restarted once for v2, although the Secret was written by the pass after the failed one.
-    await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === 3, 30_000, 200);
+    await helpers.waitFor(
+      async () => (await helpers.replicaSetsOf(cluster, namespace, 'web')).length === 3,
+      30_000,
+      200,
+    );
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(await replicaSetsOf(cluster, namespace, 'web')).toHaveLength(3);
+    expect(await helpers.replicaSetsOf(cluster, namespace, 'web')).toHaveLength(3);
   });
 });
 
@@ -592,9 +597,9 @@ describe('a namespace deleted between plan and apply', () => {
   async function scenario(kubeconfig: string) {
     const [c1, c2] = clusters;
     const namespaces = [
-      (await freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
-      (await freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
-      (await freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-nsdel' })).name,
     ];
     const doomed = namespaces[1] as string;
     const secret = await helpers.createSecret(
@@ -617,10 +622,11 @@ syncs:
         connect: async (cluster) => {
           if (cluster === c1 && !deleted) {
             deleted = true;
-            await adminApis(c1).core.deleteNamespace({ name: doomed });
-            await waitFor(
+            await helpers.adminApis(c1).core.deleteNamespace({ name: doomed });
+            await helpers.waitFor(
               () =>
-                adminApis(c1)
+                helpers
+                  .adminApis(c1)
                   .core.readNamespace({ name: doomed })
                   .then(
                     () => false,
@@ -640,7 +646,7 @@ syncs:
   }
 
   it('fails only that namespace, naming it; the other namespaces and clusters are written', async () => {
-    const { report, namespaces, doomed, c1, c2 } = await scenario(syncKubeConfigPath());
+    const { report, namespaces, doomed, c1, c2 } = await scenario(helpers.syncKubeConfigPath());
     const failed = report.results.filter((r) => r.action === 'failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]?.cluster).toBe(c1);
@@ -650,14 +656,14 @@ syncs:
     expect(failed[0]?.error?.message).toContain(`namespace "${doomed}" of cluster "${c1}"`);
     expect(report.results.filter((r) => r.action === 'created')).toHaveLength(5);
     for (const ns of namespaces) {
-      expect(await findSecret(c2, ns, 'survivor')).toBeDefined();
-      if (ns !== doomed) expect(await findSecret(c1, ns, 'survivor')).toBeDefined();
+      expect(await helpers.findSecret(c2, ns, 'survivor')).toBeDefined();
+      if (ns !== doomed) expect(await helpers.findSecret(c1, ns, 'survivor')).toBeDefined();
     }
   });
 
   it('reports NamespaceNotFound naming it when the identity may see that the namespace is gone', async () => {
     // The admin identity (cluster-wide rights) gets the API server's 404 for the namespace itself.
-    const { report, doomed, c1 } = await scenario(stack().kubeconfig);
+    const { report, doomed, c1 } = await scenario(helpers.stack().kubeconfig);
     const failed = report.results.filter((r) => r.action === 'failed');
     expect(failed.map((r) => [r.cluster, r.namespace, r.error?.code])).toEqual([[c1, doomed, 'NamespaceNotFound']]);
     expect(failed[0]?.error?.message).toBe(`namespace "${doomed}" not found in cluster "${c1}"`);

@@ -7,15 +7,6 @@
  */
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  adminApis,
-  adminKubeConfig,
-  findSecret,
-  freshNamespace,
-  replicaSetsOf,
-  stack,
-  waitFor,
-} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -44,7 +35,7 @@ async function rotate(
 }
 
 function readSecret(name: string) {
-  return findSecret(c1, ns, name);
+  return helpers.findSecret(c1, ns, name);
 }
 
 /** A Secret's data decoded to text, key by key. */
@@ -55,7 +46,7 @@ async function decoded(name: string): Promise<Record<string, string>> {
 
 /** The body of the API server's answer when the admin identity makes the same request: what we must not copy. */
 async function serverAnswer(name: string, type: string, data: Record<string, string>): Promise<string> {
-  const { core } = adminApis(c1);
+  const { core } = helpers.adminApis(c1);
   const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
   try {
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, type, data: encoded } });
@@ -67,8 +58,8 @@ async function serverAnswer(name: string, type: string, data: Record<string, str
 }
 
 beforeAll(async () => {
-  c1 = stack().clusters[0] as string;
-  ns = (await freshNamespace([c1], { prefix: 'rel-fid' })).name;
+  c1 = helpers.stack().clusters[0] as string;
+  ns = (await helpers.freshNamespace([c1], { prefix: 'rel-fid' })).name;
 });
 
 describe('values as stored', () => {
@@ -125,7 +116,7 @@ describe('a version that would render a bad Secret changes nothing in the cluste
   let before: { resourceVersion?: string; data: Record<string, string>; replicaSets: number; generation?: number };
 
   beforeAll(async () => {
-    const { apps } = adminApis(c1);
+    const { apps } = helpers.adminApis(c1);
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 'steady', 'envFrom') });
     const value = { password: `steady-pw-${run}-Ss1` };
     guard.seed('steady v1', value);
@@ -134,11 +125,11 @@ describe('a version that would render a bad Secret changes nothing in the cluste
     const { error } = await rotate(handler, secret, secret.versionId);
     expect(error).toBeUndefined();
     // Created and its consumer restarted once: two ReplicaSets.
-    await waitFor(async () => (await replicaSetsOf(c1, ns, 'web')).length === 2, 30_000, 200);
+    await helpers.waitFor(async () => (await helpers.replicaSetsOf(c1, ns, 'web')).length === 2, 30_000, 200);
     before = {
       resourceVersion: (await readSecret('steady'))?.metadata?.resourceVersion,
       data: await decoded('steady'),
-      replicaSets: (await replicaSetsOf(c1, ns, 'web')).length,
+      replicaSets: (await helpers.replicaSetsOf(c1, ns, 'web')).length,
       generation: (await apps.readNamespacedDeployment({ namespace: ns, name: 'web' })).metadata?.generation,
     };
   });
@@ -181,11 +172,11 @@ describe('a version that would render a bad Secret changes nothing in the cluste
       expect(result?.error?.message).toContain(why);
       expect((await readSecret('steady'))?.metadata?.resourceVersion).toBe(before.resourceVersion);
       expect(await decoded('steady')).toEqual(before.data);
-      const { apps } = adminApis(c1);
+      const { apps } = helpers.adminApis(c1);
       expect((await apps.readNamespacedDeployment({ namespace: ns, name: 'web' })).metadata?.generation).toBe(
         before.generation,
       );
-      expect((await replicaSetsOf(c1, ns, 'web')).length).toBe(before.replicaSets);
+      expect((await helpers.replicaSetsOf(c1, ns, 'web')).length).toBe(before.replicaSets);
     },
   );
 });
@@ -222,7 +213,7 @@ describe('what the API server says stays out of reports', () => {
 
   describe('a ValidatingAdmissionPolicy whose message templates the Secret data', () => {
     const policy = `fid-${run}`;
-    const admission = () => adminKubeConfig(c1).makeApiClient(AdmissionregistrationV1Api);
+    const admission = () => helpers.adminKubeConfig(c1).makeApiClient(AdmissionregistrationV1Api);
 
     beforeAll(async () => {
       // Matches only the Secret "vap-target" in this file's namespace, so no other test meets it.
@@ -267,7 +258,7 @@ describe('what the API server says stays out of reports', () => {
       // Prepare: wait until the API server enforces the policy (it loads policies asynchronously).
       const password = `vap-pw-${run}-Ww6`;
       guard.seed('policy-quoted password', password);
-      const answer = await waitFor(
+      const answer = await helpers.waitFor(
         () => serverAnswer('vap-target', 'Opaque', { password }).catch(() => ''),
         30_000,
         250,

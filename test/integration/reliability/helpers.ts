@@ -18,6 +18,9 @@ import { labelUpdatedEvent } from '../../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../../support/lambda.js';
 import { secretsManager, stack } from '../../support/stack.js';
 
+// The reliability files' one import surface: this module's helpers and the stack harness, as `helpers.*`.
+export * from '../../support/stack.js';
+
 export type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 export type FunctionName = 'on-rotation' | 'backfill' | 'reconcile';
 

@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminApis, findSecret, freshNamespace, secretsManager, stack } from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -44,20 +43,20 @@ async function rotationHandler(target: string, source = `{ secret: ${db.name} }`
 }
 
 async function readSecret(name: string) {
-  return adminApis(cluster).core.readNamespacedSecret({ namespace, name });
+  return helpers.adminApis(cluster).core.readNamespacedSecret({ namespace, name });
 }
 
 async function secretExists(name: string): Promise<boolean> {
-  return (await findSecret(cluster, namespace, name)) !== undefined;
+  return (await helpers.findSecret(cluster, namespace, name)) !== undefined;
 }
 
 async function template(name: string): Promise<V1Deployment['spec']> {
-  return (await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name })).spec;
+  return (await helpers.adminApis(cluster).apps.readNamespacedDeployment({ namespace, name })).spec;
 }
 
 beforeAll(async () => {
-  cluster = stack().clusters[0] as string;
-  namespace = (await freshNamespace([cluster], { prefix: 'rel-id' })).name;
+  cluster = helpers.stack().clusters[0] as string;
+  namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-id' })).name;
   const dbValue = { password: `id-db-${run}-K7q` };
   const backupValue = { password: `id-backup-${run}-Zr2` };
   guard.seed('db', dbValue);
@@ -73,7 +72,7 @@ describe('identity on the full ARN', () => {
     const first = await helpers.invoke(handler, helpers.labelEvent(db, db.versionId));
     guard.collect(first.result ?? first.error);
     expect(first.error).toBeUndefined();
-    await adminApis(cluster).apps.createNamespacedDeployment({
+    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace,
       body: deployment('web', 'prod-db', 'envFrom'),
     });
@@ -120,7 +119,7 @@ describe('identity on the full ARN', () => {
 
   it('refuses to overwrite a Secret that records another secret, naming both', async () => {
     // Prepare: a Secret of ours whose source annotation names db-backup.
-    await adminApis(cluster).core.createNamespacedSecret({
+    await helpers.adminApis(cluster).core.createNamespacedSecret({
       namespace,
       body: {
         metadata: {
@@ -150,7 +149,7 @@ describe('identity on the full ARN', () => {
 
   it('takes over a Secret whose source annotation an older version wrote as the name, rewriting it to the ARN', async () => {
     // Prepare
-    await adminApis(cluster).core.createNamespacedSecret({
+    await helpers.adminApis(cluster).core.createNamespacedSecret({
       namespace,
       body: {
         metadata: {
@@ -209,12 +208,12 @@ describe('deletion', () => {
     );
     const first = await helpers.invoke(handler, helpers.labelEvent(gone, gone.versionId));
     guard.collect(first.result ?? first.error);
-    await adminApis(cluster).core.patchNamespacedSecret({
+    await helpers.adminApis(cluster).core.patchNamespacedSecret({
       namespace,
       name: 'gone-theirs',
       body: [{ op: 'replace', path: '/metadata/annotations/eks-secret-sync.io~1source', value: db.arn }],
     });
-    await secretsManager().send(new DeleteSecretCommand({ SecretId: gone.arn, RecoveryWindowInDays: 7 }));
+    await helpers.secretsManager().send(new DeleteSecretCommand({ SecretId: gone.arn, RecoveryWindowInDays: 7 }));
     const event = JSON.parse(readFileSync('events/cloudtrail-delete-secret-arn-legacy.json', 'utf8')) as {
       id: string;
       detail: Record<string, unknown>;

@@ -19,7 +19,6 @@ import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
-import { adminApis, freshNamespace, stack } from '../../support/stack.js';
 import * as helpers from './helpers.js';
 
 const { output, guard, run } = helpers.reliabilityRun();
@@ -73,7 +72,7 @@ async function mirrors(): Promise<Array<{ where: string; token: string }>> {
   const out: Array<{ where: string; token: string }> = [];
   for (const cluster of clusters) {
     for (const namespace of namespaces) {
-      const { items } = await adminApis(cluster).core.listNamespacedSecret({ namespace });
+      const { items } = await helpers.adminApis(cluster).core.listNamespacedSecret({ namespace });
       const byName = new Map(items.map((s: V1Secret) => [s.metadata?.name ?? '', s]));
       for (let i = 0; i < SECRETS; i++) {
         const secret = byName.get(k8sName(i));
@@ -86,9 +85,9 @@ async function mirrors(): Promise<Array<{ where: string; token: string }>> {
 }
 
 beforeAll(async () => {
-  clusters = stack().clusters.slice(0, 3);
+  clusters = helpers.stack().clusters.slice(0, 3);
   namespaces = [];
-  for (let i = 0; i < 2; i++) namespaces.push((await freshNamespace(clusters, { prefix: 'rel-load' })).name);
+  for (let i = 0; i < 2; i++) namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-load' })).name);
   await mapLimit(names, 8, async (name, i) => {
     const v = value(i, 0);
     await helpers.createSecret(name, v);
@@ -242,7 +241,7 @@ syncs:
       await Promise.all([producer, ...invocations]);
       for (const cluster of clusters) {
         for (const namespace of namespaces) {
-          const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name: 'race' });
+          const secret = await helpers.adminApis(cluster).core.readNamespacedSecret({ namespace, name: 'race' });
           const token = Buffer.from(secret.data?.token ?? '', 'base64').toString('utf8');
           if (token !== last) lost.push(`trial ${trial}: ${cluster}/${namespace}`);
         }

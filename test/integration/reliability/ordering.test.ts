@@ -22,16 +22,6 @@ import { createSecretsManagerSource } from '../../../lib/source/secrets-manager.
 import { SyncEngine } from '../../../lib/sync/engine.js';
 import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js';
 import type { SecretSource } from '../../../lib/sync/ports/source.js';
-import {
-  adminApis,
-  adminKubeConfig,
-  findSecret,
-  freshNamespace,
-  replicaSetsOf,
-  secretsManager,
-  stack,
-  waitFor,
-} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -56,8 +46,8 @@ async function call(handler: Parameters<typeof helpers.invoke>[0], event: unknow
 function deleteSecretEvent(secret: { name: string; arn: string }): unknown {
   const sample = JSON.parse(readFileSync('events/cloudtrail-delete-secret-arn-legacy.json', 'utf8'));
   sample.id = crypto.randomUUID();
-  sample.region = stack().aws.region;
-  sample.detail.awsRegion = stack().aws.region;
+  sample.region = helpers.stack().aws.region;
+  sample.detail.awsRegion = helpers.stack().aws.region;
   sample.detail.requestParameters.secretId = secret.name;
   sample.detail.responseElements = { ...sample.detail.responseElements, name: secret.name, aRN: secret.arn };
   return sample;
@@ -70,7 +60,7 @@ async function applyListRole(cluster: string): Promise<void> {
     | V1ClusterRole
     | undefined;
   if (role === undefined) throw new Error('deploy/rbac.yaml defines no eks-secret-sync-list ClusterRole');
-  const { rbac } = adminApis(cluster);
+  const { rbac } = helpers.adminApis(cluster);
   try {
     await rbac.createClusterRole({ body: role });
   } catch (error) {
@@ -80,7 +70,7 @@ async function applyListRole(cluster: string): Promise<void> {
 }
 
 async function bindListRole(cluster: string, namespace: string): Promise<void> {
-  await adminApis(cluster).rbac.createNamespacedRoleBinding({
+  await helpers.adminApis(cluster).rbac.createNamespacedRoleBinding({
     namespace,
     body: {
       metadata: { name: 'eks-secret-sync-list', namespace },
@@ -91,39 +81,43 @@ async function bindListRole(cluster: string, namespace: string): Promise<void> {
 }
 
 async function webAnnotation(cluster: string, namespace: string, secret: string): Promise<string | undefined> {
-  const web = await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' });
+  const web = await helpers.adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' });
   return web.spec?.template.metadata?.annotations?.[consumerHashAnnotation(secret)];
 }
 
 /** Waits until `web` has `count` ReplicaSets, then checks that no further one appears. */
 async function expectReplicaSets(cluster: string, namespace: string, count: number): Promise<void> {
-  await waitFor(async () => (await replicaSetsOf(cluster, namespace, 'web')).length === count, 30_000, 200);
+  await helpers.waitFor(
+    async () => (await helpers.replicaSetsOf(cluster, namespace, 'web')).length === count,
+    30_000,
+    200,
+  );
   await helpers.sleep(1_000);
-  expect((await replicaSetsOf(cluster, namespace, 'web')).length).toBe(count);
+  expect((await helpers.replicaSetsOf(cluster, namespace, 'web')).length).toBe(count);
 }
 
 beforeAll(() => {
-  clusters = stack().clusters.slice(0, 2);
+  clusters = helpers.stack().clusters.slice(0, 2);
 });
 
 describe('a DeleteSecret event through the real on-rotation handler', () => {
   it('deletes nothing while the secret exists (replayed, or late after RestoreSecret), then deletes once it is gone', async () => {
     // Prepare: deletionPolicy delete, two clusters.
-    const namespace = (await freshNamespace(clusters, { prefix: 'rel-ord' })).name;
+    const namespace = (await helpers.freshNamespace(clusters, { prefix: 'rel-ord' })).name;
     const secret = await helpers.createSecret(`rel/ord-del-${run}`, value('ord-del'));
     const handler = await helpers.loadFunction(
       'on-rotation',
       `clusters:\n${helpers.kubeconfigClusters(clusters)}\nsyncs:\n  - source: { secret: ${secret.name} }\n    deletionPolicy: delete\n    targets:\n      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ord-del }\n`,
     );
     expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
-    const sm = secretsManager();
+    const sm = helpers.secretsManager();
 
     // Act: a replay while the secret exists; a late delivery after DeleteSecret + RestoreSecret; the real one.
     const replay = await call(handler, deleteSecretEvent(secret));
     await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
     await sm.send(new RestoreSecretCommand({ SecretId: secret.arn }));
     const late = await call(handler, deleteSecretEvent(secret));
-    const kept = await Promise.all(clusters.map((c) => findSecret(c, namespace, 'ord-del')));
+    const kept = await Promise.all(clusters.map((c) => helpers.findSecret(c, namespace, 'ord-del')));
     await sm.send(new DeleteSecretCommand({ SecretId: secret.arn, RecoveryWindowInDays: 7 }));
     const real = await call(handler, deleteSecretEvent(secret));
 
@@ -138,7 +132,7 @@ describe('a DeleteSecret event through the real on-rotation handler', () => {
     expect(kept.every((s) => s !== undefined)).toBe(true);
     expect(real.error).toBeUndefined();
     expect(real.report.results.map((r) => r.action)).toEqual(clusters.map(() => 'deleted'));
-    for (const cluster of clusters) expect(await findSecret(cluster, namespace, 'ord-del')).toBeUndefined();
+    for (const cluster of clusters) expect(await helpers.findSecret(cluster, namespace, 'ord-del')).toBeUndefined();
   });
 });
 
@@ -146,8 +140,8 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
   it("never clears the newer pass's marker, so that its retry restarts the consumer for the newest value", async () => {
     // Prepare: v1 synced and its consumer restarted.
     const cluster = clusters[0] as string;
-    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await adminApis(cluster).apps.createNamespacedDeployment({
+    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace,
       body: deployment('web', 'ord-marker', 'envFrom'),
     });
@@ -214,7 +208,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
     });
     guard.collect(first);
     guard.collect(b ?? null);
-    const marker = (await findSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
+    const marker = (await helpers.findSecret(cluster, namespace, 'ord-marker'))?.metadata?.annotations?.[
       RESTART_PENDING_ANNOTATION
     ];
     const retry = await call(handler, helpers.labelEvent(secret, v3 as string));
@@ -227,7 +221,7 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
       action: 'unchanged',
       restarted: [{ kind: 'Deployment', name: 'web' }],
     });
-    const stored = await findSecret(cluster, namespace, 'ord-marker');
+    const stored = await helpers.findSecret(cluster, namespace, 'ord-marker');
     expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-marker-v3');
     expect(stored?.metadata?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
     expect(await webAnnotation(cluster, namespace, 'ord-marker')).toBe(retry.report.results[0]?.hash);
@@ -242,8 +236,8 @@ describe('recreate and a late duplicate', () => {
   it('never deletes the Secret another pass just recreated: one delete, one restart', async () => {
     // Prepare: an immutable Secret of ours (recreate: true), and its consumer.
     const cluster = clusters[0] as string;
-    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await adminApis(cluster).apps.createNamespacedDeployment({
+    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace,
       body: deployment('web', 'ord-recreate', 'envFrom'),
     });
@@ -252,7 +246,7 @@ describe('recreate and a late duplicate', () => {
     const handler = await helpers.loadFunction('on-rotation', config);
     expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
-    await adminApis(cluster).core.patchNamespacedSecret({
+    await helpers.adminApis(cluster).core.patchNamespacedSecret({
       namespace,
       name: 'ord-recreate',
       body: [{ op: 'add', path: '/immutable', value: true }],
@@ -260,7 +254,7 @@ describe('recreate and a late duplicate', () => {
     const versionId = await helpers.putSecret(secret.name, value('ord-recreate-v2'));
     const event = helpers.labelEvent(secret, versionId);
     let deletes = 0;
-    const watching = await new Watch(adminKubeConfig(cluster)).watch(
+    const watching = await new Watch(helpers.adminKubeConfig(cluster)).watch(
       `/api/v1/namespaces/${namespace}/secrets`,
       { fieldSelector: 'metadata.name=ord-recreate' },
       (phase) => {
@@ -308,7 +302,7 @@ describe('recreate and a late duplicate', () => {
     expect(prompt.report.results.map((r) => r.action)).toEqual(['updated']);
     expect(second.results.map((r) => [r.action, r.restarted.length])).toEqual([['unchanged', 0]]);
     expect(deletes).toBe(1);
-    const stored = await findSecret(cluster, namespace, 'ord-recreate');
+    const stored = await helpers.findSecret(cluster, namespace, 'ord-recreate');
     expect(Buffer.from(stored?.data?.password ?? '', 'base64').toString()).toContain('ord-recreate-v2');
     expect(await webAnnotation(cluster, namespace, 'ord-recreate')).toBe(prompt.report.results[0]?.hash);
     await expectReplicaSets(cluster, namespace, 3);
@@ -319,15 +313,15 @@ describe('selector sources that stop matching, through the real reconcile handle
   it('reports the Secret of an untagged secret as orphaned (retain) and deletes it under delete', async () => {
     // Prepare: two tag selectors of this run, one retain, one delete; our Secrets may be listed there.
     const cluster = clusters[0] as string;
-    const keep = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    const drop = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    const keep = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    const drop = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
     await applyListRole(cluster);
     await bindListRole(cluster, keep);
     await bindListRole(cluster, drop);
     const tag = `ord-${run}`;
     const kept = await helpers.createSecret(`rel/ord-kept-${run}`, value('ord-kept'));
     const dropped = await helpers.createSecret(`rel/ord-dropped-${run}`, value('ord-dropped'));
-    const sm = secretsManager();
+    const sm = helpers.secretsManager();
     await sm.send(new TagResourceCommand({ SecretId: kept.arn, Tags: [{ Key: tag, Value: 'retain' }] }));
     await sm.send(new TagResourceCommand({ SecretId: dropped.arn, Tags: [{ Key: tag, Value: 'delete' }] }));
     const reconcile = await helpers.loadFunction(
@@ -367,8 +361,8 @@ describe('selector sources that stop matching, through the real reconcile handle
     ]);
     expect(orphaned.report.summary).toMatchObject({ orphaned: 1, deleted: 1, failed: 0 });
     expect(metrics).toEqual([expect.objectContaining({ Orphaned: 1, Deleted: 1, Failed: 0 })]);
-    expect(await findSecret(cluster, keep, keptName)).toBeDefined();
-    expect(await findSecret(cluster, drop, droppedName)).toBeUndefined();
+    expect(await helpers.findSecret(cluster, keep, keptName)).toBeDefined();
+    expect(await helpers.findSecret(cluster, drop, droppedName)).toBeUndefined();
     expect(again.report.results.map((r) => [r.secret, r.action])).toEqual([[keptName, 'orphaned']]);
     // Both namespaces were looked at, the emptied one too.
     expect([...created.report.notes, ...orphaned.report.notes, ...again.report.notes]).toEqual([]);
@@ -379,15 +373,15 @@ describe('listing our Secrets for the orphan check', () => {
   it('lists only Secrets with our label, metadata without data, and an empty namespace as empty', async () => {
     // Prepare
     const cluster = clusters[0] as string;
-    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
     await applyListRole(cluster);
     await bindListRole(cluster, namespace);
     const api = await createClusterConnector({
-      [cluster]: { kubeconfig: { path: stack().syncKubeconfig, context: cluster } },
+      [cluster]: { kubeconfig: { path: helpers.stack().syncKubeconfig, context: cluster } },
     }).connect(cluster);
     const empty = await api.listManagedSecrets(namespace);
     const data = { password: Buffer.from(value('ord-list').password).toString('base64') };
-    const { core } = adminApis(cluster);
+    const { core } = helpers.adminApis(cluster);
     await core.createNamespacedSecret({
       namespace,
       body: {
@@ -417,8 +411,8 @@ describe('a restart: false backfill', () => {
   it('defers the restarts to the next reconcile, which restarts a consumer without our annotation once', async () => {
     // Prepare: a consumer deployed before the Secret exists (it never carried our annotation).
     const cluster = clusters[0] as string;
-    const namespace = (await freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await adminApis(cluster).apps.createNamespacedDeployment({
+    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace,
       body: deployment('web', 'ord-defer', 'envFrom'),
     });
@@ -441,7 +435,7 @@ describe('a restart: false backfill', () => {
       restarted: [{ kind: 'Deployment', name: 'web' }],
     });
     expect(second.report.results[0]).toMatchObject({ action: 'unchanged', restarted: [] });
-    expect((await findSecret(cluster, namespace, 'ord-defer'))?.metadata?.annotations).not.toHaveProperty(
+    expect((await helpers.findSecret(cluster, namespace, 'ord-defer'))?.metadata?.annotations).not.toHaveProperty(
       RESTART_PENDING_ANNOTATION,
     );
     await expectReplicaSets(cluster, namespace, 2);

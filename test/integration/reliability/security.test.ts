@@ -16,16 +16,6 @@ import { createClusterConnector } from '../../../lib/clusters/connector.js';
 import { parseConfig } from '../../../lib/config/index.js';
 import type { SyncRequest } from '../../../lib/domain/request.js';
 import type { SyncReport } from '../../../lib/sync/types.js';
-import {
-  adminApis,
-  findSecret,
-  freshNamespace,
-  replicaSetsOf,
-  secretsManager,
-  stack,
-  syncKubeConfig,
-  waitFor,
-} from '../../support/stack.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
@@ -42,7 +32,7 @@ interface KubeconfigFile {
 
 /** The sync identity's kubeconfig with `change` applied to stack-1's cluster entry, written to a temp file. */
 function kubeconfigWith(change: (cluster: Record<string, unknown>) => void): string {
-  const file = parse(readFileSync(stack().syncKubeconfig, 'utf8')) as KubeconfigFile;
+  const file = parse(readFileSync(helpers.stack().syncKubeconfig, 'utf8')) as KubeconfigFile;
   for (const entry of file.clusters) if (entry.name === c1) change(entry.cluster);
   return helpers.tempFile('kubeconfig', stringify(file));
 }
@@ -73,7 +63,7 @@ function strangerCa(): string {
 }
 
 async function secretExists(cluster: string, ns: string, name: string): Promise<boolean> {
-  return (await findSecret(cluster, ns, name)) !== undefined;
+  return (await helpers.findSecret(cluster, ns, name)) !== undefined;
 }
 
 async function rotateWith(
@@ -95,9 +85,9 @@ async function rotateWith(
 }
 
 beforeAll(async () => {
-  const info = stack();
+  const info = helpers.stack();
   [c1, c2] = [info.clusters[0] as string, info.clusters[1] as string];
-  namespace = (await freshNamespace([c1, c2], { prefix: 'rel-sec' })).name;
+  namespace = (await helpers.freshNamespace([c1, c2], { prefix: 'rel-sec' })).name;
   const value = { password: `sec-pw-${run}-Wq4`, username: 'app' };
   guard.seed('security secret', value);
   secret = await helpers.createSecret(`rel/sec-${run}`, value);
@@ -141,7 +131,11 @@ describe('TLS verification', () => {
       credentials: async () => ({ accessKeyId: 'AKIDTLS', secretAccessKey: 'not-a-real-key' }),
       eksClient: () => ({
         send: async () => ({
-          cluster: { status: 'ACTIVE', endpoint: stack().servers[c1], certificateAuthority: { data: stranger } },
+          cluster: {
+            status: 'ACTIVE',
+            endpoint: helpers.stack().servers[c1],
+            certificateAuthority: { data: stranger },
+          },
         }),
       }),
     });
@@ -179,7 +173,7 @@ describe('TLS verification', () => {
 
 describe('least privilege', () => {
   it('runs as the eks-secret-sync identity, which may not list Secrets, touch namespaces or read elsewhere', async () => {
-    const kc = syncKubeConfig(c1);
+    const kc = helpers.syncKubeConfig(c1);
     const review = await kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({ body: {} });
     expect(review.status?.userInfo?.username).toBe('eks-secret-sync');
     const authz = kc.makeApiClient(AuthorizationV1Api);
@@ -191,7 +185,7 @@ describe('least privilege', () => {
           },
         })
       ).status?.allowed ?? false;
-    const other = (await freshNamespace([c1], { prefix: 'rel-sec-unbound', bound: false })).name;
+    const other = (await helpers.freshNamespace([c1], { prefix: 'rel-sec-unbound', bound: false })).name;
 
     expect(await can('get', 'secrets', namespace)).toBe(true);
     expect(await can('update', 'secrets', namespace)).toBe(true);
@@ -212,15 +206,15 @@ describe('confinement to the configured namespaces', () => {
     // Prepare: configured namespaces A and B; C and D hold a same-named Secret and a consumer, bound to the sync
     // identity too, so only the sync's own discipline keeps it out.
     const configured = [
-      (await freshNamespace([c1, c2], { prefix: 'rel-sec-in' })).name,
-      (await freshNamespace([c1, c2], { prefix: 'rel-sec-in' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-sec-in' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-sec-in' })).name,
     ];
     const outside = [
-      (await freshNamespace([c1, c2], { prefix: 'rel-sec-out' })).name,
-      (await freshNamespace([c1, c2], { prefix: 'rel-sec-out' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-sec-out' })).name,
+      (await helpers.freshNamespace([c1, c2], { prefix: 'rel-sec-out' })).name,
     ];
     for (const cluster of [c1, c2]) {
-      const { apps, core } = adminApis(cluster);
+      const { apps, core } = helpers.adminApis(cluster);
       for (const ns of [...configured, ...outside]) {
         await apps.createNamespacedDeployment({ namespace: ns, body: deployment('web', 'confined', 'envFrom') });
       }
@@ -238,7 +232,7 @@ describe('confinement to the configured namespaces', () => {
       const out: string[] = [];
       for (const cluster of [c1, c2]) {
         for (const ns of outside) {
-          const { core, apps } = adminApis(cluster);
+          const { core, apps } = helpers.adminApis(cluster);
           out.push(
             (await core.readNamespacedSecret({ namespace: ns, name: 'confined' })).metadata?.resourceVersion ?? '',
           );
@@ -273,7 +267,7 @@ describe('confinement to the configured namespaces', () => {
     await pass({ trigger: 'reconcile', dryRun: false, restart: true });
     await pass({ trigger: 'backfill', dryRun: true, restart: true });
     // A DeleteSecret event is acted on only for a secret Secrets Manager confirms deleted.
-    await secretsManager().send(new DeleteSecretCommand({ SecretId: source.arn, RecoveryWindowInDays: 7 }));
+    await helpers.secretsManager().send(new DeleteSecretCommand({ SecretId: source.arn, RecoveryWindowInDays: 7 }));
     await pass({ trigger: 'rotation', secrets: [source.arn], dryRun: false, restart: true, deleted: true });
 
     // Assess
@@ -292,7 +286,7 @@ describe('confinement to the configured namespaces', () => {
       for (const ns of configured) {
         expect(await secretExists(cluster, ns, 'confined')).toBe(false);
         // Restarted by the backfill and by the rotation, nothing else.
-        await waitFor(async () => (await replicaSetsOf(cluster, ns, 'web')).length === 3, 30_000, 200);
+        await helpers.waitFor(async () => (await helpers.replicaSetsOf(cluster, ns, 'web')).length === 3, 30_000, 200);
       }
     }
   });

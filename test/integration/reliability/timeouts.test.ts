@@ -14,7 +14,6 @@ import { parseConfig } from '../../../lib/config/index.js';
 import { ClusterConnectionError } from '../../../lib/errors.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
-import { findSecret, freshNamespace, stack, syncKubeConfigPath } from '../../support/stack.js';
 import * as helpers from './helpers.js';
 
 const { output, guard, run } = helpers.reliabilityRun();
@@ -29,13 +28,13 @@ function secretValue(label: string): { username: string; password: string } {
 }
 
 async function password(cluster: string, name: string): Promise<string | undefined> {
-  const secret = await findSecret(cluster, namespace, name);
+  const secret = await helpers.findSecret(cluster, namespace, name);
   return secret === undefined ? undefined : Buffer.from(secret.data?.password ?? '', 'base64').toString('utf8');
 }
 
 /** The sync identity's kubeconfig with `cluster` reached at `server`, written to `path` (or a fresh file). */
 function kubeconfigWith(cluster: string, server: string, path?: string): string {
-  const kubeconfig = parse(readFileSync(syncKubeConfigPath(), 'utf8')) as {
+  const kubeconfig = parse(readFileSync(helpers.syncKubeConfigPath(), 'utf8')) as {
     clusters: Array<{ name: string; cluster: { server: string } }>;
   };
   for (const entry of kubeconfig.clusters) if (entry.name === cluster) entry.cluster.server = server;
@@ -68,7 +67,7 @@ async function closedPort(): Promise<number> {
 let proxy: KubeFaultProxy;
 
 beforeAll(async () => {
-  const info = stack();
+  const info = helpers.stack();
   [c1, c2] = [info.clusters[0] as string, info.clusters[1] as string];
   const pki = join(info.stackDir, 'pki');
   proxy = await startKubeFaultProxy(info.servers[c2] as string, {
@@ -76,7 +75,7 @@ beforeAll(async () => {
     cert: readFileSync(join(pki, 'serving.crt')),
     ca: readFileSync(info.caFile),
   });
-  namespace = (await freshNamespace([c1, c2], { prefix: 'rel-time' })).name;
+  namespace = (await helpers.freshNamespace([c1, c2], { prefix: 'rel-time' })).name;
 });
 
 afterAll(async () => {
@@ -243,7 +242,7 @@ describe('a cluster that moved while the container is warm', () => {
     const unreachable = (before.error?.report as helpers.Report | undefined)?.results.find((r) => r.cluster === c2);
 
     // Act: the kubeconfig now points at the cluster's new address; the same warm handler gets the event again.
-    kubeconfigWith(c2, stack().servers[c2] as string, path);
+    kubeconfigWith(c2, helpers.stack().servers[c2] as string, path);
     const after = await helpers.invoke(handler, event);
     guard.collect(after.result);
 
@@ -267,7 +266,7 @@ describe('a Secrets Manager endpoint that accepts and never answers', () => {
   it('fails the pass with a retryable SourceError once the SDK attempts time out, and writes nothing', async () => {
     // Prepare
     const secret = await helpers.createSecret(`rel/time-${run}/sm-silent`, secretValue('sm-silent'));
-    const smProxy = await startFaultProxy(stack().aws.endpoint);
+    const smProxy = await startFaultProxy(helpers.stack().aws.endpoint);
     // The SDK resolves its endpoint lazily: keep the variable until the invocation is over.
     process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = smProxy.url;
     const handler = await helpers.loadFunction(
