@@ -9,6 +9,7 @@ import { renderTable } from '../../lib/cli/table.js';
 import { parseConfig } from '../../lib/config/index.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
+import { emptyReport } from '../../lib/sync/stages/report.js';
 import type { SyncReport } from '../../lib/sync/types.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
@@ -25,26 +26,7 @@ syncs:
 `;
 
 function report(overrides: Partial<SyncReport> = {}): SyncReport {
-  return {
-    trigger: 'backfill',
-    dryRun: false,
-    sources: [],
-    results: [],
-    summary: {
-      created: 0,
-      updated: 0,
-      unchanged: 0,
-      deleted: 0,
-      retained: 0,
-      orphaned: 0,
-      skipped: 0,
-      failed: 0,
-      restarts: 0,
-    },
-    durationMs: 1234,
-    notes: [],
-    ...overrides,
-  };
+  return { ...emptyReport({ trigger: 'backfill', dryRun: false }), durationMs: 1234, ...overrides };
 }
 
 /** Captures output; the engine is a fake that records its request and returns `result`. */
@@ -319,34 +301,31 @@ describe('runCli requests', () => {
     return out.requests[0];
   }
 
-  it('plan without filters is a dry-run reconcile', async () => {
-    expect(await requestFor(['plan'])).toEqual({
-      trigger: 'reconcile',
-      dryRun: true,
-      restart: true,
-      origin: 'cli plan',
-    });
-  });
-
-  it('plan with filters is a dry-run backfill', async () => {
-    expect(await requestFor(['plan', '--secret', 'demo/app-db', '--namespace', 'payments'])).toEqual({
-      trigger: 'backfill',
-      secrets: ['demo/app-db'],
-      namespaces: ['payments'],
-      dryRun: true,
-      restart: true,
-      origin: 'cli plan',
-    });
-  });
-
-  it('backfill passes filters, --no-restart and --dry-run', async () => {
-    expect(await requestFor(['backfill', '--cluster', 'alpha', '--no-restart', '--dry-run'])).toEqual({
-      trigger: 'backfill',
-      clusters: ['alpha'],
-      dryRun: true,
-      restart: false,
-      origin: 'cli backfill',
-    });
+  it.each([
+    {
+      title: 'plan without filters is a dry-run reconcile',
+      argv: ['plan'],
+      request: { trigger: 'reconcile', dryRun: true, restart: true, origin: 'cli plan' },
+    },
+    {
+      title: 'plan with filters is a dry-run backfill',
+      argv: ['plan', '--secret', 'demo/app-db', '--namespace', 'payments'],
+      request: {
+        trigger: 'backfill',
+        secrets: ['demo/app-db'],
+        namespaces: ['payments'],
+        dryRun: true,
+        restart: true,
+        origin: 'cli plan',
+      },
+    },
+    {
+      title: 'backfill passes filters, --no-restart and --dry-run',
+      argv: ['backfill', '--cluster', 'alpha', '--no-restart', '--dry-run'],
+      request: { trigger: 'backfill', clusters: ['alpha'], dryRun: true, restart: false, origin: 'cli backfill' },
+    },
+  ])('$title', async ({ argv, request }) => {
+    expect(await requestFor(argv)).toEqual(request);
   });
 
   it('reconcile --dry-run is a dry run', async () => {
