@@ -21,6 +21,18 @@ function variant(file: string, edit: (event: EventJson) => void): unknown {
   return event;
 }
 
+/** The fixture with `detail.eventName` set to `name` parses as ignored: not a change of the live value. */
+function expectIgnored(file: string, name: string): void {
+  const event = variant(file, (e) => {
+    e.detail.eventName = name;
+  });
+  expect(parseSecretEvent(event)).toEqual({
+    kind: 'ignore',
+    secretId: ARN,
+    reason: `${name}: not a change of the live value`,
+  });
+}
+
 function parseError(event: unknown): InputError {
   try {
     parseSecretEvent(event);
@@ -153,14 +165,7 @@ describe('parseSecretEvent', () => {
     });
 
     it.each(['RotateSecret', 'CreateSecret', 'TagResource'])('ignores %s', (name) => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
-        e.detail.eventName = name;
-      });
-      expect(parseSecretEvent(event)).toEqual({
-        kind: 'ignore',
-        secretId: ARN,
-        reason: `${name}: not a change of the live value`,
-      });
+      expectIgnored('cloudtrail-put-secret-value.json', name);
     });
 
     it('takes versionId from responseElements when present', () => {
@@ -242,14 +247,7 @@ describe('parseSecretEvent', () => {
     });
 
     it.each(['RotationStarted', 'RotationFailed', 'RotationAbandoned'])('ignores %s', (name) => {
-      const event = variant('service-event-rotation-succeeded.json', (e) => {
-        e.detail.eventName = name;
-      });
-      expect(parseSecretEvent(event)).toEqual({
-        kind: 'ignore',
-        secretId: ARN,
-        reason: `${name}: not a change of the live value`,
-      });
+      expectIgnored('service-event-rotation-succeeded.json', name);
     });
 
     it('rejects RotationSucceeded without a secret id', () => {
