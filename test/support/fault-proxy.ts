@@ -75,6 +75,17 @@ export async function listenOnLoopback(server: Server, what: string, port = 0): 
   return address.port;
 }
 
+/** The request options that send `req` on to `upstream` as it came: same method, path and headers but `host`. */
+export function upstreamRequest(req: IncomingMessage, upstream: URL): RequestOptions {
+  return {
+    host: upstream.hostname,
+    port: upstream.port,
+    method: req.method,
+    path: req.url,
+    headers: { ...req.headers, host: upstream.host },
+  };
+}
+
 /** Relays `req` to `upstream` (HTTP, or HTTPS when `send` is https' request) and its answer back, unchanged. */
 function relay(
   req: IncomingMessage,
@@ -83,20 +94,10 @@ function relay(
   upstream: URL,
   options: Pick<RequestOptions, 'agent'> & { ca?: Buffer } = {},
 ): void {
-  const forward = send(
-    {
-      ...options,
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers, host: upstream.host },
-    },
-    (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    },
-  );
+  const forward = send({ ...options, ...upstreamRequest(req, upstream) }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
   forward.on('error', () => res.destroy());
   req.pipe(forward);
 }

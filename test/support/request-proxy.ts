@@ -10,7 +10,7 @@ import {
   request as httpsRequest,
 } from 'node:https';
 import type { Socket } from 'node:net';
-import { listenOnLoopback } from './fault-proxy.js';
+import { listenOnLoopback, upstreamRequest } from './fault-proxy.js';
 
 /** One HTTP request seen by the Kubernetes request proxy, numbered in arrival order across all its clusters. */
 export interface ProxiedRequest {
@@ -103,25 +103,15 @@ export async function startKubeRequestProxy(opts: {
         req.resume();
         return;
       }
-      const forward = httpsRequest(
-        {
-          agent: upstreamAgent,
-          host: upstream.hostname,
-          port: upstream.port,
-          method: req.method,
-          path: req.url,
-          headers: { ...req.headers, host: upstream.host },
-        },
-        (answer) => {
-          if (decision.action === 'forward-then-hold') {
-            answer.resume();
-            answer.on('end', decision.answered);
-            return;
-          }
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
+      const forward = httpsRequest({ agent: upstreamAgent, ...upstreamRequest(req, upstream) }, (answer) => {
+        if (decision.action === 'forward-then-hold') {
+          answer.resume();
+          answer.on('end', decision.answered);
+          return;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
       forward.on('error', () => res.destroy());
       res.on('error', () => undefined);
       req.pipe(forward);
