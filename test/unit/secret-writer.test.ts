@@ -30,6 +30,11 @@ describe('upsertSecret', () => {
     api = new FakeKubeApi('a', { namespaces: ['app'] });
   });
 
+  /** Seeds app/db as a Secret we manage (our label) with the given data and annotations. */
+  function seedManaged(fields: Omit<Parameters<FakeKubeApi['seedSecret']>[0], 'namespace' | 'name' | 'labels'>) {
+    api.seedSecret({ namespace: 'app', name: 'db', labels: managed(), ...fields });
+  }
+
   it('creates a missing Secret with our label, hash and restart-pending marker', async () => {
     // Prepare
     const want = desired({ user: 'u', password: 'p' });
@@ -221,11 +226,8 @@ describe('upsertSecret', () => {
     ])('is refused, naming both, and never written (%s)', async (_l, options) => {
       // Prepare
       const want = desired({ a: '1' });
-      api.seedSecret({
-        namespace: 'app',
-        name: 'db',
+      seedManaged({
         data: want.data,
-        labels: managed(),
         annotations: { [SOURCE_ANNOTATION]: other, [HASH_ANNOTATION]: want.hash },
       });
 
@@ -241,12 +243,7 @@ describe('upsertSecret', () => {
 
     it("is refused when an older version recorded another secret's name", async () => {
       // Prepare
-      api.seedSecret({
-        namespace: 'app',
-        name: 'db',
-        labels: managed(),
-        annotations: { [SOURCE_ANNOTATION]: 'app/dbx' },
-      });
+      seedManaged({ annotations: { [SOURCE_ANNOTATION]: 'app/dbx' } });
 
       // Act
       const error = await rejection(upsertSecret(api, desired({ a: '1' }), OPTIONS));
@@ -260,11 +257,8 @@ describe('upsertSecret', () => {
     it('accepts the name an older version recorded for the same secret and rewrites it to the ARN, restarting nothing', async () => {
       // Prepare
       const want = desired({ a: '1' });
-      api.seedSecret({
-        namespace: 'app',
-        name: 'db',
+      seedManaged({
         data: want.data,
-        labels: managed(),
         annotations: { ...want.annotations, [SOURCE_ANNOTATION]: 'app/db' },
       });
 
