@@ -28,13 +28,13 @@ export function withProgress(
 ): { source: SecretSource; clusters: ClusterConnector } {
   return {
     source: {
-      getCurrent: (id) => {
-        progress(`reading secret "${id}" from Secrets Manager...`);
-        return source.getCurrent(id);
-      },
-      getMany: (ids) => {
-        progress(`reading ${ids.length} secrets from Secrets Manager...`);
-        return source.getMany(ids);
+      read: (ids) => {
+        progress(
+          ids.length === 1
+            ? `reading secret "${ids[0]}" from Secrets Manager...`
+            : `reading ${ids.length} secrets from Secrets Manager...`,
+        );
+        return source.read(ids);
       },
       list: (filter) => {
         progress(`listing secrets with ${describeFilter(filter)}...`);

@@ -158,8 +158,16 @@ function matchesFilter(ref: SecretRef, filter: SecretFilter): boolean {
   return Object.entries(filter.tags ?? {}).every(([key, value]) => ref.tags[key] === value);
 }
 
+/** The `SecretSource` port plus the two reads `read` chooses between (exposed for the adapter's own tests). */
+export interface SecretsManagerSource extends SecretSource {
+  /** GetSecretValue(VersionStage=AWSCURRENT). Throws SyncError (`SecretNotFound`, `SourceError`). */
+  getCurrent(id: string): Promise<SecretValue>;
+  /** Batched reads (BatchGetSecretValue, 20 per call); each id maps to its value or its own error. */
+  getMany(ids: readonly string[]): Promise<Map<string, SecretValue | Error>>;
+}
+
 /** Builds the `SecretSource` port over a Secrets Manager client (built once by the entry point). */
-export function createSecretsManagerSource(client: SecretsManagerSender): SecretSource {
+export function createSecretsManagerSource(client: SecretsManagerSender): SecretsManagerSource {
   async function getCurrent(id: string): Promise<SecretValue> {
     let output: GetSecretValueCommandOutput;
     try {
@@ -250,6 +258,16 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return results;
   }
 
+  // One secret (the usual rotation) is one GetSecretValue: a batch of one would cost the same call and add its
+  // fallback paths for nothing.
+  async function read(ids: readonly string[]): Promise<Map<string, SecretValue | Error>> {
+    const distinct = [...new Set(ids)];
+    if (distinct.length !== 1) return getMany(distinct);
+    const results = new Map<string, SecretValue | Error>();
+    await readEach(distinct, results);
+    return results;
+  }
+
   async function list(filter: SecretFilter): Promise<SecretRef[]> {
     const filters = listFilters(filter);
     const refs: SecretRef[] = [];
@@ -302,5 +320,5 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return stages.find(([, labels]) => labels.includes(AWSCURRENT))?.[0];
   }
 
-  return { getCurrent, getMany, list, describe, currentVersionId };
+  return { read, getCurrent, getMany, list, describe, currentVersionId };
 }

@@ -105,10 +105,10 @@ export function deadlineSource(source: SecretSource, deadline: PassDeadline): Se
     deadline.guard(call, () => new DeadlineExceededError(step, { object }));
   const secret = (id: string) => `secret "${id}"`;
   return {
-    getCurrent: (id) => guard('read source secret', secret(id), () => source.getCurrent(id)),
-    getMany: async (ids) => {
+    read: async (ids) => {
       try {
-        return await guard('read source secret', `${ids.length} secrets`, () => source.getMany(ids));
+        const object = ids.length === 1 ? secret(ids[0] as string) : `${ids.length} secrets`;
+        return await guard('read source secret', object, () => source.read(ids));
       } catch (error) {
         if (!(error instanceof DeadlineExceededError)) throw error;
         return new Map(ids.map((id) => [id, new DeadlineExceededError('read source secret', { object: secret(id) })]));

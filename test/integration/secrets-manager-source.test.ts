@@ -119,6 +119,27 @@ describe('Secrets Manager source against moto', () => {
       expect(results.get(missing)).toMatchObject({ code: 'SecretNotFound' });
     });
 
+    it('read() sends one GetSecretValue for one id, BatchGetSecretValue for several, and never throws', async () => {
+      // Prepare
+      const missing = `${PREFIX}/many/missing`;
+      const one = recording();
+      const several = recording();
+      const absent = recording();
+
+      // Act
+      const single = await createSecretsManagerSource(one.sender).read([names[0] as string, names[0] as string]);
+      const many = await createSecretsManagerSource(several.sender).read(names.slice(0, 3));
+      const gone = await createSecretsManagerSource(absent.sender).read([missing]);
+
+      // Assess
+      expect(one.sent).toEqual(['GetSecretValueCommand']);
+      expect((single.get(names[0] as string) as SecretValue).secretString).toBe('value-0');
+      expect(several.sent).toEqual(['BatchGetSecretValueCommand']);
+      expect([...many.values()].map((v) => (v as SecretValue).secretString)).toEqual(['value-0', 'value-1', 'value-2']);
+      expect(absent.sent).toEqual(['GetSecretValueCommand']);
+      expect(gone.get(missing)).toMatchObject({ code: 'SecretNotFound' });
+    });
+
     it('falls back to GetSecretValue per id when BatchGetSecretValue is refused', async () => {
       // Prepare: an IAM policy without secretsmanager:BatchGetSecretValue, simulated in front of moto.
       const denied = Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client' });

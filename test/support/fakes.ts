@@ -7,7 +7,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/domain/names.js';
 import { refersTo } from '../../lib/domain/secret-id.js';
-import { SyncError } from '../../lib/errors.js';
+import { SyncError, toSyncError } from '../../lib/errors.js';
 import type { KubeCall } from '../../lib/sync/calls/decorate.js';
 import type {
   ClusterConnector,
@@ -541,6 +541,14 @@ export class FakeSecretSource implements SecretSource {
   restore(name: string): void {
     const stored = this.secrets.get(name);
     if (stored !== undefined) delete stored.deletedDate;
+  }
+
+  /** The port's read, choosing as the adapter does: `getCurrent` for one id, `getMany` for several (both counted). */
+  async read(ids: readonly string[]): Promise<Map<string, SecretValue | Error>> {
+    const distinct = [...new Set(ids)];
+    if (distinct.length !== 1) return this.getMany(distinct);
+    const id = distinct[0] as string;
+    return new Map([[id, await this.getCurrent(id).catch((e: unknown) => toSyncError(e))]]);
   }
 
   getCurrent(id: string): Promise<SecretValue> {

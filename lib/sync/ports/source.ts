@@ -30,10 +30,11 @@ export interface SecretFilter {
 
 /** Secrets Manager behind a port. Every read is at AWSCURRENT; values are never cached across calls. */
 export interface SecretSource {
-  /** GetSecretValue(VersionStage=AWSCURRENT). Throws SyncError (`SecretNotFound`, `SourceError`). */
-  getCurrent(id: string): Promise<SecretValue>;
-  /** Batched reads (BatchGetSecretValue, 20 per call); each id maps to its value or its own error. */
-  getMany(ids: readonly string[]): Promise<Map<string, SecretValue | Error>>;
+  /**
+   * Reads each id at AWSCURRENT; each maps to its value or its own error (never a throw). The adapter picks the
+   * calls: GetSecretValue for one id, BatchGetSecretValue (20 per call) for several.
+   */
+  read(ids: readonly string[]): Promise<Map<string, SecretValue | Error>>;
   /** ListSecrets with name-prefix and tag filters (all pages). */
   list(filter: SecretFilter): Promise<SecretRef[]>;
   /** DescribeSecret: identity and tags, no value. Throws SyncError `SecretNotFound`. */

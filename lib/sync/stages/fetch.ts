@@ -19,19 +19,13 @@ export interface Fetched {
 }
 
 /**
- * Reads each distinct source secret of `bindings` once at AWSCURRENT (batched when there are several). `versionId`
+ * Reads each distinct source secret of `bindings` once at AWSCURRENT (the adapter batches several). `versionId`
  * is the version the event announced: a note says when AWSCURRENT has moved past it.
  */
 export async function fetchValues(pass: Pass, bindings: Binding[], versionId: string | undefined): Promise<Fetched> {
   const { source, request } = pass;
   const ids = [...new Set(bindings.map((b) => b.fetchId))];
-  let values: Map<string, SecretValue | Error>;
-  if (ids.length === 1) {
-    const id = ids[0] as string;
-    values = new Map([[id, await source.getCurrent(id).catch((e: unknown) => toSyncError(e))]]);
-  } else {
-    values = await source.getMany(ids);
-  }
+  const values = await source.read(ids);
   const sources: SourceEntry[] = [];
   const notes: string[] = [];
   for (const id of ids) {
