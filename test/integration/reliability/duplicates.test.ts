@@ -99,6 +99,24 @@ async function expectOneRestartEach(before: Map<string, Revisions>): Promise<voi
   for (const c of clusters) expect(settled.get(c), c).toEqual(expected(c));
 }
 
+/**
+ * Each cluster's Secret changed once (watched), the reports together updated it once and restarted both consumers
+ * once, and the cluster shows one new revision of each.
+ */
+async function expectWrittenAndRestartedOnce(
+  watches: Map<string, SecretWatch>,
+  reports: helpers.Report[],
+  before: Map<string, Revisions>,
+): Promise<void> {
+  const counts = tally(reports);
+  for (const cluster of clusters) {
+    expect(watches.get(cluster)?.dataChanges, cluster).toBe(1);
+    expect(counts.get(cluster)?.updated, cluster).toBe(1);
+    expect(counts.get(cluster)?.restarted.sort(), cluster).toEqual(['Deployment/web', 'StatefulSet/db']);
+  }
+  await expectOneRestartEach(before);
+}
+
 /** Watches the Secret in every cluster while `act` runs; returns per-cluster counts. */
 async function watched(act: () => Promise<void>): Promise<Map<string, SecretWatch>> {
   const watches = new Map(
@@ -201,13 +219,7 @@ describe('the same event delivered again and again', () => {
       reports = await Promise.all(Array.from({ length: N }, () => deliver(handler, event)));
     });
 
-    const counts = tally(reports);
-    for (const cluster of clusters) {
-      expect(watches.get(cluster)?.dataChanges, cluster).toBe(1);
-      expect(counts.get(cluster)?.updated, cluster).toBe(1);
-      expect(counts.get(cluster)?.restarted.sort(), cluster).toEqual(['Deployment/web', 'StatefulSet/db']);
-    }
-    await expectOneRestartEach(before);
+    await expectWrittenAndRestartedOnce(watches, reports, before);
   });
 
   it(`writes once and restarts once when delivered to ${N} containers at once`, async () => {
@@ -221,13 +233,7 @@ describe('the same event delivered again and again', () => {
       reports = await Promise.all(containers.map((h) => deliver(h, event)));
     });
 
-    const counts = tally(reports);
-    for (const cluster of clusters) {
-      expect(watches.get(cluster)?.dataChanges, cluster).toBe(1);
-      expect(counts.get(cluster)?.updated, cluster).toBe(1);
-      expect(counts.get(cluster)?.restarted.sort(), cluster).toEqual(['Deployment/web', 'StatefulSet/db']);
-    }
-    await expectOneRestartEach(before);
+    await expectWrittenAndRestartedOnce(watches, reports, before);
   });
 
   it('writes once and restarts once when three event families announce the same rotation at once', async () => {
@@ -262,13 +268,7 @@ describe('the same event delivered again and again', () => {
       reports = await Promise.all([base, cloudTrail, service, base, cloudTrail].map((e) => deliver(handler, e)));
     });
 
-    const counts = tally(reports);
-    for (const cluster of clusters) {
-      expect(watches.get(cluster)?.dataChanges, cluster).toBe(1);
-      expect(counts.get(cluster)?.updated, cluster).toBe(1);
-      expect(counts.get(cluster)?.restarted.sort(), cluster).toEqual(['Deployment/web', 'StatefulSet/db']);
-    }
-    await expectOneRestartEach(before);
+    await expectWrittenAndRestartedOnce(watches, reports, before);
   });
 });
 
