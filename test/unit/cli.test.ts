@@ -239,17 +239,7 @@ describe('runCli exit codes', () => {
           error: { code: 'Forbidden', message: 'forbidden: create secrets in payments' },
         },
       ],
-      summary: {
-        created: 0,
-        updated: 1,
-        unchanged: 0,
-        deleted: 0,
-        retained: 0,
-        orphaned: 0,
-        skipped: 0,
-        failed: 1,
-        restarts: 0,
-      },
+      summary: { ...report().summary, updated: 1, failed: 1 },
     });
     const { io, out } = harness(dir, failed);
 
@@ -549,17 +539,7 @@ syncs:
           error: { code: 'ClusterUnavailable', message: 'cluster "b": connect ETIMEDOUT' },
         },
       ],
-      summary: {
-        created: 0,
-        updated: 1,
-        unchanged: 0,
-        deleted: 0,
-        retained: 0,
-        orphaned: 0,
-        skipped: 0,
-        failed: 1,
-        restarts: 1,
-      },
+      summary: { ...report().summary, updated: 1, failed: 1, restarts: 1 },
     });
 
     // Act
