@@ -1,6 +1,6 @@
 /** Assertions shared by unit and integration tests. */
 import { expect } from 'vitest';
-import { SyncError } from '../../lib/errors.js';
+import { InputError, SyncError } from '../../lib/errors.js';
 
 /** Awaits a promise that must reject with a SyncError and returns that error (fails the test otherwise). */
 export async function rejection(promise: Promise<unknown>): Promise<SyncError> {
@@ -10,4 +10,16 @@ export async function rejection(promise: Promise<unknown>): Promise<SyncError> {
   );
   expect(error).toBeInstanceOf(SyncError);
   return error as SyncError;
+}
+
+/** Runs `parse`, which must throw an InputError with `code`, and returns that error (fails the test otherwise). */
+export function inputErrorOf(parse: () => unknown, code: 'InvalidEvent' | 'InvalidInput'): InputError {
+  try {
+    parse();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).code).toBe(code);
+    return error as InputError;
+  }
+  throw new Error(`expected ${code}, but nothing was thrown`);
 }

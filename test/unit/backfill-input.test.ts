@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../lib/errors.js';
 import { parseBackfillInput, reconcileRequest } from '../../lib/events/index.js';
+import { inputErrorOf } from '../support/assertions.js';
 
 function inputError(input: unknown): string {
-  try {
-    parseBackfillInput(input);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).code).toBe('InvalidInput');
-    return (error as InputError).message;
-  }
-  throw new Error('expected parseBackfillInput to throw');
+  return inputErrorOf(() => parseBackfillInput(input), 'InvalidInput').message;
 }
 
 describe('parseBackfillInput', () => {

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../lib/errors.js';
+import type { InputError } from '../../lib/errors.js';
 import { type ParsedEvent, parseSecretEvent, rotationRequest, toSyncRequest } from '../../lib/events/index.js';
+import { inputErrorOf } from '../support/assertions.js';
 
 const EVENTS_DIR = join(import.meta.dirname, '../../events');
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:demo/app-db-Xk3p9Q';
@@ -34,14 +35,7 @@ function expectIgnored(file: string, name: string): void {
 }
 
 function parseError(event: unknown): InputError {
-  try {
-    parseSecretEvent(event);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).code).toBe('InvalidEvent');
-    return error as InputError;
-  }
-  throw new Error('expected parseSecretEvent to throw');
+  return inputErrorOf(() => parseSecretEvent(event), 'InvalidEvent');
 }
 
 const expected: Record<string, ParsedEvent | { error: RegExp }> = {
