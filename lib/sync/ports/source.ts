@@ -35,7 +35,10 @@ export interface SecretSource {
    * calls: GetSecretValue for one id, BatchGetSecretValue (20 per call) for several.
    */
   read(ids: readonly string[]): Promise<Map<string, SecretValue | Error>>;
-  /** ListSecrets with name-prefix and tag filters (all pages). */
+  /**
+   * ListSecrets (all pages): exactly the live secrets whose name starts with `namePrefix` and that carry every tag
+   * of `tags`. The adapter owns the match: AWS's own filters are looser (prefix per word, tag keys and values apart).
+   */
   list(filter: SecretFilter): Promise<SecretRef[]>;
   /** DescribeSecret: identity and tags, no value. Throws SyncError `SecretNotFound`. */
   describe(id: string): Promise<SecretRef>;

@@ -22,6 +22,7 @@ function tagsMatch(wanted: Record<string, string> | undefined, tags: Record<stri
   return Object.entries(wanted ?? {}).every(([k, v]) => tags[k] === v);
 }
 
+/** A described secret (an event's or a backfill's id) against a selector; listings are matched by the source. */
 function selectorMatches(source: SourceConfig, ref: SecretRef): boolean {
   if ('secret' in source) return false;
   const prefixOk = !('namePrefix' in source) || ref.name.startsWith(source.namePrefix);
@@ -145,11 +146,8 @@ export async function resolveSecrets(pass: Pass): Promise<Resolved> {
         add(index, { fetchId: id, name: defaultName(id) });
         continue;
       }
-      const refs = await list(sync.source);
-      if (refs === undefined) continue;
-      for (const ref of refs) {
-        if (selectorMatches(sync.source, ref)) add(index, { fetchId: ref.arn, name: ref.name });
-      }
+      // The source's list() is the selector's exact match (the port's contract); it is not filtered again here.
+      for (const ref of (await list(sync.source)) ?? []) add(index, { fetchId: ref.arn, name: ref.name });
     }
     return { resolved, sources, notes };
   }
@@ -237,9 +235,7 @@ export async function planPeers(
     if (!overlaps) continue;
     const refs = await list(sync.source);
     if (refs === undefined) continue;
-    const others = refs.filter(
-      (ref) => selectorMatches(sync.source, ref) && !mine.some((s) => s.fetchId === ref.arn || s.name === ref.name),
-    );
+    const others = refs.filter((ref) => !mine.some((s) => s.fetchId === ref.arn || s.name === ref.name));
     if (others.length > 0)
       peers.set(
         index,
