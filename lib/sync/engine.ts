@@ -13,8 +13,8 @@ import { reconcileOrphans } from './orphans.js';
 import type { EngineLog, Pass, PassRequest } from './pass.js';
 import { planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
-import type { SecretSource, SecretValue } from './ports/source.js';
-import { confirmDeleted, fetchValues } from './stages/fetch.js';
+import type { SecretSource } from './ports/source.js';
+import { confirmDeleted, fetchValues, goneReads, type Reads } from './stages/fetch.js';
 import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/report.js';
 import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
@@ -117,18 +117,20 @@ async function runPass(pass: Pass): Promise<SyncReport> {
   });
   if (bindings.length > 0) {
     const confirmed = request.deleted ? await confirmDeleted(pass, bindings) : { bindings, results: [] };
-    let values = new Map<string, SecretValue | Error>();
-    if (!request.deleted) {
+    let reads: Reads;
+    if (request.deleted) {
+      reads = goneReads(confirmed.bindings);
+    } else {
       const fetched = await fetchValues(pass, bindings, request.versionId);
-      values = fetched.values;
+      reads = fetched;
       report.sources.push(...fetched.sources);
       report.notes.push(...fetched.notes);
     }
     for (const result of confirmed.results) log.result?.(result);
-    report.results = [...confirmed.results, ...(await applyBindings(pass, confirmed.bindings, values))];
+    report.results = [...confirmed.results, ...(await applyBindings(pass, confirmed.bindings, reads))];
     if (!request.deleted && !request.dryRun) {
       const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
-      const settled = await settle(pass, bindings, values, {
+      const settled = await settle(pass, bindings, reads, {
         results: report.results,
         sources: report.sources,
         notes: [],

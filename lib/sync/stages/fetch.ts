@@ -11,11 +11,24 @@ import { baseResult, errorOf, type SourceEntry } from './report.js';
 /** DescribeSecret calls in flight while checking versions or deletions. */
 export const VERSION_CHECK_CONCURRENCY = 8;
 
-/** Each secret's value or its own error, the report's source entries for them, and notes. */
-export interface Fetched {
-  values: Map<string, SecretValue | Error>;
+/** A pass's reads, checked once: the later stages look ids up here and never test a value for an error again. */
+export interface Reads {
+  values: ReadonlyMap<string, SecretValue>;
+  /** Every id whose read failed, with its error (also the ones in `gone`). */
+  failures: ReadonlyMap<string, Error>;
+  /** Sources that no longer exist: their bindings follow the deletion policy instead of a sync. */
+  gone: ReadonlySet<string>;
+}
+
+/** The reads, the report's source entries for them, and notes. */
+export interface Fetched extends Reads {
   sources: SourceEntry[];
   notes: string[];
+}
+
+/** The reads of a DeleteSecret pass: nothing is read, every confirmed binding's source is gone. */
+export function goneReads(bindings: readonly Binding[]): Reads {
+  return { values: new Map(), failures: new Map(), gone: new Set(bindings.map((b) => b.fetchId)) };
 }
 
 /**
@@ -25,29 +38,38 @@ export interface Fetched {
 export async function fetchValues(pass: Pass, bindings: Binding[], versionId: string | undefined): Promise<Fetched> {
   const { source, request } = pass;
   const ids = [...new Set(bindings.map((b) => b.fetchId))];
-  const values = await source.read(ids);
+  const read = await source.read(ids);
+  const values = new Map<string, SecretValue>();
+  const failures = new Map<string, Error>();
+  const gone = new Set<string>();
   const sources: SourceEntry[] = [];
   const notes: string[] = [];
   for (const id of ids) {
-    const value = values.get(id);
+    const value = read.get(id);
     if (value === undefined || value instanceof Error) {
-      if (sourceGone(request, value)) sources.push({ id, deleted: true });
-      else sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
+      if (value !== undefined) failures.set(id, value);
+      if (sourceGone(request, value)) {
+        gone.add(id);
+        sources.push({ id, deleted: true });
+      } else {
+        sources.push({ id, error: errorOf(value ?? new Error('no value returned')) });
+      }
       continue;
     }
+    values.set(id, value);
     sources.push({ id, arn: value.arn, versionId: value.versionId });
     if (versionId !== undefined && value.versionId !== versionId) {
       notes.push(`event version ${versionId} of "${id}" is no longer AWSCURRENT; synced version ${value.versionId}`);
     }
   }
-  return { values, sources, notes };
+  return { values, failures, gone, sources, notes };
 }
 
 /**
  * The source secret no longer exists: a DeleteSecret event, or a reconcile that finds it deleted or scheduled for
  * deletion. Then the deletion policy applies instead of a sync.
  */
-export function sourceGone(request: SyncRequest, value: SecretValue | Error | undefined): boolean {
+function sourceGone(request: SyncRequest, value: SecretValue | Error | undefined): boolean {
   if (request.deleted) return true;
   return request.trigger === 'reconcile' && value instanceof SyncError && value.code === 'SecretNotFound';
 }

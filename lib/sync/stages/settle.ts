@@ -5,7 +5,7 @@ import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
 import type { SecretValue } from '../ports/source.js';
 import type { BindingResult } from '../types.js';
-import { fetchValues, VERSION_CHECK_CONCURRENCY } from './fetch.js';
+import { fetchValues, type Reads, VERSION_CHECK_CONCURRENCY } from './fetch.js';
 import { errorOf, failSource, type SourceEntry } from './report.js';
 import { applyBindings } from './write.js';
 
@@ -30,22 +30,13 @@ export interface Settled {
  * new results (re-applied bindings merged in, unconfirmed ones failed), the source entries with the versions
  * synced, and the notes it adds; nothing it is given is modified.
  */
-export async function settle(
-  pass: Pass,
-  bindings: Binding[],
-  read: ReadonlyMap<string, SecretValue | Error>,
-  written: Settled,
-): Promise<Settled> {
+export async function settle(pass: Pass, bindings: Binding[], read: Reads, written: Settled): Promise<Settled> {
   const { source, request } = pass;
-  const values = new Map(read);
+  const values = new Map(read.values);
   const report: Settled = {
     results: written.results.map((r) => ({ ...r })),
     sources: written.sources.map((s) => ({ ...s })),
     notes: [],
-  };
-  const readOk = (id: string) => {
-    const read = values.get(id);
-    return read !== undefined && !(read instanceof Error);
   };
   let pending = [
     ...new Set(
@@ -54,12 +45,11 @@ export async function settle(
           (r) =>
             r.action === 'created' ||
             r.action === 'updated' ||
-            (request.versionId !== undefined &&
-              (values.get(r.source) as SecretValue | undefined)?.versionId !== request.versionId),
+            (request.versionId !== undefined && values.get(r.source)?.versionId !== request.versionId),
         )
         .map((r) => r.source),
     ),
-  ].filter(readOk);
+  ].filter((id) => values.has(id));
   for (let round = 0; pending.length > 0; round++) {
     const checks = await mapLimit(pending, VERSION_CHECK_CONCURRENCY, async (id) => {
       const read = (values.get(id) as SecretValue).versionId;
@@ -100,15 +90,16 @@ export async function settle(
       return report;
     }
     // The values only: their source entries are updated below.
-    const { values: fresh } = await fetchValues(
+    const fresh = await fetchValues(
       pass,
       bindings.filter((b) => moved.includes(b.fetchId)),
       undefined,
     );
     for (const id of moved) {
-      const value = fresh.get(id);
-      if (value === undefined || value instanceof Error) {
-        const reason = value === undefined ? 'no value returned' : errorOf(value).message;
+      const value = fresh.values.get(id);
+      if (value === undefined) {
+        const failure = fresh.failures.get(id);
+        const reason = failure === undefined ? 'no value returned' : errorOf(failure).message;
         failSource(report.results, id, `"${id}" moved to a newer version that could not be read: ${reason}`);
         continue;
       }
@@ -117,11 +108,11 @@ export async function settle(
       if (entry !== undefined) entry.versionId = value.versionId;
       report.notes.push(`secret "${id}" moved to version ${value.versionId} during the pass; synced that`);
     }
-    pending = moved.filter((id) => !(fresh.get(id) instanceof Error) && fresh.get(id) !== undefined);
+    pending = moved.filter((id) => fresh.values.has(id));
     const again = await applyBindings(
       pass,
       bindings.filter((b) => pending.includes(b.fetchId)),
-      values,
+      { values, failures: new Map(), gone: new Set() },
       false,
     );
     const key = (r: BindingResult) => `${r.cluster}/${r.namespace}/${r.secret}`;

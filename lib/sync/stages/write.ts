@@ -7,11 +7,10 @@ import { groupBy, mapLimit } from '../concurrency.js';
 import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
 import type { KubeApi } from '../ports/kube.js';
-import type { SecretValue } from '../ports/source.js';
 import { type DesiredSecret, renderSecret } from '../render.js';
 import type { BindingResult } from '../types.js';
 import { deleteNamespace } from './delete.js';
-import { sourceGone } from './fetch.js';
+import type { Reads } from './fetch.js';
 import { addNote, baseResult, errorOf } from './report.js';
 
 /** A binding whose consumers to restart; `marker` is the restart-pending marker to clear once they are. */
@@ -28,12 +27,12 @@ interface PendingRestart {
 export async function applyBindings(
   pass: Pass,
   bindings: Binding[],
-  values: ReadonlyMap<string, SecretValue | Error>,
+  reads: Reads,
   emit = true,
 ): Promise<BindingResult[]> {
   const byCluster = [...groupBy(bindings, (b) => b.cluster)];
   const perCluster = await mapLimit(byCluster, pass.config.defaults.clusterConcurrency, ([cluster, list]) =>
-    applyCluster(pass, cluster, list, values, emit),
+    applyCluster(pass, cluster, list, reads, emit),
   );
   return perCluster.flat();
 }
@@ -42,7 +41,7 @@ async function applyCluster(
   pass: Pass,
   cluster: string,
   bindings: Binding[],
-  values: ReadonlyMap<string, SecretValue | Error>,
+  reads: Reads,
   emit: boolean,
 ): Promise<BindingResult[]> {
   const { request } = pass;
@@ -61,11 +60,11 @@ async function applyCluster(
   const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
   const results = await Promise.all(
     byNamespace.map(async ([namespace, list]) => {
-      const gone = list.filter((b) => sourceGone(request, values.get(b.fetchId)));
+      const gone = list.filter((b) => reads.gone.has(b.fetchId));
       const live = list.filter((b) => !gone.includes(b));
       return done([
         ...(gone.length > 0 ? await deleteNamespace(api, gone, request) : []),
-        ...(live.length > 0 ? await syncNamespace(pass, api, namespace, live, values) : []),
+        ...(live.length > 0 ? await syncNamespace(pass, api, namespace, live, reads) : []),
       ]);
     }),
   );
@@ -78,7 +77,7 @@ async function syncNamespace(
   api: KubeApi,
   namespace: string,
   bindings: Binding[],
-  values: ReadonlyMap<string, SecretValue | Error>,
+  reads: Reads,
 ): Promise<BindingResult[]> {
   const { request } = pass;
   const results: BindingResult[] = [];
@@ -86,10 +85,11 @@ async function syncNamespace(
   // All bindings of the namespace at once; the cluster's call limiter bounds what is in flight.
   const upsert = async (binding: Binding, result: BindingResult): Promise<void> => {
     if (request.dryRun) result.dryRun = true;
-    const value = values.get(binding.fetchId);
-    if (value === undefined || value instanceof Error) {
+    const value = reads.values.get(binding.fetchId);
+    if (value === undefined) {
       result.action = 'failed';
-      const cut = value instanceof DeadlineExceededError ? value.forCluster(binding.cluster) : value;
+      const failure = reads.failures.get(binding.fetchId);
+      const cut = failure instanceof DeadlineExceededError ? failure.forCluster(binding.cluster) : failure;
       result.error = errorOf(cut ?? new Error('secret was not read'));
       return;
     }
