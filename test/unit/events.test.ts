@@ -310,18 +310,21 @@ describe('parseSecretEvent', () => {
   });
 });
 
+/** The request both builders give for the Secret Label Updated sample, whose event id becomes the origin. */
+const ROTATION_REQUEST = {
+  trigger: 'rotation',
+  secrets: [ARN],
+  versionId: '7f3c2a91-5d4e-4b8a-9c21-0e6f4d8b1a37',
+  dryRun: false,
+  restart: true,
+  origin: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+};
+
 describe('toSyncRequest', () => {
   it('builds a rotation request with the event version and id', () => {
     const parsed = parseSecretEvent(load('secret-label-updated-awscurrent.json'));
     if (parsed.kind === 'ignore') throw new Error('expected sync');
-    expect(toSyncRequest(parsed, { eventId: '6a7e8feb-b491-4cf7-a9f1-bf3703467718' })).toEqual({
-      trigger: 'rotation',
-      secrets: [ARN],
-      versionId: '7f3c2a91-5d4e-4b8a-9c21-0e6f4d8b1a37',
-      dryRun: false,
-      restart: true,
-      origin: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
-    });
+    expect(toSyncRequest(parsed, { eventId: '6a7e8feb-b491-4cf7-a9f1-bf3703467718' })).toEqual(ROTATION_REQUEST);
   });
 
   it('marks a delete as deleted', () => {
@@ -340,14 +343,7 @@ describe('toSyncRequest', () => {
 
 describe('rotationRequest', () => {
   it('keeps the event id as the origin of the request', () => {
-    expect(rotationRequest(load('secret-label-updated-awscurrent.json'))).toEqual({
-      trigger: 'rotation',
-      secrets: [ARN],
-      versionId: '7f3c2a91-5d4e-4b8a-9c21-0e6f4d8b1a37',
-      dryRun: false,
-      restart: true,
-      origin: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
-    });
+    expect(rotationRequest(load('secret-label-updated-awscurrent.json'))).toEqual(ROTATION_REQUEST);
   });
 
   it('falls back to the eventbridge origin when the event has no id', () => {
