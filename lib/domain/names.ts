@@ -10,6 +10,10 @@ const PREFIX = 'eks-secret-sync.io';
 export const HASH_ANNOTATION = `${PREFIX}/hash`;
 export const SOURCE_ANNOTATION = `${PREFIX}/source`;
 export const VERSION_ANNOTATION = `${PREFIX}/version-id`;
+/** When the Secret's current content was written (RFC 3339, UTC); unchanged by passes that find nothing to do. */
+export const SYNCED_AT_ANNOTATION = `${PREFIX}/synced-at`;
+/** The Secret's content fingerprint, the same value its consumers' pod templates carry (see `fingerprint`). */
+export const FINGERPRINT_ANNOTATION = `${PREFIX}/fingerprint`;
 /** Set with a Secret write, cleared once its consumers are restarted: a crash in between is healed by the retry. */
 export const RESTART_PENDING_ANNOTATION = `${PREFIX}/restart-pending`;
 
