@@ -42,6 +42,7 @@ export function withProgress(
       },
       describe: (id) => source.describe(id),
       currentVersionId: (id) => source.currentVersionId(id),
+      describeVersions: (id) => source.describeVersions(id),
     },
     clusters: {
       connect: (name) => {

@@ -22,7 +22,7 @@ import { isRetryableAwsError, safeErrorName } from '../aws/errors.js';
 import { refersTo } from '../domain/secret-id.js';
 import { SyncError } from '../errors.js';
 import { mapLimit } from '../sync/concurrency.js';
-import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../sync/ports/source.js';
+import type { SecretFilter, SecretRef, SecretSource, SecretValue, SecretVersions } from '../sync/ports/source.js';
 import { type AwsTimeouts, DEFAULT_AWS_TIMEOUTS, sdkRequestHandler } from '../timeouts.js';
 
 /**
@@ -309,16 +309,32 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return ref;
   }
 
-  async function currentVersionId(id: string): Promise<string | undefined> {
-    let output: DescribeSecretCommandOutput;
+  async function describeOutput(id: string): Promise<DescribeSecretCommandOutput> {
     try {
-      output = await client.send(new DescribeSecretCommand({ SecretId: id }));
+      return await client.send(new DescribeSecretCommand({ SecretId: id }));
     } catch (error) {
       throw translate(error, 'DescribeSecret', id);
     }
+  }
+
+  function currentOf(output: DescribeSecretCommandOutput): string | undefined {
     const stages = Object.entries(output.VersionIdsToStages ?? {});
     return stages.find(([, labels]) => labels.includes(AWSCURRENT))?.[0];
   }
 
-  return { read, getCurrent, getMany, list, describe, currentVersionId };
+  async function currentVersionId(id: string): Promise<string | undefined> {
+    return currentOf(await describeOutput(id));
+  }
+
+  async function describeVersions(id: string): Promise<SecretVersions> {
+    const output = await describeOutput(id);
+    const ref = toSecretRef(output);
+    if (ref === undefined) {
+      throw new SyncError('SourceError', `Secrets Manager described secret "${id}" without ARN or name`);
+    }
+    const current = currentOf(output);
+    return current === undefined ? ref : { ...ref, currentVersionId: current };
+  }
+
+  return { read, getCurrent, getMany, list, describe, currentVersionId, describeVersions };
 }

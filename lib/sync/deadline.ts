@@ -117,5 +117,6 @@ export function deadlineSource(source: SecretSource, deadline: PassDeadline): Se
     list: (filter) => guard('list source secrets', `selector ${JSON.stringify(filter)}`, () => source.list(filter)),
     describe: (id) => guard('describe source secret', secret(id), () => source.describe(id)),
     currentVersionId: (id) => guard('version check', secret(id), () => source.currentVersionId(id)),
+    describeVersions: (id) => guard('describe source versions', secret(id), () => source.describeVersions(id)),
   };
 }

@@ -19,9 +19,11 @@ import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/rep
 import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
 import { applyBindings } from './stages/write.js';
+import { bindingStatus, type StatusReport, type StatusRequest } from './status.js';
 import type { SyncReport } from './types.js';
 
 export type { EngineLog } from './pass.js';
+export type { StatusReport, StatusRequest } from './status.js';
 
 export interface EngineDeps {
   config: Config;
@@ -62,6 +64,26 @@ export class SyncEngine {
       const source = deadlineSource(this.deps.source, deadline);
       const clusters = deadlineConnector(this.deps.clusters, deadline);
       return await runPass(this.passOf(request, source, clusters, deadline));
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Where every selected binding stands against AWSCURRENT (read only: DescribeSecret, no value is read). Same
+   * connector, call limits and deadline as a pass. Throws InputError for filters that name nothing configured.
+   */
+  async status(input: StatusRequest = {}, options: RunOptions = {}): Promise<StatusReport> {
+    // Resolved and planned as a backfill of the same filters; the request never reaches a writing stage.
+    const request: PassRequest = { ...input, trigger: 'backfill', dryRun: true, restart: false, pass: randomUUID() };
+    if (options.deadlineAt === undefined) {
+      return bindingStatus(this.passOf(request, this.deps.source, this.deps.clusters));
+    }
+    const deadline = new PassDeadline(options.deadlineAt, this.now);
+    try {
+      const source = deadlineSource(this.deps.source, deadline);
+      const clusters = deadlineConnector(this.deps.clusters, deadline);
+      return await bindingStatus(this.passOf(request, source, clusters, deadline));
     } finally {
       deadline.dispose();
     }

@@ -20,7 +20,13 @@ import type {
   Workload,
   WorkloadKind,
 } from '../../lib/sync/ports/kube.js';
-import type { SecretFilter, SecretRef, SecretSource, SecretValue } from '../../lib/sync/ports/source.js';
+import type {
+  SecretFilter,
+  SecretRef,
+  SecretSource,
+  SecretValue,
+  SecretVersions,
+} from '../../lib/sync/ports/source.js';
 
 /** Counts calls in flight across any number of fakes sharing it, and remembers the maximum. */
 export class InFlightMeter {
@@ -451,7 +457,7 @@ function sorted(data: Record<string, string>): Array<[string, string]> {
 
 // --- Secrets Manager ------------------------------------------------------------------------------------------
 
-export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe' | 'currentVersionId';
+export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe' | 'currentVersionId' | 'describeVersions';
 
 interface StoredSource {
   arn: string;
@@ -581,6 +587,18 @@ export class FakeSecretSource implements SecretSource {
 
   currentVersionId(id: string): Promise<string | undefined> {
     return this.call('currentVersionId', [id], () => this.current(id).versionId);
+  }
+
+  /** DescribeSecret's view: identity, deletion date and the AWSCURRENT version id; counted, never a value read. */
+  describeVersions(id: string): Promise<SecretVersions> {
+    return this.call('describeVersions', [id], () => {
+      const stored = this.find(id);
+      const out: SecretVersions = { arn: stored.arn, name: stored.name, tags: { ...stored.tags } };
+      if (stored.deletedDate !== undefined) out.deletedDate = stored.deletedDate;
+      const current = stored.versions.find((v) => v.versionStages.includes('AWSCURRENT'));
+      if (current !== undefined) out.currentVersionId = current.versionId;
+      return out;
+    });
   }
 
   describe(id: string): Promise<SecretRef> {

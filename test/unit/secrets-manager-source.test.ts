@@ -466,4 +466,43 @@ describe('createSecretsManagerSource', () => {
       expect(error.message).toBe('secret "nope" not found in Secrets Manager');
     });
   });
+
+  describe('describeVersions', () => {
+    it('returns identity and the AWSCURRENT version id from one DescribeSecret, reading no value', async () => {
+      // Prepare
+      const { client, calls } = fakeClient((command) => {
+        if (!(command instanceof DescribeSecretCommand)) throw new Error('unexpected');
+        return {
+          ARN: arnOf('a'),
+          Name: 'a',
+          VersionIdsToStages: { 'v-old': ['AWSPREVIOUS'], 'v-new': ['AWSCURRENT'], 'v-next': ['AWSPENDING'] },
+        };
+      });
+
+      // Act
+      const described = await createSecretsManagerSource(client).describeVersions('a');
+
+      // Assess
+      expect(calls).toEqual([{ command: 'DescribeSecretCommand', input: { SecretId: 'a' } }]);
+      expect(described).toEqual({ arn: arnOf('a'), name: 'a', tags: {}, currentVersionId: 'v-new' });
+    });
+
+    it('leaves the version out when no version is labelled AWSCURRENT, and translates failures', async () => {
+      // Prepare
+      const bare = fakeClient(() => ({ ARN: arnOf('a'), Name: 'a', VersionIdsToStages: { v1: ['AWSPENDING'] } }));
+      const denied = fakeClient(() => {
+        throw sdkError('AccessDeniedException', 400);
+      });
+
+      // Act
+      const described = await createSecretsManagerSource(bare.client).describeVersions('a');
+      const error = await rejection(createSecretsManagerSource(denied.client).describeVersions('a'));
+
+      // Assess
+      expect(described).not.toHaveProperty('currentVersionId');
+      expect(error.code).toBe('Forbidden');
+      expect(error.message).toContain('secretsmanager:DescribeSecret');
+      assertNoLeak(error);
+    });
+  });
 });

@@ -41,11 +41,16 @@ async function reread(api: KubeApi, workload: Workload): Promise<Workload | unde
   return all.find((w) => w.name === workload.name);
 }
 
+/** Whether a target's restart policy restarts `workload` for Secret `secretName` (also what `status` counts). */
+export function restartsWorkload(policy: RestartConfig, secretName: string, workload: Workload): boolean {
+  if (policy === 'none') return false;
+  if (policy === 'auto') return consumes(workload, secretName);
+  const listed = policy.workloads.some((w) => w.kind === workload.kind && w.name === workload.name);
+  return listed || (policy.auto && consumes(workload, secretName));
+}
+
 function selects(item: RestartItem, workload: Workload): boolean {
-  if (item.policy === 'none') return false;
-  if (item.policy === 'auto') return consumes(workload, item.secretName);
-  const listed = item.policy.workloads.some((w) => w.kind === workload.kind && w.name === workload.name);
-  return listed || (item.policy.auto && consumes(workload, item.secretName));
+  return restartsWorkload(item.policy, item.secretName, workload);
 }
 
 function isStale(item: RestartItem, workload: Workload): boolean {

@@ -23,6 +23,12 @@ export interface SecretRef {
   deletedDate?: Date;
 }
 
+/** A secret's identity and the version now at AWSCURRENT, as DescribeSecret tells them (no value is read). */
+export interface SecretVersions extends SecretRef {
+  /** The version id labelled AWSCURRENT; undefined when no version carries the label. */
+  currentVersionId?: string;
+}
+
 export interface SecretFilter {
   namePrefix?: string;
   tags?: Record<string, string>;
@@ -47,4 +53,9 @@ export interface SecretSource {
    * to catch a newer version written over by a concurrent pass.
    */
   currentVersionId(id: string): Promise<string | undefined>;
+  /**
+   * DescribeSecret: identity, deletion date and the AWSCURRENT version id, never the value (`status` needs only
+   * `secretsmanager:DescribeSecret`). Throws SyncError `SecretNotFound`.
+   */
+  describeVersions(id: string): Promise<SecretVersions>;
 }
