@@ -4,7 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
-export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'validate';
+export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'status' | 'validate';
 
 export interface OptionSpec {
   name: string;
@@ -101,6 +101,15 @@ export const COMMANDS: CommandSpec[] = [
       'full pass over the configuration, as the scheduled function does: repairs drift, restarts stale consumers',
     options: ['dry-run', 'timeout'],
     details: 'Selectors (namePrefix, tags) are resolved with ListSecrets; values are read with BatchGetSecretValue.',
+  },
+  {
+    name: 'status',
+    summary:
+      'show per Secret the version in the cluster against AWSCURRENT, last sync and consumers; reads no secret value',
+    options: ['secret', 'cluster', 'namespace', 'timeout'],
+    details:
+      'States: current, behind (Secret missing or at another version, or a consumer not restarted onto it), unreadable ' +
+      '(the error code says why). Exit 1 when any binding is behind or unreadable, 0 when all are current.',
   },
   {
     name: 'validate',

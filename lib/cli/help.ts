@@ -25,7 +25,8 @@ function commandUsage(name: CommandName): string {
 }
 
 const FOOTER = [
-  'Exit codes: 0 every binding ok, 1 some binding failed, 2 bad input (usage, configuration, event or filters).',
+  'Exit codes: 0 every binding ok, 1 some binding failed (for status: behind or unreadable), 2 bad input (usage,',
+  'configuration, event or filters).',
   '',
   'AWS: your usual credentials and region (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...) read Secrets Manager',
   'and reach EKS clusters (DescribeCluster + token, assuming roleArn when configured); kubeconfig clusters use',
@@ -73,6 +74,7 @@ export function helpText(version: string, command?: CommandName): string {
     'Examples:',
     `  ${NAME} validate --config eks-secret-sync.yaml`,
     `  ${NAME} plan`,
+    `  ${NAME} status --cluster prod-eu`,
     `  ${NAME} backfill --secret prod/payments/db --cluster prod-eu --dry-run`,
     `  ${NAME} sync --event events/secret-label-updated-awscurrent.json`,
     `  ${NAME} reconcile --json > report.json`,

@@ -9,11 +9,12 @@ import { type Config, loadConfigFile } from '../config/index.js';
 import type { SyncRequest } from '../domain/request.js';
 import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
 import { type IgnoredEvent, parseBackfillInput, reconcileRequest, rotationRequest } from '../events/index.js';
-import type { RunOptions } from '../sync/engine.js';
+import type { RunOptions, StatusReport, StatusRequest } from '../sync/engine.js';
 import type { SyncReport } from '../sync/types.js';
 import { parseCliArgs, type RunArgs, UsageError } from './args.js';
 import { formatPlan } from './format.js';
 import { helpText } from './help.js';
+import { formatStatus, statusFailed } from './status.js';
 import { checkKubeconfigs, describeConfig } from './validate.js';
 import { createCliEngine, type Progress } from './wiring.js';
 
@@ -32,7 +33,11 @@ export interface CliIO {
   createEngine?: (
     config: Config,
     progress: Progress,
-  ) => Promise<{ run(request: SyncRequest, options?: RunOptions): Promise<SyncReport> }>;
+  ) => Promise<{
+    run(request: SyncRequest, options?: RunOptions): Promise<SyncReport>;
+    /** `status`; an engine without it (a test's) cannot run that command. */
+    status?(request: StatusRequest, options?: RunOptions): Promise<StatusReport>;
+  }>;
   /** The clock `--timeout` counts from (tests inject one). */
   now?: () => number;
 }
@@ -69,6 +74,7 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
   const path = resolveConfigPath(args, io);
   const config = await loadConfigFile(path);
   if (args.command === 'validate') return validate(config, path, args, io);
+  if (args.command === 'status') return status(config, args, io);
 
   const request = await buildRequest(args, io);
   if ('ignored' in request) {
@@ -91,6 +97,29 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
   // The handlers' rule: a failed binding or a failed source lookup (e.g. a selector's ListSecrets) fails the pass.
   const failed = report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined);
   return failed ? EXIT_FAILED : EXIT_OK;
+}
+
+/** `status`: read only, so no request is built; the engine resolves and plans the filters as a backfill would. */
+async function status(config: Config, args: RunArgs, io: CliIO): Promise<number> {
+  const progress: Progress = (line) => io.stderr(`${line}\n`);
+  const engine = await (io.createEngine ?? createCliEngine)(config, progress);
+  if (engine.status === undefined) throw new Error('this engine cannot report status');
+  progress(
+    `status: ${args.secrets === undefined ? 'every configured secret' : `${args.secrets.length} secret(s)`}, ` +
+      `${args.clusters?.length ?? Object.keys(config.clusters).length} cluster(s)...`,
+  );
+  const options: RunOptions =
+    args.timeoutMs === undefined ? {} : { deadlineAt: (io.now ?? Date.now)() + args.timeoutMs };
+  const report = await engine.status(
+    {
+      ...(args.secrets === undefined ? {} : { secrets: args.secrets }),
+      ...(args.clusters === undefined ? {} : { clusters: args.clusters }),
+      ...(args.namespaces === undefined ? {} : { namespaces: args.namespaces }),
+    },
+    options,
+  );
+  io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  return statusFailed(report) ? EXIT_FAILED : EXIT_OK;
 }
 
 function resolveConfigPath(args: RunArgs, io: CliIO): string {
@@ -126,6 +155,7 @@ async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ign
       const request = rotationRequest(await readEvent(args.event ?? '-', io));
       return 'ignored' in request ? request : { ...request, dryRun: args.dryRun, origin };
     }
+    case 'status':
     case 'validate':
       throw new Error('unreachable');
   }

@@ -54,7 +54,7 @@ export function withProgress(
 }
 
 /** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
-export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run'>> {
+export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run' | 'status'>> {
   const { timeouts } = config.defaults;
   const client = createSecretsManagerClient(timeouts.aws);
   try {

@@ -62,7 +62,6 @@ export interface BindingStatus {
   /** The workloads the target's restart policy restarts for this Secret, each with its state. */
   consumers: ConsumerStatus[];
   error?: { code: ErrorCode; message: string };
-  notes?: string[];
 }
 
 export interface StatusReport {
@@ -252,8 +251,8 @@ function rowOf(binding: Binding, version: SourceVersion | undefined, reading: Re
     if (clusterVersion !== undefined) row.clusterVersionId = clusterVersion;
     const syncedAt = observed.annotations[SYNCED_AT_ANNOTATION];
     if (syncedAt !== undefined) row.syncedAt = syncedAt;
+    // Empty for `restart: none`: nothing restarts them, so there is nothing to be behind on.
     row.consumers = consumersOf(binding, observed);
-    if (binding.target.restart === 'none') row.notes = ['restart: none: consumers are not restarted, not tracked'];
   }
   const failure = 'error' in reading ? reading.error : version instanceof SyncError ? version : undefined;
   if (failure !== undefined || version === undefined) {

@@ -1,0 +1,101 @@
+/**
+ * Human output of `status`. Pure functions over the StatusReport, which holds version ids, timestamps, workload
+ * names and error messages only: never a secret value, never a content hash.
+ */
+import type { BindingStatus, ConsumerState, StatusReport } from '../sync/status.js';
+import { renderTable } from './table.js';
+
+/** Version ids are UUIDs: the first 8 characters tell two apart by eye (`--json` has them whole). */
+const SHORT_VERSION = 8;
+
+function version(id: string | undefined): string {
+  return id === undefined ? '-' : id.slice(0, SHORT_VERSION);
+}
+
+function inCluster(row: BindingStatus): string {
+  if (row.secretExists === false) return 'missing';
+  return row.secretExists === undefined ? '?' : version(row.clusterVersionId);
+}
+
+const CONSUMER_ORDER: ConsumerState[] = ['current', 'stale', 'pending'];
+
+function consumers(row: BindingStatus): string {
+  if (row.state === 'unreadable' && row.secretExists === undefined) return '?';
+  if (row.consumers.length === 0) return '-';
+  return CONSUMER_ORDER.map((state) => [state, row.consumers.filter((c) => c.state === state).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([state, count]) => `${count} ${state}`)
+    .join(', ');
+}
+
+function where(row: BindingStatus): string {
+  return `${row.cluster}/${row.namespace}/${row.secret}`;
+}
+
+/** Why a row is not current, in words (key facts only). */
+function reasons(row: BindingStatus): string[] {
+  if (row.state === 'unreadable') return [`${row.error?.code}: ${row.error?.message}`];
+  const out: string[] = [];
+  if (row.secretExists === false) out.push(`Secret missing; AWSCURRENT is ${row.sourceVersionId}`);
+  else if (row.clusterVersionId === undefined) {
+    out.push(`Secret carries no version id (not written by eks-secret-sync); AWSCURRENT is ${row.sourceVersionId}`);
+  } else if (row.clusterVersionId !== row.sourceVersionId) {
+    out.push(`at version ${row.clusterVersionId}, AWSCURRENT is ${row.sourceVersionId}`);
+  }
+  const named = (state: ConsumerState) =>
+    row.consumers.filter((c) => c.state === state).map((c) => `${c.kind}/${c.name}`);
+  if (named('stale').length > 0) out.push(`stale consumers: ${named('stale').join(', ')}`);
+  if (named('pending').length > 0) out.push(`restart pending: ${named('pending').join(', ')}`);
+  return out;
+}
+
+/**
+ * The status table (cluster, namespace, secret, state, version in the cluster and at AWSCURRENT, last sync,
+ * consumers), then why each row is behind or unreadable, notes, and a summary line.
+ */
+export function formatStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  if (report.bindings.length === 0) {
+    lines.push('No bindings: nothing in the configuration matches this request.');
+  } else {
+    const rows = report.bindings.map((r) => [
+      r.cluster,
+      r.namespace,
+      r.secret,
+      r.state,
+      inCluster(r),
+      version(r.sourceVersionId),
+      r.syncedAt ?? '-',
+      consumers(r),
+    ]);
+    lines.push(
+      renderTable(
+        ['CLUSTER', 'NAMESPACE', 'SECRET', 'STATE', 'IN CLUSTER', 'AWSCURRENT', 'SYNCED AT', 'CONSUMERS'],
+        rows,
+      ),
+    );
+  }
+  const details = report.bindings.filter((r) => r.state !== 'current');
+  // Source lookups that failed without a row to show it (e.g. a selector whose ListSecrets was refused).
+  const sourceFailures = report.sources.filter(
+    (s) => s.error !== undefined && !report.bindings.some((r) => r.source === s.id),
+  );
+  if (details.length + sourceFailures.length > 0) {
+    lines.push('', 'Not current:');
+    for (const s of sourceFailures) lines.push(`  source "${s.id}": ${s.error?.code}: ${s.error?.message}`);
+    for (const r of details) lines.push(`  ${where(r)}: ${reasons(r).join('; ')}`);
+  }
+  if (report.notes.length > 0) lines.push('', 'Notes:', ...report.notes.map((n) => `  ${n}`));
+  const { current, behind, unreadable } = report.summary;
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  lines.push(
+    '',
+    `status: ${report.bindings.length} bindings: ${current} current, ${behind} behind, ${unreadable} unreadable in ${seconds}s`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** Whether `status` exits 1: a row behind or unreadable, or a source that could not be looked up. */
+export function statusFailed(report: StatusReport): boolean {
+  return report.summary.behind + report.summary.unreadable > 0 || report.sources.some((s) => s.error !== undefined);
+}
