@@ -4,14 +4,19 @@
  */
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createConfiguredConnector } from '../lib/clusters/connector.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import type { SyncRequest } from '../lib/domain/request.js';
-import { SyncError } from '../lib/errors.js';
+import { InputError, SyncError } from '../lib/errors.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
 import { SyncEngine } from '../lib/sync/engine.js';
+import type { ClusterConnector } from '../lib/sync/ports/kube.js';
+import type { SecretSource } from '../lib/sync/ports/source.js';
 import type { BindingResult, SyncReport } from '../lib/sync/types.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
@@ -28,19 +33,62 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.EKS_SYNC_CONFIG ?? join(env.LAMBDA_TASK_ROOT ?? process.cwd(), 'eks-secret-sync.yaml');
 }
 
+/** What a runtime is built from: the configuration and the adapters (real ones on Lambda, fakes in unit tests). */
+export interface RuntimeDeps {
+  config: Config;
+  source: SecretSource;
+  clusters: ClusterConnector;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+function newLogger(): Logger {
+  return new Logger({ serviceName: SERVICE_NAME });
+}
+
+function newMetrics(env: NodeJS.ProcessEnv): Metrics {
+  return new Metrics({ namespace: env.EKS_SYNC_METRICS_NAMESPACE ?? 'EksSecretSync', serviceName: SERVICE_NAME });
+}
+
 /** Builds the runtime; an invalid configuration fails the cold start with a message naming the place in the file. */
 export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
-  const logger = new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new Metrics({
-    namespace: env.EKS_SYNC_METRICS_NAMESPACE ?? 'EksSecretSync',
-    serviceName: SERVICE_NAME,
-  });
-  const config = await loadConfigFile(configPath(env));
+  const logger = newLogger();
+  const metrics = newMetrics(env);
+  let config: Config;
+  try {
+    config = await loadConfigFile(configPath(env));
+  } catch (error) {
+    // The init error reaches only Lambda's own log line; the metric is what the ConfigFailed alarm watches.
+    configFailed(logger, metrics, error);
+    throw error;
+  }
   const { timeouts } = config.defaults;
-  const engine = new SyncEngine({
+  return buildRuntime({
     config,
     source: createSecretsManagerSource(createSecretsManagerClient(timeouts.aws)),
     clusters: createConfiguredConnector(config.clusters, timeouts),
+    logger,
+    metrics,
+  });
+}
+
+/** Emits `ConfigFailed` (dimension `service` only) and logs why; the configuration file holds no secret value. */
+export function configFailed(logger: Logger, metrics: Metrics, error: unknown): void {
+  logger.error('configuration failed to load', {
+    error: { name: (error as Error).name, message: (error as Error).message },
+  });
+  metrics.addMetric('ConfigFailed', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+}
+
+/** Wires the engine to the adapters, with the engine's log lines going to the Powertools logger. */
+export function buildRuntime(deps: RuntimeDeps): Runtime {
+  const logger = deps.logger ?? newLogger();
+  const metrics = deps.metrics ?? newMetrics(process.env);
+  const engine = new SyncEngine({
+    config: deps.config,
+    source: deps.source,
+    clusters: deps.clusters,
     log: {
       info: (message, attributes) => logger.info(message, { ...attributes }),
       warn: (message, attributes) => logger.warn(message, { ...attributes }),
@@ -48,7 +96,7 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
       result: (result) => logBinding(logger, result),
     },
   });
-  return { config, engine, logger, metrics };
+  return { config: deps.config, engine, logger, metrics };
 }
 
 function logBinding(logger: Logger, result: BindingResult): void {
@@ -91,22 +139,114 @@ export class SyncFailedError extends SyncError {
 }
 
 /**
- * Runs the engine until the invocation's pass deadline (binding lines are logged as they finish), emits metrics,
- * and throws if any binding failed.
+ * How one invocation ends when its pass failed somewhere. EventBridge delivers asynchronously (the rotation rules,
+ * the reconcile schedule): its events carry `source`, `detail-type` and `id`, and a pass with failures throws, so
+ * that Lambda retries and the failure queue get it. Anything else is a manual invoke (backfill, reconcile by hand,
+ * a dry run) and returns the whole report, failures included, unless its payload says `"failOnError": true` (for
+ * automation that invokes asynchronously and relies on the retries and the failure queue).
+ */
+export interface Invocation {
+  /** The payload without `failOnError`. */
+  payload: unknown;
+  failOnError: boolean;
+  /** The EventBridge event id, when the payload is an EventBridge event. */
+  eventId?: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An EventBridge event, as opposed to a manual payload: string `source`, `detail-type` and `id`. */
+export function isEventBridgeEvent(input: unknown): input is { id: string; source: string; 'detail-type': string } {
+  return (
+    isRecord(input) &&
+    typeof input.id === 'string' &&
+    typeof input.source === 'string' &&
+    typeof input['detail-type'] === 'string'
+  );
+}
+
+/** Reads how an invocation ends (see `Invocation`). Throws InputError naming `failOnError` when it is not a boolean. */
+export function readInvocation(input: unknown): Invocation {
+  if (isEventBridgeEvent(input)) return { payload: input, failOnError: true, eventId: input.id };
+  if (!isRecord(input) || !('failOnError' in input)) return { payload: input, failOnError: false };
+  const { failOnError, ...payload } = input;
+  if (typeof failOnError !== 'boolean') {
+    throw new InputError('InvalidInput', `invalid input: "failOnError" must be a boolean, got ${typeof failOnError}`);
+  }
+  return { payload, failOnError };
+}
+
+/**
+ * The middy chain every entry point shares: Lambda context and a correlation id on every log line (the EventBridge
+ * event id, else the request id), keys reset after each invocation, metrics flushed; `body` gets the `Invocation`.
+ */
+export function lambdaHandler<R>(
+  runtime: Runtime,
+  body: (invocation: Invocation, context: Context) => Promise<R>,
+): middy.MiddyfiedHandler<unknown, R> {
+  const { logger, metrics } = runtime;
+  // resetKeys: a warm container must not carry one pass's secret id or event id into the next invocation's lines.
+  return middy<unknown, R>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async (input, context) => {
+      const eventId = isEventBridgeEvent(input) ? input.id : undefined;
+      logger.setCorrelationId(eventId ?? context.awsRequestId);
+      return body(readInvocation(input), context);
+    });
+}
+
+/** The keys a pass adds to every log line: the secret and version it syncs, when it syncs one. */
+function passKeys(request: SyncRequest): Record<string, string | string[]> {
+  const keys: Record<string, string | string[]> = {};
+  if (request.secrets?.length === 1) keys.secretId = request.secrets[0] as string;
+  else if (request.secrets !== undefined) keys.secretIds = request.secrets;
+  if (request.versionId !== undefined) keys.versionId = request.versionId;
+  return keys;
+}
+
+/**
+ * Runs the engine until the invocation's pass deadline (binding lines are logged as they finish) and emits metrics.
+ * With `failOnError` a pass where anything failed throws `SyncFailedError` (the report rides on it); without, the
+ * report is returned as it is.
  */
 export async function runAndReport(
   runtime: Runtime,
   request: SyncRequest,
   context: Pick<Context, 'getRemainingTimeInMillis'>,
+  options: { failOnError: boolean },
 ): Promise<SyncReport> {
   const { engine, logger, metrics } = runtime;
+  logger.appendKeys(passKeys(request));
   const report = await engine.run(request, { deadlineAt: passDeadline(context) });
   for (const note of report.notes) logger.info(note);
+  emitMetrics(metrics, request, report);
+  const failedSources = report.sources.filter((s) => s.error !== undefined);
+  logger.info('sync finished', {
+    trigger: request.trigger,
+    dryRun: request.dryRun,
+    summary: report.summary,
+    // What the pass resolved: ARNs and version ids only.
+    sources: report.sources.map(({ id, arn, versionId, error }) => ({ id, arn, versionId, error: error?.code })),
+    durationMs: report.durationMs,
+  });
+  if (report.summary.failed > 0 || failedSources.length > 0) {
+    const error = new SyncFailedError(report);
+    if (options.failOnError) throw error;
+    logger.error('sync finished with failures; returning the report (manual invoke)', { error: error.message });
+  }
+  return report;
+}
+
+function emitMetrics(metrics: Metrics, request: SyncRequest, report: SyncReport): void {
   metrics.addDimension('Trigger', request.trigger);
   const { summary } = report;
   metrics.addMetric('Synced', MetricUnit.Count, summary.created + summary.updated);
   metrics.addMetric('Unchanged', MetricUnit.Count, summary.unchanged);
   metrics.addMetric('Failed', MetricUnit.Count, summary.failed);
+  metrics.addMetric('SourceFailed', MetricUnit.Count, report.sources.filter((s) => s.error !== undefined).length);
   metrics.addMetric('Restarts', MetricUnit.Count, summary.restarts);
   metrics.addMetric('Deleted', MetricUnit.Count, summary.deleted);
   metrics.addMetric('Orphaned', MetricUnit.Count, summary.orphaned);
@@ -125,12 +265,13 @@ export async function runAndReport(
     );
   }
   metrics.addMetric('Duration', MetricUnit.Milliseconds, report.durationMs);
-  logger.info('sync finished', {
-    trigger: request.trigger,
-    dryRun: request.dryRun,
-    summary,
-    durationMs: report.durationMs,
-  });
-  if (summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) throw new SyncFailedError(report);
-  return report;
+  // Per cluster, and only for clusters with failures: the one metric with a Cluster dimension, so that the number of
+  // metric series stays at one per cluster that ever failed (no Trigger, namespace or secret dimension).
+  const failedByCluster = new Map<string, number>();
+  for (const r of report.results) {
+    if (r.action === 'failed') failedByCluster.set(r.cluster, (failedByCluster.get(r.cluster) ?? 0) + 1);
+  }
+  for (const [cluster, failed] of failedByCluster) {
+    metrics.singleMetric().addDimension('Cluster', cluster).addMetric('FailedByCluster', MetricUnit.Count, failed);
+  }
 }
