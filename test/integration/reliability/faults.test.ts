@@ -333,7 +333,8 @@ describe('Secrets Manager faults through the fault proxy', () => {
     }
     proxy.inject({ kind: 'throttle', times: 1_000, action: 'BatchGetSecretValue' });
 
-    const throttled = await helpers.invoke(reconcile, {});
+    // failOnError: as the schedule's events do, a pass with failures throws (a plain manual invoke returns the report).
+    const throttled = await helpers.invoke(reconcile, { failOnError: true });
     collect(throttled.error);
 
     const report = throttled.error?.report as helpers.Report;
