@@ -1,6 +1,7 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
 import { z } from 'zod';
 import { secretKeyProblem } from '../domain/names.js';
+import { BUILT_IN_SECRET_TYPES } from '../domain/secret-types.js';
 import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';
 
 /** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */
@@ -59,25 +60,29 @@ function refuseProtoKey(value: unknown, ctx: IssueSink): unknown {
 const clusterName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a cluster name of [A-Za-z0-9_.-]');
 
 const eksCluster = z.strictObject({
-  eks: z.strictObject({
-    name: z.string().min(1),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
-    roleArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
-      .optional(),
-    externalId: z.string().min(2).optional(),
-  }),
+  eks: z
+    .strictObject({
+      name: z.string().min(1),
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
+      roleArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
+        .optional(),
+      externalId: z.string().min(2).optional(),
+    })
+    .describe('An EKS cluster: endpoint and CA from DescribeCluster; roleArn (+ externalId) is assumed first'),
   timeouts: clusterTimeouts,
 });
 
 const kubeconfigCluster = z.strictObject({
-  kubeconfig: z.strictObject({
-    path: z.string().min(1).default('~/.kube/config'),
-    context: z.string().min(1),
-    /** Only for local test clusters; verification is on unless this says otherwise. */
-    skipTLSVerify: z.boolean().optional(),
-  }),
+  kubeconfig: z
+    .strictObject({
+      path: z.string().min(1).default('~/.kube/config'),
+      context: z.string().min(1),
+      /** Only for local test clusters; verification is on unless this says otherwise. */
+      skipTLSVerify: z.boolean().optional(),
+    })
+    .describe('A context of a kubeconfig file: local and non-EKS clusters, tests'),
   timeouts: clusterTimeouts,
 });
 
@@ -130,11 +135,18 @@ const restartSchema = z.union(
 
 const targetSchema = z
   .strictObject({
-    clusters: z.array(clusterName).min(1),
-    namespaces: z.array(dnsLabel).min(1),
+    clusters: z.array(clusterName).min(1).describe('Names defined under "clusters"'),
+    namespaces: z.array(dnsLabel).min(1).describe('Existing namespaces; every cluster x namespace is one binding'),
     /** Kubernetes Secret name; for selector sources defaults to the secret name made DNS-safe. */
     secret: dnsSubdomain.optional(),
-    type: z.string().min(1).default('Opaque'),
+    // The enum lets editors complete the built-in types; any other type is accepted as Kubernetes accepts it, and
+    // an unknown `kubernetes.io/` one is refused by the cross-checks in load.ts, with a suggestion.
+    type: z
+      .union([z.enum(BUILT_IN_SECRET_TYPES as [string, ...string[]]), z.string().min(1)], {
+        error: 'must be a Secret type such as Opaque or kubernetes.io/tls',
+      })
+      .default('Opaque')
+      .describe('Secret type; built-in types need their keys (e.g. kubernetes.io/tls: tls.crt and tls.key)'),
     /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
     keys: z
       .preprocess(
@@ -152,16 +164,22 @@ const targetSchema = z
             if (keys !== 'all') for (const key of Object.keys(keys)) checkSecretKey(key, ctx);
           }),
       )
-      .optional(),
+      .optional()
+      .describe('"all" (default): every top-level JSON key; or a map of Secret key -> JSON key or { path }'),
     /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
-    asKey: secretKey.optional(),
+    asKey: secretKey.optional().describe('The whole SecretString (or SecretBinary) under this one key'),
     labels: z.record(z.string(), z.string()).default({}),
     annotations: z.record(z.string(), z.string()).default({}),
-    restart: restartSchema.default('auto'),
+    restart: restartSchema
+      .default('auto')
+      .describe('"auto": consumers found in pod specs and Reloader annotations; "none"; or { workloads, auto? }'),
     /** Take over an existing Secret that we did not create. */
-    adopt: z.boolean().default(false),
+    adopt: z.boolean().default(false).describe('Take over an existing Secret that eks-secret-sync did not create'),
     /** Delete and recreate an immutable Secret or one whose type differs, instead of failing. */
-    recreate: z.boolean().default(false),
+    recreate: z
+      .boolean()
+      .default(false)
+      .describe('Delete and recreate an immutable Secret or one of another type, instead of failing'),
   })
   .refine((t) => !(t.keys !== undefined && t.asKey !== undefined), {
     message: '"keys" and "asKey" exclude each other',
@@ -169,7 +187,7 @@ const targetSchema = z
   });
 
 const syncSchema = z.strictObject({
-  source: sourceSchema,
+  source: sourceSchema.describe('{ secret: <name or ARN> }, or a selector: { namePrefix, tags? } or { tags }'),
   /** What to do with the Kubernetes Secrets when the source secret is deleted. */
   deletionPolicy: z.enum(['retain', 'delete']).optional(),
   targets: z.array(targetSchema).min(1),

@@ -10,6 +10,7 @@ import {
   VERSION_ANNOTATION,
 } from '../domain/names.js';
 import type { SecretIdentity } from '../domain/secret-id.js';
+import { secretTypeProblem } from '../domain/secret-types.js';
 import { SyncError } from '../errors.js';
 import {
   arrayItems,
@@ -26,13 +27,6 @@ import type { SecretValue } from './ports/source.js';
 /** The API server rejects Secrets whose data exceeds 1 MiB. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 
-/** Keys each built-in Secret type requires (Kubernetes API validation). */
-const REQUIRED_KEYS: Record<string, string[]> = {
-  'kubernetes.io/dockerconfigjson': ['.dockerconfigjson'],
-  'kubernetes.io/dockercfg': ['.dockercfg'],
-  'kubernetes.io/tls': ['tls.crt', 'tls.key'],
-  'kubernetes.io/ssh-auth': ['ssh-privatekey'],
-};
 export interface DesiredSecret extends KubeSecretWrite {
   hash: string;
   /** The source secret as Secrets Manager reported it; the writer refuses a Secret that mirrors another one. */
@@ -162,12 +156,12 @@ export function renderSecret(
   where: { namespace: string; name: string; source: string },
 ): DesiredSecret {
   const data = renderData(value, target, where.source);
-  const required = REQUIRED_KEYS[target.type] ?? [];
-  const absent = required.filter((k) => !(k in data));
-  if (absent.length > 0) {
+  // The configuration check caught this for mapped keys already; `keys: all` is only known now.
+  const problem = secretTypeProblem(target.type, Object.keys(data), Object.keys(target.annotations));
+  if (problem !== undefined) {
     throw new SyncError(
       'KeyNotFound',
-      `Secret type ${target.type} needs ${absent.map((k) => `"${k}"`).join(', ')}, which secret "${where.source}" does not provide after key mapping`,
+      `Secret type ${target.type} ${problem}, which secret "${where.source}" does not provide after key mapping`,
     );
   }
   const bytes = Object.entries(data).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v, 'base64'), 0);

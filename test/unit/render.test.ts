@@ -335,6 +335,23 @@ describe('renderSecret', () => {
     expect(Object.keys(desired.data).sort()).toEqual(['tls.crt', 'tls.key']);
   });
 
+  it('refuses a basic-auth Secret with neither username nor password, naming both keys', () => {
+    // Prepare: `keys: all` is only known at render time; the configuration check cannot see it.
+    const value = secretValue(JSON.stringify({ user: 'u', pass: CANARY }));
+    const target = targetConfig({ type: 'kubernetes.io/basic-auth' });
+
+    // Act
+    const error = thrown(() => renderSecret(value, target, WHERE));
+
+    // Assess
+    expect(error.code).toBe('KeyNotFound');
+    expect(error.message).toContain('needs at least one of the keys "username", "password"');
+    expect(error.message).not.toContain(CANARY);
+    expect(renderSecret(secretValue(JSON.stringify({ username: 'u' })), target, WHERE).type).toBe(
+      'kubernetes.io/basic-auth',
+    );
+  });
+
   it('refuses data over 1 MiB', () => {
     // Prepare
     const value = secretValue(JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }));
