@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import { type Config, loadConfigFile } from '../config/index.js';
+import { type Config, checkConfigFile, loadConfigFile } from '../config/index.js';
 import type { SyncRequest } from '../domain/request.js';
 import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
 import { type IgnoredEvent, parseBackfillInput, reconcileRequest, rotationRequest } from '../events/index.js';
@@ -72,8 +72,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
 
 async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
   const path = resolveConfigPath(args, io);
+  if (args.command === 'validate') return validate(path, args, io);
   const config = await loadConfigFile(path);
-  if (args.command === 'validate') return validate(config, path, args, io);
   if (args.command === 'status') return status(config, args, io);
 
   const request = await buildRequest(args, io);
@@ -127,9 +127,12 @@ function resolveConfigPath(args: RunArgs, io: CliIO): string {
   return isAbsolute(path) ? path : join(io.cwd, path);
 }
 
-function validate(config: Config, path: string, args: RunArgs, io: CliIO): number {
-  const issues = checkKubeconfigs(config);
-  if (issues.length > 0) throw new ConfigError(issues);
+/** Every problem at once: the file's own, and the kubeconfig contexts of the clusters that are valid. */
+async function validate(path: string, args: RunArgs, io: CliIO): Promise<number> {
+  const checked = await checkConfigFile(path);
+  const issues = [...checked.issues, ...checkKubeconfigs(checked.clusters)];
+  const config = checked.config;
+  if (issues.length > 0 || config === undefined) throw new ConfigError(issues);
   if (args.json) io.stdout(`${JSON.stringify({ valid: true, config: path }, null, 2)}\n`);
   else io.stdout(`${path}: valid: ${describeConfig(config)}\n`);
   return EXIT_OK;

@@ -3,9 +3,9 @@ import { loadKubeConfig } from '../clusters/kubeconfig.js';
 import type { Config } from '../config/index.js';
 
 /** Problems with the kubeconfig clusters, each naming its place in the configuration. No network access. */
-export function checkKubeconfigs(config: Config, opts: { homeDir?: string } = {}): string[] {
+export function checkKubeconfigs(clusters: Config['clusters'], opts: { homeDir?: string } = {}): string[] {
   const issues: string[] = [];
-  for (const [name, spec] of Object.entries(config.clusters)) {
+  for (const [name, spec] of Object.entries(clusters)) {
     if (!('kubeconfig' in spec)) continue;
     try {
       loadKubeConfig(spec.kubeconfig, opts);

@@ -1,4 +1,4 @@
-export { loadConfigFile, parseConfig } from './load.js';
+export { type ConfigCheck, checkConfig, checkConfigFile, loadConfigFile, parseConfig } from './load.js';
 export type {
   ClusterConfig,
   Config,

@@ -1,44 +1,156 @@
-/** Loading and cross-checking the configuration; every error names its place in the file. */
+/** Loading and cross-checking the configuration; every error names its place in the file, never a secret value. */
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { fieldPath } from '../domain/field-path.js';
 import { secretNameFor } from '../domain/names.js';
 import { isSecretArn, nameFromArn } from '../domain/secret-id.js';
+import {
+  BUILT_IN_SECRET_TYPES,
+  isUnknownReservedType,
+  secretTypeKeysProblem,
+  secretTypeMissingAnnotation,
+} from '../domain/secret-types.js';
 import { ConfigError } from '../errors.js';
-import { type Config, configSchema } from './schema.js';
+import { type ClusterConfig, type Config, clusterSchema, configSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
 
-function zodIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${fieldPath(issue.path) || '(root)'}: ${issue.message}`);
+/** Everything known about a configuration text: the config if it is valid, and every problem otherwise. */
+export interface ConfigCheck {
+  config: Config | undefined;
+  /** Each prefixed with the origin and the place: `f.yaml: syncs[0].targets[1].clusters[0]: ...`. */
+  issues: string[];
+  /** The clusters that are valid on their own, even when the file is not (validate loads their kubeconfigs). */
+  clusters: Record<string, ClusterConfig>;
 }
 
-/** Checks that need the whole file: cluster references and duplicate targets. */
-function crossCheck(config: Config): string[] {
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function listOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The string items of a list, with their indices in it (other items are the schema's to report). */
+function stringItems(value: unknown): Array<[number, string]> {
+  return listOf(value).flatMap((item, i): Array<[number, string]> => (typeof item === 'string' ? [[i, item]] : []));
+}
+
+/** The object schemas a path leads to through the zod schema (several below a union), for field-name suggestions. */
+function objectsAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject[] {
+  if (
+    schema instanceof z.ZodOptional ||
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodPrefault ||
+    schema instanceof z.ZodNullable
+  ) {
+    return objectsAt(schema.unwrap() as z.ZodType, path);
+  }
+  if (schema instanceof z.ZodPipe) return objectsAt(schema.out as z.ZodType, path);
+  if (schema instanceof z.ZodUnion) return schema.options.flatMap((o) => objectsAt(o as z.ZodType, path));
+  const [head, ...rest] = path;
+  if (head === undefined) return schema instanceof z.ZodObject ? [schema] : [];
+  if (schema instanceof z.ZodObject && typeof head === 'string' && Object.hasOwn(schema.shape, head)) {
+    return objectsAt(schema.shape[head] as z.ZodType, rest);
+  }
+  if (schema instanceof z.ZodRecord && typeof head === 'string') return objectsAt(schema.valueType as z.ZodType, rest);
+  if (schema instanceof z.ZodArray && typeof head === 'number') return objectsAt(schema.element as z.ZodType, rest);
+  return [];
+}
+
+function zodIssues(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    const place = fieldPath(issue.path) || '(root)';
+    if (issue.code !== 'unrecognized_keys') return [`${place}: ${issue.message}`];
+    // One line per unknown field, with the nearest field the object has: `namespace` -> `namespaces`.
+    const known = objectsAt(configSchema, issue.path).flatMap((o) => Object.keys(o.shape));
+    return issue.keys.map((key) => `${place}: unknown field "${key}"${didYouMean(key, new Set(known))}`);
+  });
+}
+
+/** The Secret keys a target's mapping gives, when they are known before any value is read. */
+function mappedKeys(target: Json): { field: 'keys' | 'asKey'; keys: string[] } | undefined {
+  if (typeof target.asKey === 'string') return { field: 'asKey', keys: [target.asKey] };
+  if (isRecord(target.keys)) return { field: 'keys', keys: Object.keys(target.keys) };
+  return undefined; // `keys: all` (the default): the secret's own keys, checked at every render
+}
+
+/** The Secret type of a target: known types need their keys (after mapping), `kubernetes.io/` ones must exist. */
+function checkType(target: Json, where: string): string[] {
+  if (target.type !== undefined && typeof target.type !== 'string') return [];
+  const type = (target.type as string | undefined) ?? 'Opaque';
+  if (isUnknownReservedType(type)) {
+    const suggestion = didYouMean(type, BUILT_IN_SECRET_TYPES);
+    return [
+      `${where}.type: unknown Secret type "${type}"${suggestion || ` (built-in types: ${BUILT_IN_SECRET_TYPES.join(', ')})`}`,
+    ];
+  }
   const issues: string[] = [];
-  const known = Object.keys(config.clusters);
+  const mapped = mappedKeys(target);
+  const problem = mapped === undefined ? undefined : secretTypeKeysProblem(type, mapped.keys);
+  if (mapped !== undefined && problem !== undefined) {
+    issues.push(
+      `${where}.${mapped.field}: Secret type "${type}" ${problem} (this target maps ${mapped.keys.map((k) => `"${k}"`).join(', ')})`,
+    );
+  }
+  const annotations = isRecord(target.annotations) ? Object.keys(target.annotations) : [];
+  const annotation = secretTypeMissingAnnotation(type, annotations);
+  if (annotation !== undefined) {
+    issues.push(`${where}.annotations: Secret type "${type}" needs the annotation "${annotation}"`);
+  }
+  return issues;
+}
+
+/**
+ * Checks that need the whole file: cluster references, duplicates, Secret types. They run on the parsed document
+ * as it is, valid or not, so that a typo in one field does not hide an unknown cluster in another; anything of the
+ * wrong shape is skipped here (the schema reports it).
+ */
+function crossCheck(document: unknown): string[] {
+  if (!isRecord(document)) return [];
+  const issues: string[] = [];
+  const known = isRecord(document.clusters) ? Object.keys(document.clusters) : undefined;
   const seen = new Map<string, string>();
-  config.syncs.forEach((sync, s) => {
-    const single = 'secret' in sync.source ? sync.source.secret : undefined;
-    sync.targets.forEach((target, t) => {
+  listOf(document.syncs).forEach((sync, s) => {
+    if (!isRecord(sync)) return;
+    const source = isRecord(sync.source) ? sync.source : undefined;
+    const single = typeof source?.secret === 'string' ? source.secret : undefined;
+    const selector = source !== undefined && !('secret' in source) && ('namePrefix' in source || 'tags' in source);
+    listOf(sync.targets).forEach((target, t) => {
+      if (!isRecord(target)) return;
       const where = `syncs[${s}].targets[${t}]`;
-      target.clusters.forEach((cluster, c) => {
-        if (!known.includes(cluster)) {
-          issues.push(`${where}.clusters[${c}]: unknown cluster "${cluster}" (defined: ${known.join(', ')})`);
+      const clusters = stringItems(target.clusters);
+      const namespaces = stringItems(target.namespaces);
+      for (const [c, cluster] of known === undefined ? [] : clusters) {
+        if (!known?.includes(cluster)) {
+          issues.push(
+            `${where}.clusters[${c}]: unknown cluster "${cluster}"${didYouMean(cluster, known ?? [])} (defined: ${known?.join(', ')})`,
+          );
         }
-      });
-      for (const field of ['clusters', 'namespaces'] as const) {
-        target[field].forEach((item, i) => {
-          if (target[field].indexOf(item) !== i) issues.push(`${where}.${field}[${i}]: "${item}" is listed twice`);
+      }
+      for (const [field, items] of [
+        ['clusters', clusters],
+        ['namespaces', namespaces],
+      ] as const) {
+        items.forEach(([i, item], position) => {
+          if (items.findIndex(([, x]) => x === item) !== position) {
+            issues.push(`${where}.${field}[${i}]: "${item}" is listed twice`);
+          }
         });
       }
-      if (single === undefined && target.secret !== undefined) {
+      if (selector && target.secret !== undefined) {
         issues.push(`${where}.secret: a selector source matches many secrets; omit "secret" (names are derived)`);
       }
-      if (single !== undefined) {
+      issues.push(...checkType(target, where));
+      if (single !== undefined && (target.secret === undefined || typeof target.secret === 'string')) {
         // The name plan.ts gives the Secret (from the source's name, which an ARN carries).
-        const secret = secretNameFor(isSecretArn(single) ? (nameFromArn(single) ?? single) : single, target);
-        for (const cluster of target.clusters) {
-          for (const namespace of target.namespaces) {
+        const name = isSecretArn(single) ? (nameFromArn(single) ?? single) : single;
+        const secret = secretNameFor(name, { secret: target.secret as string | undefined });
+        for (const [, cluster] of clusters) {
+          for (const [, namespace] of namespaces) {
             const key = `${cluster}/${namespace}/${secret}`;
             const other = seen.get(key);
             if (other === where) continue; // listed twice in this target: reported above
@@ -57,27 +169,59 @@ function crossCheck(config: Config): string[] {
   return issues;
 }
 
-/** Parses and validates configuration text (YAML or JSON). Throws ConfigError naming every problem. */
-export function parseConfig(text: string, origin = 'configuration'): Config {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${origin}: YAML ${e.message.split('\n')[0]}`));
+/** The clusters of the document that are valid on their own. */
+function validClusters(document: unknown): Record<string, ClusterConfig> {
+  const clusters: Record<string, ClusterConfig> = {};
+  const raw = isRecord(document) && isRecord(document.clusters) ? document.clusters : {};
+  for (const [name, spec] of Object.entries(raw)) {
+    const parsed = clusterSchema.safeParse(spec);
+    if (parsed.success) clusters[name] = parsed.data;
   }
-  const parsed = configSchema.safeParse(doc.toJS());
-  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error).map((i) => `${origin}: ${i}`));
-  const issues = crossCheck(parsed.data);
-  if (issues.length > 0) throw new ConfigError(issues.map((i) => `${origin}: ${i}`));
-  return parsed.data;
+  return clusters;
 }
 
-/** Reads and validates a configuration file. */
-export async function loadConfigFile(path: string): Promise<Config> {
-  let text: string;
+/**
+ * Every problem of a configuration text (YAML or JSON): syntax, then the schema and the cross-checks together.
+ * Never throws; `parseConfig` and `validate` build on it.
+ */
+export function checkConfig(text: string, origin = 'configuration'): ConfigCheck {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => `${origin}: YAML ${e.message.split('\n')[0]}`);
+    return { config: undefined, issues, clusters: {} };
+  }
+  const document: unknown = doc.toJS();
+  const parsed = configSchema.safeParse(document);
+  const issues = [...(parsed.success ? [] : zodIssues(parsed.error)), ...crossCheck(document)];
+  return {
+    config: parsed.success && issues.length === 0 ? parsed.data : undefined,
+    issues: issues.map((i) => `${origin}: ${i}`),
+    clusters: validClusters(document),
+  };
+}
+
+/** Parses and validates configuration text (YAML or JSON). Throws ConfigError naming every problem. */
+export function parseConfig(text: string, origin = 'configuration'): Config {
+  const { config, issues } = checkConfig(text, origin);
+  if (config === undefined) throw new ConfigError(issues);
+  return config;
+}
+
+async function readConfigText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'read error';
     throw new ConfigError([`${path}: cannot read configuration file (${code})`], { cause: error });
   }
-  return parseConfig(text, path);
+}
+
+/** Reads and validates a configuration file. */
+export async function loadConfigFile(path: string): Promise<Config> {
+  return parseConfig(await readConfigText(path), path);
+}
+
+/** Reads a configuration file and reports every problem without throwing on them (ConfigError if unreadable). */
+export async function checkConfigFile(path: string): Promise<ConfigCheck> {
+  return checkConfig(await readConfigText(path), path);
 }

@@ -19,17 +19,32 @@ export function editDistance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
+/** Characters two names do not share (as multisets): 0 for a swap, so a swap beats a substitution in a tie. */
+function charactersApart(a: string, b: string): number {
+  const counts = new Map<string, number>();
+  for (const c of a) counts.set(c, (counts.get(c) ?? 0) + 1);
+  for (const c of b) counts.set(c, (counts.get(c) ?? 0) - 1);
+  return [...counts.values()].reduce((sum, n) => sum + Math.abs(n), 0);
+}
+
 /**
- * The candidate closest to `name`, if it is close enough to be a likely typo: at most a third of the name's length
- * in edits (at least one). Ties go to the first candidate, so the order of the configuration decides.
+ * The candidate closest to `name`, if it is close enough to be a likely typo: at most a quarter of the longer
+ * name's length in edits (`prod-ue` suggests `prod-eu`; `prod-ap`, two edits away, does not). Of equally close
+ * ones, a swap of characters wins (`prod-ue` is one edit from `prod-us` too), then the first candidate.
  */
 export function nearestName(name: string, candidates: Iterable<string>): string | undefined {
-  const limit = Math.max(1, Math.floor(name.length / 3));
-  let best: { candidate: string; distance: number } | undefined;
+  let best: { candidate: string; distance: number; apart: number } | undefined;
+  const lower = name.toLowerCase();
   for (const candidate of candidates) {
     if (candidate === name) continue;
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance <= limit && (best === undefined || distance < best.distance)) best = { candidate, distance };
+    const other = candidate.toLowerCase();
+    const limit = Math.floor(Math.max(name.length, candidate.length) / 4);
+    const distance = editDistance(lower, other);
+    if (distance > limit) continue;
+    const apart = charactersApart(lower, other);
+    if (best === undefined || distance < best.distance || (distance === best.distance && apart < best.apart)) {
+      best = { candidate, distance, apart };
+    }
   }
   return best?.candidate;
 }

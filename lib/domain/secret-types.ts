@@ -36,26 +36,24 @@ export function isUnknownReservedType(type: string): boolean {
 }
 
 /**
- * What `type` lacks given a Secret's data key names (and annotation names), as a phrase naming the keys, or
- * undefined when nothing is missing: `needs keys "tls.crt", "tls.key"`.
+ * What `type` lacks given a Secret's data key names, as a phrase naming the keys (`needs keys "tls.crt",
+ * "tls.key"`), or undefined when nothing is missing.
  */
-export function secretTypeProblem(
-  type: string,
-  keys: readonly string[],
-  annotations: readonly string[] = [],
-): string | undefined {
+export function secretTypeKeysProblem(type: string, keys: readonly string[]): string | undefined {
   const rule = Object.hasOwn(RULES, type) ? RULES[type] : undefined;
   if (rule === undefined) return undefined;
-  const problems: string[] = [];
   const missing = (rule.required ?? []).filter((k) => !keys.includes(k));
-  if (missing.length > 0) problems.push(`needs ${missing.length === 1 ? 'key' : 'keys'} ${quoted(missing)}`);
+  if (missing.length > 0) return `needs ${missing.length === 1 ? 'key' : 'keys'} ${quoted(missing)}`;
   if (rule.anyOf !== undefined && !rule.anyOf.some((k) => keys.includes(k))) {
-    problems.push(`needs at least one of the keys ${quoted(rule.anyOf)}`);
+    return `needs at least one of the keys ${quoted(rule.anyOf)}`;
   }
-  if (rule.annotation !== undefined && !annotations.includes(rule.annotation)) {
-    problems.push(`needs the annotation "${rule.annotation}"`);
-  }
-  return problems.length === 0 ? undefined : problems.join(' and ');
+  return undefined;
+}
+
+/** The annotation `type` requires and the Secret lacks, if any (`kubernetes.io/service-account.name`). */
+export function secretTypeMissingAnnotation(type: string, annotations: readonly string[]): string | undefined {
+  const annotation = Object.hasOwn(RULES, type) ? RULES[type]?.annotation : undefined;
+  return annotation !== undefined && !annotations.includes(annotation) ? annotation : undefined;
 }
 
 function quoted(keys: readonly string[]): string {

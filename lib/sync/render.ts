@@ -10,7 +10,7 @@ import {
   VERSION_ANNOTATION,
 } from '../domain/names.js';
 import type { SecretIdentity } from '../domain/secret-id.js';
-import { secretTypeProblem } from '../domain/secret-types.js';
+import { secretTypeKeysProblem } from '../domain/secret-types.js';
 import { SyncError } from '../errors.js';
 import {
   arrayItems,
@@ -157,7 +157,7 @@ export function renderSecret(
 ): DesiredSecret {
   const data = renderData(value, target, where.source);
   // The configuration check caught this for mapped keys already; `keys: all` is only known now.
-  const problem = secretTypeProblem(target.type, Object.keys(data), Object.keys(target.annotations));
+  const problem = secretTypeKeysProblem(target.type, Object.keys(data));
   if (problem !== undefined) {
     throw new SyncError(
       'KeyNotFound',

@@ -196,6 +196,30 @@ describe('runCli exit codes', () => {
     expect(JSON.parse(out.stdout)).toMatchObject({ error: { code: 'InvalidConfig' } });
   });
 
+  it('validate prints every problem at once: a schema error, an unknown cluster, a kubeconfig that fails', async () => {
+    // Prepare: a typo'd field, a cluster misspelt, and alpha's kubeconfig file that does not exist.
+    const path = join(dir, 'typos.yaml');
+    await writeFile(
+      path,
+      CONFIG.replace('[alpha, beta]', '[alpha, betta]').replace(
+        'secret: app-db',
+        'secret: app-db\n        adpot: true',
+      ),
+    );
+    const { io, out } = harness(dir);
+
+    // Act
+    const code = await runCli(['validate', '--config', path], io);
+
+    // Assess
+    expect(code).toBe(2);
+    expect(out.stderr).toContain(`${path}: syncs[0].targets[0]: unknown field "adpot"; did you mean "adopt"?`);
+    expect(out.stderr).toContain(
+      `${path}: syncs[0].targets[0].clusters[1]: unknown cluster "betta"; did you mean "beta"? (defined: alpha, beta)`,
+    );
+    expect(out.stderr).toContain('clusters.alpha.kubeconfig: cannot read kubeconfig "/nonexistent/kubeconfig"');
+  });
+
   it('validate accepts a configuration without kubeconfig clusters', async () => {
     // Prepare
     const path = join(dir, 'eks-only.yaml');

@@ -351,6 +351,172 @@ syncs:
   });
 });
 
+describe('parseConfig cross-checks', () => {
+  const TWO_CLUSTERS = `clusters:
+  prod-eu: { eks: { name: prod-eu, region: eu-west-1 } }
+  prod-us: { eks: { name: prod-us, region: us-east-1 } }
+`;
+
+  it('still reports an unknown cluster when another field has a schema error', () => {
+    // Prepare: a typo'd field name in one target, an unknown cluster in another.
+    const text = `${TWO_CLUSTERS}syncs:
+  - source: { secret: app/db }
+    targets:
+      - { clusters: [prod-eu], namespace: [app] }
+      - { clusters: [prod-ap], namespaces: [app] }
+`;
+
+    // Act
+    const issues = issuesOf(() => parseConfig(text, 'f.yaml'));
+
+    // Assess
+    expect(issues).toContain('f.yaml: syncs[0].targets[0]: unknown field "namespace"; did you mean "namespaces"?');
+    expect(issues).toContain(
+      'f.yaml: syncs[0].targets[1].clusters[0]: unknown cluster "prod-ap" (defined: prod-eu, prod-us)',
+    );
+  });
+
+  it('still reports an unknown cluster when a cluster definition is invalid', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(`clusters:
+  prod-eu: { eks: { name: prod-eu, region: eu-west } }
+syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [prod-ue], namespaces: [app] }]
+`),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: clusters.prod-eu.eks.region: must be an AWS region such as eu-west-1',
+      'configuration: syncs[0].targets[0].clusters[0]: unknown cluster "prod-ue"; did you mean "prod-eu"? (defined: prod-eu)',
+    ]);
+  });
+
+  it('suggests the nearest cluster name, counting a swap of two characters as one edit', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(`${TWO_CLUSTERS}syncs:
+  - source: { secret: app/db }
+    targets: [{ clusters: [prod-eu, prod-ue, staging], namespaces: [app] }]
+`),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[0].targets[0].clusters[1]: unknown cluster "prod-ue"; did you mean "prod-eu"? (defined: prod-eu, prod-us)',
+      'configuration: syncs[0].targets[0].clusters[2]: unknown cluster "staging" (defined: prod-eu, prod-us)',
+    ]);
+  });
+
+  it.each([
+    ['the top level', 'default: {}\n', '(root): unknown field "default"; did you mean "defaults"?'],
+    ['a source', '', 'syncs[0].source: unknown field "tag"; did you mean "tags"?'],
+    [
+      'defaults',
+      'defaults: { clusterConcurency: 4 }\n',
+      'defaults: unknown field "clusterConcurency"; did you mean "clusterConcurrency"?',
+    ],
+  ])('suggests the nearest field for an unknown field of %s', (_where, extra, issue) => {
+    // Prepare
+    const source = extra === '' ? '{ namePrefix: app/, tag: { team: a } }' : '{ secret: app/db }';
+    const text = `clusters: { a: { eks: { name: a, region: eu-west-1 } } }
+${extra}syncs:
+  - source: ${source}
+    targets: [{ clusters: [a], namespaces: [app] }]
+`;
+
+    // Act
+    const issues = issuesOf(() => parseConfig(text));
+
+    // Assess
+    expect(issues).toContain(`configuration: ${issue}`);
+  });
+
+  it('names an unknown field without a suggestion when none is near', () => {
+    expect(issuesOf(() => parseConfig(withTarget('frobnicate: true')))).toEqual([
+      'configuration: syncs[0].targets[0]: unknown field "frobnicate"',
+    ]);
+  });
+
+  it.each([
+    [
+      'kubernetes.io/tls mapped to cert and key',
+      'type: kubernetes.io/tls, keys: { cert: certificate, key: private }',
+      'syncs[0].targets[0].keys: Secret type "kubernetes.io/tls" needs keys "tls.crt", "tls.key" (this target maps "cert", "key")',
+    ],
+    [
+      'kubernetes.io/tls with one of its keys',
+      'type: kubernetes.io/tls, keys: { tls.crt: certificate, key: private }',
+      'syncs[0].targets[0].keys: Secret type "kubernetes.io/tls" needs key "tls.key" (this target maps "tls.crt", "key")',
+    ],
+    [
+      'kubernetes.io/dockerconfigjson as one other key',
+      'type: kubernetes.io/dockerconfigjson, asKey: config.json',
+      'syncs[0].targets[0].asKey: Secret type "kubernetes.io/dockerconfigjson" needs key ".dockerconfigjson" (this target maps "config.json")',
+    ],
+    [
+      'kubernetes.io/basic-auth without username or password',
+      'type: kubernetes.io/basic-auth, keys: { user: name, pass: secret }',
+      'syncs[0].targets[0].keys: Secret type "kubernetes.io/basic-auth" needs at least one of the keys "username", "password" (this target maps "user", "pass")',
+    ],
+    [
+      'kubernetes.io/ssh-auth without ssh-privatekey',
+      'type: kubernetes.io/ssh-auth, keys: { id_rsa: key }',
+      'syncs[0].targets[0].keys: Secret type "kubernetes.io/ssh-auth" needs key "ssh-privatekey" (this target maps "id_rsa")',
+    ],
+    [
+      'kubernetes.io/service-account-token without its annotation',
+      'type: kubernetes.io/service-account-token, keys: { token: t }',
+      'syncs[0].targets[0].annotations: Secret type "kubernetes.io/service-account-token" needs the annotation "kubernetes.io/service-account.name"',
+    ],
+    [
+      'the typo kubernetes.io/dockercfgjson',
+      'type: kubernetes.io/dockercfgjson, asKey: .dockerconfigjson',
+      'syncs[0].targets[0].type: unknown Secret type "kubernetes.io/dockercfgjson"; did you mean "kubernetes.io/dockerconfigjson"?',
+    ],
+  ])('refuses %s, naming the target and the keys', (_what, fields, issue) => {
+    expect(issuesOf(() => parseConfig(withTarget(fields)))).toEqual([`configuration: ${issue}`]);
+  });
+
+  it('lists the built-in types for an unknown kubernetes.io/ type with no near one', () => {
+    const [issue] = issuesOf(() => parseConfig(withTarget('type: kubernetes.io/bogus-thing-entirely')));
+
+    expect(issue).toMatch(
+      /unknown Secret type "kubernetes\.io\/bogus-thing-entirely" \(built-in types: Opaque, .*kubernetes\.io\/tls/,
+    );
+  });
+
+  it.each([
+    ['kubernetes.io/tls mapped to its keys', 'type: kubernetes.io/tls, keys: { tls.crt: cert, tls.key: key }'],
+    ['kubernetes.io/tls with keys: all (checked when the value is read)', 'type: kubernetes.io/tls'],
+    ['kubernetes.io/basic-auth with a username only', 'type: kubernetes.io/basic-auth, keys: { username: user }'],
+    ['kubernetes.io/dockerconfigjson as its one key', 'type: kubernetes.io/dockerconfigjson, asKey: .dockerconfigjson'],
+    ['a custom type', 'type: example.com/custom, keys: { a: b }'],
+    [
+      'kubernetes.io/service-account-token with its annotation',
+      'type: kubernetes.io/service-account-token, annotations: { kubernetes.io/service-account.name: app }',
+    ],
+  ])('accepts %s', (_what, fields) => {
+    expect(() => parseConfig(withTarget(fields))).not.toThrow();
+  });
+
+  it('checks the type of a selector target too, and reports the type and a schema error together', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(withTarget('type: kubernetes.io/tls, keys: { crt: a }, restart: always', '{ namePrefix: certs/ }')),
+    );
+
+    // Assess
+    expect(issues).toHaveLength(2);
+    expect(issues[0]).toMatch(/^configuration: syncs\[0\]\.targets\[0\]\.restart: must be "auto"/);
+    expect(issues[1]).toBe(
+      'configuration: syncs[0].targets[0].keys: Secret type "kubernetes.io/tls" needs keys "tls.crt", "tls.key" (this target maps "crt")',
+    );
+  });
+});
+
 describe('loadConfigFile', () => {
   it('reads and validates a file, naming it in errors', async () => {
     // Prepare
