@@ -59,7 +59,7 @@ export interface BindingStatus {
   secretExists?: boolean;
   /** When the Secret's current content was written (its synced-at annotation, RFC 3339). */
   syncedAt?: string;
-  /** The workloads the target's restart policy restarts for this Secret, each with its state. */
+  /** The workloads the target's restart policy restarts for this Secret, each with its state, by kind and name. */
   consumers: ConsumerStatus[];
   error?: { code: ErrorCode; message: string };
 }
@@ -282,5 +282,6 @@ function consumersOf(binding: Binding, observed: Observed): ConsumerStatus[] {
       else if (observed.exists && carried === undefined) state = 'current';
       else state = 'stale';
       return { kind: w.kind, name: w.name, state };
-    });
+    })
+    .sort((a, b) => WORKLOAD_KINDS.indexOf(a.kind) - WORKLOAD_KINDS.indexOf(b.kind) || a.name.localeCompare(b.name));
 }

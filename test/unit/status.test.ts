@@ -149,16 +149,16 @@ describe('SyncEngine.status', () => {
     expect(row(report, 'eu', 'payments')).toMatchObject({
       state: 'behind',
       consumers: [
-        { kind: 'Deployment', name: 'web', state: 'current' },
         { kind: 'Deployment', name: 'old', state: 'stale' },
+        { kind: 'Deployment', name: 'web', state: 'current' },
       ],
     });
     // `web` carries the current fingerprint; `late` has none and a restart is pending for it.
     expect(row(report, 'eu', 'canary')).toMatchObject({
       state: 'behind',
       consumers: [
-        { kind: 'Deployment', name: 'web', state: 'current' },
         { kind: 'Deployment', name: 'late', state: 'pending' },
+        { kind: 'Deployment', name: 'web', state: 'current' },
       ],
     });
     expect(row(report, 'us', 'payments').state).toBe('current');
@@ -177,8 +177,8 @@ describe('SyncEngine.status', () => {
     expect(row(report, 'us', 'payments')).toMatchObject({
       state: 'current',
       consumers: [
-        { name: 'web', state: 'current' },
         { name: 'new', state: 'current' },
+        { name: 'web', state: 'current' },
       ],
     });
   });
