@@ -4,6 +4,7 @@ export type {
   Config,
   KeyRef,
   RestartConfig,
+  RolloutConfig,
   SourceConfig,
   SyncConfig,
   TargetConfig,

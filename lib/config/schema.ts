@@ -25,6 +25,18 @@ const dataKey = z
 /** A timeout in milliseconds: at least 100 ms, at most undici's own 5-minute default. */
 const millis = z.number().int().min(100).max(300_000);
 
+/** Up to Lambda's own 15-minute cap; the pass deadline cuts a longer wait anyway. */
+const longMillis = z.number().int().max(900_000);
+
+/**
+ * Watching the rollouts a pass started (README "Rollouts"). `waitMs` 0 reports them `progressing` without reading
+ * anything; `readyTimeoutMs` is how long a rollout may stand still with new pods not Ready before it is `failed`.
+ */
+const rolloutSchema = z.strictObject({
+  waitMs: longMillis.min(0).default(60_000),
+  readyTimeoutMs: longMillis.min(100).default(30_000),
+});
+
 /** Per-request timeouts of Kubernetes API calls (lib/timeouts.ts says why these defaults). */
 const kubernetesTimeouts = {
   connectMs: millis.default(DEFAULT_KUBE_TIMEOUTS.connectMs),
@@ -201,6 +213,7 @@ export const configSchema = z.strictObject({
       /** Clusters worked on at once, and Kubernetes API calls in flight per cluster. */
       clusterConcurrency: z.number().int().min(1).max(64).default(8),
       bindingConcurrency: z.number().int().min(1).max(64).default(4),
+      rollout: rolloutSchema.prefault({}),
       timeouts: z
         .strictObject({
           kubernetes: z.strictObject(kubernetesTimeouts).prefault({}),
@@ -231,3 +244,4 @@ export type TargetConfig = z.output<typeof targetSchema>;
 export type KeyRef = z.output<typeof keyRef>;
 export type RestartConfig = z.output<typeof restartSchema>;
 export type TimeoutsConfig = Config['defaults']['timeouts'];
+export type RolloutConfig = Config['defaults']['rollout'];

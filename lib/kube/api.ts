@@ -188,6 +188,17 @@ export function createKubeApi(
         throw translateKubeError(cluster, op, error, opts.timeouts);
       }
     },
+
+    async readWorkloadStatus(namespace, kind, name) {
+      const ops = kinds[kind];
+      const op = { verb: 'get', resource: ops.resource, namespace, name };
+      try {
+        return ops.status(await ops.read(namespace, name));
+      } catch (error) {
+        if (statusCode(error) === 404) return undefined;
+        throw translateKubeError(cluster, op, error, opts.timeouts);
+      }
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * The per-kind table of workloads (Deployment, StatefulSet, DaemonSet): how each is listed and patched with
- * @kubernetes/client-node, and how its objects become the port's `Workload` (Secret references only).
+ * The per-kind table of workloads (Deployment, StatefulSet, DaemonSet): how each is listed, patched and read with
+ * @kubernetes/client-node, and how its objects become the port's `Workload` (Secret references only) and
+ * `WorkloadStatus` (rollout counters only).
  */
 import type {
   AppsV1Api,
@@ -10,7 +11,7 @@ import type {
   V1PodSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import type { ContainerRefs, PodSpecRefs, Workload, WorkloadKind } from '../sync/ports/kube.js';
+import type { ContainerRefs, PodSpecRefs, Workload, WorkloadKind, WorkloadStatus } from '../sync/ports/kube.js';
 
 /** Page size for lists: bounded memory and response size on namespaces with many objects. */
 export const LIST_PAGE_SIZE = 250;
@@ -22,6 +23,10 @@ export interface KindOps {
   resource: string;
   list(namespace: string, cont: string | undefined): Promise<{ items: WorkloadObject[]; cont: string | undefined }>;
   patch(namespace: string, name: string, body: object, contentType: PatchContentType): Promise<unknown>;
+  /** GET of one object (its status is part of it: the `get` the RBAC role grants already suffices). */
+  read(namespace: string, name: string): Promise<WorkloadObject>;
+  /** The object's rollout state in the port's shape. */
+  status(item: WorkloadObject): WorkloadStatus;
 }
 
 type PatchContentType = ReturnType<typeof setHeaderOptions>;
@@ -37,6 +42,8 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       },
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, contentType),
+      read: (namespace, name) => apps.readNamespacedDeployment({ namespace, name }),
+      status: (item) => deploymentStatus(item as V1Deployment),
     },
     StatefulSet: {
       resource: 'statefulsets',
@@ -46,6 +53,8 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       },
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, contentType),
+      read: (namespace, name) => apps.readNamespacedStatefulSet({ namespace, name }),
+      status: (item) => statefulSetStatus(item as V1StatefulSet),
     },
     DaemonSet: {
       resource: 'daemonsets',
@@ -55,6 +64,8 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       },
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, contentType),
+      read: (namespace, name) => apps.readNamespacedDaemonSet({ namespace, name }),
+      status: (item) => daemonSetStatus(item as V1DaemonSet),
     },
   };
 }
@@ -71,6 +82,66 @@ export function toWorkload(kind: WorkloadKind, namespace: string, item: Workload
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: toPodSpecRefs(template?.spec),
     resourceVersion: item.metadata?.resourceVersion ?? '',
+    replicas: desiredPods(kind, item),
+  };
+}
+
+function desiredPods(kind: WorkloadKind, item: WorkloadObject): number {
+  // An unset spec.replicas means 1 (the API server defaults it); a DaemonSet wants one pod per matching node.
+  if (kind === 'DaemonSet') return (item as V1DaemonSet).status?.desiredNumberScheduled ?? 0;
+  return (item as V1Deployment | V1StatefulSet).spec?.replicas ?? 1;
+}
+
+/** The API server omits zero counters from a status: absent means 0. */
+const count = (value: number | undefined): number => value ?? 0;
+
+function deploymentStatus(item: V1Deployment): WorkloadStatus {
+  const status = item.status ?? {};
+  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+  return {
+    kind: 'Deployment',
+    generation: count(item.metadata?.generation),
+    observedGeneration: count(status.observedGeneration),
+    specReplicas: item.spec?.replicas ?? 1,
+    paused: item.spec?.paused ?? false,
+    replicas: count(status.replicas),
+    updatedReplicas: count(status.updatedReplicas),
+    readyReplicas: count(status.readyReplicas),
+    availableReplicas: count(status.availableReplicas),
+    // https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#failed-deployment
+    progressDeadlineExceeded: progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded',
+  };
+}
+
+function statefulSetStatus(item: V1StatefulSet): WorkloadStatus {
+  const status = item.status;
+  const strategy = item.spec?.updateStrategy;
+  return {
+    kind: 'StatefulSet',
+    generation: count(item.metadata?.generation),
+    observedGeneration: count(status?.observedGeneration),
+    specReplicas: item.spec?.replicas ?? 1,
+    onDelete: strategy?.type === 'OnDelete',
+    partition: count(strategy?.rollingUpdate?.partition),
+    replicas: count(status?.replicas),
+    updatedReplicas: count(status?.updatedReplicas),
+    readyReplicas: count(status?.readyReplicas),
+    currentRevision: status?.currentRevision ?? '',
+    updateRevision: status?.updateRevision ?? '',
+  };
+}
+
+function daemonSetStatus(item: V1DaemonSet): WorkloadStatus {
+  const status = item.status;
+  return {
+    kind: 'DaemonSet',
+    generation: count(item.metadata?.generation),
+    observedGeneration: count(status?.observedGeneration),
+    onDelete: item.spec?.updateStrategy?.type === 'OnDelete',
+    desiredNumberScheduled: count(status?.desiredNumberScheduled),
+    updatedNumberScheduled: count(status?.updatedNumberScheduled),
+    numberReady: count(status?.numberReady),
+    numberAvailable: count(status?.numberAvailable),
   };
 }
 

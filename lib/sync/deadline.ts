@@ -75,6 +75,7 @@ const DEADLINE_STEPS: { [C in KubeCall]: (...args: Parameters<KubeApi[C]>) => [s
   listManagedSecrets: (namespace) => ['list managed Secrets', `Secrets in ${namespace}`],
   listWorkloads: (namespace, kind) => ['list consumers', `${kind}s in ${namespace}`],
   patchTemplateAnnotations: (namespace, kind, name) => ['restart', `${kind} ${namespace}/${name}`],
+  readWorkloadStatus: (namespace, kind, name) => ['observe rollout', `${kind} ${namespace}/${name}`],
 };
 
 /** A KubeApi whose calls end at the deadline (abandoned in flight, refused after it). */

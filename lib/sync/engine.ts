@@ -1,6 +1,6 @@
 /**
- * The engine: one pass is check -> resolve -> plan -> fetch -> apply (render, write, restart) -> settle -> report,
- * each stage a module of `stages/`. Depends on ports only; never reads process.env, never builds an SDK client.
+ * The engine: one pass is check -> resolve -> plan -> fetch -> apply (render, write, restart) -> settle -> observe
+ * (the rollouts it started) -> report, each stage a module of `stages/`. Depends on ports only; never reads process.env, never builds an SDK client.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -15,6 +15,7 @@ import { planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { SecretSource } from './ports/source.js';
 import { confirmDeleted, fetchValues, goneReads, type Reads } from './stages/fetch.js';
+import { observeRollouts } from './stages/observe.js';
 import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/report.js';
 import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
@@ -30,6 +31,8 @@ export interface EngineDeps {
   source: SecretSource;
   clusters: ClusterConnector;
   now?: () => Date;
+  /** How the engine waits between rollout checks; tests pass one that moves their `now` instead. */
+  sleep?: (ms: number) => Promise<void>;
   log?: EngineLog;
 }
 
@@ -43,6 +46,7 @@ export interface RunOptions {
 }
 
 const silent: EngineLog = { info: () => {}, warn: () => {} };
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class SyncEngine {
   private readonly log: EngineLog;
@@ -103,6 +107,7 @@ export class SyncEngine {
       source,
       log: this.log,
       now,
+      sleep: this.deps.sleep ?? realSleep,
       deadline,
       /**
        * The cluster's API for one stage of the pass. Every call goes through one limiter: bindingConcurrency calls
@@ -177,6 +182,7 @@ async function runPass(pass: Pass): Promise<SyncReport> {
     for (const orphan of orphans) log.result?.(orphan);
     report.results.push(...orphans);
   }
+  if (!request.dryRun && !request.deleted) report.results = await observeRollouts(pass, report.results);
   for (const conflict of split.conflicts) log.result?.(conflict);
   report.results.push(...split.conflicts);
   summarize(report, pass.deadline);

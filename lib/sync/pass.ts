@@ -29,6 +29,8 @@ export interface Pass {
   readonly source: SecretSource;
   readonly log: EngineLog;
   readonly now: () => Date;
+  /** Waits on the engine's clock (rollout checks space their reads with it). */
+  readonly sleep: (ms: number) => Promise<void>;
   readonly deadline: PassDeadline | undefined;
   /** The cluster's API for one stage of the pass (bounded and retried, see `SyncEngine`). */
   connect(cluster: string): Promise<KubeApi>;

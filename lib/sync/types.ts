@@ -14,11 +14,20 @@ export type BindingAction =
   | 'skipped'
   | 'failed';
 
+/**
+ * What became of a restart by the end of the pass: `rolledOut` (every pod runs the new template and is available),
+ * `progressing` (still rolling when the wait ended, or not watched), `failed` (the Deployment's progress deadline
+ * passed, or no progress with new pods not Ready for `defaults.rollout.readyTimeoutMs`).
+ */
+export type RolloutOutcome = 'rolledOut' | 'progressing' | 'failed';
+
 export interface WorkloadRefResult {
   kind: WorkloadKind;
   name: string;
   /** A paused Deployment is patched but rolls only when resumed. */
   paused?: boolean;
+  /** Set after the restarts of a pass (never in a dry run); a workload deleted meanwhile has none. */
+  rollout?: RolloutOutcome;
 }
 
 /** One result per binding (cluster x namespace x Kubernetes Secret). Never holds a secret value. */
@@ -56,8 +65,16 @@ export interface SyncReport {
     error?: { code: ErrorCode; message: string };
   }>;
   results: BindingResult[];
-  /** Results per action, and `restarts`: distinct workloads patched (or that would be, in a dry run). */
-  summary: Record<BindingAction, number> & { restarts: number };
+  /**
+   * Results per action, `restarts`: distinct workloads patched (or that would be, in a dry run), and of those the
+   * ones whose rollout ended `rolledOut`, `progressing` or `failed` (`rolloutFailed`).
+   */
+  summary: Record<BindingAction, number> & {
+    restarts: number;
+    rolledOut: number;
+    progressing: number;
+    rolloutFailed: number;
+  };
   durationMs: number;
   notes: string[];
 }

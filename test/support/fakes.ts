@@ -19,6 +19,7 @@ import type {
   SecretMetadata,
   Workload,
   WorkloadKind,
+  WorkloadStatus,
 } from '../../lib/sync/ports/kube.js';
 import type {
   SecretFilter,
@@ -115,6 +116,57 @@ export interface WorkloadSeed {
   annotations?: Record<string, string>;
   templateAnnotations?: Record<string, string>;
   podSpec?: PodSpecRefs;
+  /** Pods wanted (default 1). */
+  replicas?: number;
+}
+
+/** The status shape of one kind. */
+export type StatusOf<K extends WorkloadKind> = Extract<WorkloadStatus, { kind: K }>;
+
+/** One answer of a scripted rollout: these fields, the rest as for a workload rolled out at its generation. */
+export type StatusStep<K extends WorkloadKind> = Partial<Omit<StatusOf<K>, 'kind'>>;
+
+/** The status of `workload` rolled out at `generation`: every pod updated, ready and available. */
+export function rolledOutStatus(workload: Workload, generation: number): WorkloadStatus {
+  const n = workload.replicas ?? 1;
+  const observed = { generation, observedGeneration: generation };
+  switch (workload.kind) {
+    case 'Deployment':
+      return {
+        kind: 'Deployment',
+        ...observed,
+        specReplicas: n,
+        paused: workload.paused,
+        replicas: n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        availableReplicas: n,
+        progressDeadlineExceeded: false,
+      };
+    case 'StatefulSet':
+      return {
+        kind: 'StatefulSet',
+        ...observed,
+        specReplicas: n,
+        onDelete: false,
+        partition: 0,
+        replicas: n,
+        updatedReplicas: n,
+        readyReplicas: n,
+        currentRevision: `${workload.name}-${generation}`,
+        updateRevision: `${workload.name}-${generation}`,
+      };
+    case 'DaemonSet':
+      return {
+        kind: 'DaemonSet',
+        ...observed,
+        onDelete: false,
+        desiredNumberScheduled: n,
+        updatedNumberScheduled: n,
+        numberReady: n,
+        numberAvailable: n,
+      };
+  }
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
@@ -143,6 +195,9 @@ export class FakeKubeApi implements KubeApi {
   readonly forbidden = new Set<string>();
   private readonly secrets = new Map<string, StoredSecret>();
   private readonly workloads = new Map<string, Workload>();
+  /** metadata.generation per workload: 1 when seeded, +1 per template patch. */
+  private readonly generations = new Map<string, number>();
+  private readonly statusScripts = new Map<string, { steps: Array<Record<string, unknown>>; read: number }>();
   private version = 100;
   /** Runs (and is awaited) before each call, after counting, e.g. to simulate another writer. */
   before?: (method: KubeMethod, args: unknown[]) => void | Promise<void>;
@@ -229,9 +284,30 @@ export class FakeKubeApi implements KubeApi {
       templateAnnotations: clone(seed.templateAnnotations ?? {}),
       podSpec: clone(seed.podSpec ?? {}),
       resourceVersion: this.nextVersion(),
+      replicas: seed.replicas ?? 1,
     };
-    this.workloads.set(workloadKey(workload.namespace, workload.kind, workload.name), workload);
+    const k = workloadKey(workload.namespace, workload.kind, workload.name);
+    this.workloads.set(k, workload);
+    this.generations.set(k, 1);
     return clone(workload);
+  }
+
+  /**
+   * Status reads of a workload answer `steps` in turn, the last one repeated (unscripted workloads answer rolled
+   * out at once). Each step's fields override those of the workload rolled out at its current generation.
+   */
+  scriptRollout<K extends WorkloadKind>(namespace: string, kind: K, name: string, steps: Array<StatusStep<K>>): void {
+    this.statusScripts.set(workloadKey(namespace, kind, name), { steps: clone(steps), read: 0 });
+  }
+
+  /** Deletes a workload (e.g. between its restart and the rollout check). */
+  removeWorkload(namespace: string, name: string, kind: WorkloadKind = 'Deployment'): void {
+    this.workloads.delete(workloadKey(namespace, kind, name));
+  }
+
+  /** metadata.generation of a workload (1 when seeded, +1 per template patch). */
+  generation(namespace: string, name: string, kind: WorkloadKind = 'Deployment'): number {
+    return this.generations.get(workloadKey(namespace, kind, name)) ?? 0;
   }
 
   workload(namespace: string, name: string, kind: WorkloadKind = 'Deployment'): Workload {
@@ -386,6 +462,23 @@ export class FakeKubeApi implements KubeApi {
       }
       Object.assign(workload.templateAnnotations, annotations);
       workload.resourceVersion = this.nextVersion();
+      const k = workloadKey(namespace, kind, name);
+      this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
+    });
+  }
+
+  readWorkloadStatus(namespace: string, kind: WorkloadKind, name: string): Promise<WorkloadStatus | undefined> {
+    return this.call('readWorkloadStatus', [namespace, kind, name], () => {
+      this.checkAccess('get', namespace, name);
+      const k = workloadKey(namespace, kind, name);
+      const workload = this.workloads.get(k);
+      if (workload === undefined) return undefined;
+      const status = rolledOutStatus(workload, this.generations.get(k) ?? 1);
+      const script = this.statusScripts.get(k);
+      if (script === undefined || script.steps.length === 0) return status;
+      const step = script.steps[Math.min(script.read, script.steps.length - 1)];
+      script.read += 1;
+      return { ...status, ...clone(step) } as WorkloadStatus;
     });
   }
 

@@ -31,12 +31,14 @@ describe('decorate', () => {
     await decorated.listManagedSecrets('app');
     const workloads = await decorated.listWorkloads('app', 'Deployment');
     await decorated.patchTemplateAnnotations('app', 'Deployment', 'web', {}).catch(() => undefined);
+    const status = await decorated.readWorkloadStatus('app', 'Deployment', 'web');
     await decorated.deleteSecret('app', 'db');
 
     // Assess
     expect(decorated.cluster).toBe('c1');
     expect(read).toEqual(created);
     expect(workloads).toEqual([]);
+    expect(status).toBeUndefined();
     expect(seen.map((c) => c.call).sort()).toEqual([...KUBE_CALLS].sort());
     expect(seen.every((c) => c.cluster === 'c1' && callNamespace(c) === 'app')).toBe(true);
     expect(seen[1]?.args).toEqual(['app', 'db']);

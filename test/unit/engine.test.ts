@@ -96,7 +96,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
       for (const namespace of ['payments', 'canary']) {
         const r = result(report, cluster, namespace);
         expect(r).toMatchObject({ action: 'created', changedKeys: ['DB_PASSWORD', 'DB_USER'] });
-        expect(r.restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+        expect(r.restarted).toEqual([{ kind: 'Deployment', name: 'web', rollout: 'rolledOut' }]);
         const stored = w.api(cluster).secret(namespace, 'db');
         expect(stored?.data).toEqual({ DB_USER: b64('app'), DB_PASSWORD: b64(CANARY) });
         expect(stored?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
@@ -336,8 +336,8 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     expect(reconcile.summary).toMatchObject({ unchanged: 4, failed: 0, restarts: 8 });
     const r = result(reconcile, 'eu', 'payments');
     expect(r.restarted).toEqual([
-      { kind: 'Deployment', name: 'web' },
-      { kind: 'Deployment', name: 'api' },
+      { kind: 'Deployment', name: 'web', rollout: 'rolledOut' },
+      { kind: 'Deployment', name: 'api', rollout: 'rolledOut' },
     ]);
     const stored = w.api('eu').secret('payments', 'db');
     expect(stored?.annotations).not.toHaveProperty(RESTART_PENDING_ANNOTATION);
@@ -1081,7 +1081,9 @@ syncs:
 
     // Assess
     expect(result(report, 'eu', 'app', 'db').restarted).toEqual([]);
-    expect(result(report, 'eu', 'app', 'db-listed').restarted).toEqual([{ kind: 'StatefulSet', name: 'pg' }]);
+    expect(result(report, 'eu', 'app', 'db-listed').restarted).toEqual([
+      { kind: 'StatefulSet', name: 'pg', rollout: 'rolledOut' },
+    ]);
     expect(eu.templatePatches().map((p) => p.name)).toEqual(['pg']);
     expect(eu.calls('listWorkloads')).toBe(3);
   });
@@ -1200,8 +1202,9 @@ syncs:
 
     // Assess
     expect(eu.templatePatches()).toHaveLength(1);
-    expect(result(report, 'eu', 'app', 'db').restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
-    expect(result(report, 'eu', 'app', 'api').restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    const web = { kind: 'Deployment', name: 'web', rollout: 'rolledOut' };
+    expect(result(report, 'eu', 'app', 'db').restarted).toEqual([web]);
+    expect(result(report, 'eu', 'app', 'api').restarted).toEqual([web]);
     expect(report.summary.restarts).toBe(1);
     expect(w.source.calls('getMany')).toBe(1);
   });

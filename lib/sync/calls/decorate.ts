@@ -17,6 +17,7 @@ const CALLS: Record<KubeCall, true> = {
   listManagedSecrets: true,
   listWorkloads: true,
   patchTemplateAnnotations: true,
+  readWorkloadStatus: true,
 };
 
 /** Every KubeCall, in the port's order. */

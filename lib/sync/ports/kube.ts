@@ -65,6 +65,60 @@ export interface Workload {
   templateAnnotations: Record<string, string>;
   podSpec: PodSpecRefs;
   resourceVersion: string;
+  /**
+   * Pods wanted when listed: `spec.replicas` (default 1), for a DaemonSet `status.desiredNumberScheduled`. Zero
+   * means a restart rolls nothing, so there is nothing to wait for. Undefined when unknown.
+   */
+  replicas?: number;
+}
+
+/**
+ * A workload's rollout state as its controller reports it, one shape per kind (field names as in the API).
+ * `generation` is `metadata.generation`: the status describes the current spec once `observedGeneration` reaches it.
+ */
+export type WorkloadStatus = DeploymentStatus | StatefulSetStatus | DaemonSetStatus;
+
+export interface DeploymentStatus {
+  kind: 'Deployment';
+  generation: number;
+  observedGeneration: number;
+  /** `spec.replicas` (default 1). */
+  specReplicas: number;
+  paused: boolean;
+  /** Pods of every ReplicaSet, old ones included. */
+  replicas: number;
+  updatedReplicas: number;
+  readyReplicas: number;
+  availableReplicas: number;
+  /** Condition `Progressing=False` with reason `ProgressDeadlineExceeded` (`spec.progressDeadlineSeconds` passed). */
+  progressDeadlineExceeded: boolean;
+}
+
+export interface StatefulSetStatus {
+  kind: 'StatefulSet';
+  generation: number;
+  observedGeneration: number;
+  specReplicas: number;
+  /** `spec.updateStrategy.type: OnDelete`: a template change replaces no pod until someone deletes it. */
+  onDelete: boolean;
+  /** `spec.updateStrategy.rollingUpdate.partition`: pods with a lower ordinal keep the old template. */
+  partition: number;
+  replicas: number;
+  updatedReplicas: number;
+  readyReplicas: number;
+  currentRevision: string;
+  updateRevision: string;
+}
+
+export interface DaemonSetStatus {
+  kind: 'DaemonSet';
+  generation: number;
+  observedGeneration: number;
+  onDelete: boolean;
+  desiredNumberScheduled: number;
+  updatedNumberScheduled: number;
+  numberReady: number;
+  numberAvailable: number;
 }
 
 export interface KubeApi {
@@ -102,6 +156,8 @@ export interface KubeApi {
     annotations: Record<string, string>,
     expected?: Record<string, string>,
   ): Promise<void>;
+  /** GET of one workload, its rollout state only; `undefined` when it does not exist (deleted meanwhile). */
+  readWorkloadStatus(namespace: string, kind: WorkloadKind, name: string): Promise<WorkloadStatus | undefined>;
 }
 
 /** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */

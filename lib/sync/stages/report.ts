@@ -3,7 +3,7 @@ import { toSyncError } from '../../errors.js';
 import { groupBy } from '../concurrency.js';
 import type { PassDeadline } from '../deadline.js';
 import type { Binding } from '../plan.js';
-import type { BindingAction, BindingResult, SyncReport } from '../types.js';
+import type { BindingAction, BindingResult, RolloutOutcome, SyncReport } from '../types.js';
 
 /** One entry of `SyncReport.sources`. */
 export type SourceEntry = SyncReport['sources'][number];
@@ -49,6 +49,9 @@ export function emptyReport(request: { trigger: SyncReport['trigger']; dryRun: b
       skipped: 0,
       failed: 0,
       restarts: 0,
+      rolledOut: 0,
+      progressing: 0,
+      rolloutFailed: 0,
     },
     durationMs: 0,
     notes: [],
@@ -100,12 +103,17 @@ export function summarize(report: SyncReport, deadline: PassDeadline | undefined
   report.results.sort((a, b) =>
     `${a.cluster}/${a.namespace}/${a.secret}`.localeCompare(`${b.cluster}/${b.namespace}/${b.secret}`),
   );
-  const restarted = new Set<string>();
+  const restarted = new Map<string, RolloutOutcome | undefined>();
   for (const result of report.results) {
     report.summary[result.action] += 1;
-    for (const w of result.restarted) restarted.add(`${result.cluster}/${result.namespace}/${w.kind}/${w.name}`);
+    for (const w of result.restarted)
+      restarted.set(`${result.cluster}/${result.namespace}/${w.kind}/${w.name}`, w.rollout);
   }
   report.summary.restarts = restarted.size;
+  const outcomes = [...restarted.values()];
+  report.summary.rolledOut = outcomes.filter((o) => o === 'rolledOut').length;
+  report.summary.progressing = outcomes.filter((o) => o === 'progressing').length;
+  report.summary.rolloutFailed = outcomes.filter((o) => o === 'failed').length;
   const cut = report.results.filter((r) => r.error?.code === 'DeadlineExceeded').length;
   if (deadline?.reached && cut > 0) {
     report.notes.push(`pass deadline reached: ${cut} binding(s) unfinished, reported failed (DeadlineExceeded)`);

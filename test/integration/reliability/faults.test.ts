@@ -412,6 +412,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
       listManagedSecrets: wrap(real.listManagedSecrets),
       listWorkloads: wrap(real.listWorkloads),
       patchTemplateAnnotations: wrap(real.patchTemplateAnnotations),
+      readWorkloadStatus: wrap(real.readWorkloadStatus),
     };
   }
 
