@@ -16,7 +16,7 @@ import { SyncError } from '../errors.js';
 import type { KubeApi, KubeSecret, KubeSecretWrite, SecretMetadata, Workload } from '../sync/ports/kube.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import { isFailedPatchTest, type KubeOperation, statusCode, translateKubeError } from './errors.js';
-import { LIST_PAGE_SIZE, toWorkload, workloadKinds } from './kinds.js';
+import { LIST_PAGE_SIZE, toWorkload, toWorkloadStatus, workloadKinds } from './kinds.js';
 
 /** Our Secrets, for the orphan check (the label every Secret we write carries). */
 const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
@@ -193,7 +193,7 @@ export function createKubeApi(
       const ops = kinds[kind];
       const op = { verb: 'get', resource: ops.resource, namespace, name };
       try {
-        return ops.status(await ops.read(namespace, name));
+        return toWorkloadStatus(kind, await ops.read(namespace, name));
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
         throw translateKubeError(cluster, op, error, opts.timeouts);

@@ -25,8 +25,6 @@ export interface KindOps {
   patch(namespace: string, name: string, body: object, contentType: PatchContentType): Promise<unknown>;
   /** GET of one object (its status is part of it: the `get` the RBAC role grants already suffices). */
   read(namespace: string, name: string): Promise<WorkloadObject>;
-  /** The object's rollout state in the port's shape. */
-  status(item: WorkloadObject): WorkloadStatus;
 }
 
 type PatchContentType = ReturnType<typeof setHeaderOptions>;
@@ -43,7 +41,6 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedDeployment({ namespace, name }),
-      status: (item) => deploymentStatus(item as V1Deployment),
     },
     StatefulSet: {
       resource: 'statefulsets',
@@ -54,7 +51,6 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedStatefulSet({ namespace, name }),
-      status: (item) => statefulSetStatus(item as V1StatefulSet),
     },
     DaemonSet: {
       resource: 'daemonsets',
@@ -65,7 +61,6 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedDaemonSet({ namespace, name }),
-      status: (item) => daemonSetStatus(item as V1DaemonSet),
     },
   };
 }
@@ -91,6 +86,17 @@ function desiredPods(kind: WorkloadKind, item: WorkloadObject): number {
   if (kind === 'DaemonSet') return (item as V1DaemonSet).status?.desiredNumberScheduled ?? 0;
   return (item as V1Deployment | V1StatefulSet).spec?.replicas ?? 1;
 }
+
+/** A workload object's rollout state in the port's shape (counters, generations, strategy; nothing else). */
+export function toWorkloadStatus(kind: WorkloadKind, item: WorkloadObject): WorkloadStatus {
+  return STATUS_OF[kind](item);
+}
+
+const STATUS_OF: Record<WorkloadKind, (item: WorkloadObject) => WorkloadStatus> = {
+  Deployment: (item) => deploymentStatus(item as V1Deployment),
+  StatefulSet: (item) => statefulSetStatus(item as V1StatefulSet),
+  DaemonSet: (item) => daemonSetStatus(item as V1DaemonSet),
+};
 
 /** The API server omits zero counters from a status: absent means 0. */
 const count = (value: number | undefined): number => value ?? 0;

@@ -105,6 +105,8 @@ export async function restartConsumers(
         }
         const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
         if (current.paused) ref.paused = true;
+        // No pod to replace: rolled out as soon as it is patched, nothing to watch.
+        if (current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
         for (const item of due) outcome.restarted.get(item.secretName)?.push(ref);
         break;
       } catch (error) {

@@ -44,6 +44,8 @@ export async function observeRollouts(pass: Pass, results: BindingResult[]): Pro
   const targets = new Map<string, Restarted>();
   for (const r of results) {
     for (const w of r.restarted) {
+      // Known already (zero replicas, set by the restarter).
+      if (w.rollout !== undefined) continue;
       const target = { cluster: r.cluster, namespace: r.namespace, kind: w.kind, name: w.name, paused: !!w.paused };
       targets.set(keyOf(target), target);
     }
