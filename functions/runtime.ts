@@ -248,6 +248,10 @@ function emitMetrics(metrics: Metrics, request: SyncRequest, report: SyncReport)
   metrics.addMetric('Failed', MetricUnit.Count, summary.failed);
   metrics.addMetric('SourceFailed', MetricUnit.Count, report.sources.filter((s) => s.error !== undefined).length);
   metrics.addMetric('Restarts', MetricUnit.Count, summary.restarts);
+  // Of those restarts: how their rollouts ended (README "Rollouts"); a failed rollout does not fail the pass.
+  metrics.addMetric('RolledOut', MetricUnit.Count, summary.rolledOut);
+  metrics.addMetric('Progressing', MetricUnit.Count, summary.progressing);
+  metrics.addMetric('RolloutFailed', MetricUnit.Count, summary.rolloutFailed);
   metrics.addMetric('Deleted', MetricUnit.Count, summary.deleted);
   metrics.addMetric('Orphaned', MetricUnit.Count, summary.orphaned);
   metrics.addMetric(

@@ -2,7 +2,7 @@
  * Human output of the CLI. Pure functions over the SyncReport, which never holds a secret value: key names,
  * workload names and error messages only.
  */
-import type { BindingAction, BindingResult, SyncReport } from '../sync/types.js';
+import type { BindingAction, BindingResult, RolloutOutcome, SyncReport } from '../sync/types.js';
 import { renderTable } from './table.js';
 
 /** A dry run reports what would happen; say it in the future tense. */
@@ -22,9 +22,21 @@ function actionLabel(result: BindingResult, dryRun: boolean): string {
   return result.drift === true ? `${action} (drift)` : action;
 }
 
+/** How a restart's rollout ended, as the RESTARTED column says it. */
+const ROLLOUT_LABEL: Record<RolloutOutcome, string> = {
+  rolledOut: 'rolled out',
+  progressing: 'progressing',
+  failed: 'rollout failed',
+};
+
 function workloads(result: BindingResult): string {
   if (result.restarted.length === 0) return '-';
-  return result.restarted.map((w) => `${w.kind}/${w.name}${w.paused === true ? ' (paused)' : ''}`).join(', ');
+  return result.restarted
+    .map((w) => {
+      const marks = [...(w.paused === true ? ['paused'] : []), ...(w.rollout ? [ROLLOUT_LABEL[w.rollout]] : [])];
+      return `${w.kind}/${w.name}${marks.length > 0 ? ` (${marks.join(', ')})` : ''}`;
+    })
+    .join(', ');
 }
 
 function summaryLine(report: SyncReport): string {
@@ -45,7 +57,12 @@ function summaryLine(report: SyncReport): string {
       (a) =>
         `${summary[a]} ${dryRun && a !== 'failed' && a !== 'unchanged' && a !== 'orphaned' ? `to ${DRY_RUN_ACTION[a]}` : a}`,
     );
-  const restarts = `${summary.restarts} ${dryRun ? 'restarts planned' : summary.restarts === 1 ? 'restart' : 'restarts'}`;
+  const rollouts = [
+    ...(summary.rolledOut > 0 ? [`${summary.rolledOut} rolled out`] : []),
+    ...(summary.progressing > 0 ? [`${summary.progressing} progressing`] : []),
+    ...(summary.rolloutFailed > 0 ? [`${summary.rolloutFailed} rollout failed`] : []),
+  ];
+  const restarts = `${summary.restarts} ${dryRun ? 'restarts planned' : summary.restarts === 1 ? 'restart' : 'restarts'}${rollouts.length > 0 ? ` (${rollouts.join(', ')})` : ''}`;
   const drift = report.results.filter((r) => r.drift === true).length;
   const parts = [...counts, restarts, ...(drift > 0 ? [`${drift} with drift`] : [])];
   const seconds = (report.durationMs / 1000).toFixed(1);

@@ -576,6 +576,39 @@ syncs:
     expect(text).toContain('reconcile: 2 bindings: 1 updated, 1 failed, 1 restart, 1 with drift in 1.2s');
   });
 
+  it('shows how each restart rolled out, and counts the outcomes in the summary line', () => {
+    // Prepare
+    const r = report({
+      results: [
+        {
+          cluster: 'a',
+          namespace: 'n',
+          secret: 's',
+          source: 'x',
+          action: 'updated',
+          changedKeys: ['K'],
+          restarted: [
+            { kind: 'Deployment', name: 'web', rollout: 'rolledOut' },
+            { kind: 'Deployment', name: 'idle', paused: true, rollout: 'progressing' },
+            { kind: 'StatefulSet', name: 'db', rollout: 'failed' },
+          ],
+          notes: ['StatefulSet/db rollout failed: no progress for 30 s (new pods not Ready): 2 of 3 pods ready'],
+        },
+      ],
+      summary: { ...report().summary, updated: 1, restarts: 3, rolledOut: 1, progressing: 1, rolloutFailed: 1 },
+    });
+
+    // Act
+    const text = formatPlan(r);
+
+    // Assess
+    expect(text).toContain(
+      'Deployment/web (rolled out), Deployment/idle (paused, progressing), StatefulSet/db (rollout failed)',
+    );
+    expect(text).toContain('Notes:\n  a/n/s: StatefulSet/db rollout failed: no progress for 30 s');
+    expect(text).toContain('1 updated, 3 restarts (1 rolled out, 1 progressing, 1 rollout failed) in');
+  });
+
   it('shows an orphaned Secret with its note, in a run and in a dry run', () => {
     // Prepare
     const orphan = {
