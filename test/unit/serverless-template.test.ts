@@ -3,7 +3,8 @@
  * CloudFormation template that `npm run package` (osls, offline) generates from serverless.yml.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -209,7 +210,26 @@ describe('vpcFromParams', () => {
 });
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
-type Template = { Resources: Record<string, Resource> };
+type Template = {
+  Resources: Record<string, Resource>;
+  Parameters?: Record<string, Record<string, unknown>>;
+  Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: unknown }>;
+};
+
+/** Packages the service offline (stage ci) with extra `--param`s into a temporary directory; returns its template. */
+function packageWith(params: string[]): Template {
+  if (!existsSync(join(root, 'dist', 'on-rotation.mjs'))) {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  }
+  const out = mkdtempSync(join(tmpdir(), 'eks-sync-package-'));
+  execFileSync(
+    'npx',
+    ['serverless', 'package', '--stage', 'ci', ...params.map((p) => `--param=${p}`), '--package', out],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, CI: 'true' } },
+  );
+  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+}
 
 describe('generated CloudFormation template (npm run package)', () => {
   let template: Template;
@@ -373,4 +393,180 @@ describe('generated CloudFormation template (npm run package)', () => {
       expect(actionsOf(statement).sort()).toEqual(['secretsmanager:BatchGetSecretValue', 'secretsmanager:ListSecrets']);
     }
   });
+});
+
+type Alarm = {
+  AlarmName: string;
+  Namespace: string;
+  MetricName: string;
+  Dimensions: { Name: string; Value: unknown }[];
+  Statistic: string;
+  Threshold: number;
+  ComparisonOperator: string;
+  TreatMissingData: string;
+  AlarmActions: unknown;
+  OKActions: unknown;
+};
+
+describe('alarms, dashboard and tracing in the generated template', () => {
+  let template: Template;
+  const functionIds = ['OnRotationLambdaFunction', 'ReconcileLambdaFunction', 'BackfillLambdaFunction'];
+  const alarms = () =>
+    Object.entries(template.Resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map(([id, r]) => ({ id, ...(r.Properties as Alarm) }));
+  const alarmOf = (metric: string, dimension: { Name: string; Value: unknown }) => {
+    const found = alarms().filter(
+      (a) => a.MetricName === metric && a.Dimensions.some((d) => JSON.stringify(d) === JSON.stringify(dimension)),
+    );
+    expect(found, `one ${metric} alarm on ${JSON.stringify(dimension)}`).toHaveLength(1);
+    return found[0] as Alarm;
+  };
+  const resource = (t: Template, id: string): Resource => {
+    const found = t.Resources[id];
+    if (found === undefined) throw new Error(`no resource ${id} in the template`);
+    return found;
+  };
+  const namespaceOfFunctions = () =>
+    (resource(template, 'OnRotationLambdaFunction').Properties.Environment as { Variables: Record<string, string> })
+      .Variables.EKS_SYNC_METRICS_NAMESPACE;
+
+  beforeAll(() => {
+    if (!existsSync(templatePath)) {
+      execFileSync('npm', ['run', 'package'], { cwd: root, stdio: 'inherit', env: { ...process.env, CI: 'true' } });
+    }
+    template = JSON.parse(readFileSync(templatePath, 'utf8')) as Template;
+  }, 300_000);
+
+  it("alarms on each function's Errors and Throttles, and on Maximum Duration above 80% of its timeout", () => {
+    for (const id of functionIds) {
+      const fn = { Name: 'FunctionName', Value: { Ref: id } };
+      const timeoutMs = (template.Resources[id]?.Properties.Timeout as number) * 1000;
+      expect(alarmOf('Errors', fn)).toMatchObject({ Namespace: 'AWS/Lambda', Statistic: 'Sum', Threshold: 0 });
+      expect(alarmOf('Throttles', fn)).toMatchObject({ Namespace: 'AWS/Lambda', Statistic: 'Sum', Threshold: 0 });
+      expect(alarmOf('Duration', fn)).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        Statistic: 'Maximum',
+        Threshold: timeoutMs * 0.8,
+      });
+    }
+    expect(template.Resources.OnRotationLambdaFunction?.Properties.Timeout).toBe(120);
+    expect(alarmOf('Duration', { Name: 'FunctionName', Value: { Ref: 'OnRotationLambdaFunction' } }).Threshold).toBe(
+      96_000,
+    );
+  });
+
+  it('alarms on failed bindings and failed source lookups of rotation and reconcile passes, and on configuration failures', () => {
+    const namespace = namespaceOfFunctions();
+    expect(namespace).toBe('EksSecretSync');
+    const service = { Name: 'service', Value: 'eks-secret-sync' };
+    for (const trigger of ['rotation', 'reconcile']) {
+      for (const metric of ['Failed', 'SourceFailed']) {
+        const alarm = alarmOf(metric, { Name: 'Trigger', Value: trigger });
+        expect(alarm).toMatchObject({ Namespace: namespace, Statistic: 'Sum', Threshold: 0 });
+        expect(alarm.Dimensions).toEqual([service, { Name: 'Trigger', Value: trigger }]);
+      }
+    }
+    const config = alarms().filter((a) => a.MetricName === 'ConfigFailed');
+    expect(config).toEqual([
+      expect.objectContaining({ Namespace: namespace, Dimensions: [service], Statistic: 'Sum', Threshold: 0 }),
+    ]);
+  });
+
+  it('alarms on the depth of both queues', () => {
+    for (const queue of ['RuleDeadLetterQueue', 'FailedSyncQueue']) {
+      expect(template.Resources[queue]?.Type).toBe('AWS::SQS::Queue');
+      const alarm = alarmOf('ApproximateNumberOfMessagesVisible', {
+        Name: 'QueueName',
+        Value: { 'Fn::GetAtt': [queue, 'QueueName'] },
+      });
+      expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', Threshold: 0 });
+    }
+  });
+
+  it('fires every alarm above its threshold, quiet without data, and notifies the topic only when one is set', () => {
+    const all = alarms();
+    expect(all).toHaveLength(16);
+    expect(new Set(all.map((a) => a.AlarmName)).size).toBe(all.length);
+    const onlyWithTopic = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
+    for (const alarm of all) {
+      expect(alarm.ComparisonOperator).toBe('GreaterThanThreshold');
+      expect(alarm.TreatMissingData).toBe('notBreaching');
+      expect(alarm.AlarmActions).toEqual(onlyWithTopic);
+      expect(alarm.OKActions).toEqual(onlyWithTopic);
+    }
+    expect(template.Conditions?.HasAlarmTopic).toEqual({
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }],
+    });
+    expect(template.Parameters?.AlarmTopicArn).toMatchObject({ Type: 'String', Default: '' });
+    const pattern = new RegExp(String(template.Parameters?.AlarmTopicArn?.AllowedPattern));
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test('arn:aws:sns:eu-west-1:111111111111:ops-alerts')).toBe(true);
+    expect(pattern.test('ops-alerts')).toBe(false);
+  });
+
+  it('has a dashboard whose body parses and shows syncs, restarts, failures, failures by cluster, p50/p99 and queue depth', () => {
+    const dashboard = resource(template, 'Dashboard');
+    expect(dashboard.Type).toBe('AWS::CloudWatch::Dashboard');
+    const sub = (dashboard.Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'];
+    // Every substitution names a pseudo parameter or a resource (attribute) of this template.
+    const references = [...sub.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1] as string);
+    for (const ref of new Set(references)) {
+      if (ref.startsWith('AWS::')) continue;
+      expect(template.Resources, ref).toHaveProperty([ref.split('.')[0] as string]);
+    }
+    const body = JSON.parse(sub.replace(/\$\{([^}]+)\}/g, '<$1>')) as {
+      widgets: { properties: { title: string; metrics: unknown[][] } }[];
+    };
+    type Line = { namespace?: string; metric?: string; dims: string[]; stat?: string; expression?: string };
+    const lines: Line[] = body.widgets.flatMap((w) =>
+      w.properties.metrics.map((m) => {
+        const last = m.at(-1) as { stat?: string; expression?: string };
+        const strings = m.filter((x): x is string => typeof x === 'string');
+        const [namespace, metric, ...dims] = strings;
+        return { namespace, metric, dims, stat: last.stat, expression: last.expression };
+      }),
+    );
+    const has = (metric: string, stat?: string) =>
+      lines.some((l) => l.metric === metric && (stat === undefined || l.stat === stat));
+    for (const metric of ['Synced', 'Restarts', 'Failed', 'SourceFailed', 'ConfigFailed']) {
+      expect(lines.filter((l) => l.metric === metric).every((l) => l.namespace === 'EksSecretSync')).toBe(true);
+      expect(has(metric), metric).toBe(true);
+    }
+    expect(has('Duration', 'p50')).toBe(true);
+    expect(has('Duration', 'p99')).toBe(true);
+    expect(lines.filter((l) => l.metric === 'ApproximateNumberOfMessagesVisible').map((l) => l.dims)).toEqual([
+      ['QueueName', '<RuleDeadLetterQueue.QueueName>'],
+      ['QueueName', '<FailedSyncQueue.QueueName>'],
+    ]);
+    // Failures by cluster: the only metric with a Cluster dimension, found by a search (clusters are not known here).
+    expect(lines.map((l) => l.expression).filter(Boolean)).toEqual([
+      `SEARCH('{EksSecretSync,Cluster,service} MetricName="FailedByCluster"', 'Sum', 300)`,
+    ]);
+    expect(lines.filter((l) => l.dims.includes('Cluster'))).toEqual([]);
+    expect(template.Outputs?.DashboardName?.Value).toEqual({ Ref: 'Dashboard' });
+  });
+
+  it('traces with X-Ray only when the tracing parameter is set, with the X-Ray writes in the role then', () => {
+    const role = (t: Template) =>
+      (
+        resource(t, 'IamRoleLambdaExecution').Properties as {
+          Policies: { PolicyDocument: { Statement: { Action: unknown }[] } }[];
+        }
+      ).Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const xray = (t: Template) => role(t).filter((s) => JSON.stringify(s.Action).includes('xray:'));
+    const tracing = (t: Template) =>
+      functionIds.map((id) => t.Resources[id]?.Properties.TracingConfig as { Mode: string } | undefined);
+
+    const traced = packageWith(['tracing=true', 'alarmTopicArn=arn:aws:sns:eu-west-1:111111111111:ops']);
+
+    expect(tracing(template)).toEqual([undefined, undefined, undefined]);
+    expect(xray(template)).toEqual([]);
+    expect(tracing(traced)).toEqual([{ Mode: 'Active' }, { Mode: 'Active' }, { Mode: 'Active' }]);
+    // X-Ray's write actions have no resource-level permissions.
+    expect(xray(traced)).toEqual([
+      { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: ['*'] },
+    ]);
+    expect(traced.Parameters?.AlarmTopicArn?.Default).toBe('arn:aws:sns:eu-west-1:111111111111:ops');
+  }, 120_000);
 });

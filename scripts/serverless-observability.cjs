@@ -1,0 +1,253 @@
+/**
+ * The CloudWatch alarms and the dashboard of the stack, generated from serverless.yml's functions (their timeouts)
+ * and `custom.eksSync.observability`. Loaded by osls / Serverless through
+ * `${file(./scripts/serverless-observability.cjs):resources}`; CommonJS because the `file` variable source
+ * require()s it. Every alarm notifies the `AlarmTopicArn` parameter's topic, and only when it is set (condition
+ * `HasAlarmTopic`, declared in serverless.yml).
+ */
+'use strict';
+
+const SERVICE_DIMENSION = { Name: 'service', Value: 'eks-secret-sync' };
+/** Alarm when Maximum Duration passes this share of the function's timeout: the pass deadline is close. */
+const DURATION_SHARE = 0.8;
+/** One period for every alarm and widget: a failure shows within 5 minutes, and one bad pass is enough. */
+const PERIOD = 300;
+
+/** The function's logical id as osls/Serverless name it (`onRotation` -> `OnRotationLambdaFunction`). */
+function functionLogicalId(name) {
+  const normalized = name.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return `${normalized[0].toUpperCase()}${normalized.slice(1)}LambdaFunction`;
+}
+
+function actions() {
+  // Only with a topic: an alarm without actions still shows in the console and on the dashboard.
+  return { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
+}
+
+/** One alarm: `metric` above `threshold` in one period. Missing data (nothing ran) is not a failure. */
+function alarm({ name, description, namespace, metric, dimensions, statistic, threshold }) {
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: name,
+      AlarmDescription: description,
+      Namespace: namespace,
+      MetricName: metric,
+      Dimensions: dimensions,
+      Statistic: statistic,
+      Period: PERIOD,
+      EvaluationPeriods: 1,
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: actions(),
+      OKActions: actions(),
+    },
+  };
+}
+
+/**
+ * The alarms: per function Errors, Throttles and Duration near the timeout; failed bindings and failed source
+ * lookups of the unattended passes (rotation, reconcile); configuration failures at cold start; both queues' depth.
+ */
+function alarms({ prefix, namespace, functions, queues, triggers }) {
+  const out = {};
+  for (const [name, { timeout }] of Object.entries(functions)) {
+    const id = functionLogicalId(name).replace(/LambdaFunction$/, '');
+    const dimensions = [{ Name: 'FunctionName', Value: { Ref: functionLogicalId(name) } }];
+    const lambda = { namespace: 'AWS/Lambda', dimensions };
+    out[`${id}ErrorsAlarm`] = alarm({
+      ...lambda,
+      name: `${prefix}-${name}-errors`,
+      description: `${name} failed (a pass with failed bindings on an EventBridge event, an invalid event or configuration, a timeout); its logs say which binding and why`,
+      metric: 'Errors',
+      statistic: 'Sum',
+      threshold: 0,
+    });
+    out[`${id}ThrottlesAlarm`] = alarm({
+      ...lambda,
+      name: `${prefix}-${name}-throttles`,
+      description: `${name} was throttled (account or reserved concurrency); asynchronous invocations are retried, but syncs are late`,
+      metric: 'Throttles',
+      statistic: 'Sum',
+      threshold: 0,
+    });
+    out[`${id}DurationAlarm`] = alarm({
+      ...lambda,
+      name: `${prefix}-${name}-duration`,
+      description: `${name} ran longer than ${DURATION_SHARE * 100}% of its ${timeout} s timeout: a slow cluster, or a configuration outgrowing one invocation`,
+      metric: 'Duration',
+      statistic: 'Maximum',
+      threshold: Math.round(timeout * 1000 * DURATION_SHARE),
+    });
+  }
+  for (const [trigger, id] of Object.entries(triggers)) {
+    const dimensions = [SERVICE_DIMENSION, { Name: 'Trigger', Value: trigger }];
+    out[`${id}FailedBindingsAlarm`] = alarm({
+      namespace,
+      dimensions,
+      name: `${prefix}-${trigger}-failed-bindings`,
+      description: `A ${trigger} pass left bindings failed (metric Failed); the "binding failed" log lines name cluster, namespace, Secret and reason`,
+      metric: 'Failed',
+      statistic: 'Sum',
+      threshold: 0,
+    });
+    out[`${id}SourceFailedAlarm`] = alarm({
+      namespace,
+      dimensions,
+      name: `${prefix}-${trigger}-failed-source-lookups`,
+      description: `A ${trigger} pass could not list, describe or read a source secret in Secrets Manager (metric SourceFailed): denied, throttled or gone`,
+      metric: 'SourceFailed',
+      statistic: 'Sum',
+      threshold: 0,
+    });
+  }
+  out.ConfigFailedAlarm = alarm({
+    namespace,
+    dimensions: [SERVICE_DIMENSION],
+    name: `${prefix}-config-failed`,
+    description:
+      'A cold start could not load the packaged configuration (metric ConfigFailed): nothing syncs until it is fixed and redeployed',
+    metric: 'ConfigFailed',
+    statistic: 'Sum',
+    threshold: 0,
+  });
+  for (const [id, what] of Object.entries(queues)) {
+    out[`${id}DepthAlarm`] = alarm({
+      namespace: 'AWS/SQS',
+      dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }],
+      name: `${prefix}-${id}-depth`,
+      description: `${what}; read the message, fix the cause, then backfill that secret`,
+      metric: 'ApproximateNumberOfMessagesVisible',
+      statistic: 'Maximum',
+      threshold: 0,
+    });
+  }
+  return out;
+}
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an Fn::Sub placeholder, for CloudFormation to substitute
+const REGION = '${AWS::Region}';
+
+/** A time-series widget; `metrics` in the dashboard body's array form. */
+function widget(title, metrics, x, y, extra = {}) {
+  return {
+    type: 'metric',
+    x,
+    y,
+    width: 12,
+    height: 6,
+    properties: { title, view: 'timeSeries', region: REGION, period: PERIOD, metrics, ...extra },
+  };
+}
+
+/**
+ * The dashboard body, as an `Fn::Sub` string (region, function and queue names substituted at deploy). Failures by
+ * cluster come from a SEARCH over `FailedByCluster`, the only metric with a Cluster dimension.
+ */
+function dashboardBody({ namespace, functions, queues, triggers }) {
+  const service = [SERVICE_DIMENSION.Name, SERVICE_DIMENSION.Value];
+  const byTrigger = (metric, stat, label = (t) => t) =>
+    Object.keys(triggers).map((t) => [namespace, metric, ...service, 'Trigger', t, { stat, label: label(t) }]);
+  const fnNames = Object.keys(functions);
+  const widgets = [
+    widget('Syncs (Secrets created or updated)', byTrigger('Synced', 'Sum'), 0, 0, { stacked: true }),
+    widget('Restarts (workloads patched)', byTrigger('Restarts', 'Sum'), 12, 0, { stacked: true }),
+    widget(
+      'Failures',
+      [
+        ...byTrigger('Failed', 'Sum', (t) => `failed bindings (${t})`),
+        ...byTrigger('SourceFailed', 'Sum', (t) => `failed source lookups (${t})`),
+        [namespace, 'ConfigFailed', ...service, { stat: 'Sum', label: 'configuration failed at cold start' }],
+      ],
+      0,
+      6,
+    ),
+    widget(
+      'Failed bindings by cluster',
+      [
+        [
+          {
+            id: 'byCluster',
+            expression: `SEARCH('{${namespace},Cluster,service} MetricName="FailedByCluster"', 'Sum', ${PERIOD})`,
+            label: '',
+          },
+        ],
+      ],
+      12,
+      6,
+    ),
+    widget(
+      'Pass duration p50 / p99 (ms)',
+      [...byTrigger('Duration', 'p50', (t) => `${t} p50`), ...byTrigger('Duration', 'p99', (t) => `${t} p99`)],
+      0,
+      12,
+    ),
+    widget(
+      'Queue depth',
+      Object.entries(queues).map(([id]) => [
+        'AWS/SQS',
+        'ApproximateNumberOfMessagesVisible',
+        'QueueName',
+        `\${${id}.QueueName}`,
+        { stat: 'Maximum', label: id },
+      ]),
+      12,
+      12,
+    ),
+    widget(
+      'Function errors and throttles',
+      fnNames.flatMap((name) =>
+        ['Errors', 'Throttles'].map((metric) => [
+          'AWS/Lambda',
+          metric,
+          'FunctionName',
+          `\${${functionLogicalId(name)}}`,
+          { stat: 'Sum', label: `${name} ${metric.toLowerCase()}` },
+        ]),
+      ),
+      0,
+      18,
+    ),
+    widget(
+      'Function duration, maximum (ms)',
+      fnNames.map((name) => [
+        'AWS/Lambda',
+        'Duration',
+        'FunctionName',
+        `\${${functionLogicalId(name)}}`,
+        { stat: 'Maximum', label: `${name} (timeout ${functions[name].timeout} s)` },
+      ]),
+      12,
+      18,
+    ),
+  ];
+  return { 'Fn::Sub': JSON.stringify({ widgets }) };
+}
+
+/** Alarms and dashboard for the given settings (see `resources` for where they come from). */
+function observabilityResources(settings) {
+  return {
+    Resources: {
+      ...alarms(settings),
+      Dashboard: {
+        Type: 'AWS::CloudWatch::Dashboard',
+        Properties: { DashboardName: settings.prefix, DashboardBody: dashboardBody(settings) },
+      },
+    },
+  };
+}
+
+/** The osls/Serverless entry point: reads the functions' timeouts and `custom.eksSync.observability`. */
+async function resources({ resolveVariable }) {
+  const settings = await resolveVariable('self:custom.eksSync.observability');
+  const functions = {};
+  for (const name of settings.functions) {
+    const timeout = await resolveVariable(`self:functions.${name}.timeout`);
+    if (typeof timeout !== 'number') throw new Error(`function "${name}" has no numeric timeout in serverless.yml`);
+    functions[name] = { timeout };
+  }
+  return observabilityResources({ ...settings, functions });
+}
+
+module.exports = { resources, observabilityResources, functionLogicalId };
