@@ -39,6 +39,11 @@ function decode(token: string): URL {
   return new URL(Buffer.from(token.slice('k8s-aws-v1.'.length), 'base64url').toString('utf8'));
 }
 
+/** A token for `clusterName` in `region`, signed at NOW (prod-eu in eu-west-1 with long-term keys unless told). */
+function sign(credentials: AwsCredentials = STATIC, clusterName = 'prod-eu', region = 'eu-west-1') {
+  return createEksToken({ clusterName, region, credentials, now: NOW });
+}
+
 function rfc3986(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
@@ -78,12 +83,7 @@ function expectedSignature(url: URL, clusterName: string, secretAccessKey: strin
 describe('createEksToken', () => {
   it('prefixes k8s-aws-v1. and encodes base64url without padding', async () => {
     // Act
-    const { token } = await createEksToken({
-      clusterName: 'prod-eu',
-      region: 'eu-west-1',
-      credentials: STATIC,
-      now: NOW,
-    });
+    const { token } = await sign();
 
     // Assess
     expect(token.startsWith('k8s-aws-v1.')).toBe(true);
@@ -93,12 +93,7 @@ describe('createEksToken', () => {
 
   it('presigns GetCallerIdentity over https to the regional STS host at path /', async () => {
     // Act
-    const { token } = await createEksToken({
-      clusterName: 'prod-eu',
-      region: 'eu-west-1',
-      credentials: STATIC,
-      now: NOW,
-    });
+    const { token } = await sign();
 
     // Assess
     const url = decode(token);
@@ -111,9 +106,7 @@ describe('createEksToken', () => {
 
   it('sends only whitelisted query parameters, each once', async () => {
     // Act
-    const url = decode(
-      (await createEksToken({ clusterName: 'prod-eu', region: 'eu-west-1', credentials: SESSION, now: NOW })).token,
-    );
+    const url = decode((await sign(SESSION)).token);
 
     // Assess
     const keys = [...url.searchParams.keys()];
@@ -123,9 +116,7 @@ describe('createEksToken', () => {
 
   it('sets X-Amz-Expires within 0..900 and dates the signature with the given time', async () => {
     // Act
-    const url = decode(
-      (await createEksToken({ clusterName: 'prod-eu', region: 'eu-west-1', credentials: STATIC, now: NOW })).token,
-    );
+    const url = decode((await sign()).token);
 
     // Assess
     const expires = Number(url.searchParams.get('X-Amz-Expires'));
@@ -138,9 +129,7 @@ describe('createEksToken', () => {
 
   it('signs the x-k8s-aws-id header, binding the token to the cluster', async () => {
     // Act
-    const url = decode(
-      (await createEksToken({ clusterName: 'prod-eu', region: 'eu-west-1', credentials: STATIC, now: NOW })).token,
-    );
+    const url = decode((await sign()).token);
 
     // Assess
     const signedHeaders = (url.searchParams.get('X-Amz-SignedHeaders') ?? '').split(';');
@@ -152,9 +141,7 @@ describe('createEksToken', () => {
 
   it('puts no security token in the query for long-term credentials', async () => {
     // Act
-    const url = decode(
-      (await createEksToken({ clusterName: 'prod-eu', region: 'eu-west-1', credentials: STATIC, now: NOW })).token,
-    );
+    const url = decode((await sign()).token);
 
     // Assess
     expect(url.searchParams.has('X-Amz-Security-Token')).toBe(false);
@@ -162,12 +149,7 @@ describe('createEksToken', () => {
 
   it('puts the session token in the query for session credentials and still signs correctly', async () => {
     // Act
-    const { token } = await createEksToken({
-      clusterName: 'prod-us',
-      region: 'us-east-1',
-      credentials: SESSION,
-      now: NOW,
-    });
+    const { token } = await sign(SESSION, 'prod-us', 'us-east-1');
 
     // Assess
     const url = decode(token);
@@ -178,9 +160,7 @@ describe('createEksToken', () => {
 
   it('uses the .amazonaws.com.cn STS host in China regions', async () => {
     // Act
-    const url = decode(
-      (await createEksToken({ clusterName: 'cn', region: 'cn-north-1', credentials: STATIC, now: NOW })).token,
-    );
+    const url = decode((await sign(STATIC, 'cn', 'cn-north-1')).token);
 
     // Assess
     expect(url.host).toBe('sts.cn-north-1.amazonaws.com.cn');
@@ -190,12 +170,7 @@ describe('createEksToken', () => {
 
   it('expires 14 minutes after signing, inside the 15 minutes the API server allows', async () => {
     // Act
-    const { expiresAt } = await createEksToken({
-      clusterName: 'prod-eu',
-      region: 'eu-west-1',
-      credentials: STATIC,
-      now: NOW,
-    });
+    const { expiresAt } = await sign();
 
     // Assess
     expect(EKS_TOKEN_TTL_MS).toBeLessThanOrEqual(14 * 60_000);
@@ -207,12 +182,7 @@ describe('createEksToken', () => {
     const expiration = new Date(NOW.getTime() + 5 * 60_000);
 
     // Act
-    const { expiresAt } = await createEksToken({
-      clusterName: 'prod-eu',
-      region: 'eu-west-1',
-      credentials: { ...SESSION, expiration },
-      now: NOW,
-    });
+    const { expiresAt } = await sign({ ...SESSION, expiration });
 
     // Assess
     expect(CREDENTIALS_EXPIRY_MARGIN_MS).toBeGreaterThanOrEqual(60_000);
@@ -221,19 +191,12 @@ describe('createEksToken', () => {
 
   it('refuses a region that would change the STS host', async () => {
     // Act / Assess
-    await expect(
-      createEksToken({ clusterName: 'x', region: 'evil.example.com/', credentials: STATIC, now: NOW }),
-    ).rejects.toThrow('invalid AWS region');
+    await expect(sign(STATIC, 'x', 'evil.example.com/')).rejects.toThrow('invalid AWS region');
   });
 
   it('never puts the secret access key in the token', async () => {
     // Act
-    const { token } = await createEksToken({
-      clusterName: 'prod-us',
-      region: 'us-east-1',
-      credentials: SESSION,
-      now: NOW,
-    });
+    const { token } = await sign(SESSION, 'prod-us', 'us-east-1');
 
     // Assess
     expect(decode(token).toString()).not.toContain(encodeURIComponent(SESSION.secretAccessKey));
