@@ -29,6 +29,34 @@ function configWith(syncs: string, clusters = [c1, c2]): string {
   return `clusters:\n${helpers.kubeconfigClusters(clusters)}\nsyncs:\n${syncs}`;
 }
 
+/**
+ * A handler configured with one seeded secret written to `target` on both clusters and one secret that does not
+ * exist (`ghost`, on the first cluster); neither Secret may exist at the end.
+ */
+async function handlerWithGhost(
+  name: helpers.FunctionName,
+  label: string,
+  target: string,
+  ghost: string,
+): Promise<{ handler: helpers.Handler; good: helpers.SeededSecret }> {
+  const value = { password: `${label}-pw-${run}-Qv7` };
+  guard.seed(`${label} secret`, value);
+  const good = await helpers.createSecret(`${prefix}/${label}`, value);
+  mustNotExist.add(target);
+  mustNotExist.add(ghost);
+  const handler = await helpers.loadFunction(
+    name,
+    configWith(`  - source: { secret: ${good.name} }
+    targets:
+      - { clusters: [${c1}, ${c2}], namespaces: [${ns}], secret: ${target} }
+  - source: { secret: ${prefix}/${ghost} }
+    targets:
+      - { clusters: [${c1}], namespaces: [${ns}], secret: ${ghost} }
+`),
+  );
+  return { handler, good };
+}
+
 /** The error a handler threw, collected for the leak scan; fails the test when it returned instead. */
 async function failure(
   handler: helpers.Handler,
@@ -54,21 +82,7 @@ describe('bad events (on-rotation)', () => {
   const target = 'event-target';
 
   beforeAll(async () => {
-    const value = { password: `event-pw-${run}-Qv7` };
-    guard.seed('event secret', value);
-    good = await helpers.createSecret(`${prefix}/event`, value);
-    mustNotExist.add(target);
-    handler = await helpers.loadFunction(
-      'on-rotation',
-      configWith(`  - source: { secret: ${good.name} }
-    targets:
-      - { clusters: [${c1}, ${c2}], namespaces: [${ns}], secret: ${target} }
-  - source: { secret: ${prefix}/ghost }
-    targets:
-      - { clusters: [${c1}], namespaces: [${ns}], secret: ghost }
-`),
-    );
-    mustNotExist.add('ghost');
+    ({ handler, good } = await handlerWithGhost('on-rotation', 'event', target, 'ghost'));
   });
 
   const valid = () => helpers.labelEvent(good, good.versionId);
@@ -396,25 +410,10 @@ describe('bad secret payloads', () => {
 
 describe('bad manual input (backfill)', () => {
   let handler: helpers.Handler;
-  let good: helpers.SeededSecret;
   const target = 'backfill-target';
 
   beforeAll(async () => {
-    const value = { password: `backfill-pw-${run}-Gg0` };
-    guard.seed('backfill secret', value);
-    good = await helpers.createSecret(`${prefix}/backfill`, value);
-    mustNotExist.add(target);
-    handler = await helpers.loadFunction(
-      'backfill',
-      configWith(`  - source: { secret: ${good.name} }
-    targets:
-      - { clusters: [${c1}, ${c2}], namespaces: [${ns}], secret: ${target} }
-  - source: { secret: ${prefix}/backfill-ghost }
-    targets:
-      - { clusters: [${c1}], namespaces: [${ns}], secret: backfill-ghost }
-`),
-    );
-    mustNotExist.add('backfill-ghost');
+    ({ handler } = await handlerWithGhost('backfill', 'backfill', target, 'backfill-ghost'));
   });
 
   const cases: Array<[string, unknown, RegExp]> = [
