@@ -12,6 +12,7 @@ import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/s
 import { SyncEngine } from '../lib/sync/engine.js';
 import type { SyncReport } from '../lib/sync/types.js';
 import { EksCounter, type HttpCounter, KubeCounter, SecretsManagerCounter } from './counting.js';
+import type { Column } from './section.js';
 import { labelUpdatedEvent, rotate, type StackEnv } from './stack.js';
 import { round } from './stats.js';
 
@@ -45,6 +46,17 @@ export interface CallCounts {
   eks: { describeCluster: number; token: number };
   kube: { reads: number; writes: number; patches: number; total: number; methods: Record<string, number> };
   http: { requests: number; byMethod: Record<string, number>; newConnections: number };
+}
+
+/** The Kubernetes and HTTP count columns the calls and reconcile tables share, in one order. */
+export function kubeCountColumns<Row extends { counts: CallCounts }>(): Array<Column<Row>> {
+  return [
+    { header: 'k8s reads', cell: (x) => x.counts.kube.reads },
+    { header: 'writes', cell: (x) => x.counts.kube.writes },
+    { header: 'patches', cell: (x) => x.counts.kube.patches },
+    { header: 'HTTP req', cell: (x) => x.counts.http.requests },
+    { header: 'new conns', cell: (x) => x.counts.http.newConnections },
+  ];
 }
 
 export interface CountedRun {

@@ -3,7 +3,7 @@
  * HTTP level (undici diagnostics channels), for a rotation and its redelivery; per-method call latency.
  */
 import { loadConfigFile } from '../../lib/config/index.js';
-import { type CallCounts, counted, countedEngine, failures, rotationRequest } from '../engine.js';
+import { type CallCounts, counted, countedEngine, failures, kubeCountColumns, rotationRequest } from '../engine.js';
 import { caseId, ROTATION_CASES, rotationSecret } from '../fixtures.js';
 import type { Column, Section } from '../section.js';
 import { round, timing } from '../stats.js';
@@ -41,11 +41,7 @@ export const columns: Array<Column<CallRow>> = [
   { header: 'SM reads', cell: (x) => x.counts.secretsManager.valueReads },
   { header: 'SM calls', cell: (x) => x.counts.secretsManager.total },
   { header: 'EKS Describe', cell: (x) => x.counts.eks.describeCluster },
-  { header: 'k8s reads', cell: (x) => x.counts.kube.reads },
-  { header: 'writes', cell: (x) => x.counts.kube.writes },
-  { header: 'patches', cell: (x) => x.counts.kube.patches },
-  { header: 'HTTP req', cell: (x) => x.counts.http.requests },
-  { header: 'new conns', cell: (x) => x.counts.http.newConnections },
+  ...kubeCountColumns<CallRow>(),
   { header: 'result', cell: (x) => x.actions },
 ];
 

@@ -1,7 +1,15 @@
 /** Reconcile over 100 and 1000 bindings: nothing changed, and with 10% of the Secrets edited beforehand. */
 import { loadConfigFile } from '../../lib/config/index.js';
 import { reconcileRequest } from '../../lib/events/index.js';
-import { type CallCounts, type Counted, type CountedRun, counted, countedEngine, failures } from '../engine.js';
+import {
+  type CallCounts,
+  type Counted,
+  type CountedRun,
+  counted,
+  countedEngine,
+  failures,
+  kubeCountColumns,
+} from '../engine.js';
 import { RECONCILE_CASES } from '../fixtures.js';
 import type { Column, Section } from '../section.js';
 import { driftSecrets } from '../stack.js';
@@ -26,11 +34,7 @@ export const columns: Array<Column<ReconcileRow>> = [
   { header: 'repaired', cell: (x) => x.repaired },
   { header: 'SM calls', cell: (x) => x.counts.secretsManager.total },
   { header: 'SM reads', cell: (x) => x.counts.secretsManager.valueReads },
-  { header: 'k8s reads', cell: (x) => x.counts.kube.reads },
-  { header: 'writes', cell: (x) => x.counts.kube.writes },
-  { header: 'patches', cell: (x) => x.counts.kube.patches },
-  { header: 'HTTP req', cell: (x) => x.counts.http.requests },
-  { header: 'new conns', cell: (x) => x.counts.http.newConnections },
+  ...kubeCountColumns<ReconcileRow>(),
   { header: 'open sockets', cell: (x) => x.openSockets },
 ];
 
