@@ -86,6 +86,23 @@ async function webAnnotation(cluster: string, namespace: string, secret: string)
 }
 
 /** Waits until `web` has `count` ReplicaSets, then checks that no further one appears. */
+/**
+ * A fresh namespace on the first cluster with a Deployment `web` consuming the Secret `label` (envFrom), the source
+ * secret `rel/<label>-<run>` holding `value(initial)`, and a configuration mapping one to the other (`extra` adds
+ * target fields, e.g. `, recreate: true`).
+ */
+async function consumedSecret(label: string, initial: string, extra = '') {
+  const cluster = clusters[0] as string;
+  const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
+  await helpers.adminApis(cluster).apps.createNamespacedDeployment({
+    namespace,
+    body: deployment('web', label, 'envFrom'),
+  });
+  const secret = await helpers.createSecret(`rel/${label}-${run}`, value(initial));
+  const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ${label}${extra} }\n`;
+  return { cluster, namespace, secret, config };
+}
+
 async function expectReplicaSets(cluster: string, namespace: string, count: number): Promise<void> {
   await helpers.waitFor(
     async () => (await helpers.replicaSetsOf(cluster, namespace, 'web')).length === count,
@@ -139,14 +156,7 @@ describe('a DeleteSecret event through the real on-rotation handler', () => {
 describe('an older pass and the restart-pending marker of a newer one', () => {
   it("never clears the newer pass's marker, so that its retry restarts the consumer for the newest value", async () => {
     // Prepare: v1 synced and its consumer restarted.
-    const cluster = clusters[0] as string;
-    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-      namespace,
-      body: deployment('web', 'ord-marker', 'envFrom'),
-    });
-    const secret = await helpers.createSecret(`rel/ord-marker-${run}`, value('ord-marker-v1'));
-    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-marker }\n`;
+    const { cluster, namespace, secret, config } = await consumedSecret('ord-marker', 'ord-marker-v1');
     const handler = await helpers.loadFunction('on-rotation', config);
     expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
@@ -235,14 +245,11 @@ describe('an older pass and the restart-pending marker of a newer one', () => {
 describe('recreate and a late duplicate', () => {
   it('never deletes the Secret another pass just recreated: one delete, one restart', async () => {
     // Prepare: an immutable Secret of ours (recreate: true), and its consumer.
-    const cluster = clusters[0] as string;
-    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-      namespace,
-      body: deployment('web', 'ord-recreate', 'envFrom'),
-    });
-    const secret = await helpers.createSecret(`rel/ord-recreate-${run}`, value('ord-recreate-v1'));
-    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-recreate, recreate: true }\n`;
+    const { cluster, namespace, secret, config } = await consumedSecret(
+      'ord-recreate',
+      'ord-recreate-v1',
+      ', recreate: true',
+    );
     const handler = await helpers.loadFunction('on-rotation', config);
     expect((await call(handler, helpers.labelEvent(secret, secret.versionId))).error).toBeUndefined();
     await expectReplicaSets(cluster, namespace, 2);
@@ -410,15 +417,8 @@ describe('listing our Secrets for the orphan check', () => {
 describe('a restart: false backfill', () => {
   it('defers the restarts to the next reconcile, which restarts a consumer without our annotation once', async () => {
     // Prepare: a consumer deployed before the Secret exists (it never carried our annotation).
-    const cluster = clusters[0] as string;
-    const namespace = (await helpers.freshNamespace([cluster], { prefix: 'rel-ord' })).name;
-    await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-      namespace,
-      body: deployment('web', 'ord-defer', 'envFrom'),
-    });
+    const { cluster, namespace, config } = await consumedSecret('ord-defer', 'ord-defer');
     await expectReplicaSets(cluster, namespace, 1);
-    const secret = await helpers.createSecret(`rel/ord-defer-${run}`, value('ord-defer'));
-    const config = `clusters:\n${helpers.kubeconfigClusters([cluster])}\nsyncs:\n  - source: { secret: ${secret.name} }\n    targets:\n      - { clusters: [${cluster}], namespaces: [${namespace}], secret: ord-defer }\n`;
     const backfill = await helpers.loadFunction('backfill', config);
     const reconcile = await helpers.loadFunction('reconcile', config);
 
