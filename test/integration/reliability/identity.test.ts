@@ -46,6 +46,21 @@ async function readSecret(name: string) {
   return helpers.adminApis(cluster).core.readNamespacedSecret({ namespace, name });
 }
 
+/** A Secret of ours (our label) whose source annotation names `source`, holding an old password. */
+async function createOurs(name: string, source: string): Promise<void> {
+  await helpers.adminApis(cluster).core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: {
+        name,
+        labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
+        annotations: { 'eks-secret-sync.io/source': source },
+      },
+      stringData: { password: `${name}-old` },
+    },
+  });
+}
+
 async function secretExists(name: string): Promise<boolean> {
   return (await helpers.findSecret(cluster, namespace, name)) !== undefined;
 }
@@ -119,17 +134,7 @@ describe('identity on the full ARN', () => {
 
   it('refuses to overwrite a Secret that records another secret, naming both', async () => {
     // Prepare: a Secret of ours whose source annotation names db-backup.
-    await helpers.adminApis(cluster).core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: {
-          name: 'guarded',
-          labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
-          annotations: { 'eks-secret-sync.io/source': backup.arn },
-        },
-        stringData: { password: 'guarded-old' },
-      },
-    });
+    await createOurs('guarded', backup.arn);
     const before = await readSecret('guarded');
     const handler = await rotationHandler(', secret: guarded');
 
@@ -149,17 +154,7 @@ describe('identity on the full ARN', () => {
 
   it('takes over a Secret whose source annotation an older version wrote as the name, rewriting it to the ARN', async () => {
     // Prepare
-    await helpers.adminApis(cluster).core.createNamespacedSecret({
-      namespace,
-      body: {
-        metadata: {
-          name: 'legacy',
-          labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
-          annotations: { 'eks-secret-sync.io/source': db.name },
-        },
-        stringData: { password: 'legacy-old' },
-      },
-    });
+    await createOurs('legacy', db.name);
     const handler = await rotationHandler(', secret: legacy');
 
     // Act
