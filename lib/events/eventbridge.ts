@@ -149,13 +149,18 @@ function apiCallVersionId(event: Envelope, name: string): string | undefined {
   return undefined;
 }
 
+/** A call CloudTrail recorded with an error code changed nothing: ignored, naming the code. */
+function failedCall(event: Envelope, name: string): ParsedEvent | undefined {
+  const errorCode = event.detail.errorCode;
+  if (errorCode === undefined || errorCode === null) return undefined;
+  const code = typeof errorCode === 'string' ? errorCode : describeType(errorCode);
+  return withOptionalId(`${name} failed with ${code}: nothing changed`, findSecretId(event));
+}
+
 function apiCall(event: Envelope): ParsedEvent {
   const name = eventName(event);
-  const errorCode = event.detail.errorCode;
-  if (errorCode !== undefined && errorCode !== null) {
-    const code = typeof errorCode === 'string' ? errorCode : describeType(errorCode);
-    return withOptionalId(`${name} failed with ${code}: nothing changed`, findSecretId(event));
-  }
+  const failed = failedCall(event, name);
+  if (failed !== undefined) return failed;
   if (name === 'DeleteSecret') {
     return { kind: 'delete', secretId: requireSecretId(event, 'DeleteSecret'), reason: name };
   }
@@ -185,11 +190,8 @@ function apiCall(event: Envelope): ParsedEvent {
 
 function serviceEvent(event: Envelope): ParsedEvent {
   const name = eventName(event);
-  const errorCode = event.detail.errorCode;
-  if (errorCode !== undefined && errorCode !== null) {
-    const code = typeof errorCode === 'string' ? errorCode : describeType(errorCode);
-    return withOptionalId(`${name} failed with ${code}: nothing changed`, findSecretId(event));
-  }
+  const failed = failedCall(event, name);
+  if (failed !== undefined) return failed;
   if (name !== 'RotationSucceeded')
     return withOptionalId(`${name}: not a change of the live value`, findSecretId(event));
   return { kind: 'sync', secretId: requireSecretId(event, name), reason: name };

@@ -10,6 +10,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
+import * as harness from '../support/stack.js';
 import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath, waitFor } from '../support/stack.js';
 import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
 
@@ -39,10 +40,6 @@ async function loadHandler(config: string): Promise<Handler> {
   vi.resetModules();
   const module = await import('../../functions/on-rotation.js');
   return module.handler as unknown as Handler;
-}
-
-function decode(secret: V1Secret, key: string): string {
-  return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
 }
 
 async function readSecret(cluster: string, namespace: string): Promise<V1Secret> {
@@ -140,7 +137,7 @@ syncs:
     for (const cluster of clusters) {
       for (const namespace of namespaces) {
         const secret = await readSecret(cluster, namespace);
-        expect(decode(secret, 'password')).toBe(values.second);
+        expect(harness.decode(secret, 'password')).toBe(values.second);
         expect(secret.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('eks-secret-sync');
         const was = before.get(`${cluster}/${namespace}`);
         await waitFor(async () => {
@@ -224,7 +221,7 @@ syncs:
       name: 'api-token',
       namespace: namespaces[0] as string,
     });
-    expect(decode(written, 'token')).toBe('t0k3n-forbidden');
+    expect(harness.decode(written, 'token')).toBe('t0k3n-forbidden');
   });
 
   it('refuses an existing Secret it does not manage and leaves it as it was', async () => {
@@ -258,7 +255,7 @@ syncs:
     expect((error as Error).message).toContain('not managed by eks-secret-sync');
     const after = await core.readNamespacedSecret({ name: 'hand-made', namespace });
     expect(after.metadata?.resourceVersion).toBe(foreign.metadata?.resourceVersion);
-    expect(decode(after, 'password')).toBe('kept-by-hand');
+    expect(harness.decode(after, 'password')).toBe('kept-by-hand');
   });
 
   it('never writes a seeded secret value to the logs', () => {

@@ -104,6 +104,11 @@ export async function findSecret(cluster: string, namespace: string, name: strin
 }
 
 /** Path of the kubeconfig of the `eks-secret-sync` identity (contexts `stack-1` .. `stack-N`). */
+/** One data key of a Secret as read, decoded (empty when absent). */
+export function decode(secret: V1Secret, key: string): string {
+  return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
+}
+
 export function syncKubeConfigPath(): string {
   return stack().syncKubeconfig;
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -29,7 +29,7 @@ import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } fro
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value: newValue } = helpers.reliabilityRun();
 /** Everything the children wrote (their log lines, metrics and our markers), for the leak scan. */
 const childText: string[] = [];
 const k8sName = 'crash-db';
@@ -99,16 +99,6 @@ function takeChild(): HandlerChild {
 
 const forwardAll = () => ({ action: 'forward' as const });
 
-function decode(secret: V1Secret, key: string): string {
-  return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
-}
-
-function newValue(label: string): { username: string; password: string } {
-  const value = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
-  guard.seed(label, value);
-  return value;
-}
-
 /** `#7 stack-1 PATCH .../ns2/deployments/web`: the request, with the namespaces named by their index. */
 function describeRequest(request: ProxiedRequest): string {
   let path = request.path;
@@ -156,7 +146,8 @@ async function problemsAfter(
       const { core, apps } = helpers.adminApis(cluster);
       const secretNow = await core.readNamespacedSecret({ namespace, name: k8sName });
       const annotations = secretNow.metadata?.annotations ?? {};
-      if (decode(secretNow, 'password') !== value.password) problems.push(`${where}: Secret does not hold the value`);
+      if (helpers.decode(secretNow, 'password') !== value.password)
+        problems.push(`${where}: Secret does not hold the value`);
       if (annotations[VERSION_ANNOTATION] !== versionId) problems.push(`${where}: Secret not at the version`);
       if (annotations[RESTART_PENDING_ANNOTATION] !== undefined) problems.push(`${where}: restart marker left`);
       const web = `${cluster}/${namespace}/web`;

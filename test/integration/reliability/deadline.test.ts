@@ -21,7 +21,7 @@ import { lambdaContext } from '../../support/lambda.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value: seeded } = helpers.reliabilityRun();
 const k8sName = 'app-db';
 /** What the short invocation has left when it starts: onRotation's pass deadline is 3 s before its end. */
 const REMAINING_MS = 12_000;
@@ -57,6 +57,24 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
     });
 }
 
+/**
+ * stack-1 and stack-2 as usual and stack-3 through `kubeconfig` (a silent listener or a proxy), with request timeouts
+ * far above the deadline: here the pass deadline, not a request timeout, ends the wait.
+ */
+function configVia(kubeconfig: string, secret: string, namespaces: readonly string[], target: string): string {
+  const [stack1, stack2, stack3] = clusters;
+  return `clusters:
+${helpers.kubeconfigClusters([stack1, stack2])}
+  ${stack3}:
+    kubeconfig: { path: ${kubeconfig}, context: ${stack3} }
+    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
+syncs:
+  - source: { secret: ${secret} }
+    targets:
+      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${target} }
+`;
+}
+
 beforeAll(async () => {
   const info = helpers.stack();
   clusters = [info.clusters[0] as string, info.clusters[1] as string, info.clusters[2] as string];
@@ -88,17 +106,7 @@ beforeAll(async () => {
       });
     }
   }
-  // Request timeouts far above the deadline: here the pass deadline, not a request timeout, ends the wait.
-  const config = `clusters:
-${helpers.kubeconfigClusters(clusters.slice(0, 2))}
-  ${stack3}:
-    kubeconfig: { path: ${silentPath}, context: ${stack3} }
-    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
-syncs:
-  - source: { secret: rel/deadline-${run}/db }
-    targets:
-      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: ${k8sName} }
-`;
+  const config = configVia(silentPath, `rel/deadline-${run}/db`, namespaces, k8sName);
   rotation = await helpers.loadFunction('on-rotation', config);
 });
 
@@ -110,8 +118,7 @@ describe('a cluster that accepts TLS and never answers', () => {
   it('reports the healthy clusters, fails the silent one with DeadlineExceeded before the invocation ends, and the retry heals it', async () => {
     // Prepare
     const [stack1, stack2, stack3] = clusters;
-    const value = { username: 'app', password: `deadline-${run}-${crypto.randomUUID().slice(0, 8)}` };
-    guard.seed('deadline', value);
+    const value = seeded('deadline');
     const secret = await helpers.createSecret(`rel/deadline-${run}/db`, value);
     const event = helpers.labelEvent(secret, secret.versionId);
     const logStart = output.text().length;
@@ -190,22 +197,9 @@ describe('the CLI with --timeout', () => {
     const [stack1, stack2, stack3] = clusters;
     silent.mode = 'silent';
     silent.drop();
-    const value = { username: 'cli', password: `deadline-cli-${run}-${crypto.randomUUID().slice(0, 8)}` };
-    guard.seed('deadline-cli', value);
+    const value = seeded('deadline-cli');
     const secret = await helpers.createSecret(`rel/deadline-${run}/cli`, value);
-    const config = helpers.tempFile(
-      'cli.yaml',
-      `clusters:
-${helpers.kubeconfigClusters([stack1, stack2])}
-  ${stack3}:
-    kubeconfig: { path: ${silentPath}, context: ${stack3} }
-    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
-syncs:
-  - source: { secret: ${secret.name} }
-    targets:
-      - { clusters: [${clusters.join(', ')}], namespaces: [${namespaces.join(', ')}], secret: cli-db }
-`,
-    );
+    const config = helpers.tempFile('cli.yaml', configVia(silentPath, secret.name, namespaces, 'cli-db'));
     const out = { stdout: '', stderr: '' };
     const accepted = silent.accepted;
 
@@ -272,22 +266,9 @@ describe('a pass cut after the write, before the restart', () => {
         body: deployment('worker', 'mark-db', 'envFrom'),
       });
     }
-    const value = { username: 'mark', password: `deadline-mark-${run}-${crypto.randomUUID().slice(0, 8)}` };
-    guard.seed('deadline-mark', value);
+    const value = seeded('deadline-mark');
     const secret = await helpers.createSecret(`rel/deadline-${run}/mark`, value);
-    const handler = await helpers.loadFunction(
-      'on-rotation',
-      `clusters:
-${helpers.kubeconfigClusters([stack1, stack2])}
-  ${stack3}:
-    kubeconfig: { path: ${proxied}, context: ${stack3} }
-    timeouts: { connectMs: 120000, headersMs: 120000, bodyMs: 120000 }
-syncs:
-  - source: { secret: ${secret.name} }
-    targets:
-      - { clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: mark-db }
-`,
-    );
+    const handler = await helpers.loadFunction('on-rotation', configVia(proxied, secret.name, [namespace], 'mark-db'));
     proxy.inject({ kind: 'blackhole', times: 1_000, method: 'GET', path: '/deployments' });
     const event = helpers.labelEvent(secret, secret.versionId);
 

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deployment, statefulSet } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value: newValue } = helpers.reliabilityRun();
 const k8sName = 'dup-db';
 const N = 5;
 let clusters: string[];
@@ -129,12 +129,6 @@ async function watched(act: () => Promise<void>): Promise<Map<string, SecretWatc
     for (const w of watches.values()) w.stop();
   }
   return watches;
-}
-
-function newValue(label: string): { username: string; password: string } {
-  const value = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
-  guard.seed(label, value);
-  return value;
 }
 
 /** Counts, across reports, the bindings updated per cluster and the workloads reported restarted per cluster. */

@@ -22,21 +22,10 @@ import { type FaultProxy, startFaultProxy, startTcpForwarder, type TcpForwarder 
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value: secretValue } = helpers.reliabilityRun();
 const engineLines: string[] = [];
 const prefix = `rel/faults-${run}`;
 let clusters: [string, string, string];
-
-function decode(secret: V1Secret, key: string): string {
-  return Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
-}
-
-/** A value that is clearly ours, registered with the leak guard. */
-function secretValue(label: string): { password: string; username: string } {
-  const value = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
-  guard.seed(label, value);
-  return value;
-}
 
 function collect(thing: unknown): void {
   guard.collect(thing);
@@ -75,7 +64,7 @@ describe('an API server cut in the middle of a fan-out', () => {
     return Promise.all(
       namespaces.map(async (ns) => {
         const s = await helpers.findSecret(cluster, ns, k8sName);
-        return s === undefined ? '' : decode(s, 'password');
+        return s === undefined ? '' : helpers.decode(s, 'password');
       }),
     );
   }
@@ -263,7 +252,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
     expect(proxy.failures('GetSecretValue')).toBe(2);
     expect(proxy.calls('GetSecretValue')).toBe(3);
     const written = await helpers.findSecret(clusters[0], namespace, 'sm-0');
-    expect(decode(written as V1Secret, 'password')).toBe(value.password);
+    expect(helpers.decode(written as V1Secret, 'password')).toBe(value.password);
   });
 
   it('with persistent 503s fails the pass with a retryable SourceError naming the secret, and writes nothing', async () => {
@@ -314,7 +303,7 @@ describe('Secrets Manager faults through the fault proxy', () => {
       ),
     );
     expect(proxy.calls('DescribeSecret')).toBeGreaterThan(0);
-    expect(decode((await helpers.findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(
+    expect(helpers.decode((await helpers.findSecret(clusters[0], namespace, 'sm-2')) as V1Secret, 'password')).toBe(
       value.password,
     );
 
@@ -582,7 +571,7 @@ describe('a 409 storm from a concurrent writer', () => {
     expect(last?.report.summary.failed).toBe(0);
     expect(last?.report.results[0]?.action).toBe('updated');
     const final = (await core.readNamespacedSecret({ namespace, name: 'stormy' })) as V1Secret;
-    expect(decode(final, 'password')).toBe(v2.password);
+    expect(helpers.decode(final, 'password')).toBe(v2.password);
     expect(final.metadata?.annotations?.['storm.test/tick']).toBeDefined();
     // Restarted once for v2, although the Secret was written by the pass after the failed one.
     await helpers.waitFor(

@@ -205,11 +205,24 @@ export class LeakGuard {
  * The start every reliability file shares: everything written to stdout/stderr is recorded from here on (until
  * the file's last hook has run), a leak guard to scan it with, and a run id that keeps this run's names unique.
  */
-export function reliabilityRun(): { output: ReturnType<typeof recordOutput>; guard: LeakGuard; run: string } {
+export function reliabilityRun(): {
+  output: ReturnType<typeof recordOutput>;
+  guard: LeakGuard;
+  run: string;
+  /** A fresh value that is clearly ours (`<label>-<run>-<random>`), registered with the leak guard. */
+  value: (label: string) => { username: string; password: string };
+} {
   const output = recordOutput();
   // Registered first, so it runs after the file's own afterAll hooks (vitest runs them in reverse order).
   afterAll(() => output.stop());
-  return { output, guard: new LeakGuard(), run: Date.now().toString(36) };
+  const guard = new LeakGuard();
+  const run = Date.now().toString(36);
+  const value = (label: string) => {
+    const v = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
+    guard.seed(label, v);
+    return v;
+  };
+  return { output, guard, run, value };
 }
 
 /** Counts KubeApi calls in flight per cluster (the maximum is the bound under test) and records namespaces. */

@@ -25,14 +25,8 @@ import type { SecretSource } from '../../../lib/sync/ports/source.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value } = helpers.reliabilityRun();
 let clusters: string[];
-
-function value(label: string): { username: string; password: string } {
-  const v = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
-  guard.seed(label, v);
-  return v;
-}
 
 /** Invokes a handler and keeps what it returned or threw for the leak scan. */
 async function call(handler: Parameters<typeof helpers.invoke>[0], event: unknown) {

@@ -16,16 +16,10 @@ import { DEFAULT_MAX_ATTEMPTS } from '../../../lib/sync/calls/retry.js';
 import { type KubeFaultProxy, startFaultProxy, startKubeFaultProxy } from '../../support/fault-proxy.js';
 import * as helpers from './helpers.js';
 
-const { output, guard, run } = helpers.reliabilityRun();
+const { output, guard, run, value: secretValue } = helpers.reliabilityRun();
 let c1: string;
 let c2: string;
 let namespace: string;
-
-function secretValue(label: string): { username: string; password: string } {
-  const value = { username: 'app', password: `${label}-${run}-${crypto.randomUUID().slice(0, 8)}` };
-  guard.seed(label, value);
-  return value;
-}
 
 async function password(cluster: string, name: string): Promise<string | undefined> {
   const secret = await helpers.findSecret(cluster, namespace, name);
