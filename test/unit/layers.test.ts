@@ -11,25 +11,25 @@ const LIB = resolve(dirname(fileURLToPath(import.meta.url)), '../../lib');
 const SPECIFIER =
   /(?:^|\n)\s*(?:import|export)\b[^'";]*?\bfrom\s*'(\.{1,2}\/[^']+)'|\bimport\s*\(?\s*'(\.{1,2}\/[^']+)'/g;
 
-/** The top-level folder of lib/ a module belongs to; `.` for the files directly in lib/ (errors, timeouts). */
-function folderOf(file: string): string {
-  const parts = relative(LIB, file).split('/');
+/** The folder directly below `root` a module belongs to; `.` for the files directly in `root`. */
+function folderOf(root: string, file: string): string {
+  const parts = relative(root, file).split('/');
   return parts.length === 1 ? '.' : (parts[0] as string);
 }
 
-/** Folder -> the other folders its modules import. */
-function folderGraph(): Map<string, Set<string>> {
+/** Folder (directly below `root`) -> the other folders below `root` its modules import. */
+function folderGraph(root = LIB): Map<string, Set<string>> {
   const graph = new Map<string, Set<string>>();
-  for (const entry of readdirSync(LIB, { recursive: true, withFileTypes: true })) {
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
     const file = join(entry.parentPath, entry.name);
-    const from = folderOf(file);
+    const from = folderOf(root, file);
     const edges = graph.get(from) ?? new Set<string>();
     graph.set(from, edges);
     for (const match of readFileSync(file, 'utf8').matchAll(SPECIFIER)) {
       const target = resolve(dirname(file), (match[1] ?? match[2]) as string);
-      if (relative(LIB, target).startsWith('..')) continue;
-      const to = folderOf(target);
+      if (relative(root, target).startsWith('..')) continue;
+      const to = folderOf(root, target);
       if (to !== from) edges.add(to);
     }
   }
@@ -59,6 +59,19 @@ describe('lib/ folders', () => {
     const folders = readdirSync(LIB, { withFileTypes: true }).filter((e) => e.isDirectory());
     const names = folders.map((e) => e.name);
     expect(names.filter((name) => ['target', 'build', 'dist', 'out', 'bin'].includes(name))).toEqual([]);
+  });
+
+  it('inside the engine: the stages, apply, calls and ports folders import each other in one direction only', () => {
+    // The engine's own files (engine.ts, pass.ts, ...) sit above and between them, so only the sub-folders count.
+    const graph = folderGraph(join(LIB, 'sync'));
+    graph.delete('.');
+    for (const edges of graph.values()) edges.delete('.');
+    expect([...graph.keys()].sort()).toEqual(expect.arrayContaining(['apply', 'calls', 'ports', 'stages']));
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('the ports are the contract: they import no other engine module', () => {
+    expect([...(folderGraph(join(LIB, 'sync')).get('ports') ?? [])]).toEqual([]);
   });
 
   it('finds a loop when there is one (the check itself)', () => {
