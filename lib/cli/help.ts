@@ -30,7 +30,10 @@ const FOOTER = [
   '',
   'AWS: your usual credentials and region (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...) read Secrets Manager',
   'and reach EKS clusters (DescribeCluster + token, assuming roleArn when configured); kubeconfig clusters use',
-  'the file and context named in the configuration. Progress goes to stderr, the table or JSON to stdout.',
+  'the file and context named in the configuration.',
+  '',
+  'Output: the table (or --json) on stdout. Progress on stderr, in the human mode only: each binding as it',
+  'finishes and "3/5 clusters done" as clusters finish; with --json stderr carries errors only.',
 ];
 
 /** The full help, or one command's. */

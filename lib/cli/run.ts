@@ -82,7 +82,7 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
     else io.stdout(`event ignored: ${request.ignored}${request.secretId ? ` (secret "${request.secretId}")` : ''}\n`);
     return EXIT_OK;
   }
-  const progress: Progress = (line) => io.stderr(`${line}\n`);
+  const progress = progressFor(args, io);
   const engine = await (io.createEngine ?? createCliEngine)(config, progress);
   const scope = request.secrets === undefined ? 'every configured secret' : `${request.secrets.length} secret(s)`;
   progress(
@@ -101,7 +101,7 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
 
 /** `status`: read only, so no request is built; the engine resolves and plans the filters as a backfill would. */
 async function status(config: Config, args: RunArgs, io: CliIO): Promise<number> {
-  const progress: Progress = (line) => io.stderr(`${line}\n`);
+  const progress = progressFor(args, io);
   const engine = await (io.createEngine ?? createCliEngine)(config, progress);
   if (engine.status === undefined) throw new Error('this engine cannot report status');
   progress(
@@ -120,6 +120,11 @@ async function status(config: Config, args: RunArgs, io: CliIO): Promise<number>
   );
   io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   return statusFailed(report) ? EXIT_FAILED : EXIT_OK;
+}
+
+/** Progress lines on stderr in the human mode; none with --json, whose stdout is the whole answer (errors still go to stderr). */
+function progressFor(args: RunArgs, io: CliIO): Progress {
+  return args.json ? () => {} : (line) => io.stderr(`${line}\n`);
 }
 
 function resolveConfigPath(args: RunArgs, io: CliIO): string {

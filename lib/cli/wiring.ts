@@ -5,7 +5,7 @@
 import { createConfiguredConnector } from '../clusters/connector.js';
 import type { Config } from '../config/index.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../source/secrets-manager.js';
-import { SyncEngine } from '../sync/engine.js';
+import { type EngineLog, SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector } from '../sync/ports/kube.js';
 import type { SecretFilter, SecretSource } from '../sync/ports/source.js';
 import { UsageError } from './args.js';
@@ -67,21 +67,52 @@ export async function createCliEngine(config: Config, progress: Progress): Promi
   return new SyncEngine({
     config,
     ...ports,
-    log: {
-      // Engine attributes are ids, names, hashes and counts only.
-      info: (message, attributes) => progress(withAttributes(message, attributes)),
-      warn: (message, attributes) => progress(`warning: ${withAttributes(message, attributes)}`),
-      // Each binding as it finishes, so a slow cluster does not hide what the others did.
-      result: (r) =>
-        progress(
-          `${r.cluster}/${r.namespace}/${r.secret}: ${r.action}${r.error === undefined ? '' : ` (${r.error.code})`}`,
-        ),
-    },
+    log: cliLog(progress),
   });
 }
 
-function withAttributes(message: string, attributes?: Record<string, unknown>): string {
-  return attributes === undefined || Object.keys(attributes).length === 0
-    ? message
-    : `${message} ${JSON.stringify(attributes)}`;
+/** An attribute value as a person reads it: strings quoted, `{ code, message }` errors as `code: message`. */
+function humanValue(value: unknown): string {
+  if (typeof value === 'string') return `"${value}"`;
+  if (Array.isArray(value)) return value.map(humanValue).join(', ');
+  if (typeof value === 'object' && value !== null) {
+    const { code, message } = value as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && typeof message === 'string') return `${code}: ${message}`;
+    return Object.entries(value)
+      .map(([k, v]) => `${k} ${humanValue(v)}`)
+      .join(', ');
+  }
+  return String(value);
+}
+
+/** `message: key value, key value`; the engine's attributes are ids, names, hashes and counts only. */
+function humanLine(message: string, attributes?: Record<string, unknown>): string {
+  if (attributes === undefined || Object.keys(attributes).length === 0) return message;
+  return `${message}: ${humanValue(attributes)}`;
+}
+
+/**
+ * The engine's log as short human lines on the progress stream (never JSON): the plan, warnings, each binding as
+ * it finishes (so a slow cluster does not hide what the others did) and `3/5 clusters done` as clusters finish.
+ */
+export function cliLog(progress: Progress): EngineLog {
+  return {
+    info: (message, attributes) => {
+      if (message === 'planned' && attributes !== undefined) {
+        const { bindings, clusters, secrets } = attributes;
+        progress(`planned ${bindings} binding(s): ${secrets} secret(s) into ${clusters} cluster(s)`);
+      } else {
+        progress(humanLine(message, attributes));
+      }
+    },
+    warn: (message, attributes) => progress(`warning: ${humanLine(message, attributes)}`),
+    result: (r) =>
+      progress(
+        `${r.cluster}/${r.namespace}/${r.secret}: ${r.action}${r.error === undefined ? '' : ` (${r.error.code})`}`,
+      ),
+    clusterDone: ({ cluster, done, total, bindings, failed }) =>
+      progress(
+        `${done}/${total} clusters done (${cluster}${failed === 0 ? '' : `: ${failed} of ${bindings} binding(s) failed`})`,
+      ),
+  };
 }

@@ -23,7 +23,7 @@ import { applyBindings } from './stages/write.js';
 import { bindingStatus, type StatusReport, type StatusRequest } from './status.js';
 import type { SyncReport } from './types.js';
 
-export type { EngineLog } from './pass.js';
+export type { ClusterProgress, EngineLog } from './pass.js';
 export type { StatusReport, StatusRequest } from './status.js';
 
 export interface EngineDeps {

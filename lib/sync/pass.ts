@@ -15,6 +15,20 @@ export interface EngineLog {
    * a binding the pass re-applies (a newer version arrived meanwhile); the report holds the last result.
    */
   result?(result: BindingResult): void;
+  /**
+   * One cluster's bindings all finished (writes and restarts, or failed), `done` of the `total` clusters this pass
+   * writes to; for progress counts. Not called again for the version check's re-applies.
+   */
+  clusterDone?(progress: ClusterProgress): void;
+}
+
+/** What `EngineLog.clusterDone` reports. */
+export interface ClusterProgress {
+  cluster: string;
+  done: number;
+  total: number;
+  bindings: number;
+  failed: number;
 }
 
 /** A request as one pass of the engine runs it: `pass` goes into the restart-pending markers it sets. */

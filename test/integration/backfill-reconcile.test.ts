@@ -381,7 +381,8 @@ describe('the CLI against the stack', () => {
     const report = JSON.parse(plan.stdout) as SyncReport;
     expect(report).toMatchObject({ trigger: 'reconcile', dryRun: true });
     expect(report.summary.updated).toBe(8);
-    expect(plan.stderr).toContain('reconcile (dry run)');
+    // stdout is the whole answer with --json: no progress lines on stderr.
+    expect(plan.stderr).toBe('');
     expect(await versions(keys)).toEqual(before);
   });
 
@@ -398,6 +399,9 @@ describe('the CLI against the stack', () => {
     expect(out.stdout).toMatch(/^CLUSTER\s+NAMESPACE\s+SECRET\s+ACTION\s+CHANGED KEYS\s+RESTARTED$/m);
     expect(out.stdout).toMatch(new RegExp(`^${c2}\\s+\\S+\\s+b-db\\s+updated\\s+password\\s+-$`, 'm'));
     expect(out.stdout).toContain('backfill: 2 bindings: 2 updated');
+    // Progress in the human mode: short lines, the cluster counted once it is done, no JSON.
+    expect(out.stderr).toMatch(new RegExp(`^1/1 clusters done \\(${c2}\\)$`, 'm'));
+    expect(out.stderr).not.toMatch(/[{}]/);
     const after = await versions(keys);
     expect(keys.filter((k) => after[k] !== before[k]).sort()).toEqual(
       keys.filter((k) => k.startsWith(`${c2}/`) && k.endsWith('/b-db')).sort(),

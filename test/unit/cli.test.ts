@@ -6,6 +6,7 @@ import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, parseCliArgs, UsageError } from '../
 import { formatPlan } from '../../lib/cli/format.js';
 import { type CliIO, runCli } from '../../lib/cli/run.js';
 import { renderTable } from '../../lib/cli/table.js';
+import { cliLog } from '../../lib/cli/wiring.js';
 import { parseConfig } from '../../lib/config/index.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
@@ -304,7 +305,8 @@ describe('runCli exit codes', () => {
     const { io, out } = harness(dir, ok);
     expect(await runCli(['reconcile', '--json'], io)).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual(ok);
-    expect(out.stderr).toContain('reconcile: every configured secret, 2 cluster(s)...');
+    // stdout is the whole answer for a script; no progress lines with --json.
+    expect(out.stderr).toBe('');
   });
 });
 
@@ -476,6 +478,75 @@ describe('runCli --timeout', () => {
     expect(out.stdout).toContain('beta/payments/app-db: DeadlineExceeded: pass deadline reached for cluster "beta"');
     expect(out.stderr).toContain('alpha: created\nbeta: failed\n');
     expect(out.stdout + out.stderr).not.toContain('pw-not-printed-1234');
+  });
+});
+
+describe('runCli progress', () => {
+  const VALUE = 'pw-not-printed-5678';
+
+  /** The real engine and the CLI's own log over fakes: alpha and beta, one namespace each. */
+  function fleet() {
+    const config = parseConfig(CONFIG);
+    const source = new FakeSecretSource();
+    source.put('demo/app-db', { DB_USER: 'app', DB_PASSWORD: VALUE });
+    const connector = new FakeConnector([
+      new FakeKubeApi('alpha', { namespaces: ['payments'] }),
+      new FakeKubeApi('beta', { namespaces: ['payments'] }),
+    ]);
+    const { io, out } = harness(dir);
+    io.createEngine = async (_config, progress) =>
+      new SyncEngine({ config, source, clusters: connector, log: cliLog(progress) });
+    return { io, out, connector };
+  }
+
+  it('counts clusters on stderr as they finish, in short human lines and no JSON', async () => {
+    // Prepare
+    const { io, out } = fleet();
+
+    // Act
+    const code = await runCli(['backfill'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    const lines = out.stderr.trimEnd().split('\n');
+    expect(lines).toContain('planned 2 binding(s): 1 secret(s) into 2 cluster(s)');
+    expect(lines).toContain('alpha/payments/app-db: created');
+    expect(lines.filter((l) => l.includes('clusters done'))).toEqual([
+      expect.stringMatching(/^1\/2 clusters done \((alpha|beta)\)$/),
+      expect.stringMatching(/^2\/2 clusters done \((alpha|beta)\)$/),
+    ]);
+    for (const line of lines) expect(line).not.toMatch(/[{}]|":/);
+    expect(out.stdout + out.stderr).not.toContain(VALUE);
+  });
+
+  it("names a cluster's failed bindings in its count and words its warning, still without JSON", async () => {
+    // Prepare
+    const { io, out, connector } = fleet();
+    connector.unavailable.add('beta');
+
+    // Act
+    const code = await runCli(['backfill'], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out.stderr).toMatch(/^[12]\/2 clusters done \(beta: 1 of 1 binding\(s\) failed\)$/m);
+    expect(out.stderr).toContain(
+      'warning: cluster unavailable: cluster "beta", error ClusterUnavailable: cluster "beta" is unavailable: connect ETIMEDOUT\n',
+    );
+    expect(out.stderr).not.toMatch(/[{}]/);
+  });
+
+  it('prints no progress with --json, only the report on stdout', async () => {
+    // Prepare
+    const { io, out } = fleet();
+
+    // Act
+    const code = await runCli(['backfill', '--json'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ summary: { created: 2 } });
+    expect(out.stderr).toBe('');
   });
 });
 

@@ -12,7 +12,7 @@ import {
 } from '../../lib/domain/names.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
 import { InputError, SyncError } from '../../lib/errors.js';
-import { SyncEngine } from '../../lib/sync/engine.js';
+import { type ClusterProgress, SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from '../support/fakes.js';
 
@@ -1600,6 +1600,81 @@ syncs:
     expect(report.results.map((r) => [r.secret, r.action])).toEqual([['app-db', 'created']]);
     expect(report.notes).toEqual([expect.stringContaining('ListSecrets failed: ThrottlingException')]);
     expect(report.sources.every((s) => s.error === undefined)).toBe(true);
+  });
+});
+
+describe('SyncEngine: cluster progress', () => {
+  it('tells the log each cluster as its bindings all finish, after their results, with counts', async () => {
+    // Prepare: us cannot be reached, so its bindings fail at connect.
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    w.connector.unavailable.add('us');
+    const events: string[] = [];
+    const done: ClusterProgress[] = [];
+    const engine = new SyncEngine({
+      config: parseConfig(FAN_OUT),
+      source: w.source,
+      clusters: w.connector,
+      now: () => NOW,
+      log: {
+        info: () => {},
+        warn: () => {},
+        result: (r) => events.push(`result ${r.cluster}`),
+        clusterDone: (p) => {
+          events.push(`done ${p.cluster}`);
+          done.push(p);
+        },
+      },
+    });
+
+    // Act
+    await engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess: once per cluster, counting up, each after its own two results.
+    expect(done.map((p) => `${p.done}/${p.total}`)).toEqual(['1/2', '2/2']);
+    expect(
+      done
+        .map(({ cluster, bindings, failed }) => ({ cluster, bindings, failed }))
+        .sort((a, b) => a.cluster.localeCompare(b.cluster)),
+    ).toEqual([
+      { cluster: 'eu', bindings: 2, failed: 0 },
+      { cluster: 'us', bindings: 2, failed: 2 },
+    ]);
+    for (const cluster of ['eu', 'us']) {
+      const at = events.indexOf(`done ${cluster}`);
+      expect(events.slice(0, at).filter((e) => e === `result ${cluster}`)).toHaveLength(2);
+    }
+  });
+
+  it("does not count again for the version check's re-apply", async () => {
+    // Prepare: the secret moves on right after the first read, so the pass re-applies the newer version.
+    const w = world(FAN_OUT);
+    w.source.put('prod/db', { username: 'app', password: CANARY });
+    const read = w.source.getCurrent.bind(w.source);
+    let raced = false;
+    w.source.getCurrent = async (id) => {
+      const value = await read(id);
+      if (!raced) {
+        raced = true;
+        w.source.put('prod/db', { username: 'app', password: `${CANARY}-2` });
+      }
+      return value;
+    };
+    const done: ClusterProgress[] = [];
+    const engine = new SyncEngine({
+      config: parseConfig(FAN_OUT),
+      source: w.source,
+      clusters: w.connector,
+      now: () => NOW,
+      log: { info: () => {}, warn: () => {}, clusterDone: (p) => done.push(p) },
+    });
+
+    // Act
+    const report = await engine.run(request({ secrets: ['prod/db'] }));
+
+    // Assess
+    expect(report.notes).toEqual([expect.stringContaining('moved to version')]);
+    expect(done.map((p) => `${p.done}/${p.total}`)).toEqual(['1/2', '2/2']);
   });
 });
 

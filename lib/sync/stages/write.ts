@@ -31,9 +31,17 @@ export async function applyBindings(
   emit = true,
 ): Promise<BindingResult[]> {
   const byCluster = [...groupBy(bindings, (b) => b.cluster)];
-  const perCluster = await mapLimit(byCluster, pass.config.defaults.clusterConcurrency, ([cluster, list]) =>
-    applyCluster(pass, cluster, list, reads, emit),
-  );
+  let done = 0;
+  const perCluster = await mapLimit(byCluster, pass.config.defaults.clusterConcurrency, async ([cluster, list]) => {
+    const results = await applyCluster(pass, cluster, list, reads, emit);
+    // After the cluster's results were emitted, so that a count never runs ahead of what it counts.
+    done += 1;
+    if (emit) {
+      const failed = results.filter((r) => r.action === 'failed').length;
+      pass.log.clusterDone?.({ cluster, done, total: byCluster.length, bindings: results.length, failed });
+    }
+    return results;
+  });
   return perCluster.flat();
 }
 
