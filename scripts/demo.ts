@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the main job on embedded defaults. Brings up the local stack (two simulated clusters and the AWS
- * emulator), seeds a secret and workloads, runs a backfill, rotates the secret, delivers the `Secret Label Updated`
- * event to the real on-rotation handler, and prints what happened. Values are never printed: key names and hashes.
+ * emulator; their pods run on fake nodes), seeds a secret and workloads, runs a backfill, rotates the secret, delivers
+ * the `Secret Label Updated` event to the real on-rotation handler, and prints what happened, down to the pods that
+ * replaced the consumers' old ones. Values are never printed: key names and hashes.
  *
  * Options: --summary FILE (machine-readable outcome, used by the test), --verbose (handler logs on stdout).
  */
@@ -179,6 +180,71 @@ async function revisionOf({ apps }: Apis, kind: Kind, name: string): Promise<str
   return revisions.sort((a, b) => b.revision - a.revision)[0]?.metadata?.name;
 }
 
+interface PodName {
+  name: string;
+  uid: string;
+}
+
+/** A workload's pods (the demo labels them `app=<name>`), those being deleted left out. */
+async function podsOf({ core }: Apis, name: string): Promise<PodName[]> {
+  const { items } = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app=${name}` });
+  return items
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((p) => ({ name: p.metadata?.name ?? '', uid: p.metadata?.uid ?? '' }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** True when a workload's rollout is complete: every replica runs the latest template and is available. */
+async function rolledOut({ apps }: Apis, kind: Kind, name: string): Promise<boolean> {
+  const read = { name, namespace: NAMESPACE };
+  if (kind === 'Deployment') {
+    const { metadata, spec, status: s = {} } = await apps.readNamespacedDeployment(read);
+    const want = spec?.replicas ?? 1;
+    const fresh = (s.observedGeneration ?? 0) >= (metadata?.generation ?? 1);
+    return fresh && s.updatedReplicas === want && s.replicas === want && s.availableReplicas === want;
+  }
+  if (kind === 'StatefulSet') {
+    const { metadata, spec, status } = await apps.readNamespacedStatefulSet(read);
+    const want = spec?.replicas ?? 1;
+    const fresh = (status?.observedGeneration ?? 0) >= (metadata?.generation ?? 1);
+    return fresh && status?.currentRevision === status?.updateRevision && status?.readyReplicas === want;
+  }
+  const { metadata, status } = await apps.readNamespacedDaemonSet(read);
+  const fresh = (status?.observedGeneration ?? 0) >= (metadata?.generation ?? 1);
+  const want = status?.desiredNumberScheduled ?? 0;
+  return fresh && status?.updatedNumberScheduled === want && status?.numberAvailable === want;
+}
+
+/** Waits (up to a minute) until the rollouts of `keys` (`Kind/name`) are complete; returns the ones that are not. */
+async function awaitRollouts(api: Apis, keys: Iterable<string>): Promise<string[]> {
+  let pending = [...keys];
+  for (let i = 0; i < 300 && pending.length > 0; i++) {
+    const done = await Promise.all(
+      pending.map((key) => {
+        const [kind, name] = key.split('/') as [Kind, string];
+        return rolledOut(api, kind, name);
+      }),
+    );
+    pending = pending.filter((_, n) => !done[n]);
+    if (pending.length > 0) await sleep(200);
+  }
+  return pending;
+}
+
+async function podsOfAll(api: Apis): Promise<Map<string, PodName[]>> {
+  const out = new Map<string, PodName[]>();
+  for (const w of WORKLOADS) out.set(`${w.kind}/${w.name}`, await podsOf(api, w.name));
+  return out;
+}
+
+/** `web-5d8f-abcde, ...`; a pod recreated under the same name (a StatefulSet's) shows the start of its uid. */
+function podList(pods: PodName[], other: PodName[] = []): string {
+  if (pods.length === 0) return '(no pods)';
+  return pods
+    .map((p) => (other.some((o) => o.name === p.name) ? `${p.name} (uid ${p.uid.slice(0, 8)})` : p.name))
+    .join(', ');
+}
+
 async function revisionsOf(api: Apis): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   for (const w of WORKLOADS) out.set(`${w.kind}/${w.name}`, await revisionOf(api, w.kind, w.name));
@@ -214,7 +280,7 @@ async function main(): Promise<void> {
   const total = performance.now();
   console.log(bold('eks-secret-sync demo: one secret rotation, two clusters, exact rolling restarts'));
 
-  step(1, 'local stack: 2 Kubernetes API servers (+ controller-managers) and the AWS emulator');
+  step(1, 'local stack: 2 Kubernetes API servers (+ controller-managers, schedulers, fake nodes) and the AWS emulator');
   let t = performance.now();
   execFileSync('bash', [join(import.meta.dirname, 'stack.sh'), 'up', '--clusters', '2'], { stdio: 'inherit' });
   const stack = readStackInfo();
@@ -280,7 +346,14 @@ async function main(): Promise<void> {
   printReport(initial, 'backfill', ms(t));
   const consumers = new Set(WORKLOADS.filter((w) => w.how !== 'none').map((w) => `${w.kind}/${w.name}`));
   const baseline = new Map<string, Map<string, string | undefined>>();
-  for (const [name, api] of admin) baseline.set(name, await settle(api, new Map(), consumers));
+  const podsBefore = new Map<string, Map<string, PodName[]>>();
+  const allWorkloads = WORKLOADS.map((w) => `${w.kind}/${w.name}`);
+  for (const [name, api] of admin) {
+    baseline.set(name, await settle(api, new Map(), consumers));
+    const late = await awaitRollouts(api, allWorkloads);
+    if (late.length > 0) console.log(`    ${name}: still rolling out after a minute: ${late.join(', ')}`);
+    podsBefore.set(name, await podsOfAll(api));
+  }
 
   step(5, 'rotate: PutSecretValue, then the "Secret Label Updated" (AWSCURRENT) event to the on-rotation handler');
   t = performance.now();
@@ -291,7 +364,16 @@ async function main(): Promise<void> {
   const rotationStart = performance.now();
   const rotation = (await onRotation(event, lambdaContext('onRotation'))) as Report;
   printReport(rotation, 'rotation', ms(rotationStart));
-  const restarted: Array<{ cluster: string; kind: string; name: string; from?: string; to?: string }> = [];
+  const restarted: Array<{
+    cluster: string;
+    kind: string;
+    name: string;
+    from?: string;
+    to?: string;
+    podsBefore: PodName[];
+    podsAfter: PodName[];
+    rolledOut: boolean;
+  }> = [];
   const untouched: Array<{ cluster: string; kind: string; name: string; revision?: string }> = [];
   for (const [cluster, api] of admin) {
     const before = baseline.get(cluster) ?? new Map();
@@ -301,11 +383,28 @@ async function main(): Promise<void> {
         .flatMap((r) => r.restarted.map((w) => `${w.kind}/${w.name}`)),
     );
     const after = await settle(api, before, patched);
+    const late = await awaitRollouts(api, patched);
+    const pods = await podsOfAll(api);
     for (const w of WORKLOADS) {
       const key = `${w.kind}/${w.name}`;
       if (patched.has(key)) {
-        restarted.push({ cluster, kind: w.kind, name: w.name, from: before.get(key), to: after.get(key) });
+        const podsOld = podsBefore.get(cluster)?.get(key) ?? [];
+        const podsNew = pods.get(key) ?? [];
+        const done = !late.includes(key);
+        restarted.push({
+          cluster,
+          kind: w.kind,
+          name: w.name,
+          from: before.get(key),
+          to: after.get(key),
+          podsBefore: podsOld,
+          podsAfter: podsNew,
+          rolledOut: done,
+        });
         console.log(`    ${cluster}: restarted ${key.padEnd(22)} ${before.get(key)} -> ${after.get(key)}`);
+        console.log(
+          `      pods ${podList(podsOld, podsNew)} -> ${podList(podsNew, podsOld)}${done ? ' (rolled out)' : ' (still rolling out)'}`,
+        );
       } else {
         untouched.push({ cluster, kind: w.kind, name: w.name, revision: after.get(key) });
         console.log(`    ${cluster}: left alone ${key.padEnd(21)} ${after.get(key) ?? '(no revision)'}`);
@@ -336,7 +435,7 @@ async function main(): Promise<void> {
   console.log(
     `  kubectl --context ${clusters[0]?.context} -n ${NAMESPACE} get secret ${K8S_SECRET} -o jsonpath='{.metadata.annotations}'`,
   );
-  console.log(`  kubectl --context ${clusters[0]?.context} -n ${NAMESPACE} get replicasets,controllerrevisions`);
+  console.log(`  kubectl --context ${clusters[0]?.context} -n ${NAMESPACE} get replicasets,controllerrevisions,pods`);
   console.log(`  EKS_SYNC_CONFIG=${configFile} npm run --silent cli -- plan`);
   console.log('  npm run stack -- down                        # stop everything the stack started');
   console.log(`\ndone in ${ms(total)}`);
@@ -362,7 +461,10 @@ async function main(): Promise<void> {
       ),
     );
   }
-  const failed = [initial, rotation, again].some((r) => (r.summary.failed ?? 0) > 0) || changedOnRedelivery.length > 0;
+  const failed =
+    [initial, rotation, again].some((r) => (r.summary.failed ?? 0) > 0) ||
+    changedOnRedelivery.length > 0 ||
+    restarted.some((r) => !r.rolledOut);
   process.exitCode = failed ? 1 : 0;
 }
 

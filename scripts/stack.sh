@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack of eks-secret-sync, all on loopback: one etcd, N kube-apiservers (one simulated cluster each,
-# sharing etcd under different prefixes) with a kube-controller-manager each, and a moto AWS emulator.
+# The local stack of eks-secret-sync, all on loopback: one etcd, N kube-apiservers (one simulated cluster each, own
+# etcd prefix) with a controller-manager, a scheduler and a kwok (fake nodes, pods Ready) each, and moto for AWS.
 #
 #   npm run stack -- up [--clusters N]   provision on first use (build, cached), then start; idempotent
 #   npm run stack -- down [--purge]      stop exactly the processes `up` started (pid files); --purge drops the state
@@ -10,8 +10,9 @@
 # State (certificates, tokens, kubeconfigs, etcd data, logs, pid files, and stack.json: the stack's description for
 # programs, schema in scripts/stack/info.ts) lives in $EKS_SYNC_STACK_DIR, by default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/eks-secret-sync/stack. Ports: EKS_SYNC_ETCD_PORT (23790; peer +10),
-# EKS_SYNC_APISERVER_PORT (16443, one per cluster upward), EKS_SYNC_KCM_PORT (17443, likewise), EKS_SYNC_MOTO_PORT
-# (15566); a running stack keeps the ports it was started with.
+# EKS_SYNC_APISERVER_PORT (16443, one per cluster upward), EKS_SYNC_KCM_PORT (17443, likewise),
+# EKS_SYNC_SCHEDULER_PORT and EKS_SYNC_KWOK_PORT (the controller-manager's + 1000 and + 2000, likewise),
+# EKS_SYNC_MOTO_PORT (15566); a running stack keeps the ports it was started with.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,12 +36,17 @@ load_state() {
   if [[ -f $LEGACY_STATE_FILE && (! -f $STATE_FILE || $LEGACY_STATE_FILE -nt $STATE_FILE) ]]; then
     # shellcheck source=/dev/null
     source "$LEGACY_STATE_FILE"
+    derive_ports
     return 0
   fi
   [[ -f $STATE_FILE ]] || return 1
   local line
-  line=$(stack_info state "$STATE_FILE") || exit 1
-  read -r STACK_CLUSTERS ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT MOTO_PORT <<<"$line"
+  line=$(stack_info state "$STATE_FILE" --all) || exit 1
+  read -r STACK_CLUSTERS ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT MOTO_PORT SCHEDULER_PORT KWOK_PORT <<<"$line"
+  # `-`: a stack.json from before the scheduler and kwok were components.
+  [[ $SCHEDULER_PORT != - ]] || SCHEDULER_PORT=''
+  [[ $KWOK_PORT != - ]] || KWOK_PORT=''
+  derive_ports
 }
 
 # True when stack.json is missing or older than the state an older checkout wrote.
@@ -50,7 +56,8 @@ state_outdated() {
 
 # Writes stack.json from the variables of the current run (scripts/stack/info.ts builds and checks it).
 write_state() {
-  local i clusters=()
+  local i node clusters=() nodes=()
+  for node in "${KWOK_NODES[@]}"; do nodes+=(--kwok-node "$node"); done
   for ((i = 1; i <= STACK_CLUSTERS; i++)); do
     clusters+=(--cluster "$(cluster_name "$i")=https://127.0.0.1:$(apiserver_port "$i")")
   done
@@ -58,7 +65,9 @@ write_state() {
     --sync-kubeconfig "$KUBECONFIG_DIR/sync.kubeconfig" --ca-file "$PKI_DIR/ca.crt" --kubectl-dir "$STACK_DIR/bin" \
     --region "$AWS_REGION_DEFAULT" --kubernetes-version "$KUBE_VERSION" --etcd-version "$ETCD_VERSION" \
     --moto-version "$MOTO_VERSION" --etcd-port "$ETCD_PORT" --etcd-peer-port "$ETCD_PEER_PORT" \
-    --apiserver-port "$APISERVER_PORT" --kcm-port "$KCM_PORT" --moto-port "$MOTO_PORT" "${clusters[@]}" || exit 1
+    --apiserver-port "$APISERVER_PORT" --kcm-port "$KCM_PORT" --moto-port "$MOTO_PORT" \
+    --scheduler-port "$SCHEDULER_PORT" --kwok-port "$KWOK_PORT" --kwok-version "$KWOK_VERSION" \
+    --kwok-fail-label "$KWOK_FAIL_LABEL" "${nodes[@]}" "${clusters[@]}" || exit 1
 }
 
 # Ports of a stopped stack: EKS_SYNC_*_PORT when set, else those of the last run (state file), else the defaults.
@@ -67,14 +76,28 @@ choose_ports() {
   APISERVER_PORT=${EKS_SYNC_APISERVER_PORT:-${APISERVER_PORT:-16443}}
   KCM_PORT=${EKS_SYNC_KCM_PORT:-${KCM_PORT:-17443}}
   MOTO_PORT=${EKS_SYNC_MOTO_PORT:-${MOTO_PORT:-15566}}
+  SCHEDULER_PORT=${EKS_SYNC_SCHEDULER_PORT:-${SCHEDULER_PORT:-}}
+  KWOK_PORT=${EKS_SYNC_KWOK_PORT:-${KWOK_PORT:-}}
+  derive_ports
 }
 
-# Components in start order; stopped in reverse.
+# Ports of components newer than a stack's state (or not chosen): derived from the controller-managers' first port,
+# so that a stack started with its own EKS_SYNC_KCM_PORT (CI's, a second developer stack) moves them along.
+derive_ports() {
+  SCHEDULER_PORT=${SCHEDULER_PORT:-${EKS_SYNC_SCHEDULER_PORT:-$((KCM_PORT + 1000))}}
+  KWOK_PORT=${KWOK_PORT:-${EKS_SYNC_KWOK_PORT:-$((KCM_PORT + 2000))}}
+}
+
+# Components in start order; stopped in reverse. A cluster's own components follow each other, so that they start
+# as soon as its API server is ready, while the next API server still boots.
 components() {
-  local i
+  local i name
   printf '%s\n' moto etcd
   for ((i = 1; i <= STACK_CLUSTERS; i++)); do printf 'apiserver-%s\n' "$(cluster_name "$i")"; done
-  for ((i = 1; i <= STACK_CLUSTERS; i++)); do printf 'controller-manager-%s\n' "$(cluster_name "$i")"; done
+  for ((i = 1; i <= STACK_CLUSTERS; i++)); do
+    name=$(cluster_name "$i")
+    printf '%s\n' "controller-manager-$name" "scheduler-$name" "kwok-$name"
+  done
 }
 
 any_running() {
@@ -209,11 +232,11 @@ cmd_down() {
     c=$(basename "$c" .pid)
     grep -qxF "$c" <(components) || extra+=("$c")
   done
-  # In phases, each in parallel: controller-managers, then API servers and moto, then etcd (the API servers need
-  # it to shut down cleanly).
+  # In phases, each in parallel: the API servers' clients, then API servers and moto, then etcd (the API servers
+  # need it to shut down cleanly).
   local all phase
   all=$( (components && printf '%s\n' "${extra[@]}") | sort -u)
-  for phase in '^controller-manager-' '^(apiserver-|moto$)' '^etcd$'; do
+  for phase in '^(controller-manager|scheduler|kwok)-' '^(apiserver-|moto$)' '^etcd$'; do
     for c in $(grep -E "$phase" <<<"$all"); do stop_component "$c" & done
     wait
   done

@@ -7,11 +7,14 @@ KUBE_STAGING_VERSION=v0.${KUBE_VERSION#v1.}
 # The etcd release that Kubernetes v1.37 pins for its own integration tests (hack/lib/etcd.sh, kubeadm default).
 ETCD_VERSION=v3.7.0
 MOTO_VERSION=5.2.5
+# Fake nodes and pod lifecycles (scripts/stack/kwok/); its go.mod declares `go 1.26.0`, like Kubernetes v1.37.
+KWOK_VERSION=v0.8.0
 
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/eks-secret-sync
 KUBE_BIN_DIR=$CACHE_DIR/kubernetes-$KUBE_VERSION
 ETCD_BIN_DIR=$CACHE_DIR/etcd-$ETCD_VERSION
 MOTO_DIR=$CACHE_DIR/moto-$MOTO_VERSION
+KWOK_BIN_DIR=$CACHE_DIR/kwok-$KWOK_VERSION
 STACK_DIR=${EKS_SYNC_STACK_DIR:-$CACHE_DIR/stack}
 
 PKI_DIR=$STACK_DIR/pki
@@ -29,6 +32,13 @@ ETCD_READY_TIMEOUT=${EKS_SYNC_ETCD_READY_TIMEOUT:-30}
 APISERVER_READY_TIMEOUT=${EKS_SYNC_APISERVER_READY_TIMEOUT:-90}
 KCM_READY_TIMEOUT=${EKS_SYNC_KCM_READY_TIMEOUT:-60}
 MOTO_READY_TIMEOUT=${EKS_SYNC_MOTO_READY_TIMEOUT:-60}
+SCHEDULER_READY_TIMEOUT=${EKS_SYNC_SCHEDULER_READY_TIMEOUT:-60}
+KWOK_READY_TIMEOUT=${EKS_SYNC_KWOK_READY_TIMEOUT:-60}
+# The fake nodes of each cluster, and their label: kwok manages those nodes, and only those.
+KWOK_NODES=(kwok-node-1 kwok-node-2)
+KWOK_NODE_LABEL=eks-secret-sync.test/kwok=true
+# The pod label that makes kwok fail a pod (values never-ready, crash-loop): scripts/stack/kwok/stages.yaml.
+KWOK_FAIL_LABEL=eks-secret-sync.test/fail
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 

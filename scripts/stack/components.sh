@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Start commands and health checks of the stack's components. Sourced by scripts/stack.sh after common.sh/pki.sh.
-# Component names (also the names of their pid and log files): etcd, moto, apiserver-stack-N, controller-manager-stack-N.
+# Component names (also the names of their pid and log files): etcd, moto, apiserver-stack-N, controller-manager-stack-N,
+# scheduler-stack-N, kwok-stack-N.
 
 KCM_CONTROLLERS=deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller
 KCM_CONTROLLERS+=,namespace-controller,garbage-collector-controller,serviceaccount-controller
@@ -16,6 +17,15 @@ check_apiserver() {
 
 check_controller_manager() {
   curl -fsS --max-time 3 --cacert "$PKI_DIR/ca.crt" "https://127.0.0.1:$(kcm_port "$1")/healthz" | grep -q '^ok$'
+}
+
+check_scheduler() {
+  curl -fsS --max-time 3 --cacert "$PKI_DIR/ca.crt" "https://127.0.0.1:$(scheduler_port "$1")/healthz" | grep -q '^ok$'
+}
+
+# kwok serves /healthz (plain HTTP, loopback) once its node and pod controllers run.
+check_kwok() {
+  curl -fsS --max-time 3 "http://127.0.0.1:$(kwok_port "$1")/healthz" | grep -q '^ok$'
 }
 
 # A real Secrets Manager call (ListSecrets). moto routes by the credential scope and does not check signatures.
@@ -73,20 +83,59 @@ start_controller_manager() {
     --profiling=false
 }
 
+start_scheduler() {
+  local i=$1 name port
+  name=$(cluster_name "$i")
+  port=$(scheduler_port "$i")
+  ensure_port_free "scheduler-$name" "$port"
+  local kubeconfig=$KUBECONFIG_DIR/scheduler-$name.kubeconfig
+  spawn "scheduler-$name" "$LOG_DIR/scheduler-$name.log" "$KUBE_BIN_DIR/kube-scheduler" \
+    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$port" \
+    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" --profiling=false
+}
+
+# kwok plays kubelet for the fake nodes (scripts/stack/kwok/nodes.yaml): it moves their pods through the stages of
+# scripts/stack/kwok/stages.yaml. No node leases: nothing here (no node-lifecycle controller) would read them. Pod
+# IPs come from a range of their own, apart from the Service range (10.0.0.0/24).
+start_kwok() {
+  local i=$1 name port
+  name=$(cluster_name "$i")
+  port=$(kwok_port "$i")
+  ensure_port_free "kwok-$name" "$port"
+  spawn "kwok-$name" "$LOG_DIR/kwok-$name.log" "$KWOK_BIN_DIR/kwok" \
+    --kubeconfig "$KUBECONFIG_DIR/kwok-$name.kubeconfig" --config "$ROOT/scripts/stack/kwok/stages.yaml" \
+    --manage-nodes-with-label-selector "$KWOK_NODE_LABEL" --node-lease-duration-seconds 0 --cidr 10.244.0.0/16 \
+    --server-address "127.0.0.1:$port"
+}
+
 start_moto() {
   ensure_port_free moto "$MOTO_PORT"
   spawn moto "$LOG_DIR/moto.log" "$MOTO_DIR/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT"
 }
 
+# The fake nodes of every cluster, for kwok to manage (by KWOK_NODE_LABEL). No taint keeps pods off them: there
+# are no other nodes, and test workloads need no tolerations.
+kwok_nodes_manifest() {
+  local node
+  for node in "${KWOK_NODES[@]}"; do
+    printf -- '---\napiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n' "$node"
+    printf '  annotations:\n    kwok.x-k8s.io/node: fake\n'
+    printf '  labels:\n    %s: "%s"\n' "${KWOK_NODE_LABEL%%=*}" "${KWOK_NODE_LABEL#*=}"
+    printf '    kubernetes.io/hostname: %s\n    kubernetes.io/os: linux\n    kubernetes.io/arch: amd64\n' "$node"
+  done
+}
+
 # Grants the eks-secret-sync identity the documented ClusterRoles (the RoleBindings are per namespace, made by
-# the test harness or the operator).
+# the test harness or the operator), and registers the cluster's fake nodes: in one kubectl run, as starting one
+# costs more than the apply.
 apply_rbac() {
   local i=$1 name logfile
   name=$(cluster_name "$i")
   logfile=$LOG_DIR/rbac-$name.log
-  if ! "$KUBE_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" --context "$name" \
-    apply -f "$ROOT/deploy/rbac.yaml" >"$logfile" 2>&1; then
-    die_component "rbac on $name" "$logfile" "kubectl apply -f deploy/rbac.yaml failed"
+  if ! kwok_nodes_manifest | "$KUBE_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" \
+    --context "$name" apply -f "$ROOT/deploy/rbac.yaml" -f - >"$logfile" 2>&1; then
+    die_component "setup of $name" "$logfile" "kubectl apply of deploy/rbac.yaml and the fake nodes failed"
   fi
 }
 
@@ -113,6 +162,16 @@ describe_component() {
       c_ports=("$(kcm_port "$i")") c_needs=apiserver-$(cluster_name "$i") c_start=(start_controller_manager "$i")
       c_check=(check_controller_manager "$i") c_timeout=$KCM_READY_TIMEOUT
       c_url="https://127.0.0.1:$(kcm_port "$i") (healthz)"
+      ;;
+    scheduler-*)
+      c_ports=("$(scheduler_port "$i")") c_needs=apiserver-$(cluster_name "$i") c_start=(start_scheduler "$i")
+      c_check=(check_scheduler "$i") c_timeout=$SCHEDULER_READY_TIMEOUT
+      c_url="https://127.0.0.1:$(scheduler_port "$i") (healthz)"
+      ;;
+    kwok-*)
+      # After its API server, whose setup registered the fake nodes kwok manages.
+      c_ports=("$(kwok_port "$i")") c_needs=apiserver-$(cluster_name "$i") c_start=(start_kwok "$i")
+      c_check=(check_kwok "$i") c_timeout=$KWOK_READY_TIMEOUT c_url="http://127.0.0.1:$(kwok_port "$i") (healthz)"
       ;;
     *) die "unknown component '$1'" ;;
   esac

@@ -4,7 +4,9 @@
  *
  * Also a small CLI for scripts/stack.sh, which keeps supervising processes in bash but leaves JSON to this file:
  *   tsx scripts/stack/info.ts write FILE --stack-dir D --cluster NAME=URL ... (every flag of `writeArgs`)
- *   tsx scripts/stack/info.ts state FILE     one line for bash `read`: clusters etcd etcdPeer apiserver kcm moto
+ *   tsx scripts/stack/info.ts state FILE [--all]   one line for bash `read`: clusters etcd etcdPeer apiserver kcm
+ *                                                  moto; with --all also scheduler kwok (`-` for a port the file
+ *                                                  lacks). Without --all as before: older checkouts read this line.
  *   tsx scripts/stack/info.ts exports FILE   the `export` lines of `stack.sh env`
  */
 import { execFileSync } from 'node:child_process';
@@ -29,9 +31,23 @@ export const stackInfoSchema = z.object({
   /** API server URL per cluster name. */
   servers: z.record(z.string(), z.string()),
   aws: z.object({ endpoint: z.string(), region: z.string(), accessKeyId: z.string(), secretAccessKey: z.string() }),
-  versions: z.object({ kubernetes: z.string(), etcd: z.string(), moto: z.string() }),
-  /** The first port of each kind (API servers and controller-managers count upward per cluster). */
-  ports: z.object({ etcd: port, etcdPeer: port, apiserver: port, kcm: port, moto: port }),
+  /** `kwok` is missing in a stack.json written before kwok was a component (also in `ports`). */
+  versions: z.object({ kubernetes: z.string(), etcd: z.string(), moto: z.string(), kwok: z.string().optional() }),
+  /** The first port of each kind (API servers, controller-managers, schedulers and kwoks count upward per cluster). */
+  ports: z.object({
+    etcd: port,
+    etcdPeer: port,
+    apiserver: port,
+    kcm: port,
+    moto: port,
+    scheduler: port.optional(),
+    kwok: port.optional(),
+  }),
+  /**
+   * The fake nodes every cluster has (kwok plays their kubelet: scheduled pods become Running and Ready), and the
+   * pod label that makes kwok fail a pod instead (`never-ready`: Running, never Ready; `crash-loop`: CrashLoopBackOff).
+   */
+  kwok: z.object({ nodes: z.array(z.string()), failLabel: z.string() }).optional(),
   /** The variables `stack.sh env` exports (KUBECONFIG, EKS_SYNC_KUBECONFIG, AWS_ENDPOINT_URL, ...), PATH excepted. */
   env: z.record(z.string(), z.string()),
 });
@@ -83,6 +99,12 @@ const writeArgs = {
   'apiserver-port': { type: 'string' },
   'kcm-port': { type: 'string' },
   'moto-port': { type: 'string' },
+  'scheduler-port': { type: 'string' },
+  'kwok-port': { type: 'string' },
+  'kwok-version': { type: 'string' },
+  /** Once per fake node, in order. */
+  'kwok-node': { type: 'string', multiple: true },
+  'kwok-fail-label': { type: 'string' },
 } as const;
 
 function describe(args: string[]): StackInfo {
@@ -112,14 +134,22 @@ function describe(args: string[]): StackInfo {
     clusters,
     servers,
     aws,
-    versions: { kubernetes: need('kubernetes-version'), etcd: need('etcd-version'), moto: need('moto-version') },
+    versions: {
+      kubernetes: need('kubernetes-version'),
+      etcd: need('etcd-version'),
+      moto: need('moto-version'),
+      kwok: need('kwok-version'),
+    },
     ports: {
       etcd: Number(need('etcd-port')),
       etcdPeer: Number(need('etcd-peer-port')),
       apiserver: Number(need('apiserver-port')),
       kcm: Number(need('kcm-port')),
       moto: Number(need('moto-port')),
+      scheduler: Number(need('scheduler-port')),
+      kwok: Number(need('kwok-port')),
     },
+    kwok: { nodes: v['kwok-node'] ?? [], failLabel: need('kwok-fail-label') },
     env: {
       KUBECONFIG: need('kubeconfig'),
       EKS_SYNC_KUBECONFIG: need('sync-kubeconfig'),
@@ -147,7 +177,9 @@ function cli([command, file, ...rest]: string[]): void {
   const info = parseStackInfo(readFileSync(file, 'utf8'), file);
   if (command === 'state') {
     const p = info.ports;
-    console.log([info.clusters.length, p.etcd, p.etcdPeer, p.apiserver, p.kcm, p.moto].join(' '));
+    const fields = [info.clusters.length, p.etcd, p.etcdPeer, p.apiserver, p.kcm, p.moto];
+    if (rest.includes('--all')) fields.push(p.scheduler, p.kwok);
+    console.log(fields.map((f) => f ?? '-').join(' '));
   } else if (command === 'exports') {
     for (const [name, value] of Object.entries(info.env)) console.log(`export ${name}=${shQuote(value)}`);
     console.log(`export PATH=${shQuote(info.kubectlDir)}:"$PATH"`);

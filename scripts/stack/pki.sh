@@ -43,6 +43,8 @@ token_of() {
 cluster_name() { printf 'stack-%s\n' "$1"; }
 apiserver_port() { printf '%s\n' $((APISERVER_PORT + $1 - 1)); }
 kcm_port() { printf '%s\n' $((KCM_PORT + $1 - 1)); }
+scheduler_port() { printf '%s\n' $((SCHEDULER_PORT + $1 - 1)); }
+kwok_port() { printf '%s\n' $((KWOK_PORT + $1 - 1)); }
 
 # Writes a kubeconfig with one context per cluster. Each cluster gets its own user name: client-node caches
 # credentials by user name.
@@ -78,7 +80,12 @@ write_kubeconfigs() {
   sync=$(token_of eks-secret-sync)
   write_kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" admin "$admin" 1 "$STACK_CLUSTERS"
   write_kubeconfig "$KUBECONFIG_DIR/sync.kubeconfig" eks-secret-sync "$sync" 1 "$STACK_CLUSTERS"
+  # The cluster's own components act as admin (system:masters), like a single-user test cluster: the stack tests
+  # our RBAC, not theirs.
+  local component
   for ((i = 1; i <= STACK_CLUSTERS; i++)); do
-    write_kubeconfig "$KUBECONFIG_DIR/controller-manager-$(cluster_name "$i").kubeconfig" admin "$admin" "$i" "$i"
+    for component in controller-manager scheduler kwok; do
+      write_kubeconfig "$KUBECONFIG_DIR/$component-$(cluster_name "$i").kubeconfig" admin "$admin" "$i" "$i"
+    done
   done
 }

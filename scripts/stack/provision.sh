@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 # First-use provisioning of the stack's programs, cached outside the repository and keyed by version:
-#   kube-apiserver, kube-controller-manager, kubectl  built from the k8s.io/kubernetes Go module
-#   etcd                                              built from the go.etcd.io/etcd/server/v3 Go module
-#   moto (AWS emulator)                               a Python virtual environment
+#   kube-apiserver, kube-controller-manager,   built from the k8s.io/kubernetes Go module
+#   kube-scheduler, kubectl
+#   etcd                                       built from the go.etcd.io/etcd/server/v3 Go module
+#   kwok (fake nodes and pods)                 built from the sigs.k8s.io/kwok Go module
+#   moto (AWS emulator)                        a Python virtual environment
 # Sourced by scripts/stack.sh after common.sh.
 
 GO_MIN_MINOR=26 # k8s.io/kubernetes v1.37 declares `go 1.26.0`
@@ -86,24 +88,26 @@ EOF
 }
 
 ensure_kubernetes() {
-  local bins=(kube-apiserver kube-controller-manager kubectl) b missing=0
-  for b in "${bins[@]}"; do [[ -x $KUBE_BIN_DIR/$b ]] || missing=1; done
-  ((missing)) || return 0
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl) b missing=()
+  for b in "${bins[@]}"; do [[ -x $KUBE_BIN_DIR/$b ]] || missing+=("$b"); done
+  ((${#missing[@]})) || return 0
   find_go
-  log "building kube-apiserver, kube-controller-manager and kubectl $KUBE_VERSION from the Go module proxy"
-  log "  first run only, about 25 min on 2 cores (later runs use the cache in $KUBE_BIN_DIR)"
-  local work=$CACHE_DIR/build/kubernetes-$KUBE_VERSION minor=${KUBE_VERSION#v1.}
+  # Only what is missing: a cache made before kube-scheduler joined the stack gets it alone (the Go build cache
+  # still has the shared packages, so that costs about a minute), and the binaries a running stack uses stay.
+  log "building ${missing[*]} $KUBE_VERSION from the Go module proxy"
+  ((${#missing[@]} < ${#bins[@]})) || log "  first run only, about 25 min on 2 cores (later runs use the cache in $KUBE_BIN_DIR)"
+  local work=$CACHE_DIR/build/kubernetes-$KUBE_VERSION minor=${KUBE_VERSION#v1.} pkgs=()
   minor=${minor%%.*}
+  for b in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
   # Version stamps as upstream's hack/lib/version.sh sets them, so /version and `kubectl version` tell the truth.
   local v ldflags="-s -w"
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
   done
   rm -rf "$work" && mkdir -p "$work"
-  run_build "Kubernetes $KUBE_VERSION" "$work.log" "cd $(sh_quote "$work"); $(go_build_script k8s.io/kubernetes \
-    "$KUBE_VERSION" "$KUBE_STAGING_VERSION" "$work/out/" "$ldflags" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)"
-  install_bins "$work/out" "$KUBE_BIN_DIR" "${bins[@]}"
+  run_build "Kubernetes $KUBE_VERSION (${missing[*]})" "$work.log" "cd $(sh_quote "$work"); $(go_build_script \
+    k8s.io/kubernetes "$KUBE_VERSION" "$KUBE_STAGING_VERSION" "$work/out/" "$ldflags" "${pkgs[@]}")"
+  install_bins "$work/out" "$KUBE_BIN_DIR" "${missing[@]}"
   rm -rf "$work"
 }
 
@@ -120,15 +124,29 @@ ensure_etcd() {
   rm -rf "$work"
 }
 
-# Moves built binaries into a versioned cache directory in one step, so a cache directory is always complete.
+# kwok's go.mod has no replace directives, so `go install module@version` builds it as released, with the
+# Kubernetes client libraries it pins (not ours: nothing links the two builds).
+ensure_kwok() {
+  [[ -x $KWOK_BIN_DIR/kwok ]] && return 0
+  find_go
+  log "building kwok $KWOK_VERSION from the Go module proxy (first run only, about 3 min)"
+  local work=$CACHE_DIR/build/kwok-$KWOK_VERSION
+  rm -rf "$work" && mkdir -p "$work/out"
+  run_build "kwok $KWOK_VERSION" "$work.log" "cd $(sh_quote "$work"); export CGO_ENABLED=0 GOBIN=$(sh_quote "$work/out")
+    $(sh_quote "$GO") install -v -trimpath -ldflags='-s -w' $(sh_quote "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")"
+  install_bins "$work/out" "$KWOK_BIN_DIR" kwok
+  rm -rf "$work"
+}
+
+# Moves built binaries into a versioned cache directory, each in one rename: a running stack keeps using the ones
+# already there, and a directory missing one is completed by the next run (the ensure_* checks look at each file).
 install_bins() {
   local from=$1 to=$2
   shift 2
   local b
   for b in "$@"; do [[ -x $from/$b ]] || die "build produced no $b in $from"; done
-  rm -rf "$to.tmp" && mkdir -p "$to.tmp"
-  for b in "$@"; do mv "$from/$b" "$to.tmp/$b"; done
-  rm -rf "$to" && mv "$to.tmp" "$to"
+  mkdir -p "$to"
+  for b in "$@"; do mv -f "$from/$b" "$to/$b"; done
 }
 
 ensure_moto() {
@@ -157,5 +175,6 @@ provision() {
   ensure_moto
   ensure_etcd
   ensure_kubernetes
+  ensure_kwok
   exec {provision_lock}>&-
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run demo` end to end, non-interactively: its account of what it wrote and restarted must match the clusters,
- * read back with the stack's kubectl.
+ * `npm run demo` end to end, non-interactively: its account of what it wrote and restarted (down to the pods that
+ * replaced the old ones) must match the clusters, read back with the stack's kubectl.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -18,7 +18,16 @@ interface Summary {
   secret: string;
   rotation: { results: Array<{ cluster: string; action: string; changedKeys?: string[]; hash?: string }> };
   redelivery: { results: Array<{ action: string; restarted: unknown[] }>; summary: { restarts: number } };
-  restarted: Array<{ cluster: string; kind: string; name: string; from?: string; to?: string }>;
+  restarted: Array<{
+    cluster: string;
+    kind: string;
+    name: string;
+    from?: string;
+    to?: string;
+    podsBefore: Array<{ name: string; uid: string }>;
+    podsAfter: Array<{ name: string; uid: string }>;
+    rolledOut: boolean;
+  }>;
   untouched: Array<{ cluster: string; kind: string; name: string; revision?: string }>;
   changedOnRedelivery: string[];
 }
@@ -75,6 +84,17 @@ describe('npm run demo', () => {
       for (const r of summary.restarted.filter((x) => x.cluster === cluster)) {
         expect(r.to).toBeDefined();
         expect(r.to).not.toBe(r.from);
+        // Its pods were really replaced: none of the old ones is left, and the new ones run and are Ready.
+        expect(r.rolledOut).toBe(true);
+        expect(r.podsBefore.length).toBeGreaterThan(0);
+        expect(r.podsAfter).toHaveLength(r.podsBefore.length);
+        const oldUids = r.podsBefore.map((p) => p.uid);
+        expect(r.podsAfter.filter((p) => oldUids.includes(p.uid))).toEqual([]);
+        for (const pod of r.podsAfter) {
+          const live = JSON.parse(kubectl(cluster, '-n', summary.namespace, 'get', 'pod', pod.name, '-o', 'json'));
+          expect(live.metadata.uid).toBe(pod.uid);
+          expect(live.status.conditions.find((c: { type: string }) => c.type === 'Ready')?.status).toBe('True');
+        }
         const kind = r.kind === 'Deployment' ? 'replicaset' : 'controllerrevision';
         // The new revision the demo names exists, and it is the newest one of its workload.
         expect(kubectl(cluster, '-n', summary.namespace, 'get', kind, r.to as string, '-o', 'name')).toContain(r.to);

@@ -1,6 +1,7 @@
 /**
  * The local stack is real: RBAC of the `eks-secret-sync` identity is enforced by a real API server, a controller
- * manager rolls Deployments, each simulated cluster has its own store, and moto keeps Secrets Manager version stages.
+ * manager rolls Deployments, a scheduler and kwok make their pods Running and Ready on fake nodes (or fail them on
+ * request), each simulated cluster has its own store, and moto keeps Secrets Manager version stages.
  */
 import {
   CreateSecretCommand,
@@ -8,20 +9,33 @@ import {
   ListSecretsCommand,
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { ApiException, PatchStrategy, setHeaderOptions, VersionApi } from '@kubernetes/client-node';
+import {
+  ApiException,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Pod,
+  VersionApi,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminApis,
   adminKubeConfig,
   type FreshNamespace,
+  failLabel,
   freshNamespace,
+  podReady,
+  podsOf,
   replicaSetsOf,
+  rolledOut,
   secretsManager,
   stack,
   syncApis,
   waitFor,
 } from '../support/stack.js';
 import { deployment } from '../support/workloads.js';
+
+const names = (pods: V1Pod[]) => pods.map((p) => p.metadata?.name ?? '');
 
 async function statusOf(call: Promise<unknown>): Promise<number> {
   try {
@@ -151,6 +165,113 @@ describe('local stack', () => {
     expect(sets[0]?.metadata?.name).toBe(first?.metadata?.name);
     expect(sets[1]?.metadata?.name).not.toBe(first?.metadata?.name);
     expect(sets[1]?.spec?.template?.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeTruthy();
+  });
+
+  describe('pods (kube-scheduler and kwok on fake nodes)', () => {
+    const readDeployment = (name: string) =>
+      adminApis(cluster).apps.readNamespacedDeployment({ name, namespace: bound.name });
+    const patchTemplate = (
+      name: string,
+      metadata: { labels?: Record<string, string>; annotations?: Record<string, string> },
+    ) =>
+      adminApis(cluster).apps.patchNamespacedDeployment(
+        { name, namespace: bound.name, body: { spec: { template: { metadata } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    const createReady = async (name: string, replicas: number): Promise<V1Pod[]> => {
+      const body: V1Deployment = deployment(name, 'app-db', 'none');
+      if (body.spec) Object.assign(body.spec, { replicas, progressDeadlineSeconds: 3 });
+      await adminApis(cluster).apps.createNamespacedDeployment({ namespace: bound.name, body });
+      await waitFor(async () => rolledOut(await readDeployment(name)), 30_000);
+      return podsOf(cluster, bound.name, name);
+    };
+
+    it("schedules a Deployment's pods onto the fake nodes, where they become Running and Ready", async () => {
+      // Act
+      const pods = await createReady('ready', 2);
+
+      // Assess
+      expect(pods).toHaveLength(2);
+      for (const pod of pods) {
+        expect(pod.spec?.nodeName).toMatch(/^kwok-node-/);
+        expect(stack().kwok?.nodes).toContain(pod.spec?.nodeName);
+        expect(pod.status?.phase).toBe('Running');
+        expect(podReady(pod)).toBe(true);
+        expect(pod.status?.podIP).toBeTruthy();
+      }
+    });
+
+    it('replaces every pod with a new one when the template is patched, and completes the rollout', async () => {
+      // Prepare
+      const old = names(await createReady('rolling', 2));
+
+      // Act
+      await patchTemplate('rolling', {
+        annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() },
+      });
+      const done = await waitFor(async () => {
+        const d = await readDeployment('rolling');
+        return d.metadata?.generation === 2 && rolledOut(d) ? d : undefined;
+      }, 30_000);
+      const pods = await waitFor(async () => {
+        const now = await podsOf(cluster, bound.name, 'rolling');
+        return now.length === 2 ? now : undefined;
+      }, 30_000);
+
+      // Assess
+      expect(names(pods).filter((name) => old.includes(name))).toEqual([]);
+      expect(pods.every(podReady)).toBe(true);
+      expect(done.status?.conditions?.find((c) => c.type === 'Progressing')?.reason).toBe('NewReplicaSetAvailable');
+    });
+
+    it('never makes a pod with the never-ready fail label Ready: the rollout stalls with the old pod serving', async () => {
+      // Prepare
+      const [old] = names(await createReady('bad-rollout', 1));
+
+      // Act: a template change whose new pods fail, as a bad secret value would make them
+      await patchTemplate('bad-rollout', { labels: { [failLabel()]: 'never-ready' } });
+      const stalled = await waitFor(async () => {
+        const d = await readDeployment('bad-rollout');
+        const progressing = d.status?.conditions?.find((c) => c.type === 'Progressing');
+        return progressing?.reason === 'ProgressDeadlineExceeded' ? d : undefined;
+      }, 30_000);
+      const pods = await podsOf(cluster, bound.name, 'bad-rollout');
+
+      // Assess
+      const fresh = pods.filter((p) => p.metadata?.name !== old);
+      expect(fresh).toHaveLength(1);
+      expect(fresh[0]?.status?.phase).toBe('Running');
+      expect(podReady(fresh[0] as V1Pod)).toBe(false);
+      expect(fresh[0]?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('ContainersNotReady');
+      expect(pods.find((p) => p.metadata?.name === old && podReady(p))).toBeDefined();
+      expect(stalled.status?.availableReplicas).toBe(1);
+      expect(stalled.status?.updatedReplicas).toBe(1);
+    });
+
+    it('keeps the containers of a pod with the crash-loop fail label in CrashLoopBackOff', async () => {
+      // Act: the namespace's default ServiceAccount may still be on its way
+      const pod = await waitFor(
+        () =>
+          adminApis(cluster).core.createNamespacedPod({
+            namespace: bound.name,
+            body: {
+              metadata: { name: 'crashing', labels: { app: 'crashing', [failLabel()]: 'crash-loop' } },
+              spec: { containers: [{ name: 'app', image: 'registry.invalid/app:1' }] },
+            },
+          }),
+        10_000,
+      );
+      const running = await waitFor(async () => {
+        const [now] = await podsOf(cluster, bound.name, 'crashing');
+        return now?.status?.phase === 'Running' ? now : undefined;
+      }, 30_000);
+
+      // Assess
+      expect(pod.metadata?.name).toBe('crashing');
+      expect(podReady(running)).toBe(false);
+      expect(running.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('CrashLoopBackOff');
+      expect(running.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode).toBe(1);
+    });
   });
 
   it('serves AWSCURRENT and AWSPREVIOUS from moto after PutSecretValue', async () => {

@@ -9,6 +9,8 @@ import {
   CoreV1Api,
   KubeConfig,
   RbacAuthorizationV1Api,
+  type V1Deployment,
+  type V1Pod,
   type V1ReplicaSet,
   type V1RoleBinding,
   type V1Secret,
@@ -211,4 +213,42 @@ export async function replicaSetsOf(cluster: string, namespace: string, deployme
   return items
     .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === deployment))
     .sort((a, b) => revision(a) - revision(b));
+}
+
+/** The pods of a workload whose template labels them `app=<app>`, by name, those being deleted left out. */
+export async function podsOf(cluster: string, namespace: string, app: string): Promise<V1Pod[]> {
+  const { items } = await adminApis(cluster).core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return items
+    .filter((pod) => !pod.metadata?.deletionTimestamp)
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+}
+
+/** True when the pod's Ready condition is True (kwok sets it on the stack's fake nodes). */
+export function podReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/**
+ * True when a Deployment's rollout is complete, as `kubectl rollout status` decides: the controller saw the latest
+ * spec, every replica runs the new template and is available, and no old replica is left.
+ */
+export function rolledOut(d: V1Deployment): boolean {
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  return (
+    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
+    (s.updatedReplicas ?? 0) === want &&
+    (s.replicas ?? 0) === want &&
+    (s.availableReplicas ?? 0) === want
+  );
+}
+
+/**
+ * The pod label that makes the stack's kwok fail a pod (scripts/stack/kwok/stages.yaml): `never-ready` (Running,
+ * never Ready) or `crash-loop` (containers in CrashLoopBackOff). Put on a pod template, it fails that template's pods.
+ */
+export function failLabel(): string {
+  const label = stack().kwok?.failLabel;
+  if (!label) throw new Error('the local stack has no kwok (started by an older checkout): run npm run stack -- up');
+  return label;
 }
