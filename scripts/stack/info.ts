@@ -177,7 +177,7 @@ function cli([command, file, ...rest]: string[]): void {
   const info = parseStackInfo(readFileSync(file, 'utf8'), file);
   if (command === 'state') {
     const p = info.ports;
-    const fields = [info.clusters.length, p.etcd, p.etcdPeer, p.apiserver, p.kcm, p.moto];
+    const fields: Array<number | undefined> = [info.clusters.length, p.etcd, p.etcdPeer, p.apiserver, p.kcm, p.moto];
     if (rest.includes('--all')) fields.push(p.scheduler, p.kwok);
     console.log(fields.map((f) => f ?? '-').join(' '));
   } else if (command === 'exports') {
