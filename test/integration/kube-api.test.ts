@@ -10,6 +10,7 @@ import {
   freshNamespace,
   stack,
   syncKubeConfigPath,
+  waitFor,
 } from '../support/stack.js';
 import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
 
@@ -243,6 +244,51 @@ describe('createKubeApi against a real API server', () => {
     const agent = await apps.readNamespacedDaemonSet({ namespace: ns.name, name: 'agent' });
     expect(store.spec?.template.metadata?.annotations?.['eks-secret-sync.io/db']).toBe('h1');
     expect(agent.spec?.template.metadata?.annotations?.['eks-secret-sync.io/db']).toBe('h1');
+  });
+
+  it('reads the rollout status of each kind as the sync identity, the generation moving with a template patch', async () => {
+    // Prepare
+    const { apps } = adminApis(CLUSTER);
+    const zero = {
+      ...deployment('status-zero', 'db', 'none'),
+      spec: { ...deployment('status-zero', 'db', 'none').spec, replicas: 0 },
+    };
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: deployment('status-web', 'db', 'envFrom') });
+    await apps.createNamespacedDeployment({ namespace: ns.name, body: zero as ReturnType<typeof deployment> });
+    await apps.createNamespacedStatefulSet({ namespace: ns.name, body: statefulSet('status-db', 'db', 'envFrom') });
+    await apps.createNamespacedDaemonSet({ namespace: ns.name, body: daemonSet('status-agent', 'db', 'envFrom') });
+
+    // Act
+    await api.patchTemplateAnnotations(ns.name, 'Deployment', 'status-web', { 'eks-secret-sync.io/db': 'h1' });
+    const web = await waitFor(async () => {
+      const status = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-web');
+      return status?.observedGeneration === 2 && status;
+    });
+    const idle = await waitFor(async () => {
+      const status = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-zero');
+      return status?.observedGeneration === 1 && status;
+    });
+    const db = await waitFor(async () => {
+      const status = await api.readWorkloadStatus(ns.name, 'StatefulSet', 'status-db');
+      return status?.kind === 'StatefulSet' && status.updateRevision !== '' && status;
+    });
+    const agent = await waitFor(async () => {
+      const status = await api.readWorkloadStatus(ns.name, 'DaemonSet', 'status-agent');
+      return status?.observedGeneration === 1 && status;
+    });
+    const missing = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-gone');
+    const forbidden = await rejection(api.readWorkloadStatus(unbound.name, 'Deployment', 'status-web'));
+
+    // Assess
+    expect(web).toMatchObject({ kind: 'Deployment', generation: 2, specReplicas: 1, paused: false });
+    expect(idle).toMatchObject({ kind: 'Deployment', generation: 1, specReplicas: 0, replicas: 0 });
+    expect(db).toMatchObject({ kind: 'StatefulSet', generation: 1, specReplicas: 1, onDelete: false, partition: 0 });
+    expect(agent).toMatchObject({ kind: 'DaemonSet', generation: 1, onDelete: false });
+    expect(missing).toBeUndefined();
+    expect(forbidden.code).toBe('Forbidden');
+    expect(forbidden.message).toContain(
+      `cannot get deployments in namespace "${unbound.name}" of cluster "${CLUSTER}"`,
+    );
   });
 
   it('reports a missing workload as a non-retryable KubernetesError', async () => {
