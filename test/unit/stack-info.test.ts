@@ -44,7 +44,16 @@ describe('stack.sh env on a stack directory of the script from before stack.json
     const info = parseStackInfo(printed, 'env --json');
     expect(info.clusters).toEqual(['stack-1', 'stack-2']);
     expect(info.servers).toEqual({ 'stack-1': 'https://127.0.0.1:41443', 'stack-2': 'https://127.0.0.1:41444' });
-    expect(info.ports).toEqual({ etcd: 41790, etcdPeer: 41800, apiserver: 41443, kcm: 42443, moto: 41566 });
+    // The scheduler's and kwok's ports, absent from an old stack.env, follow the controller-managers' (+1000, +2000).
+    expect(info.ports).toEqual({
+      etcd: 41790,
+      etcdPeer: 41800,
+      apiserver: 41443,
+      kcm: 42443,
+      scheduler: 43443,
+      kwok: 44443,
+      moto: 41566,
+    });
     expect(info.aws.endpoint).toBe('http://127.0.0.1:41566');
     expect(info.kubeconfig).toBe(join(dir, 'kubeconfig', 'admin.kubeconfig'));
     expect(info.env.EKS_SYNC_STACK_CLUSTERS).toBe('stack-1,stack-2');
