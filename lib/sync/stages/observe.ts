@@ -52,6 +52,8 @@ export async function observeRollouts(pass: Pass, results: BindingResult[]): Pro
   }
   if (targets.size === 0) return results;
   const { waitMs, readyTimeoutMs } = pass.config.defaults.rollout;
+  // Said before the wait, so that a CLI user or a log reader knows why the pass has not ended yet.
+  if (waitMs > 0) pass.log.info('watching rollouts', { workloads: targets.size, waitMs });
   const start = pass.now().getTime();
   const end = Math.min(start + waitMs, pass.deadline?.at ?? Number.POSITIVE_INFINITY);
   // A read still in flight when the wait ends is abandoned, so a silent cluster holds the pass no longer than that.
