@@ -30,6 +30,13 @@ export function markerHash(marker: string | undefined): string | undefined {
   return marker?.split('/')[0];
 }
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+/**
+ * On a workload's own metadata: the Deployment controller copies it to the ReplicaSet a restart creates (the
+ * StatefulSet and DaemonSet controllers to their ControllerRevision), which `kubectl rollout history` shows.
+ */
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+/** `reportingController` of our Kubernetes Events. */
+export const REPORTING_CONTROLLER = 'eks-secret-sync';
 
 /**
  * Pod-template annotation carrying the hash of one consumed Secret. Annotation name segments are at most 63

@@ -6,14 +6,31 @@
 import {
   AppsV1Api,
   CoreV1Api,
+  EventsV1Api,
+  type EventsV1Event,
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../domain/names.js';
+import {
+  CHANGE_CAUSE_ANNOTATION,
+  FIELD_MANAGER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  REPORTING_CONTROLLER,
+} from '../domain/names.js';
 import { SyncError } from '../errors.js';
-import type { KubeApi, KubeSecret, KubeSecretWrite, SecretMetadata, Workload } from '../sync/ports/kube.js';
+import type {
+  ChangeCause,
+  KubeApi,
+  KubeEvent,
+  KubeSecret,
+  KubeSecretWrite,
+  SecretMetadata,
+  Workload,
+} from '../sync/ports/kube.js';
 import type { KubeTimeouts } from '../timeouts.js';
 import { isFailedPatchTest, type KubeOperation, statusCode, translateKubeError } from './errors.js';
 import { LIST_PAGE_SIZE, toWorkload, toWorkloadStatus, workloadKinds } from './kinds.js';
@@ -33,10 +50,12 @@ export function createKubeApi(
   const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   const core = kc.makeApiClient(CoreV1Api);
   const apps = kc.makeApiClient(AppsV1Api);
+  const events = kc.makeApiClient(EventsV1Api);
   // Generated patch methods default to JSON Patch; an object body needs the content type set per call
   // (https://github.com/kubernetes-client/javascript/issues/2160).
   const strategicMergePatch = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   // Lists as PartialObjectMetadataList: the API server sends names, labels and annotations, never Secret data.
   const metadataOnly = setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
 
@@ -99,8 +118,7 @@ export function createKubeApi(
 
     async clearSecretAnnotation(namespace, name, key, expected) {
       const op = { verb: 'patch', resource: 'secrets', namespace, name };
-      // JSON Pointer escaping (RFC 6901): `~` as `~0`, `/` as `~1`.
-      const path = `/metadata/annotations/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      const path = annotationPath(key);
       const body = [
         { op: 'test', path, value: expected },
         { op: 'remove', path },
@@ -113,6 +131,23 @@ export function createKubeApi(
         const code = statusCode(error);
         if (code === 404 || isFailedPatchTest(error)) return false;
         throw translateKubeError(cluster, op, error);
+      }
+    },
+
+    async annotateSecret(namespace, name, key, value, guard) {
+      const op = { verb: 'patch', resource: 'secrets', namespace, name };
+      const body = [
+        { op: 'test', path: '/metadata/uid', value: guard.uid },
+        ...Object.entries(guard.annotations).map(([k, v]) => ({ op: 'test', path: annotationPath(k), value: v })),
+        // `add` on an existing member replaces it (RFC 6902).
+        { op: 'add', path: annotationPath(key), value },
+      ];
+      try {
+        await core.patchNamespacedSecret({ namespace, name, body, fieldManager }, jsonPatch);
+        return true;
+      } catch (error) {
+        if (statusCode(error) === 404 || isFailedPatchTest(error)) return false;
+        throw translateKubeError(cluster, op, error, opts.timeouts);
       }
     },
 
@@ -157,11 +192,16 @@ export function createKubeApi(
       return workloads;
     },
 
-    async patchTemplateAnnotations(namespace, kind, name, annotations, expected) {
+    async patchTemplateAnnotations(namespace, kind, name, annotations, expected, changeCause) {
       const ops = kinds[kind];
       const op = { verb: 'patch', resource: ops.resource, namespace, name };
       if (expected === undefined) {
-        const body = { spec: { template: { metadata: { annotations } } } };
+        const body = {
+          ...(changeCause === undefined
+            ? {}
+            : { metadata: { annotations: { [CHANGE_CAUSE_ANNOTATION]: changeCause.text } } }),
+          spec: { template: { metadata: { annotations } } },
+        };
         await call(op, () => ops.patch(namespace, name, body, strategicMergePatch));
         return;
       }
@@ -172,6 +212,7 @@ export function createKubeApi(
       const body = [
         { op: 'test', path, value: Object.keys(expected).length === 0 ? null : expected },
         { op: 'add', path, value: { ...expected, ...annotations } },
+        ...(changeCause === undefined ? [] : changeCauseOps(changeCause)),
       ];
       try {
         await ops.patch(namespace, name, body, jsonPatch);
@@ -198,6 +239,89 @@ export function createKubeApi(
         if (statusCode(error) === 404) return undefined;
         throw translateKubeError(cluster, op, error, opts.timeouts);
       }
+    },
+    async recordEvent(event) {
+      const { namespace, name } = event;
+      try {
+        await events.createNamespacedEvent({ namespace, body: toV1Event(event), fieldManager });
+        return;
+      } catch (error) {
+        // AlreadyExists: an identical Event (the name is derived from its content) is counted into its series.
+        if (statusCode(error) !== 409) {
+          throw translateKubeError(cluster, { verb: 'create', resource: 'events', namespace, name }, error);
+        }
+      }
+      for (let attempt = 1; ; attempt++) {
+        const existing = await call({ verb: 'get', resource: 'events', namespace, name }, () =>
+          events.readNamespacedEvent({ namespace, name }),
+        );
+        // A merge patch of the series alone (the rest of an Event is immutable), conditional on the resourceVersion
+        // read so that two concurrent reporters do not count one occurrence each into the same number.
+        const body = {
+          metadata: { resourceVersion: existing.metadata?.resourceVersion },
+          series: { count: (existing.series?.count ?? 1) + 1, lastObservedTime: new V1MicroTime(event.time) },
+        };
+        try {
+          await events.patchNamespacedEvent({ namespace, name, body, fieldManager }, mergePatch);
+          return;
+        } catch (error) {
+          if (statusCode(error) === 409 && attempt < MAX_SERIES_ATTEMPTS) continue;
+          throw translateKubeError(cluster, { verb: 'patch', resource: 'events', namespace, name }, error);
+        }
+      }
+    },
+  };
+}
+
+/** Attempts at counting an Event into its series when concurrent reporters keep moving it. */
+const MAX_SERIES_ATTEMPTS = 3;
+
+/** JSON Pointer (RFC 6901) of one annotation: `~` escaped as `~0`, `/` as `~1`. */
+function annotationPath(key: string): string {
+  return `/metadata/annotations/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+}
+
+/**
+ * The JSON Patch operations setting the change cause on the workload's metadata. An absent annotations map is
+ * added whole, only while still absent (`test` against null): replacing a map added meanwhile would drop its keys.
+ */
+function changeCauseOps(changeCause: ChangeCause): object[] {
+  if (changeCause.annotationsExist) {
+    return [{ op: 'add', path: annotationPath(CHANGE_CAUSE_ANNOTATION), value: changeCause.text }];
+  }
+  return [
+    { op: 'test', path: '/metadata/annotations', value: null },
+    { op: 'add', path: '/metadata/annotations', value: { [CHANGE_CAUSE_ANNOTATION]: changeCause.text } },
+  ];
+}
+
+const API_VERSIONS: Record<KubeEvent['regarding']['kind'], string> = {
+  Secret: 'v1',
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+};
+
+function toV1Event(event: KubeEvent): EventsV1Event {
+  const { regarding } = event;
+  return {
+    apiVersion: 'events.k8s.io/v1',
+    kind: 'Event',
+    metadata: { name: event.name, namespace: event.namespace },
+    // MicroTime: the API server wants microseconds, which V1MicroTime's serialization gives.
+    eventTime: new V1MicroTime(event.time),
+    reportingController: REPORTING_CONTROLLER,
+    reportingInstance: event.reportingInstance,
+    action: event.action,
+    reason: event.reason,
+    type: event.type,
+    note: event.note,
+    regarding: {
+      apiVersion: API_VERSIONS[regarding.kind],
+      kind: regarding.kind,
+      namespace: regarding.namespace,
+      name: regarding.name,
+      ...(regarding.uid === undefined || regarding.uid === '' ? {} : { uid: regarding.uid }),
     },
   };
 }

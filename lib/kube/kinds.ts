@@ -78,6 +78,7 @@ export function toWorkload(kind: WorkloadKind, namespace: string, item: Workload
     podSpec: toPodSpecRefs(template?.spec),
     resourceVersion: item.metadata?.resourceVersion ?? '',
     replicas: desiredPods(kind, item),
+    uid: item.metadata?.uid ?? '',
   };
 }
 

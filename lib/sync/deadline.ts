@@ -72,10 +72,12 @@ const DEADLINE_STEPS: { [C in KubeCall]: (...args: Parameters<KubeApi[C]>) => [s
   replaceSecret: (secret) => ['write Secret', `Secret ${secret.namespace}/${secret.name}`],
   deleteSecret: (namespace, name) => ['delete Secret', `Secret ${namespace}/${name}`],
   clearSecretAnnotation: (namespace, name) => ['clear Secret annotation', `Secret ${namespace}/${name}`],
+  annotateSecret: (namespace, name) => ['annotate Secret', `Secret ${namespace}/${name}`],
   listManagedSecrets: (namespace) => ['list managed Secrets', `Secrets in ${namespace}`],
   listWorkloads: (namespace, kind) => ['list consumers', `${kind}s in ${namespace}`],
   patchTemplateAnnotations: (namespace, kind, name) => ['restart', `${kind} ${namespace}/${name}`],
   readWorkloadStatus: (namespace, kind, name) => ['observe rollout', `${kind} ${namespace}/${name}`],
+  recordEvent: (event) => ['record Event', `${event.regarding.kind} ${event.namespace}/${event.regarding.name}`],
 };
 
 /** A KubeApi whose calls end at the deadline (abandoned in flight, refused after it). */

@@ -5,14 +5,16 @@
  */
 import { setImmediate as tick } from 'node:timers/promises';
 import type { TargetConfig } from '../../lib/config/index.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/domain/names.js';
+import { CHANGE_CAUSE_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../lib/domain/names.js';
 import { refersTo } from '../../lib/domain/secret-id.js';
 import { SyncError, toSyncError } from '../../lib/errors.js';
 import type { KubeCall } from '../../lib/sync/calls/decorate.js';
 import type {
+  ChangeCause,
   ClusterConnector,
   DeletePreconditions,
   KubeApi,
+  KubeEvent,
   KubeSecret,
   KubeSecretWrite,
   PodSpecRefs,
@@ -108,6 +110,12 @@ export type KubeMethod = KubeCall;
 /** What the fake stores for a Secret: the API view, including immutability and owner kinds. */
 export type StoredSecret = KubeSecret;
 
+/** An Event as the fake keeps it: the first occurrence, and its series' count and last time. */
+export interface StoredEvent extends KubeEvent {
+  count: number;
+  lastObservedTime: Date;
+}
+
 export interface WorkloadSeed {
   kind?: WorkloadKind;
   namespace: string;
@@ -198,6 +206,8 @@ export class FakeKubeApi implements KubeApi {
   /** metadata.generation per workload: 1 when seeded, +1 per template patch. */
   private readonly generations = new Map<string, number>();
   private readonly statusScripts = new Map<string, { steps: Array<Record<string, unknown>>; read: number }>();
+  /** Events by namespace/name, as the API server would keep them (series counted into the first). */
+  private readonly eventStore = new Map<string, StoredEvent>();
   private version = 100;
   /** Runs (and is awaited) before each call, after counting, e.g. to simulate another writer. */
   before?: (method: KubeMethod, args: unknown[]) => void | Promise<void>;
@@ -214,15 +224,21 @@ export class FakeKubeApi implements KubeApi {
     return this.book.count(method);
   }
 
-  /** Calls that write anything. */
+  /** Calls that write anything but Events (`recordEvent` is counted by `events()`). */
   writes(): number {
     return (
       this.calls('createSecret') +
       this.calls('replaceSecret') +
       this.calls('deleteSecret') +
       this.calls('clearSecretAnnotation') +
+      this.calls('annotateSecret') +
       this.calls('patchTemplateAnnotations')
     );
+  }
+
+  /** The Events stored, in the order first recorded; `count` is 1, or the series count. */
+  events(): StoredEvent[] {
+    return [...this.eventStore.values()].map(clone);
   }
 
   /** The next `times` calls of `method` (matching `when`) throw `error`. */
@@ -285,6 +301,7 @@ export class FakeKubeApi implements KubeApi {
       podSpec: clone(seed.podSpec ?? {}),
       resourceVersion: this.nextVersion(),
       replicas: seed.replicas ?? 1,
+      uid: crypto.randomUUID(),
     };
     const k = workloadKey(workload.namespace, workload.kind, workload.name);
     this.workloads.set(k, workload);
@@ -411,6 +428,24 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
+  annotateSecret(
+    namespace: string,
+    name: string,
+    annotation: string,
+    value: string,
+    guard: { uid: string; annotations: Record<string, string> },
+  ): Promise<boolean> {
+    return this.call('annotateSecret', [namespace, name, annotation, value, clone(guard)], () => {
+      this.checkAccess('patch', namespace, name);
+      const stored = this.secrets.get(key(namespace, name));
+      if (stored === undefined || stored.uid !== guard.uid) return false;
+      if (Object.entries(guard.annotations).some(([k, v]) => stored.annotations[k] !== v)) return false;
+      stored.annotations[annotation] = value;
+      stored.resourceVersion = this.nextVersion();
+      return true;
+    });
+  }
+
   clearSecretAnnotation(namespace: string, name: string, annotation: string, expected: string): Promise<boolean> {
     return this.call('clearSecretAnnotation', [namespace, name, annotation, expected], () => {
       this.checkAccess('patch', namespace, name);
@@ -451,20 +486,26 @@ export class FakeKubeApi implements KubeApi {
     name: string,
     annotations: Record<string, string>,
     expected?: Record<string, string>,
+    changeCause?: ChangeCause,
   ): Promise<void> {
-    return this.call('patchTemplateAnnotations', [namespace, kind, name, clone(annotations)], () => {
-      this.checkAccess('patch', namespace, name);
-      const workload = this.workloads.get(workloadKey(namespace, kind, name));
-      if (workload === undefined)
-        throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
-      if (expected !== undefined && !sameMap(expected, workload.templateAnnotations)) {
-        throw new SyncError('Conflict', `patch ${kind} ${namespace}/${name}: the object has been modified`);
-      }
-      Object.assign(workload.templateAnnotations, annotations);
-      workload.resourceVersion = this.nextVersion();
-      const k = workloadKey(namespace, kind, name);
-      this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
-    });
+    return this.call(
+      'patchTemplateAnnotations',
+      [namespace, kind, name, clone(annotations), clone(changeCause)],
+      () => {
+        this.checkAccess('patch', namespace, name);
+        const workload = this.workloads.get(workloadKey(namespace, kind, name));
+        if (workload === undefined)
+          throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
+        if (expected !== undefined && !sameMap(expected, workload.templateAnnotations)) {
+          throw new SyncError('Conflict', `patch ${kind} ${namespace}/${name}: the object has been modified`);
+        }
+        Object.assign(workload.templateAnnotations, annotations);
+        if (changeCause !== undefined) workload.annotations[CHANGE_CAUSE_ANNOTATION] = changeCause.text;
+        workload.resourceVersion = this.nextVersion();
+        const k = workloadKey(namespace, kind, name);
+        this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
+      },
+    );
   }
 
   readWorkloadStatus(namespace: string, kind: WorkloadKind, name: string): Promise<WorkloadStatus | undefined> {
@@ -479,6 +520,23 @@ export class FakeKubeApi implements KubeApi {
       const step = script.steps[Math.min(script.read, script.steps.length - 1)];
       script.read += 1;
       return { ...status, ...clone(step) } as WorkloadStatus;
+    });
+  }
+
+  recordEvent(event: KubeEvent): Promise<void> {
+    return this.call('recordEvent', [clone(event)], () => {
+      this.checkAccess('create', event.namespace, 'events');
+      if (!this.namespaces.has(event.namespace)) {
+        throw new SyncError('NamespaceNotFound', `create Event in ${event.namespace}: namespace not found`);
+      }
+      const id = key(event.namespace, event.name);
+      const existing = this.eventStore.get(id);
+      if (existing === undefined) {
+        this.eventStore.set(id, { ...clone(event), count: 1, lastObservedTime: event.time });
+        return;
+      }
+      existing.count += 1;
+      existing.lastObservedTime = event.time;
     });
   }
 

@@ -12,6 +12,7 @@ function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}
     templateAnnotations: {},
     podSpec,
     resourceVersion: '1',
+    uid: 'uid-web',
   };
 }
 

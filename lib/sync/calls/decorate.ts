@@ -14,10 +14,12 @@ const CALLS: Record<KubeCall, true> = {
   replaceSecret: true,
   deleteSecret: true,
   clearSecretAnnotation: true,
+  annotateSecret: true,
   listManagedSecrets: true,
   listWorkloads: true,
   patchTemplateAnnotations: true,
   readWorkloadStatus: true,
+  recordEvent: true,
 };
 
 /** Every KubeCall, in the port's order. */

@@ -10,7 +10,10 @@
  * - `replaceSecret`: yes; it carries the resourceVersion read, so a repeat of an applied PUT gets 409.
  * - `patchTemplateAnnotations`: yes; with `expected` its `test` fails once applied (Conflict, the restarter
  *   re-reads and finds the workload current); without, it sets the same values again (no new rollout).
- * - `clearSecretAnnotation`: yes; it is conditional on the value (JSON Patch `test`), a repeat changes nothing.
+ * - `clearSecretAnnotation`, `annotateSecret`: yes; they are conditional (JSON Patch `test`), a repeat changes
+ *   nothing.
+ * - `recordEvent`: not retried at all. An Event is best effort: a cluster that answers 5xx would only spend the
+ *   pass's time on it, and a lost Event costs nothing but the Event.
  * - `deleteSecret`: only with preconditions (uid and resourceVersion read), which make a repeat harmless (404 or
  *   409). Without them a repeat some seconds later could delete a Secret that another pass recreated meanwhile.
  */
@@ -79,7 +82,7 @@ export function retryCalls(api: KubeApi, options: RetryOptions = {}): KubeApi {
   }
 
   return decorate(api, ({ call, args }, next) =>
-    // A delete without preconditions is not safe to repeat (see the module comment).
-    call === 'deleteSecret' && args[2] === undefined ? next() : retrying(call, next),
+    // A delete without preconditions is not safe to repeat, an Event not worth it (see the module comment).
+    (call === 'deleteSecret' && args[2] === undefined) || call === 'recordEvent' ? next() : retrying(call, next),
   );
 }

@@ -70,6 +70,8 @@ export interface Workload {
    * means a restart rolls nothing, so there is nothing to wait for. Undefined when unknown.
    */
   replicas?: number;
+  /** Names the workload in the Events about it (`kubectl describe` matches Events by uid). */
+  uid: string;
 }
 
 /**
@@ -121,6 +123,40 @@ export interface DaemonSetStatus {
   numberAvailable: number;
 }
 
+/** The object an Event is about (`regarding`); `uid` when known, or `kubectl describe` does not list the Event. */
+export interface EventObject {
+  kind: 'Secret' | WorkloadKind;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/**
+ * One `events.k8s.io/v1` Event. `name` is derived from everything but the time, so an identical Event has the same
+ * name: the adapter then counts it into the existing one's `series` instead of creating another.
+ */
+export interface KubeEvent {
+  /** The Event's own namespace: its object's. */
+  namespace: string;
+  name: string;
+  regarding: EventObject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  /** Human-readable, at most 1 kB; names, ids and error codes only, never a value. */
+  note: string;
+  reportingInstance: string;
+  time: Date;
+}
+
+/** What a restart patch puts on the workload's own metadata, next to the pod-template annotations. */
+export interface ChangeCause {
+  /** The `kubernetes.io/change-cause` text. */
+  text: string;
+  /** Whether the workload's metadata had annotations when read: a JSON Patch adds a key only to a map that exists. */
+  annotationsExist: boolean;
+}
+
 export interface KubeApi {
   readonly cluster: string;
   /** GET; `undefined` when the Secret does not exist. */
@@ -140,6 +176,17 @@ export interface KubeApi {
    */
   clearSecretAnnotation(namespace: string, name: string, key: string, expected: string): Promise<boolean>;
   /**
+   * Sets one annotation only while the Secret is still the object `guard.uid` names and holds `guard.annotations`
+   * (JSON Patch `test`s, then `add`). Returns false, changing nothing, when not, or when the Secret is gone.
+   */
+  annotateSecret(
+    namespace: string,
+    name: string,
+    key: string,
+    value: string,
+    guard: { uid: string; annotations: Record<string, string> },
+  ): Promise<boolean>;
+  /**
    * The Secrets of a namespace carrying our managed-by label, metadata only (the API server sends no data). Needs
    * `list` on secrets (the optional `eks-secret-sync-list` role); without it, `Forbidden`.
    */
@@ -148,6 +195,7 @@ export interface KubeApi {
   /**
    * Sets pod-template annotations with our field manager. With `expected` (the template annotations as read) the
    * patch applies only if they are still exactly that, else `Conflict`; controller status writes do not interfere.
+   * With `changeCause`, the same patch sets `kubernetes.io/change-cause` on the workload's metadata.
    */
   patchTemplateAnnotations(
     namespace: string,
@@ -155,9 +203,15 @@ export interface KubeApi {
     name: string,
     annotations: Record<string, string>,
     expected?: Record<string, string>,
+    changeCause?: ChangeCause,
   ): Promise<void>;
   /** GET of one workload, its rollout state only; `undefined` when it does not exist (deleted meanwhile). */
   readWorkloadStatus(namespace: string, kind: WorkloadKind, name: string): Promise<WorkloadStatus | undefined>;
+  /**
+   * Creates the Event in its object's namespace; when one of the same name exists (an identical Event), counts this
+   * one into its `series` instead. Needs `create`, `get` and `patch` on `events.k8s.io` events.
+   */
+  recordEvent(event: KubeEvent): Promise<void>;
 }
 
 /** Gives a Kubernetes API handle per configured cluster name. Throws SyncError `ClusterUnavailable`/`ClusterUnknown`. */

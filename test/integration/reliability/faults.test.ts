@@ -398,10 +398,12 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
       replaceSecret: wrap(real.replaceSecret),
       deleteSecret: wrap(real.deleteSecret),
       clearSecretAnnotation: wrap(real.clearSecretAnnotation),
+      annotateSecret: wrap(real.annotateSecret),
       listManagedSecrets: wrap(real.listManagedSecrets),
       listWorkloads: wrap(real.listWorkloads),
       patchTemplateAnnotations: wrap(real.patchTemplateAnnotations),
       readWorkloadStatus: wrap(real.readWorkloadStatus),
+      recordEvent: wrap(real.recordEvent),
     };
   }
 
