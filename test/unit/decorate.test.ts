@@ -28,10 +28,22 @@ describe('decorate', () => {
     const read = await decorated.getSecret('app', 'db');
     await decorated.replaceSecret(write('app', created.resourceVersion));
     await decorated.clearSecretAnnotation('app', 'db', 'k', 'v');
+    await decorated.annotateSecret('app', 'db', 'k', 'v', { uid: created.uid, annotations: {} });
     await decorated.listManagedSecrets('app');
     const workloads = await decorated.listWorkloads('app', 'Deployment');
     await decorated.patchTemplateAnnotations('app', 'Deployment', 'web', {}).catch(() => undefined);
     const status = await decorated.readWorkloadStatus('app', 'Deployment', 'web');
+    await decorated.recordEvent({
+      namespace: 'app',
+      name: 'db.1',
+      regarding: { kind: 'Secret', namespace: 'app', name: 'db' },
+      type: 'Normal',
+      reason: 'Synced',
+      action: 'Sync',
+      note: 'n',
+      reportingInstance: 'test',
+      time: new Date(0),
+    });
     await decorated.deleteSecret('app', 'db');
 
     // Assess

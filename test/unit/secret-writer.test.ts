@@ -1,11 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TargetConfig } from '../../lib/config/index.js';
 import {
+  FINGERPRINT_ANNOTATION,
+  fingerprint,
   HASH_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   RESTART_PENDING_ANNOTATION,
   SOURCE_ANNOTATION,
+  SYNCED_AT_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../lib/domain/names.js';
 import { changedKeys, type UpsertOptions, upsertSecret } from '../../lib/sync/apply/secret-writer.js';
@@ -438,6 +441,171 @@ describe('upsertSecret', () => {
     expect(updated).toMatchObject({ action: 'updated', changedKeys: ['a', 'b'] });
     expect(api.writes()).toBe(0);
     expect(api.secret('app', 'db')?.data).toEqual({ a: b64('1') });
+  });
+});
+
+describe('upsertSecret: synced-at and fingerprint annotations', () => {
+  let api: FakeKubeApi;
+  const t1 = new Date('2026-12-03T10:00:00.000Z');
+  const t2 = new Date('2026-12-03T10:30:00.000Z');
+
+  beforeEach(() => {
+    api = new FakeKubeApi('a', { namespaces: ['app'] });
+  });
+
+  it('creates with synced-at, then adds the fingerprint of the uid the API server gave, guarded by uid and hash', async () => {
+    // Prepare
+    const want = desired({ a: '1' });
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, now: t1 });
+
+    // Assess
+    const stored = api.secret('app', 'db');
+    expect(stored?.annotations[SYNCED_AT_ANNOTATION]).toBe(t1.toISOString());
+    expect(stored?.annotations[HASH_ANNOTATION]).toBe(want.hash);
+    expect(stored?.annotations[FINGERPRINT_ANNOTATION]).toBe(fingerprint(stored?.uid ?? '', want.hash));
+    expect(outcome).toMatchObject({ action: 'created', uid: stored?.uid, contentChanged: true });
+    const created = api.book.log.find((c) => c.method === 'createSecret')?.args[0] as { annotations: object };
+    expect(created.annotations).not.toHaveProperty(FINGERPRINT_ANNOTATION);
+    expect(api.book.log.find((c) => c.method === 'annotateSecret')?.args[4]).toEqual({
+      uid: stored?.uid,
+      annotations: { [HASH_ANNOTATION]: want.hash },
+    });
+  });
+
+  it('leaves synced-at and the fingerprint alone on an unchanged pass, writing nothing', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, now: t1 });
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }, {}, 'v2'), { ...OPTIONS, now: t2 });
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'unchanged', contentChanged: false });
+    expect(api.writes()).toBe(0);
+    expect(api.secret('app', 'db')?.annotations[SYNCED_AT_ANNOTATION]).toBe(t1.toISOString());
+  });
+
+  it('moves synced-at and the fingerprint with new content in the same write', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, now: t1 });
+    api.book.reset();
+    const want = desired({ a: '2' });
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, now: t2 });
+
+    // Assess
+    const stored = api.secret('app', 'db');
+    expect(outcome).toMatchObject({ action: 'updated', contentChanged: true });
+    expect(stored?.annotations[SYNCED_AT_ANNOTATION]).toBe(t2.toISOString());
+    expect(stored?.annotations[FINGERPRINT_ANNOTATION]).toBe(fingerprint(stored?.uid ?? '', want.hash));
+    expect(api.writes()).toBe(1);
+    expect(api.calls('replaceSecret')).toBe(1);
+  });
+
+  it('keeps synced-at on a metadata-only update (the content was written earlier)', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, now: t1 });
+    api.touchSecret('app', 'db', (s) => {
+      delete s.labels[MANAGED_BY_LABEL];
+    });
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, adopt: true, now: t2 });
+
+    // Assess
+    expect(outcome).toMatchObject({ action: 'updated', contentChanged: false });
+    expect(api.secret('app', 'db')?.annotations[SYNCED_AT_ANNOTATION]).toBe(t1.toISOString());
+  });
+
+  it('adds a missing fingerprint on an unchanged pass (a pass that died after its create), writing no content', async () => {
+    // Prepare: created, then the fingerprint lost as if the pass had died before its patch.
+    const want = desired({ a: '1' });
+    await upsertSecret(api, want, { ...OPTIONS, now: t1 });
+    api.touchSecret('app', 'db', (s) => {
+      delete s.annotations[FINGERPRINT_ANNOTATION];
+    });
+    api.book.reset();
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, now: t2 });
+
+    // Assess
+    const stored = api.secret('app', 'db');
+    expect(outcome.action).toBe('unchanged');
+    expect(stored?.annotations[FINGERPRINT_ANNOTATION]).toBe(fingerprint(stored?.uid ?? '', want.hash));
+    expect(stored?.annotations[SYNCED_AT_ANNOTATION]).toBe(t1.toISOString());
+    expect(api.writes()).toBe(api.calls('annotateSecret'));
+    expect(api.calls('annotateSecret')).toBe(1);
+  });
+
+  it('sets no fingerprint on a Secret replaced between its create and the patch', async () => {
+    // Prepare: someone deletes and recreates app/db (same content, new uid) right after our create.
+    const want = desired({ a: '1' });
+    let replacedUid: string | undefined;
+    api.before = (method) => {
+      if (method !== 'annotateSecret' || replacedUid !== undefined) return;
+      const ours = api.secret('app', 'db');
+      replacedUid = api.seedSecret({ ...(ours as NonNullable<typeof ours>), uid: crypto.randomUUID() }).uid;
+    };
+
+    // Act
+    await upsertSecret(api, want, OPTIONS);
+
+    // Assess
+    expect(api.secret('app', 'db')?.uid).toBe(replacedUid);
+    expect(api.secret('app', 'db')?.annotations).not.toHaveProperty(FINGERPRINT_ANNOTATION);
+  });
+
+  it('recreates with a fingerprint of the new uid, never the old one', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    const before = api.secret('app', 'db');
+    api.touchSecret('app', 'db', (s) => {
+      s.immutable = true;
+    });
+    const want = desired({ a: '2' });
+
+    // Act
+    const outcome = await upsertSecret(api, want, { ...OPTIONS, recreate: true });
+
+    // Assess
+    const stored = api.secret('app', 'db');
+    expect(stored?.uid).not.toBe(before?.uid);
+    expect(outcome.uid).toBe(stored?.uid);
+    expect(stored?.annotations[FINGERPRINT_ANNOTATION]).toBe(fingerprint(stored?.uid ?? '', want.hash));
+    const created = api.book.log.filter((c) => c.method === 'createSecret').at(-1)?.args[0] as { annotations: object };
+    expect(created.annotations).not.toHaveProperty(FINGERPRINT_ANNOTATION);
+  });
+
+  it('keeps the binding when the fingerprint patch fails, with a note', async () => {
+    // Prepare
+    api.fail('annotateSecret', () => new Error('patch Secret app/db: 500 Internal Server Error'));
+
+    // Act
+    const outcome = await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+
+    // Assess
+    expect(outcome.action).toBe('created');
+    expect(outcome.notes).toEqual([expect.stringContaining('fingerprint annotation not set')]);
+  });
+
+  it('adds no fingerprint in a dry run', async () => {
+    // Prepare
+    await upsertSecret(api, desired({ a: '1' }), OPTIONS);
+    api.touchSecret('app', 'db', (s) => {
+      delete s.annotations[FINGERPRINT_ANNOTATION];
+    });
+    api.book.reset();
+
+    // Act
+    await upsertSecret(api, desired({ a: '1' }), { ...OPTIONS, dryRun: true });
+
+    // Assess
+    expect(api.writes()).toBe(0);
   });
 });
 

@@ -1,16 +1,29 @@
 /**
  * Secret upsert with ownership rules: compare first, write only on change, optimistic locking with a bounded
  * re-read on 409. Works on the narrow KubeApi port.
+ *
+ * Besides the hash (the idempotency key), a Secret carries two annotations for people: synced-at (when its current
+ * content was written; passes that find it unchanged leave it, and write nothing) and the fingerprint, the value
+ * its consumers' pod templates carry (HMAC of the hash keyed by the Secret's uid). An update knows the uid and
+ * writes the fingerprint with the content. A create cannot: the API server assigns the uid. So a create is followed
+ * by one JSON Patch that adds the fingerprint only while the Secret is still the object created with that hash
+ * (`test`s on uid and hash). If the pass dies in between, or the patch fails, the Secret lacks its fingerprint
+ * until the next pass that reads it: that pass adds it the same way, still writing no content. A Secret written by
+ * an earlier version of this project gets it so too, once.
  */
 
 import {
   contentHash,
+  FINGERPRINT_ANNOTATION,
+  fingerprint,
+  HASH_ANNOTATION,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   markerHash,
   RESTART_PENDING_ANNOTATION,
   restartMarker,
   SOURCE_ANNOTATION,
+  SYNCED_AT_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../domain/names.js';
 import { isArnOf, isSecretArn } from '../../domain/secret-id.js';
@@ -28,6 +41,10 @@ export interface UpsertOptions {
   pass?: string;
   /** Attempts after a 409 Conflict (re-read each time). */
   maxConflictRetries?: number;
+  /** The time a content write records in the synced-at annotation; default: now. */
+  now?: Date;
+  /** Told each read of the Secret (the caller names its uid in a SyncFailed Event if the upsert then throws). */
+  onRead?: (existing: KubeSecret | undefined) => void;
 }
 
 export interface UpsertOutcome {
@@ -39,6 +56,10 @@ export interface UpsertOutcome {
   marker?: string;
   /** The Secret's uid (keys the fingerprint); absent only when a dry run would create it. */
   uid?: string;
+  /** Data or type written (or, in a dry run, that would be); false for metadata-only updates and `unchanged`. */
+  contentChanged: boolean;
+  /** Things worth reporting that are not failures (a fingerprint that could not be added). */
+  notes?: string[];
 }
 
 const ESO_PREFIXES = ['reconcile.external-secrets.io/', 'external-secrets.io/'];
@@ -64,6 +85,30 @@ function metadataMatches(existing: KubeSecret, desired: DesiredSecret): boolean 
     ([k, v]) => k === VERSION_ANNOTATION || existing.annotations[k] === v,
   );
   return labelsOk && annotationsOk;
+}
+
+/**
+ * Adds the fingerprint to a Secret that lacks it (or holds a stale one) without writing its content, only while it
+ * is still the object `secret` read with `hash` (see the module comment). Returns a note when it could not.
+ */
+async function ensureFingerprint(
+  api: KubeApi,
+  secret: { namespace: string; name: string; uid: string; annotations: Record<string, string> },
+  hash: string,
+): Promise<string | undefined> {
+  const print = fingerprint(secret.uid, hash);
+  if (secret.annotations[FINGERPRINT_ANNOTATION] === print) return undefined;
+  try {
+    // False when the Secret changed or went meanwhile: its next writer or reader sets the right one.
+    await api.annotateSecret(secret.namespace, secret.name, FINGERPRINT_ANNOTATION, print, {
+      uid: secret.uid,
+      annotations: { [HASH_ANNOTATION]: hash },
+    });
+    return undefined;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return `fingerprint annotation not set (the next pass sets it): ${reason}`;
+  }
 }
 
 function describe(api: KubeApi, desired: DesiredSecret): string {
@@ -125,13 +170,22 @@ function needsRecreate(api: KubeApi, existing: KubeSecret, desired: DesiredSecre
   return false;
 }
 
+/**
+ * The Secret to write. `uid` is that of the object the write lands on (an update's), undefined for a create, whose
+ * fingerprint follows in its own patch; a fingerprint copied from a replaced object is dropped. `syncedAt` is set
+ * when the content changes, else the existing value is kept.
+ */
 function toWrite(
   desired: DesiredSecret,
   existing: KubeSecret | undefined,
   marker: string | undefined,
+  stamp: { uid: string | undefined; syncedAt: Date | undefined },
 ): KubeSecretWrite {
   const annotations = { ...(existing?.annotations ?? {}), ...desired.annotations };
   if (marker !== undefined) annotations[RESTART_PENDING_ANNOTATION] = marker;
+  if (stamp.uid === undefined) delete annotations[FINGERPRINT_ANNOTATION];
+  else annotations[FINGERPRINT_ANNOTATION] = fingerprint(stamp.uid, desired.hash);
+  if (stamp.syncedAt !== undefined) annotations[SYNCED_AT_ANNOTATION] = stamp.syncedAt.toISOString();
   return {
     namespace: desired.namespace,
     name: desired.name,
@@ -150,17 +204,23 @@ export async function upsertSecret(
 ): Promise<UpsertOutcome> {
   const attempts = 1 + (options.maxConflictRetries ?? 5);
   const newMarker = options.markRestartPending ? restartMarker(desired.hash, options.pass) : undefined;
+  const now = options.now ?? new Date();
   for (let attempt = 1; ; attempt++) {
     const existing = await api.getSecret(desired.namespace, desired.name);
+    options.onRead?.(existing);
     try {
       if (existing === undefined) {
-        const created = options.dryRun ? undefined : await api.createSecret(toWrite(desired, undefined, newMarker));
+        const write = toWrite(desired, undefined, newMarker, { uid: undefined, syncedAt: now });
+        const created = options.dryRun ? undefined : await api.createSecret(write);
+        const note = created === undefined ? undefined : await ensureFingerprint(api, created, desired.hash);
         return {
           action: 'created',
           changedKeys: Object.keys(desired.data).sort(),
           restartPending: options.markRestartPending,
           ...(newMarker === undefined ? {} : { marker: newMarker }),
           ...(created === undefined ? {} : { uid: created.uid }),
+          contentChanged: true,
+          ...(note === undefined ? {} : { notes: [note] }),
         };
       }
       checkOwnership(api, existing, desired, options);
@@ -170,27 +230,36 @@ export async function upsertSecret(
       const leftMarker = existing.annotations[RESTART_PENDING_ANNOTATION];
       const left = markerHash(leftMarker) === desired.hash ? leftMarker : undefined;
       if (!contentChanged && metadataMatches(existing, desired)) {
+        // A Secret created by a pass that died before its fingerprint patch (or by an earlier version) gets it now.
+        const note = options.dryRun ? undefined : await ensureFingerprint(api, existing, desired.hash);
         return {
           action: 'unchanged',
           changedKeys: [],
           restartPending: left !== undefined,
           ...(left === undefined ? {} : { marker: left }),
           uid: existing.uid,
+          contentChanged: false,
+          ...(note === undefined ? {} : { notes: [note] }),
         };
       }
       const recreate = contentChanged && needsRecreate(api, existing, desired, options);
       const marker = contentChanged ? newMarker : left;
+      const syncedAt = contentChanged ? now : undefined;
       let uid: string | undefined = existing.uid;
+      let note: string | undefined;
       if (!options.dryRun) {
-        const write = toWrite(desired, existing, marker);
         if (recreate) {
+          const write = toWrite(desired, existing, marker, { uid: undefined, syncedAt });
           // Only the object we read: a concurrent pass may have recreated it already (then Conflict, re-read).
           await api.deleteSecret(desired.namespace, desired.name, {
             uid: existing.uid,
             resourceVersion: existing.resourceVersion,
           });
-          uid = (await api.createSecret(write)).uid;
+          const created = await api.createSecret(write);
+          uid = created.uid;
+          note = await ensureFingerprint(api, created, desired.hash);
         } else {
+          const write = toWrite(desired, existing, marker, { uid: existing.uid, syncedAt });
           await api.replaceSecret({ ...write, resourceVersion: existing.resourceVersion });
         }
       } else if (recreate) {
@@ -202,6 +271,8 @@ export async function upsertSecret(
         restartPending: marker !== undefined,
         ...(marker === undefined ? {} : { marker }),
         ...(uid === undefined ? {} : { uid }),
+        contentChanged,
+        ...(note === undefined ? {} : { notes: [note] }),
       };
     } catch (error) {
       if (error instanceof SyncError && error.code === 'Conflict' && attempt < attempts) {
