@@ -89,6 +89,8 @@ export function buildRuntime(deps: RuntimeDeps): Runtime {
     config: deps.config,
     source: deps.source,
     clusters: deps.clusters,
+    // The function's name (e.g. eks-secret-sync-prod-reconcile) as the Events' reportingInstance.
+    reportingInstance: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'eks-secret-sync',
     log: {
       info: (message, attributes) => logger.info(message, { ...attributes }),
       warn: (message, attributes) => logger.warn(message, { ...attributes }),

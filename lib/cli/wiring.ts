@@ -67,6 +67,7 @@ export async function createCliEngine(config: Config, progress: Progress): Promi
   return new SyncEngine({
     config,
     ...ports,
+    reportingInstance: 'eks-secret-sync-cli',
     log: cliLog(progress),
   });
 }

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/index.js';
+import { REPORTING_CONTROLLER } from '../domain/names.js';
 import type { SyncRequest } from '../domain/request.js';
 import { limitCalls } from './calls/limit.js';
 import { retryCalls } from './calls/retry.js';
@@ -34,6 +35,8 @@ export interface EngineDeps {
   /** How the engine waits between rollout checks; tests pass one that moves their `now` instead. */
   sleep?: (ms: number) => Promise<void>;
   log?: EngineLog;
+  /** Names the entry point in the Kubernetes Events it records (`reportingInstance`); default `eks-secret-sync`. */
+  reportingInstance?: string;
 }
 
 /** Per-pass options. */
@@ -109,6 +112,7 @@ export class SyncEngine {
       now,
       sleep: this.deps.sleep ?? realSleep,
       deadline,
+      reportingInstance: this.deps.reportingInstance ?? REPORTING_CONTROLLER,
       /**
        * The cluster's API for one stage of the pass. Every call goes through one limiter: bindingConcurrency calls
        * in flight at most. 429/5xx answers are retried outside it, so a call waiting to retry holds no slot, and no

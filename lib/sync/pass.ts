@@ -46,6 +46,8 @@ export interface Pass {
   /** Waits on the engine's clock (rollout checks space their reads with it). */
   readonly sleep: (ms: number) => Promise<void>;
   readonly deadline: PassDeadline | undefined;
+  /** `reportingInstance` of the pass's Kubernetes Events: which entry point (function, CLI) ran it. */
+  readonly reportingInstance: string;
   /** The cluster's API for one stage of the pass (bounded and retried, see `SyncEngine`). */
   connect(cluster: string): Promise<KubeApi>;
 }

@@ -23,3 +23,12 @@ export function inputErrorOf(parse: () => unknown, code: 'InvalidEvent' | 'Inval
   }
   throw new Error(`expected ${code}, but nothing was thrown`);
 }
+
+/** Fails when the JSON text of `thing` holds any of `values`, plainly or base64-encoded (as in Secret data). */
+export function expectNoSecretValueIn(thing: unknown, ...values: string[]): void {
+  const text = JSON.stringify(thing);
+  for (const value of values) {
+    expect(text).not.toContain(value);
+    expect(text).not.toContain(Buffer.from(value).toString('base64'));
+  }
+}

@@ -288,7 +288,9 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     // Assess
     expect(result(report, 'eu', 'payments')).toMatchObject({ action: 'failed', error: { code: 'KeyNotFound' } });
     expect(result(report, 'eu', 'payments').error?.message).toContain('"username"');
-    expect(w.api('eu').book.total()).toBe(0);
+    // Nothing written; the only calls read the Secret's uid and record its SyncFailed Event (apply/events.ts).
+    expect(w.api('eu').writes()).toBe(0);
+    expect(w.api('eu').book.total()).toBe(w.api('eu').calls('getSecret') + w.api('eu').calls('recordEvent'));
     expectNoSecretValue(report, CANARY, 'svc-user-5ee1');
   });
 

@@ -22,6 +22,14 @@ export interface RestartItem {
    * workloads deployed after the last change are left alone.
    */
   contentChanged: boolean;
+  /** The source version the Secret holds: named in the workload's change cause and its Restarted Event. */
+  versionId?: string;
+}
+
+/** One workload patched (or that would be, in a dry run), and the Secrets it was restarted for. */
+export interface PatchedWorkload {
+  workload: Workload;
+  items: RestartItem[];
 }
 
 export interface RestartOutcome {
@@ -31,6 +39,8 @@ export interface RestartOutcome {
   failures: Map<string, SyncError>;
   /** Per Secret name: things worth reporting that are not failures. */
   notes: Map<string, string[]>;
+  /** Each workload patched, as read just before its patch, in patch order. */
+  patched: PatchedWorkload[];
 }
 
 const MAX_PATCH_ATTEMPTS = 6;
@@ -58,6 +68,15 @@ function isStale(item: RestartItem, workload: Workload): boolean {
   return current !== item.hash && (current !== undefined || item.contentChanged);
 }
 
+/**
+ * The `kubernetes.io/change-cause` of a restart, which `kubectl rollout history` shows: the Secrets and versions it
+ * is for (names and version ids only).
+ */
+export function changeCause(namespace: string, items: readonly RestartItem[]): string {
+  const secrets = items.map((i) => `Secret ${namespace}/${i.secretName} version ${i.versionId ?? 'unknown'}`);
+  return `eks-secret-sync: ${secrets.join(', ')}`;
+}
+
 /** Restarts the consumers of the given Secrets in one namespace whose hash annotation differs. */
 export async function restartConsumers(
   api: KubeApi,
@@ -65,7 +84,7 @@ export async function restartConsumers(
   items: readonly RestartItem[],
   options: { dryRun: boolean; now: Date },
 ): Promise<RestartOutcome> {
-  const outcome: RestartOutcome = { restarted: new Map(), failures: new Map(), notes: new Map() };
+  const outcome: RestartOutcome = { restarted: new Map(), failures: new Map(), notes: new Map(), patched: [] };
   const active = items.filter((i) => i.policy !== 'none');
   for (const item of active) outcome.restarted.set(item.secretName, []);
   if (active.length === 0) return outcome;
@@ -101,6 +120,10 @@ export async function restartConsumers(
             current.name,
             annotations,
             current.templateAnnotations,
+            {
+              text: changeCause(namespace, due),
+              annotationsExist: Object.keys(current.annotations).length > 0,
+            },
           );
         }
         const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
@@ -108,6 +131,7 @@ export async function restartConsumers(
         // No pod to replace: rolled out as soon as it is patched, nothing to watch.
         if (current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
         for (const item of due) outcome.restarted.get(item.secretName)?.push(ref);
+        outcome.patched.push({ workload: current, items: due });
         break;
       } catch (error) {
         const failure = toSyncError(error);

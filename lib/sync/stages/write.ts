@@ -1,12 +1,20 @@
 /** Applying a pass's bindings: per cluster, per namespace, the Secret writes and then one restart per workload. */
 import { fingerprint, RESTART_PENDING_ANNOTATION } from '../../domain/names.js';
 import { DeadlineExceededError } from '../../errors.js';
-import { type RestartItem, restartConsumers } from '../apply/restarter.js';
+import {
+  recordEvents,
+  recordsFailure,
+  restartedEvent,
+  type SecretFacts,
+  syncedEvent,
+  syncFailedEvent,
+} from '../apply/events.js';
+import { type PatchedWorkload, type RestartItem, restartConsumers } from '../apply/restarter.js';
 import { upsertSecret } from '../apply/secret-writer.js';
 import { groupBy, mapLimit } from '../concurrency.js';
 import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
-import type { KubeApi } from '../ports/kube.js';
+import type { KubeApi, KubeEvent } from '../ports/kube.js';
 import { type DesiredSecret, renderSecret } from '../render.js';
 import type { BindingResult } from '../types.js';
 import { deleteNamespace } from './delete.js';
@@ -90,6 +98,8 @@ async function syncNamespace(
   const { request } = pass;
   const results: BindingResult[] = [];
   const restarts: PendingRestart[] = [];
+  // What each binding's Events need to say (uid, version); Events are recorded once the namespace is done.
+  const facts = new Map<BindingResult, SecretFacts>();
   // All bindings of the namespace at once; the cluster's call limiter bounds what is in flight.
   const upsert = async (binding: Binding, result: BindingResult): Promise<void> => {
     if (request.dryRun) result.dryRun = true;
@@ -110,6 +120,8 @@ async function syncNamespace(
       return;
     }
     const restartWanted = request.restart && binding.target.restart !== 'none';
+    const known: SecretFacts = { arn: value.arn, versionId: value.versionId };
+    facts.set(result, known);
     try {
       const outcome = await upsertSecret(api, desired, {
         adopt: binding.target.adopt,
@@ -118,8 +130,17 @@ async function syncNamespace(
         // Also with `restart: false`: the marker defers the restarts to the next pass that restarts (README).
         markRestartPending: binding.target.restart !== 'none',
         pass: request.pass,
+        now: pass.now(),
+        onRead: (existing) => {
+          if (existing === undefined) delete known.uid;
+          else known.uid = existing.uid;
+        },
       });
       result.action = outcome.action;
+      if (outcome.uid === undefined) delete known.uid;
+      else known.uid = outcome.uid;
+      if (outcome.contentChanged && outcome.action !== 'unchanged') known.wrote = outcome.action;
+      for (const note of outcome.notes ?? []) addNote(result, note);
       const print = outcome.uid === undefined ? undefined : fingerprint(outcome.uid, desired.hash);
       if (print !== undefined) result.hash = print;
       if (outcome.changedKeys.length > 0) result.changedKeys = outcome.changedKeys;
@@ -136,6 +157,7 @@ async function syncNamespace(
             hash: print ?? 'not-created-yet',
             policy: binding.target.restart,
             contentChanged,
+            versionId: value.versionId,
           },
         });
       }
@@ -153,11 +175,53 @@ async function syncNamespace(
   );
   // Restarts in binding order, whatever order the writes finished in.
   restarts.sort((a, b) => results.indexOf(a.result) - results.indexOf(b.result));
-  if (restarts.length > 0) await restart(pass, api, namespace, restarts);
+  const patched = restarts.length > 0 ? await restart(pass, api, namespace, restarts) : [];
+  if (!request.dryRun) {
+    const events = await eventsOf(pass, api, results, facts, patched);
+    await recordEvents(api, events, (message, attributes) => pass.log.warn(message, attributes));
+  }
   return results;
 }
 
-async function restart(pass: Pass, api: KubeApi, namespace: string, restarts: PendingRestart[]): Promise<void> {
+/**
+ * The namespace's Events: Synced for each content write, SyncFailed for each failure worth one, Restarted for each
+ * workload patched (see apply/events.ts for when). A failure met before the Secret was read (its source could not
+ * be read or rendered) reads the Secret's uid first, so that `kubectl describe secret` lists the Event.
+ */
+async function eventsOf(
+  pass: Pass,
+  api: KubeApi,
+  results: BindingResult[],
+  facts: Map<BindingResult, SecretFacts>,
+  patched: PatchedWorkload[],
+): Promise<KubeEvent[]> {
+  const time = pass.now();
+  const instance = pass.reportingInstance;
+  const events: KubeEvent[] = [];
+  for (const result of results) {
+    const known = facts.get(result) ?? {};
+    if (known.wrote !== undefined) events.push(syncedEvent(result, known, instance, time));
+    if (!recordsFailure(result)) continue;
+    let uid = known.uid;
+    if (!facts.has(result)) {
+      try {
+        uid = (await api.getSecret(result.namespace, result.secret))?.uid;
+      } catch {
+        // The Event names the Secret without its uid: `kubectl get events` still shows it.
+      }
+    }
+    events.push(syncFailedEvent(result, uid, instance, time));
+  }
+  for (const workload of patched) events.push(restartedEvent(workload.workload.namespace, workload, instance, time));
+  return events;
+}
+
+async function restart(
+  pass: Pass,
+  api: KubeApi,
+  namespace: string,
+  restarts: PendingRestart[],
+): Promise<PatchedWorkload[]> {
   const { request } = pass;
   const outcome = await restartConsumers(
     api,
@@ -190,4 +254,5 @@ async function restart(pass: Pass, api: KubeApi, namespace: string, restarts: Pe
       }
     }
   }
+  return outcome.patched;
 }
