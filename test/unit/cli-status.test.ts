@@ -91,7 +91,10 @@ describe('eks-secret-sync status', () => {
       /^CLUSTER\s+NAMESPACE\s+SECRET\s+STATE\s+IN CLUSTER\s+AWSCURRENT\s+SYNCED AT\s+CONSUMERS$/,
     );
     expect(lines[1]).toMatch(
-      new RegExp(`^alpha\\s+payments\\s+app-db\\s+current\\s+${f.first}\\s+${f.first}\\s+-\\s+1 current$`),
+      // SYNCED AT: the synced-at annotation the sync wrote.
+      new RegExp(
+        `^alpha\\s+payments\\s+app-db\\s+current\\s+${f.first}\\s+${f.first}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+1 current$`,
+      ),
     );
     expect(f.out.stdout).toContain('status: 2 bindings: 2 current, 0 behind, 0 unreadable in ');
     expect(f.out.stdout).not.toContain('Not current:');
@@ -157,6 +160,7 @@ describe('eks-secret-sync status', () => {
       sourceVersionId: f.first,
       clusterVersionId: f.first,
       secretExists: true,
+      syncedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       consumers: [
         { kind: 'Deployment', name: 'api', state: 'current' },
         { kind: 'Deployment', name: 'old', state: 'stale' },

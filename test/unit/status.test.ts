@@ -79,6 +79,8 @@ describe('SyncEngine.status', () => {
       sourceVersionId: w.versionId,
       clusterVersionId: w.versionId,
       secretExists: true,
+      // Written by the sync with the content (the engine's clock).
+      syncedAt: NOW.toISOString(),
       consumers: [{ kind: 'Deployment', name: 'web', state: 'current' }],
     });
     for (const api of ['eu', 'us'].map(w.api)) expect(api.writes()).toBe(0);
@@ -195,7 +197,12 @@ describe('SyncEngine.status', () => {
 
     // Assess
     expect(row(report, 'eu', 'payments').syncedAt).toBe('2026-12-03T09:58:12Z');
-    expect(row(report, 'eu', 'canary')).not.toHaveProperty('syncedAt');
+    // The sync itself writes synced-at; a Secret without the annotation shows none.
+    expect(row(report, 'eu', 'canary').syncedAt).toBe(NOW.toISOString());
+    w.api('eu').touchSecret('canary', 'db', (s) => {
+      delete s.annotations[SYNCED_AT_ANNOTATION];
+    });
+    expect(row(await w.engine.status({ clusters: ['eu'] }), 'eu', 'canary')).not.toHaveProperty('syncedAt');
   });
 
   it('reports an unavailable cluster and a forbidden namespace unreadable with their codes, the rest as they are', async () => {
