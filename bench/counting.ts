@@ -55,7 +55,7 @@ export class SecretsManagerCounter {
 }
 
 export type KubeMethod = KubeCall;
-const READS: KubeMethod[] = ['getSecret', 'listManagedSecrets', 'listWorkloads'];
+const READS: KubeMethod[] = ['getSecret', 'getSecretMetadata', 'listManagedSecrets', 'listWorkloads'];
 const WRITES: KubeMethod[] = ['createSecret', 'replaceSecret', 'deleteSecret'];
 const PATCHES: KubeMethod[] = ['clearSecretAnnotation', 'patchTemplateAnnotations'];
 

@@ -58,6 +58,8 @@ export function createKubeApi(
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   // Lists as PartialObjectMetadataList: the API server sends names, labels and annotations, never Secret data.
   const metadataOnly = setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
+  // The same for one object: a PartialObjectMetadata, whose body has no `data`.
+  const oneMetadataOnly = setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
 
   const kinds = workloadKinds(apps, fieldManager);
 
@@ -76,6 +78,24 @@ export function createKubeApi(
       const op = { verb: 'get', resource: 'secrets', namespace, name };
       try {
         return toKubeSecret(await core.readNamespacedSecret({ namespace, name }), namespace);
+      } catch (error) {
+        if (statusCode(error) === 404) return undefined;
+        throw translateKubeError(cluster, op, error, opts.timeouts);
+      }
+    },
+
+    async getSecretMetadata(namespace, name) {
+      const op = { verb: 'get', resource: 'secrets', namespace, name };
+      try {
+        const { metadata = {} } = await core.readNamespacedSecret({ namespace, name }, oneMetadataOnly);
+        return {
+          namespace: metadata.namespace ?? namespace,
+          name: metadata.name ?? name,
+          labels: metadata.labels ?? {},
+          annotations: metadata.annotations ?? {},
+          uid: metadata.uid ?? '',
+          resourceVersion: metadata.resourceVersion ?? '',
+        };
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
         throw translateKubeError(cluster, op, error, opts.timeouts);

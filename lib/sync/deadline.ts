@@ -68,6 +68,7 @@ export class PassDeadline {
 /** Per call: the step and the object a DeadlineExceededError names (namespaces and names, never data). */
 const DEADLINE_STEPS: { [C in KubeCall]: (...args: Parameters<KubeApi[C]>) => [step: string, object: string] } = {
   getSecret: (namespace, name) => ['read Secret', `Secret ${namespace}/${name}`],
+  getSecretMetadata: (namespace, name) => ['read Secret metadata', `Secret ${namespace}/${name}`],
   createSecret: (secret) => ['write Secret', `Secret ${secret.namespace}/${secret.name}`],
   replaceSecret: (secret) => ['write Secret', `Secret ${secret.namespace}/${secret.name}`],
   deleteSecret: (namespace, name) => ['delete Secret', `Secret ${namespace}/${name}`],

@@ -192,7 +192,7 @@ async function readClusters(pass: Pass, bindings: Binding[]): Promise<Map<string
   return readings;
 }
 
-/** The Secrets of one namespace (metadata kept, data dropped) and, when any target restarts, its workloads once. */
+/** The Secrets of one namespace (metadata only) and, when any target restarts, its workloads once. */
 async function readNamespace(api: KubeApi, namespace: string, bindings: Binding[]): Promise<Map<string, Reading>> {
   const restarting = bindings.some((b) => b.target.restart !== 'none');
   const workloads: Promise<Workload[] | SyncError> = restarting
@@ -204,8 +204,8 @@ async function readNamespace(api: KubeApi, namespace: string, bindings: Binding[
   const secrets = await Promise.all(
     bindings.map(async (binding): Promise<Omit<Observed, 'workloads'> | SyncError> => {
       try {
-        const secret = await api.getSecret(namespace, binding.secret);
-        // Only the metadata is kept; the data is never looked at.
+        // Metadata only: the API server sends the Secret without its data.
+        const secret = await api.getSecretMetadata(namespace, binding.secret);
         return secret === undefined
           ? { exists: false, annotations: {} }
           : { exists: true, annotations: secret.annotations, uid: secret.uid };

@@ -140,6 +140,29 @@ describe('createKubeApi against a real API server', () => {
     expect(read?.data.password).toBe(Buffer.from(VALUE).toString('base64'));
   });
 
+  it('reads a Secret as metadata only (no data), undefined when missing, Forbidden where get is not granted', async () => {
+    // Prepare
+    const created = await api.createSecret(secret(ns.name, 'metadata-only'));
+
+    // Act
+    const read = await api.getSecretMetadata(ns.name, 'metadata-only');
+    const missing = await api.getSecretMetadata(ns.name, 'never-existed');
+    const error = await rejection(api.getSecretMetadata(unbound.name, 'db'));
+
+    // Assess
+    expect(read).toEqual({
+      namespace: ns.name,
+      name: 'metadata-only',
+      labels: { 'app.kubernetes.io/managed-by': 'eks-secret-sync' },
+      annotations: { 'eks-secret-sync.io/hash': 'h1' },
+      uid: created.uid,
+      resourceVersion: created.resourceVersion,
+    });
+    expect(JSON.stringify(read)).not.toContain(Buffer.from(VALUE).toString('base64'));
+    expect(missing).toBeUndefined();
+    expect(error.code).toBe('Forbidden');
+  });
+
   it('reports Forbidden naming verb, namespace, cluster and the denied user, not the API server message', async () => {
     // Act
     const error = await rejection(api.createSecret(secret(unbound.name, 'db')));

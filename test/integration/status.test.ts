@@ -14,6 +14,7 @@ import { createConfiguredConnector } from '../../lib/clusters/connector.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { consumerHashAnnotation, RESTART_PENDING_ANNOTATION, VERSION_ANNOTATION } from '../../lib/domain/names.js';
 import { createSecretsManagerSource, type SecretsManagerSender } from '../../lib/source/secrets-manager.js';
+import { decorate } from '../../lib/sync/calls/decorate.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingStatus, StatusReport } from '../../lib/sync/status.js';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
@@ -227,7 +228,7 @@ syncs:
     expect(rowOf(report, clusters[1])).toMatchObject({ state: 'unreadable', error: { code: 'Forbidden' } });
   });
 
-  it('calls DescribeSecret only: never GetSecretValue or BatchGetSecretValue', async () => {
+  it('reads no value: DescribeSecret only (never GetSecretValue or BatchGetSecretValue), Secrets as metadata', async () => {
     // Prepare: the CLI's engine, over a client that records every command it sends.
     const config = parseConfig(configText);
     const client = secretsManager();
@@ -238,10 +239,18 @@ syncs:
         return client.send(command as never);
       },
     } as unknown as SecretsManagerSender;
+    const connector = createConfiguredConnector(config.clusters, config.defaults.timeouts);
+    const calls: string[] = [];
     const engine = new SyncEngine({
       config,
       source: createSecretsManagerSource(recording),
-      clusters: createConfiguredConnector(config.clusters, config.defaults.timeouts),
+      clusters: {
+        connect: async (name) =>
+          decorate(await connector.connect(name), (context, next) => {
+            calls.push(context.call);
+            return next();
+          }),
+      },
     });
 
     // Act
@@ -251,6 +260,9 @@ syncs:
     expect(report.bindings).toHaveLength(2);
     expect(report.sources).toEqual([{ id: secretId, arn, versionId: expect.any(String) }]);
     expect(sent).toEqual(['DescribeSecretCommand']);
+    expect(report.bindings.every((r) => r.clusterVersionId !== undefined)).toBe(true);
+    expect(calls.filter((c) => c === 'getSecretMetadata')).toHaveLength(2);
+    expect(new Set(calls)).toEqual(new Set(['getSecretMetadata', 'listWorkloads']));
   });
 
   it('never prints a secret value', () => {

@@ -358,6 +358,16 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
+  getSecretMetadata(namespace: string, name: string): Promise<SecretMetadata | undefined> {
+    return this.call('getSecretMetadata', [namespace, name], () => {
+      this.checkAccess('get', namespace, name);
+      const stored = this.secrets.get(key(namespace, name));
+      if (stored === undefined) return undefined;
+      const { labels, annotations, uid, resourceVersion } = clone(stored);
+      return { namespace, name, labels, annotations, uid, resourceVersion };
+    });
+  }
+
   createSecret(secret: KubeSecretWrite): Promise<KubeSecret> {
     return this.call('createSecret', [clone(secret)], () => {
       this.checkAccess('create', secret.namespace, secret.name);

@@ -26,6 +26,7 @@ describe('decorate', () => {
     // Act
     const created = await decorated.createSecret(write('app'));
     const read = await decorated.getSecret('app', 'db');
+    const metadata = await decorated.getSecretMetadata('app', 'db');
     await decorated.replaceSecret(write('app', created.resourceVersion));
     await decorated.clearSecretAnnotation('app', 'db', 'k', 'v');
     await decorated.annotateSecret('app', 'db', 'k', 'v', { uid: created.uid, annotations: {} });
@@ -49,6 +50,14 @@ describe('decorate', () => {
     // Assess
     expect(decorated.cluster).toBe('c1');
     expect(read).toEqual(created);
+    expect(metadata).toEqual({
+      namespace: 'app',
+      name: 'db',
+      labels: {},
+      annotations: {},
+      uid: created.uid,
+      resourceVersion: created.resourceVersion,
+    });
     expect(workloads).toEqual([]);
     expect(status).toBeUndefined();
     expect(seen.map((c) => c.call).sort()).toEqual([...KUBE_CALLS].sort());

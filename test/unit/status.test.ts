@@ -57,7 +57,7 @@ function row(report: StatusReport, cluster: string, namespace: string, secret = 
 }
 
 describe('SyncEngine.status', () => {
-  it('reports every binding current after a sync, reading no secret value (DescribeSecret once per source)', async () => {
+  it('reports every binding current after a sync, reading no secret value (DescribeSecret once per source, Secret metadata only)', async () => {
     // Prepare
     const w = await synced();
     const reads = w.source.reads();
@@ -83,7 +83,12 @@ describe('SyncEngine.status', () => {
       syncedAt: NOW.toISOString(),
       consumers: [{ kind: 'Deployment', name: 'web', state: 'current' }],
     });
-    for (const api of ['eu', 'us'].map(w.api)) expect(api.writes()).toBe(0);
+    for (const api of ['eu', 'us'].map(w.api)) {
+      expect(api.writes()).toBe(0);
+      // The Secrets are read without their data.
+      expect(api.calls('getSecret')).toBe(0);
+      expect(api.calls('getSecretMetadata')).toBe(2);
+    }
     const text = JSON.stringify(report);
     expect(text).not.toContain(CANARY);
     expect(text).not.toContain(b64(CANARY));
@@ -275,7 +280,7 @@ describe('SyncEngine.status', () => {
   it('ends a silent cluster at the deadline (DeadlineExceeded) and reports the others', async () => {
     // Prepare
     const w = await synced();
-    w.api('us').stall('getSecret');
+    w.api('us').stall('getSecretMetadata');
 
     // Act
     const report = await w.engine.status({}, { deadlineAt: NOW.getTime() + 100 });

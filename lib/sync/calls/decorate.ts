@@ -10,6 +10,7 @@ export type KubeCall = Exclude<keyof KubeApi, 'cluster'>;
 /** Keyed by every KubeCall: a missing or unknown name is a compile error, so a new method cannot be forgotten. */
 const CALLS: Record<KubeCall, true> = {
   getSecret: true,
+  getSecretMetadata: true,
   createSecret: true,
   replaceSecret: true,
   deleteSecret: true,

@@ -5,7 +5,7 @@
  * request may have been processed, and a cluster that does not answer would only cost its timeout again.
  *
  * Which calls are safe to repeat blindly (the first attempt may have been applied although it failed):
- * - reads (`getSecret`, `listWorkloads`, `readWorkloadStatus`): yes.
+ * - reads (`getSecret`, `getSecretMetadata`, `listWorkloads`, `readWorkloadStatus`): yes.
  * - `createSecret`: yes; a repeat of an applied create gets 409 AlreadyExists, and the writer re-reads.
  * - `replaceSecret`: yes; it carries the resourceVersion read, so a repeat of an applied PUT gets 409.
  * - `patchTemplateAnnotations`: yes; with `expected` its `test` fails once applied (Conflict, the restarter

@@ -161,6 +161,11 @@ export interface KubeApi {
   readonly cluster: string;
   /** GET; `undefined` when the Secret does not exist. */
   getSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
+  /**
+   * GET as PartialObjectMetadata: the Secret's labels, annotations and uid without its data (the API server sends
+   * none), for `status`. Needs `get` on secrets, as `getSecret` does; `undefined` when the Secret does not exist.
+   */
+  getSecretMetadata(namespace: string, name: string): Promise<SecretMetadata | undefined>;
   /** POST; throws `Conflict` (AlreadyExists) or `NamespaceNotFound`. */
   createSecret(secret: KubeSecretWrite): Promise<KubeSecret>;
   /** PUT with `resourceVersion`; throws `Conflict` when someone else wrote first. */

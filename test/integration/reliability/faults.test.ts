@@ -394,6 +394,7 @@ describe('an EKS token expiring during a long run (injected clock)', () => {
     return {
       cluster,
       getSecret: wrap(real.getSecret),
+      getSecretMetadata: wrap(real.getSecretMetadata),
       createSecret: wrap(real.createSecret),
       replaceSecret: wrap(real.replaceSecret),
       deleteSecret: wrap(real.deleteSecret),
