@@ -173,23 +173,30 @@ async function sourceVersions(pass: Pass, ids: string[]): Promise<Map<string, So
 async function readClusters(pass: Pass, bindings: Binding[]): Promise<Map<string, Reading>> {
   const readings = new Map<string, Reading>();
   const byCluster = [...groupBy(bindings, (b) => b.cluster)];
+  let done = 0;
   await mapLimit(byCluster, pass.config.defaults.clusterConcurrency, async ([cluster, list]) => {
-    let api: KubeApi;
-    try {
-      api = await pass.connect(cluster);
-    } catch (error) {
-      const failure = asSyncError(error);
-      for (const binding of list) readings.set(key(binding), { error: failure });
-      return;
-    }
-    // Namespaces of a cluster at once; the cluster's call limiter bounds what is in flight.
-    await Promise.all(
-      [...groupBy(list, (b) => b.namespace)].map(async ([namespace, inNamespace]) => {
-        for (const [k, reading] of await readNamespace(api, namespace, inNamespace)) readings.set(k, reading);
-      }),
-    );
+    const read = await readCluster(pass, cluster, list);
+    for (const [k, reading] of read) readings.set(k, reading);
+    done += 1;
+    const failed = [...read.values()].filter((r) => 'error' in r).length;
+    pass.log.clusterDone?.({ cluster, done, total: byCluster.length, bindings: list.length, failed });
   });
   return readings;
+}
+
+/** One cluster's bindings, namespaces at once (the cluster's call limiter bounds what is in flight). */
+async function readCluster(pass: Pass, cluster: string, bindings: Binding[]): Promise<Map<string, Reading>> {
+  let api: KubeApi;
+  try {
+    api = await pass.connect(cluster);
+  } catch (error) {
+    const failure = asSyncError(error);
+    return new Map(bindings.map((binding) => [key(binding), { error: failure }]));
+  }
+  const perNamespace = await Promise.all(
+    [...groupBy(bindings, (b) => b.namespace)].map(([namespace, list]) => readNamespace(api, namespace, list)),
+  );
+  return new Map(perNamespace.flatMap((read) => [...read]));
 }
 
 /** The Secrets of one namespace (metadata only) and, when any target restarts, its workloads once. */

@@ -245,6 +245,28 @@ describe('SyncEngine.status', () => {
     expect(row(report, 'eu', 'canary').state).toBe('current');
   });
 
+  it('tells the log each cluster as its rows are read, with the unreadable ones counted', async () => {
+    // Prepare
+    const w = await synced();
+    w.connector.unavailable.add('us');
+    const done: unknown[] = [];
+    const engine = new SyncEngine({
+      config: parseConfig(FLEET),
+      source: w.source,
+      clusters: w.connector,
+      log: { info: () => {}, warn: () => {}, clusterDone: (progress) => done.push(progress) },
+    });
+
+    // Act
+    await engine.status();
+
+    // Assess
+    expect(done).toHaveLength(2);
+    expect(done).toContainEqual({ cluster: 'eu', done: expect.any(Number), total: 2, bindings: 2, failed: 0 });
+    expect(done).toContainEqual({ cluster: 'us', done: expect.any(Number), total: 2, bindings: 2, failed: 2 });
+    expect(done.map((d) => (d as { done: number }).done).sort()).toEqual([1, 2]);
+  });
+
   it('reports every binding of a source it cannot describe unreadable, naming the code', async () => {
     // Prepare
     const w = await synced();
