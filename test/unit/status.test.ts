@@ -355,6 +355,31 @@ syncs:
     await expect(unknownSecret).rejects.toThrow('secret "nope/db" matches no sync in the configuration');
   });
 
+  it('reports two sources writing one Secret unreadable (InvalidConfig), as a pass refuses them', async () => {
+    // Prepare: `app/db` and `app_db` both derive the Kubernetes name `app-db`.
+    const w = world(`
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { namePrefix: app/ }
+    targets: [{ clusters: [eu], namespaces: [payments] }]
+  - source: { namePrefix: app_ }
+    targets: [{ clusters: [eu], namespaces: [payments] }]
+`);
+    w.source.put('app/db', { k: 'one' });
+    w.source.put('app_db', { k: 'two' });
+
+    // Act
+    const report = await w.engine.status();
+
+    // Assess
+    expect(report.bindings.map((r) => [r.secret, r.state, r.error?.code])).toEqual([
+      ['app-db', 'unreadable', 'InvalidConfig'],
+      ['app-db', 'unreadable', 'InvalidConfig'],
+    ]);
+    expect(report.summary).toEqual({ current: 0, behind: 0, unreadable: 2 });
+  });
+
   it('tracks no consumers for a target with restart: none', async () => {
     // Prepare
     const w = await synced(FLEET.replace('secret: db', 'secret: db\n        restart: none'));
