@@ -135,7 +135,7 @@ syncs:
     for (const result of report.results) {
       if (result.cluster === stack3) continue;
       expect(result.action, `${result.cluster}/${result.namespace}`).toBe('updated');
-      expect(result.restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
+      expect(result.restarted).toMatchObject([{ kind: 'Deployment', name: 'web' }]);
     }
     const third = report.results.filter((r) => r.cluster === stack3);
     const failed = third.filter((r) => r.action === 'failed');
