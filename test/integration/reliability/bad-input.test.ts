@@ -443,8 +443,17 @@ describe('bad manual input (backfill)', () => {
   });
 
   it('fails a configured secret missing from Secrets Manager, naming it, and only that one', async () => {
-    const error = await failure(handler, { secrets: [`${prefix}/backfill-ghost`] });
-    expect(error.message).toContain(`secret "${prefix}/backfill-ghost" not found in Secrets Manager`);
+    // A manual invoke returns the report with the failed binding; with failOnError it throws, naming the secret.
+    const { result, error } = await helpers.invoke(handler, { secrets: [`${prefix}/backfill-ghost`] });
+    guard.collect(result ?? error ?? null);
+    expect(error).toBeUndefined();
+    const results = (result as helpers.Report).results;
+    expect(results.map((r) => [r.secret, r.action, r.error?.code])).toEqual([
+      ['backfill-ghost', 'failed', 'SecretNotFound'],
+    ]);
+    expect(results[0]?.error?.message).toContain(`secret "${prefix}/backfill-ghost" not found in Secrets Manager`);
+    const thrown = await failure(handler, { secrets: [`${prefix}/backfill-ghost`], failOnError: true });
+    expect(thrown.message).toContain(`secret "${prefix}/backfill-ghost" not found in Secrets Manager`);
   });
 
   it('wrote nothing', async () => {
