@@ -158,6 +158,7 @@ function dashboardBody({ namespace, functions, queues, triggers }) {
       [
         ...byTrigger('Failed', 'Sum', (t) => `failed bindings (${t})`),
         ...byTrigger('SourceFailed', 'Sum', (t) => `failed source lookups (${t})`),
+        ...byTrigger('RolloutFailed', 'Sum', (t) => `failed rollouts after restarts (${t})`),
         [namespace, 'ConfigFailed', ...service, { stat: 'Sum', label: 'configuration failed at cold start' }],
       ],
       0,

@@ -3,7 +3,7 @@
  * CloudFormation template that `npm run package` (osls, offline) generates from serverless.yml.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -217,18 +217,27 @@ type Template = {
   Outputs?: Record<string, { Value: unknown }>;
 };
 
-/** Packages the service offline (stage ci) with extra `--param`s into a temporary directory; returns its template. */
+/**
+ * Packages the service offline (stage ci) with extra `--param`s in a temporary directory that links to this one, and
+ * returns its template. Not here: osls empties this directory's .serverless on every package, `--package` or not.
+ */
 function packageWith(params: string[]): Template {
   if (!existsSync(join(root, 'dist', 'on-rotation.mjs'))) {
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   }
-  const out = mkdtempSync(join(tmpdir(), 'eks-sync-package-'));
-  execFileSync(
-    'npx',
-    ['serverless', 'package', '--stage', 'ci', ...params.map((p) => `--param=${p}`), '--package', out],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, CI: 'true' } },
-  );
-  return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  const service = mkdtempSync(join(tmpdir(), 'eks-sync-package-'));
+  // A copy: osls does not take a linked serverless.yml for a service directory.
+  copyFileSync(join(root, 'serverless.yml'), join(service, 'serverless.yml'));
+  for (const entry of ['package.json', 'scripts', 'examples', 'dist', 'node_modules']) {
+    symlinkSync(join(root, entry), join(service, entry));
+  }
+  execFileSync('npx', ['serverless', 'package', '--stage', 'ci', ...params.map((p) => `--param=${p}`)], {
+    cwd: service,
+    stdio: 'inherit',
+    env: { ...process.env, CI: 'true' },
+  });
+  const out = join(service, '.serverless', 'cloudformation-template-update-stack.json');
+  return JSON.parse(readFileSync(out, 'utf8')) as Template;
 }
 
 describe('generated CloudFormation template (npm run package)', () => {
@@ -529,7 +538,7 @@ describe('alarms, dashboard and tracing in the generated template', () => {
     );
     const has = (metric: string, stat?: string) =>
       lines.some((l) => l.metric === metric && (stat === undefined || l.stat === stat));
-    for (const metric of ['Synced', 'Restarts', 'Failed', 'SourceFailed', 'ConfigFailed']) {
+    for (const metric of ['Synced', 'Restarts', 'Failed', 'SourceFailed', 'RolloutFailed', 'ConfigFailed']) {
       expect(lines.filter((l) => l.metric === metric).every((l) => l.namespace === 'EksSecretSync')).toBe(true);
       expect(has(metric), metric).toBe(true);
     }
