@@ -220,12 +220,27 @@ export async function runAndReport(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
   options: { failOnError: boolean },
 ): Promise<SyncReport> {
+  const report = await runLogged(runtime, request, context);
+  const failedSources = report.sources.filter((s) => s.error !== undefined);
+  if (report.summary.failed > 0 || failedSources.length > 0) {
+    const error = new SyncFailedError(report);
+    if (options.failOnError) throw error;
+    runtime.logger.error('sync finished with failures; returning the report (manual invoke)', { error: error.message });
+  }
+  return report;
+}
+
+/** Runs one pass until the invocation's pass deadline, logs its summary and emits its metrics; never throws for failures. */
+export async function runLogged(
+  runtime: Runtime,
+  request: SyncRequest,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SyncReport> {
   const { engine, logger, metrics } = runtime;
   logger.appendKeys(passKeys(request));
   const report = await engine.run(request, { deadlineAt: passDeadline(context) });
   for (const note of report.notes) logger.info(note);
   emitMetrics(metrics, request, report);
-  const failedSources = report.sources.filter((s) => s.error !== undefined);
   logger.info('sync finished', {
     trigger: request.trigger,
     dryRun: request.dryRun,
@@ -234,11 +249,6 @@ export async function runAndReport(
     sources: report.sources.map(({ id, arn, versionId, error }) => ({ id, arn, versionId, error: error?.code })),
     durationMs: report.durationMs,
   });
-  if (report.summary.failed > 0 || failedSources.length > 0) {
-    const error = new SyncFailedError(report);
-    if (options.failOnError) throw error;
-    logger.error('sync finished with failures; returning the report (manual invoke)', { error: error.message });
-  }
   return report;
 }
 

@@ -8,6 +8,11 @@ export interface SyncRequest {
   secrets?: string[];
   /** The version the event announced; when it is no longer AWSCURRENT the report says so. */
   versionId?: string;
+  /**
+   * Per requested secret id, the version its event announced (a batch of events in one pass); takes precedence over
+   * `versionId` for that id.
+   */
+  versionIds?: Record<string, string>;
   /** Only these clusters / namespaces (backfill filters). */
   clusters?: string[];
   namespaces?: string[];

@@ -8,3 +8,11 @@ export {
   type ToSyncRequestOptions,
   toSyncRequest,
 } from './request.js';
+export {
+  type BatchMessage,
+  type BatchPass,
+  isSqsBatch,
+  type RotationBatch,
+  readRotationBatch,
+  type SqsRecordLike,
+} from './sqs.js';

@@ -152,7 +152,7 @@ async function runPass(pass: Pass): Promise<SyncReport> {
     if (request.deleted) {
       reads = goneReads(confirmed.bindings);
     } else {
-      const fetched = await fetchValues(pass, bindings, request.versionId);
+      const fetched = await fetchValues(pass, bindings, resolved.announced);
       reads = fetched;
       report.sources.push(...fetched.sources);
       report.notes.push(...fetched.notes);
@@ -161,11 +161,13 @@ async function runPass(pass: Pass): Promise<SyncReport> {
     report.results = [...confirmed.results, ...(await applyBindings(pass, confirmed.bindings, reads))];
     if (!request.deleted && !request.dryRun) {
       const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
-      const settled = await settle(pass, bindings, reads, {
-        results: report.results,
-        sources: report.sources,
-        notes: [],
-      });
+      const settled = await settle(
+        pass,
+        bindings,
+        reads,
+        { results: report.results, sources: report.sources, notes: [] },
+        resolved.announced,
+      );
       report.results = settled.results;
       report.sources = settled.sources;
       report.notes.push(...settled.notes);

@@ -582,6 +582,31 @@ describe('SyncEngine: versions', () => {
     ]);
     expect(w.api('eu').secret('payments', 'db')?.data.DB_PASSWORD).toBe(b64(CANARY));
   });
+
+  it('checks each secret of a batch against the version its own event announced', async () => {
+    // Prepare
+    const w = world(`
+clusters:
+  eu: { eks: { name: eu, region: eu-west-1 } }
+syncs:
+  - source: { namePrefix: app/ }
+    targets: [{ clusters: [eu], namespaces: [payments] }]
+`);
+    const oldA = w.source.put('app/a', { password: 'old' });
+    const currentA = w.source.put('app/a', { password: CANARY });
+    const currentB = w.source.put('app/b', { password: CANARY });
+
+    // Act
+    const report = await w.engine.run(
+      request({ secrets: ['app/a', 'app/b'], versionIds: { 'app/a': oldA, 'app/b': currentB } }),
+    );
+
+    // Assess
+    expect(report.notes).toEqual([
+      `event version ${oldA} of "app/a" is no longer AWSCURRENT; synced version ${currentA}`,
+    ]);
+    expect(report.summary).toMatchObject({ created: 2, failed: 0 });
+  });
 });
 
 describe('SyncEngine: dry run', () => {

@@ -32,10 +32,14 @@ export function goneReads(bindings: readonly Binding[]): Reads {
 }
 
 /**
- * Reads each distinct source secret of `bindings` once at AWSCURRENT (the adapter batches several). `versionId`
- * is the version the event announced: a note says when AWSCURRENT has moved past it.
+ * Reads each distinct source secret of `bindings` once at AWSCURRENT (the adapter batches several). `announced`
+ * holds the versions the events announced, by fetch id: a note says when AWSCURRENT has moved past one.
  */
-export async function fetchValues(pass: Pass, bindings: Binding[], versionId: string | undefined): Promise<Fetched> {
+export async function fetchValues(
+  pass: Pass,
+  bindings: Binding[],
+  announced: ReadonlyMap<string, string>,
+): Promise<Fetched> {
   const { source, request } = pass;
   const ids = [...new Set(bindings.map((b) => b.fetchId))];
   const read = await source.read(ids);
@@ -58,6 +62,7 @@ export async function fetchValues(pass: Pass, bindings: Binding[], versionId: st
     }
     values.set(id, value);
     sources.push({ id, arn: value.arn, versionId: value.versionId });
+    const versionId = announced.get(id);
     if (versionId !== undefined && value.versionId !== versionId) {
       notes.push(`event version ${versionId} of "${id}" is no longer AWSCURRENT; synced version ${value.versionId}`);
     }

@@ -16,6 +16,13 @@ export interface Resolved {
   resolved: Map<number, ResolvedSecret[]>;
   sources: SourceEntry[];
   notes: string[];
+  /** The version the request announced for a secret, by the id it is read with (`fetchId`). */
+  announced: Map<string, string>;
+}
+
+/** The version the request announced for one of its secret ids: its own entry of `versionIds`, else `versionId`. */
+export function announcedVersion(request: SyncRequest, id: string): string | undefined {
+  return request.versionIds?.[id] ?? request.versionId;
 }
 
 function tagsMatch(wanted: Record<string, string> | undefined, tags: Record<string, string>): boolean {
@@ -128,6 +135,7 @@ export async function resolveSecrets(pass: Pass): Promise<Resolved> {
   const notes: string[] = [];
   const sources: SourceEntry[] = [];
   const resolved = new Map<number, ResolvedSecret[]>();
+  const announced = new Map<string, string>();
   const add = (index: number, secret: ResolvedSecret) => {
     const list = resolved.get(index) ?? [];
     // By name too: a backfill may name one secret by name and by ARN, and it must be written once.
@@ -149,7 +157,7 @@ export async function resolveSecrets(pass: Pass): Promise<Resolved> {
       // The source's list() is the selector's exact match (the port's contract); it is not filtered again here.
       for (const ref of (await list(sync.source)) ?? []) add(index, { fetchId: ref.arn, name: ref.name });
     }
-    return { resolved, sources, notes };
+    return { resolved, sources, notes, announced };
   }
 
   // One DescribeSecret per distinct id per pass, however many syncs ask about it.
@@ -183,6 +191,8 @@ export async function resolveSecrets(pass: Pass): Promise<Resolved> {
       }
       if (found.secret !== undefined) {
         add(index, found.secret);
+        const version = announcedVersion(request, id);
+        if (version !== undefined) announced.set(found.secret.fetchId, version);
         matched = true;
       } else if (found.note !== undefined) {
         notes.push(found.note);
@@ -197,7 +207,7 @@ export async function resolveSecrets(pass: Pass): Promise<Resolved> {
       pass.log.info('secret matches no configured sync', { secretId: id });
     }
   }
-  return { resolved, sources, notes };
+  return { resolved, sources, notes, announced };
 }
 
 /**

@@ -30,8 +30,14 @@ export interface Settled {
  * new results (re-applied bindings merged in, unconfirmed ones failed), the source entries with the versions
  * synced, and the notes it adds; nothing it is given is modified.
  */
-export async function settle(pass: Pass, bindings: Binding[], read: Reads, written: Settled): Promise<Settled> {
-  const { source, request } = pass;
+export async function settle(
+  pass: Pass,
+  bindings: Binding[],
+  read: Reads,
+  written: Settled,
+  announced: ReadonlyMap<string, string>,
+): Promise<Settled> {
+  const { source } = pass;
   const values = new Map(read.values);
   const report: Settled = {
     results: written.results.map((r) => ({ ...r })),
@@ -45,7 +51,7 @@ export async function settle(pass: Pass, bindings: Binding[], read: Reads, writt
           (r) =>
             r.action === 'created' ||
             r.action === 'updated' ||
-            (request.versionId !== undefined && values.get(r.source)?.versionId !== request.versionId),
+            (announced.has(r.source) && values.get(r.source)?.versionId !== announced.get(r.source)),
         )
         .map((r) => r.source),
     ),
@@ -93,7 +99,7 @@ export async function settle(pass: Pass, bindings: Binding[], read: Reads, writt
     const fresh = await fetchValues(
       pass,
       bindings.filter((b) => moved.includes(b.fetchId)),
-      undefined,
+      new Map(),
     );
     for (const id of moved) {
       const value = fresh.values.get(id);

@@ -1,0 +1,119 @@
+/**
+ * What Lambda's SQS event source mapping does, in process: messages wait in a queue, a poll collects up to
+ * `batchSize` of them or whatever arrived within `windowMs` (the maximum batching window), invokes the real handler
+ * with an SQSEvent, deletes the records it did not report in `batchItemFailures`, and leaves the others for the next
+ * receive; after `maxReceiveCount` receives a message moves to the dead-letter queue (the queue's redrive policy).
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:eks-secret-sync-test-rotations';
+
+/** An SQSEvent of these messages, each record shaped as the event source delivers it. */
+export function sqsEvent(messages: Array<{ messageId?: string; body: string; receiveCount?: number }>): SQSEvent {
+  return {
+    Records: messages.map(({ messageId, body, receiveCount }): SQSRecord => {
+      const sent = Date.now();
+      return {
+        messageId: messageId ?? randomUUID(),
+        receiptHandle: randomUUID(),
+        body,
+        attributes: {
+          ApproximateReceiveCount: String(receiveCount ?? 1),
+          SentTimestamp: String(sent),
+          SenderId: 'AIDAEVENTBRIDGE',
+          ApproximateFirstReceiveTimestamp: String(sent),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: QUEUE_ARN,
+        awsRegion: 'eu-west-1',
+      };
+    }),
+  };
+}
+
+interface Queued {
+  messageId: string;
+  body: string;
+  receives: number;
+}
+
+export interface SqsDriverOptions {
+  batchSize: number;
+  /** Maximum batching window; 0 invokes with whatever is queued at the poll. */
+  windowMs: number;
+  maxReceiveCount: number;
+}
+
+/** One invocation the driver made: the message ids it carried and the ones the handler reported failed. */
+export interface DriverInvocation {
+  messageIds: string[];
+  failed: string[];
+}
+
+export class SqsDriver {
+  private readonly queue: Queued[] = [];
+  /** Messages that failed `maxReceiveCount` receives. */
+  readonly deadLetters: Queued[] = [];
+  readonly invocations: DriverInvocation[] = [];
+
+  constructor(
+    private readonly handler: (event: SQSEvent, context: Context) => Promise<unknown>,
+    private readonly context: () => Context,
+    private readonly options: SqsDriverOptions,
+  ) {}
+
+  /** Sends one message (an EventBridge event as the rule target delivers it: the event JSON as the body). */
+  send(body: unknown): string {
+    const messageId = randomUUID();
+    this.queue.push({ messageId, body: typeof body === 'string' ? body : JSON.stringify(body), receives: 0 });
+    return messageId;
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * One poll: waits up to the batching window for a full batch (returns early once `batchSize` are queued), then
+   * invokes the handler once with what it received. Returns undefined when the queue stayed empty.
+   */
+  async poll(): Promise<DriverInvocation | undefined> {
+    const until = Date.now() + this.options.windowMs;
+    while (this.queue.length < this.options.batchSize && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
+    }
+    const received = this.queue.splice(0, this.options.batchSize);
+    if (received.length === 0) return undefined;
+    for (const m of received) m.receives += 1;
+    const event = sqsEvent(received.map((m) => ({ messageId: m.messageId, body: m.body, receiveCount: m.receives })));
+    let failed: string[];
+    try {
+      const response = (await this.handler(event, this.context())) as SQSBatchResponse | undefined;
+      failed = (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+    } catch {
+      // A thrown invocation fails the whole batch, as with the real event source.
+      failed = received.map((m) => m.messageId);
+    }
+    for (const m of received) {
+      if (!failed.includes(m.messageId)) continue;
+      if (m.receives >= this.options.maxReceiveCount) this.deadLetters.push(m);
+      else this.queue.push(m);
+    }
+    const invocation = { messageIds: received.map((m) => m.messageId), failed };
+    this.invocations.push(invocation);
+    return invocation;
+  }
+
+  /** Polls until the queue is empty (failed messages come back until they move to the dead-letter queue). */
+  async drain(): Promise<DriverInvocation[]> {
+    const made: DriverInvocation[] = [];
+    for (let invocation = await this.poll(); invocation !== undefined; invocation = await this.poll()) {
+      made.push(invocation);
+    }
+    return made;
+  }
+}
