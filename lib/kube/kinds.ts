@@ -107,6 +107,7 @@ function deploymentStatus(item: V1Deployment): WorkloadStatus {
   const progressing = status.conditions?.find((c) => c.type === 'Progressing');
   return {
     kind: 'Deployment',
+    uid: item.metadata?.uid ?? '',
     generation: count(item.metadata?.generation),
     observedGeneration: count(status.observedGeneration),
     specReplicas: item.spec?.replicas ?? 1,
@@ -125,6 +126,7 @@ function statefulSetStatus(item: V1StatefulSet): WorkloadStatus {
   const strategy = item.spec?.updateStrategy;
   return {
     kind: 'StatefulSet',
+    uid: item.metadata?.uid ?? '',
     generation: count(item.metadata?.generation),
     observedGeneration: count(status?.observedGeneration),
     specReplicas: item.spec?.replicas ?? 1,
@@ -142,6 +144,7 @@ function daemonSetStatus(item: V1DaemonSet): WorkloadStatus {
   const status = item.status;
   return {
     kind: 'DaemonSet',
+    uid: item.metadata?.uid ?? '',
     generation: count(item.metadata?.generation),
     observedGeneration: count(status?.observedGeneration),
     onDelete: item.spec?.updateStrategy?.type === 'OnDelete',

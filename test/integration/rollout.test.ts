@@ -7,12 +7,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { EventsV1Api, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import {
   adminApis,
+  adminKubeConfig,
   type FreshNamespace,
   failLabel,
   freshNamespace,
@@ -68,6 +69,16 @@ syncs:
 `);
   const event = labelUpdatedEvent({ name: id, arn: created.ARN as string }, created.VersionId as string);
   return async () => (await handler(event, lambdaContext('onRotation'))) as Report;
+}
+
+/** The reasons of our Events about one workload, with their type and note. */
+async function eventsAbout(namespace: string, kind: string, name: string) {
+  const list = await adminKubeConfig(cluster).makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
+  return list.items
+    .filter(
+      (e) => e.reportingController === 'eks-secret-sync' && e.regarding?.kind === kind && e.regarding.name === name,
+    )
+    .map((e) => ({ reason: e.reason, type: e.type, note: e.note, uid: e.regarding?.uid }));
 }
 
 function restarts(report: Report): Record<string, string | undefined> {
@@ -142,6 +153,9 @@ describe('rollout outcome of a rotation on the local stack', () => {
       return list.length === 2 && list;
     }, 30_000);
     expect(pods.filter((p) => before.includes(p.metadata?.name))).toEqual([]);
+    expect(await eventsAbout(ns.name, 'Deployment', 'web')).toContainEqual(
+      expect.objectContaining({ reason: 'RolledOut', type: 'Normal', uid: now.metadata?.uid }),
+    );
   });
 
   it('reports a rollout whose new pods never become Ready failed, without failing the binding or the handler', async () => {
@@ -174,6 +188,13 @@ describe('rollout outcome of a rotation on the local stack', () => {
     );
     const now = await apps.readNamespacedDeployment({ namespace: ns.name, name: 'broken' });
     expect(now.status?.conditions?.find((c) => c.type === 'Progressing')?.reason).toBe('ProgressDeadlineExceeded');
+    expect(await eventsAbout(ns.name, 'Deployment', 'broken')).toContainEqual(
+      expect.objectContaining({
+        reason: 'RolloutFailed',
+        type: 'Warning',
+        note: expect.stringMatching(/^Rollout after the restart failed: progress deadline exceeded/),
+      }),
+    );
   });
 
   it('reports a rollout still going when the wait ends progressing', async () => {
@@ -195,6 +216,8 @@ describe('rollout outcome of a rotation on the local stack', () => {
       expect.stringMatching(/^Deployment\/slow rollout: still rolling out when the wait ended/),
     ]);
     expect(report.summary).toMatchObject({ failed: 0, progressing: 1 });
+    // Still rolling: no verdict to record yet.
+    expect((await eventsAbout(ns.name, 'Deployment', 'slow')).map((e) => e.reason)).toEqual(['Restarted']);
     expect(output.text()).not.toContain(`pw-wait-${run}`);
   });
 });

@@ -137,7 +137,7 @@ export type StatusStep<K extends WorkloadKind> = Partial<Omit<StatusOf<K>, 'kind
 /** The status of `workload` rolled out at `generation`: every pod updated, ready and available. */
 export function rolledOutStatus(workload: Workload, generation: number): WorkloadStatus {
   const n = workload.replicas ?? 1;
-  const observed = { generation, observedGeneration: generation };
+  const observed = { uid: workload.uid, generation, observedGeneration: generation };
   switch (workload.kind) {
     case 'Deployment':
       return {

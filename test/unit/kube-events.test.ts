@@ -78,6 +78,13 @@ describe('Kubernetes Events of a pass', () => {
         action: 'Restart',
         note: `Rolling restart for Secret payments/db version ${version}`,
       }),
+      // Then the rollout check's verdict (the fake's pods are available at once).
+      expect.objectContaining({
+        regarding: { kind: 'Deployment', namespace: 'payments', name: 'web', uid: web.uid },
+        type: 'Normal',
+        reason: 'RolledOut',
+        action: 'Rollout',
+      }),
     ]);
     expectNoSecretValueIn(events, CANARY, 'svc-user-77a1');
   });
@@ -113,7 +120,7 @@ describe('Kubernetes Events of a pass', () => {
     // Assess
     expect(w.api.calls('recordEvent')).toBe(0);
     expect(w.api.writes()).toBe(0);
-    expect(w.api.events()).toHaveLength(2);
+    expect(w.api.events()).toHaveLength(3);
   });
 
   it('records nothing in a dry run', async () => {

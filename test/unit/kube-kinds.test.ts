@@ -6,7 +6,7 @@ describe('toWorkloadStatus', () => {
   it('maps a Deployment: spec replicas, counters, and the ProgressDeadlineExceeded condition', () => {
     // Prepare
     const deployment: V1Deployment = {
-      metadata: { name: 'web', generation: 3 },
+      metadata: { name: 'web', generation: 3, uid: 'uid-deployment' },
       spec: { replicas: 4, paused: false, selector: {}, template: {} },
       status: {
         observedGeneration: 3,
@@ -24,6 +24,7 @@ describe('toWorkloadStatus', () => {
     // Act + Assess
     expect(toWorkloadStatus('Deployment', deployment)).toEqual({
       kind: 'Deployment',
+      uid: 'uid-deployment',
       generation: 3,
       observedGeneration: 3,
       specReplicas: 4,
@@ -58,7 +59,7 @@ describe('toWorkloadStatus', () => {
   it('maps a StatefulSet: revisions, partition and the OnDelete strategy', () => {
     // Prepare
     const statefulSet: V1StatefulSet = {
-      metadata: { name: 'db', generation: 2 },
+      metadata: { name: 'db', generation: 2, uid: 'uid-statefulset' },
       spec: {
         replicas: 3,
         serviceName: 'db',
@@ -83,6 +84,7 @@ describe('toWorkloadStatus', () => {
     // Act + Assess
     expect(toWorkloadStatus('StatefulSet', statefulSet)).toEqual({
       kind: 'StatefulSet',
+      uid: 'uid-statefulset',
       generation: 2,
       observedGeneration: 2,
       specReplicas: 3,
@@ -100,7 +102,7 @@ describe('toWorkloadStatus', () => {
   it('maps a DaemonSet: desired, updated, ready and available pods', () => {
     // Prepare
     const daemonSet: V1DaemonSet = {
-      metadata: { name: 'agent', generation: 5 },
+      metadata: { name: 'agent', generation: 5, uid: 'uid-daemonset' },
       spec: { selector: {}, template: {}, updateStrategy: { type: 'RollingUpdate' } },
       status: {
         observedGeneration: 4,
@@ -116,6 +118,7 @@ describe('toWorkloadStatus', () => {
     // Act + Assess
     expect(toWorkloadStatus('DaemonSet', daemonSet)).toEqual({
       kind: 'DaemonSet',
+      uid: 'uid-daemonset',
       generation: 5,
       observedGeneration: 4,
       onDelete: false,

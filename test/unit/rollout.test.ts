@@ -291,6 +291,49 @@ describe('rollout outcome', () => {
     expect(report.summary).toMatchObject({ failed: 0, restarts: 2, progressing: 1, rolledOut: 0 });
   });
 
+  it('records RolledOut or RolloutFailed on each workload once decided, nothing while progressing, best effort', async () => {
+    // Prepare
+    const w = world('rollout: { waitMs: 60000, readyTimeoutMs: 10000 }');
+    const web = w.seed('Deployment', 'web');
+    const db = w.seed('StatefulSet', 'db', { replicas: 3 });
+    w.seed('Deployment', 'paused', { paused: true });
+    w.seed('Deployment', 'idle', { replicas: 0 });
+    w.seed('DaemonSet', 'agent');
+    w.api().scriptRollout('app', 'StatefulSet', 'db', STUCK.StatefulSet);
+    w.api().fail('recordEvent', () => new SyncError('Forbidden', 'forbidden: cannot create events'), {
+      when: (args) => {
+        const event = args[0] as { reason: string; regarding: { name: string } };
+        return event.reason === 'RolledOut' && event.regarding.name === 'agent';
+      },
+    });
+
+    // Act
+    const report = await w.engine.run(rotation);
+
+    // Assess
+    const decided = w
+      .api()
+      .events()
+      .filter((e) => e.reason === 'RolledOut' || e.reason === 'RolloutFailed');
+    expect(decided).toEqual([
+      expect.objectContaining({
+        regarding: { kind: 'Deployment', namespace: 'app', name: 'web', uid: web.uid },
+        type: 'Normal',
+        reason: 'RolledOut',
+        action: 'Rollout',
+      }),
+      expect.objectContaining({
+        regarding: { kind: 'StatefulSet', namespace: 'app', name: 'db', uid: db.uid },
+        type: 'Warning',
+        reason: 'RolloutFailed',
+        note: 'Rollout after the restart failed: no progress for 10 s (new pods not Ready): 2 of 3 pods ready',
+      }),
+    ]);
+    // The Event that could not be recorded changed no outcome.
+    expect(binding(report).restarted.find((r) => r.name === 'agent')?.rollout).toBe('rolledOut');
+    expect(JSON.stringify(decided)).not.toContain(CANARY);
+  });
+
   it('reads nothing in a dry run, and sets no outcome', async () => {
     // Prepare
     const w = world();

@@ -1,6 +1,7 @@
 /**
  * The Kubernetes Events a pass leaves where people look (`kubectl describe secret`, `kubectl get events`):
- * `Synced` and `SyncFailed` on the Secret, `Restarted` on each workload patched. They are built here from what the
+ * `Synced` and `SyncFailed` on the Secret, `Restarted` on each workload patched, then `RolledOut` or `RolloutFailed`
+ * once its rollout check decided (none while it is still progressing). They are built here from what the
  * pass did and recorded best effort: a failed Event is logged, never a failed binding.
  *
  * When: only for a write (new content, a restart) or a failure. A pass that finds everything unchanged records
@@ -10,13 +11,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { ErrorCode } from '../../errors.js';
-import type { EventObject, KubeApi, KubeEvent } from '../ports/kube.js';
+import type { EventObject, KubeApi, KubeEvent, WorkloadKind } from '../ports/kube.js';
 import type { BindingResult } from '../types.js';
 import type { PatchedWorkload } from './restarter.js';
 
 export const SYNCED = 'Synced';
 export const SYNC_FAILED = 'SyncFailed';
 export const RESTARTED = 'Restarted';
+export const ROLLED_OUT = 'RolledOut';
+export const ROLLOUT_FAILED = 'RolloutFailed';
 
 /** The API server refuses a longer note (events.k8s.io/v1 validation: 1 kB). */
 export const MAX_NOTE_LENGTH = 1024;
@@ -129,6 +132,43 @@ export function restartedEvent(namespace: string, patched: PatchedWorkload, inst
     reason: RESTARTED,
     action: 'Restart',
     note: `Rolling restart for ${secrets.join(', ')}`,
+    reportingInstance: instance,
+    time,
+  });
+}
+
+/** A workload as the rollout check read it: the Events about its rollout name it by uid. */
+export interface RolloutSubject {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * `RolledOut` (Normal) or `RolloutFailed` (Warning) on a workload this pass restarted, once its rollout check
+ * decided: the Restarted Event is recorded at the patch, before anyone knows how the rollout goes. `reason` holds
+ * pod counts only.
+ */
+export function rolloutEvent(
+  subject: RolloutSubject,
+  outcome: { failed: false } | { failed: true; reason: string },
+  instance: string,
+  time: Date,
+): KubeEvent {
+  return toEvent({
+    regarding: {
+      kind: subject.kind,
+      namespace: subject.namespace,
+      name: subject.name,
+      ...(subject.uid === '' ? {} : { uid: subject.uid }),
+    },
+    type: outcome.failed ? 'Warning' : 'Normal',
+    reason: outcome.failed ? ROLLOUT_FAILED : ROLLED_OUT,
+    action: 'Rollout',
+    note: outcome.failed
+      ? `Rollout after the restart failed: ${outcome.reason}`
+      : 'Rolled out after the restart: every pod runs the new template and is available',
     reportingInstance: instance,
     time,
   });

@@ -82,6 +82,8 @@ export type WorkloadStatus = DeploymentStatus | StatefulSetStatus | DaemonSetSta
 
 export interface DeploymentStatus {
   kind: 'Deployment';
+  /** metadata.uid: names the workload in the Events about its rollout. */
+  uid: string;
   generation: number;
   observedGeneration: number;
   /** `spec.replicas` (default 1). */
@@ -98,6 +100,7 @@ export interface DeploymentStatus {
 
 export interface StatefulSetStatus {
   kind: 'StatefulSet';
+  uid: string;
   generation: number;
   observedGeneration: number;
   specReplicas: number;
@@ -114,6 +117,7 @@ export interface StatefulSetStatus {
 
 export interface DaemonSetStatus {
   kind: 'DaemonSet';
+  uid: string;
   generation: number;
   observedGeneration: number;
   onDelete: boolean;

@@ -5,11 +5,13 @@
  * consumers were restarted, and a retry would restart nothing (README "Rollouts").
  */
 import { DeadlineExceededError } from '../../errors.js';
+import { recordEvents, rolloutEvent } from '../apply/events.js';
 import { rolloutVerdict, type Verdict } from '../apply/rollout.js';
+import { decorate } from '../calls/decorate.js';
 import { createLimiter, groupBy } from '../concurrency.js';
 import { PassDeadline } from '../deadline.js';
 import type { Pass } from '../pass.js';
-import type { KubeApi, WorkloadKind } from '../ports/kube.js';
+import type { KubeApi, KubeEvent, WorkloadKind } from '../ports/kube.js';
 import type { BindingResult, RolloutOutcome, WorkloadRefResult } from '../types.js';
 import { errorOf } from './report.js';
 
@@ -31,6 +33,8 @@ interface Observed {
   outcome: RolloutOutcome | undefined;
   /** Why it is not `rolledOut` (a note on its bindings), when worth saying. */
   reason?: string;
+  /** The workload's uid, when a read decided the outcome (its Event names it). */
+  uid?: string;
 }
 
 const keyOf = (w: Pick<Restarted, 'cluster' | 'namespace' | 'kind' | 'name'>) =>
@@ -136,17 +140,31 @@ async function observeCluster(
   if (pending.length === 0) return out;
   let api: KubeApi;
   try {
-    api = await connect(cluster);
+    // Its reads and Events within the pass-wide bound (the cluster's own limiter applies too).
+    api = decorate(await connect(cluster), (_call, next) => window.reads(next));
   } catch (error) {
     const reason = `not observed: ${errorOf(error).message}`;
     for (const target of pending) out.set(keyOf(target), { outcome: 'progressing', reason });
     return out;
   }
+  const decided: KubeEvent[] = [];
   await Promise.all(
     pending.map(async (target) => {
-      out.set(keyOf(target), await observeOne(pass, api, target, window));
+      const found = await observeOne(pass, api, target, window);
+      out.set(keyOf(target), found);
+      const subject = { ...target, uid: found.uid ?? '' };
+      const time = pass.now();
+      if (found.uid === undefined) return;
+      if (found.outcome === 'rolledOut')
+        decided.push(rolloutEvent(subject, { failed: false }, pass.reportingInstance, time));
+      if (found.outcome === 'failed') {
+        const failed = { failed: true as const, reason: found.reason ?? 'failed' };
+        decided.push(rolloutEvent(subject, failed, pass.reportingInstance, time));
+      }
     }),
   );
+  // Best effort, as every Event: one that cannot be recorded is logged, and changes no outcome.
+  await recordEvents(api, decided, (message, attributes) => pass.log.warn(message, attributes));
   return out;
 }
 
@@ -156,12 +174,13 @@ async function observeOne(pass: Pass, api: KubeApi, target: Restarted, window: W
   let delay = FIRST_READ_DELAY_MS;
   let seen: string | undefined;
   let still = 0;
+  let uid: string | undefined;
   for (;;) {
     let verdict: Verdict;
     let snapshot: string;
     try {
       const status = await window.until.guard(
-        () => window.reads(() => api.readWorkloadStatus(namespace, kind, name)),
+        () => api.readWorkloadStatus(namespace, kind, name),
         () =>
           new DeadlineExceededError('observe rollout', {
             cluster: target.cluster,
@@ -169,6 +188,7 @@ async function observeOne(pass: Pass, api: KubeApi, target: Restarted, window: W
           }),
       );
       if (status === undefined) return { outcome: undefined, reason: 'deleted before it rolled out' };
+      uid = status.uid;
       verdict = rolloutVerdict(status);
       snapshot = JSON.stringify(status);
     } catch (error) {
@@ -179,8 +199,8 @@ async function observeOne(pass: Pass, api: KubeApi, target: Restarted, window: W
         reason: cut ? 'still rolling out when the wait ended' : `status not read: ${errorOf(error).message}`,
       };
     }
-    if (verdict.state === 'done') return { outcome: 'rolledOut' };
-    if (verdict.state === 'failed') return { outcome: 'failed', reason: verdict.reason };
+    if (verdict.state === 'done') return { outcome: 'rolledOut', uid };
+    if (verdict.state === 'failed') return { outcome: 'failed', reason: verdict.reason, uid };
     if (verdict.state === 'held') return { outcome: 'progressing', reason: verdict.reason };
     const now = pass.now().getTime();
     // Progress is any change of the status (a pod created, Ready, available, an old one gone). Standing still
@@ -191,6 +211,7 @@ async function observeOne(pass: Pass, api: KubeApi, target: Restarted, window: W
     } else if (now - still >= window.readyTimeoutMs) {
       return {
         outcome: 'failed',
+        uid,
         reason: `no progress for ${seconds(window.readyTimeoutMs)} (new pods not Ready): ${verdict.reason}`,
       };
     }
