@@ -217,7 +217,8 @@ describe('the CLI with --timeout', () => {
     });
     const elapsed = performance.now() - started;
 
-    // Assess: the deadline ended it (not the 120 s request timeouts), with everything that finished reported.
+    // Assess: the deadline ended it (not the 120 s request timeouts), with everything that finished reported (with
+    // --json the report on stdout is the whole answer: no progress lines on stderr).
     expect(code).toBe(1);
     expect(elapsed).toBeLessThan(60_000);
     expect(silent.accepted).toBeGreaterThan(accepted);
@@ -225,12 +226,10 @@ describe('the CLI with --timeout', () => {
     for (const namespace of namespaces) {
       for (const cluster of [stack1, stack2]) {
         expect(report.results.find((r) => r.cluster === cluster && r.namespace === namespace)?.action).toBe('created');
-        expect(out.stderr).toContain(`${cluster}/${namespace}/cli-db: created`);
       }
       const cut = report.results.find((r) => r.cluster === stack3 && r.namespace === namespace);
       expect(cut?.error?.code).toBe('DeadlineExceeded');
       expect(cut?.error?.message).toContain(`for cluster "${stack3}" during read Secret (Secret ${namespace}/cli-db)`);
-      expect(out.stderr).toContain(`${stack3}/${namespace}/cli-db: failed (DeadlineExceeded)`);
     }
     guard.collect(report);
     expect(guard.hits(out.stdout + out.stderr + output.text())).toEqual([]);
