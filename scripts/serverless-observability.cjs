@@ -48,7 +48,7 @@ function alarm({ name, description, namespace, metric, dimensions, statistic, th
 
 /**
  * The alarms: per function Errors, Throttles and Duration near the timeout; failed bindings and failed source
- * lookups of the unattended passes (rotation, reconcile); configuration failures at cold start; both queues' depth.
+ * lookups of the unattended passes (rotation, reconcile); configuration failures at cold start; each queue's depth.
  */
 function alarms({ prefix, namespace, functions, queues, triggers }) {
   const out = {};
@@ -112,15 +112,20 @@ function alarms({ prefix, namespace, functions, queues, triggers }) {
     statistic: 'Sum',
     threshold: 0,
   });
-  for (const [id, what] of Object.entries(queues)) {
+  for (const [id, queue] of Object.entries(queues)) {
+    // A dead-letter queue is a description (any message alarms); a working queue sets the depth that alarms.
+    const { description, threshold } = typeof queue === 'string' ? { description: queue, threshold: 0 } : queue;
     out[`${id}DepthAlarm`] = alarm({
       namespace: 'AWS/SQS',
       dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }],
       name: `${prefix}-${id}-depth`,
-      description: `${what}; read the message, fix the cause, then backfill that secret`,
+      description:
+        threshold === 0
+          ? `${description}; read the message, fix the cause, then backfill that secret`
+          : `${description}; more than ${threshold} messages waiting`,
       metric: 'ApproximateNumberOfMessagesVisible',
       statistic: 'Maximum',
-      threshold: 0,
+      threshold: Number(threshold),
     });
   }
   return out;

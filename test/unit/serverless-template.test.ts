@@ -270,7 +270,7 @@ describe('generated CloudFormation template (npm run package)', () => {
     }
   });
 
-  it('routes Secret Label Updated (AWSCURRENT) to onRotation, with a retry policy and the rule DLQ', () => {
+  it('routes Secret Label Updated (AWSCURRENT) to the rotation queue, with a retry policy and the rule DLQ', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
 
     const labelRule = rules.find(
@@ -283,9 +283,71 @@ describe('generated CloudFormation template (npm run package)', () => {
       detail: { labelUpdated: ['AWSCURRENT'] },
     });
     expect(labelRule?.State).toBe('ENABLED');
-    expect(labelRule?.Targets).toEqual([
-      expect.objectContaining({ Arn: { 'Fn::GetAtt': ['OnRotationLambdaFunction', 'Arn'] } }),
+    expect(labelRule?.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': ['RotationQueue', 'Arn'] } })]);
+  });
+
+  it('has no rule invoke onRotation directly: both rotation rules send to the queue it consumes', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
+    const targets = rules.flatMap((r) => r.Targets as Array<{ Arn: unknown }>).map((t) => JSON.stringify(t.Arn));
+
+    expect(targets).not.toContain(JSON.stringify({ 'Fn::GetAtt': ['OnRotationLambdaFunction', 'Arn'] }));
+    expect(targets.filter((t) => t === JSON.stringify({ 'Fn::GetAtt': ['RotationQueue', 'Arn'] }))).toHaveLength(2);
+    expect(ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties.FunctionName)).not.toContainEqual({
+      'Fn::GetAtt': ['OnRotationLambdaFunction', 'Arn'],
+    });
+  });
+
+  it('buffers rotations in an SQS queue: batching window, batch size, concurrency, partial batch responses', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+
+    expect(mappings).toEqual([
+      {
+        EventSourceArn: { 'Fn::GetAtt': ['RotationQueue', 'Arn'] },
+        FunctionName: { 'Fn::GetAtt': ['OnRotationLambdaFunction', 'Arn'] },
+        Enabled: true,
+        BatchSize: 100,
+        // A couple of seconds: a burst coalesces into one pass, a lone rotation is not held back long.
+        MaximumBatchingWindowInSeconds: 2,
+        ScalingConfig: { MaximumConcurrency: 2 },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      },
     ]);
+  });
+
+  it("gives the rotation queue its own DLQ, a visibility timeout of 6x onRotation's timeout, and lets only our rules send", () => {
+    const queue = template.Resources.RotationQueue?.Properties as Record<string, unknown>;
+    const timeout = template.Resources.OnRotationLambdaFunction?.Properties.Timeout as number;
+
+    expect(template.Resources.RotationQueue?.Type).toBe('AWS::SQS::Queue');
+    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': ['RotationDeadLetterQueue', 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(template.Resources.RotationDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600 });
+    const policy = template.Resources.RotationQueuePolicy?.Properties as {
+      Queues: unknown[];
+      PolicyDocument: { Statement: Record<string, unknown>[] };
+    };
+    expect(policy.Queues).toEqual([{ Ref: 'RotationQueue' }]);
+    expect(policy.PolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['RotationQueue', 'Arn'] },
+        Condition: {
+          ArnEquals: {
+            'aws:SourceArn': [
+              { 'Fn::GetAtt': ['LabelUpdatedRule', 'Arn'] },
+              { 'Fn::GetAtt': ['CloudTrailRule', 'Arn'] },
+            ],
+          },
+        },
+      }),
+    ]);
+    expect(template.Outputs?.RotationQueueUrl?.Value).toEqual({ Ref: 'RotationQueue' });
   });
 
   it('has the optional CloudTrail rule drop failed calls', () => {
@@ -482,8 +544,8 @@ describe('alarms, dashboard and tracing in the generated template', () => {
     ]);
   });
 
-  it('alarms on the depth of both queues', () => {
-    for (const queue of ['RuleDeadLetterQueue', 'FailedSyncQueue']) {
+  it('alarms on any message in a dead-letter queue, and on a backlog in the rotation queue', () => {
+    for (const queue of ['RuleDeadLetterQueue', 'FailedSyncQueue', 'RotationDeadLetterQueue']) {
       expect(template.Resources[queue]?.Type).toBe('AWS::SQS::Queue');
       const alarm = alarmOf('ApproximateNumberOfMessagesVisible', {
         Name: 'QueueName',
@@ -491,11 +553,17 @@ describe('alarms, dashboard and tracing in the generated template', () => {
       });
       expect(alarm).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', Threshold: 0 });
     }
+    // A burst fills the rotation queue for a batching window: only a backlog alarms.
+    const backlog = alarmOf('ApproximateNumberOfMessagesVisible', {
+      Name: 'QueueName',
+      Value: { 'Fn::GetAtt': ['RotationQueue', 'QueueName'] },
+    });
+    expect(backlog).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', Threshold: 1000 });
   });
 
   it('fires every alarm above its threshold, quiet without data, and notifies the topic only when one is set', () => {
     const all = alarms();
-    expect(all).toHaveLength(16);
+    expect(all).toHaveLength(18);
     expect(new Set(all.map((a) => a.AlarmName)).size).toBe(all.length);
     const onlyWithTopic = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
     for (const alarm of all) {
@@ -547,6 +615,8 @@ describe('alarms, dashboard and tracing in the generated template', () => {
     expect(lines.filter((l) => l.metric === 'ApproximateNumberOfMessagesVisible').map((l) => l.dims)).toEqual([
       ['QueueName', '<RuleDeadLetterQueue.QueueName>'],
       ['QueueName', '<FailedSyncQueue.QueueName>'],
+      ['QueueName', '<RotationDeadLetterQueue.QueueName>'],
+      ['QueueName', '<RotationQueue.QueueName>'],
     ]);
     // Failures by cluster: the only metric with a Cluster dimension, found by a search (clusters are not known here).
     expect(lines.map((l) => l.expression).filter(Boolean)).toEqual([
