@@ -9,4 +9,5 @@ export type {
   SyncConfig,
   TargetConfig,
   TimeoutsConfig,
+  WavesConfig,
 } from './schema.js';

@@ -105,6 +105,41 @@ function checkType(target: Json, where: string): string[] {
 }
 
 /**
+ * A sync's waves against its targets: each wave cluster is a cluster of the targets, listed once; and every target
+ * cluster is in a wave, since a cluster left out would have no place in the order (an error, never a guess).
+ */
+function checkWaves(sync: Json, where: string): string[] {
+  if (!isRecord(sync.rollout)) return [];
+  const issues: string[] = [];
+  const targets = new Set(
+    listOf(sync.targets)
+      .flatMap((t) => (isRecord(t) ? stringItems(t.clusters) : []))
+      .map(([, c]) => c),
+  );
+  const placed = new Map<string, string>();
+  listOf(sync.rollout.waves).forEach((wave, w) => {
+    for (const [c, cluster] of stringItems(wave)) {
+      const place = `${where}.rollout.waves[${w}][${c}]`;
+      const other = placed.get(cluster);
+      if (other !== undefined) issues.push(`${place}: cluster "${cluster}" is already in ${other}`);
+      else placed.set(cluster, `${where}.rollout.waves[${w}]`);
+      if (!targets.has(cluster)) {
+        issues.push(
+          `${place}: "${cluster}" is not a cluster of this sync's targets${didYouMean(cluster, [...targets])} (targets: ${[...targets].join(', ')})`,
+        );
+      }
+    }
+  });
+  const missing = [...targets].filter((c) => !placed.has(c));
+  if (Array.isArray(sync.rollout.waves) && missing.length > 0) {
+    issues.push(
+      `${where}.rollout.waves: cluster${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} of the targets ${missing.length > 1 ? 'are' : 'is'} in no wave; add ${missing.length > 1 ? 'them' : 'it'} to one`,
+    );
+  }
+  return issues;
+}
+
+/**
  * Checks that need the whole file: cluster references, duplicates, Secret types. They run on the parsed document
  * as it is, valid or not, so that a typo in one field does not hide an unknown cluster in another; anything of the
  * wrong shape is skipped here (the schema reports it).
@@ -119,6 +154,7 @@ function crossCheck(document: unknown): string[] {
     const source = isRecord(sync.source) ? sync.source : undefined;
     const single = typeof source?.secret === 'string' ? source.secret : undefined;
     const selector = source !== undefined && !('secret' in source) && ('namePrefix' in source || 'tags' in source);
+    issues.push(...checkWaves(sync, `syncs[${s}]`));
     listOf(sync.targets).forEach((target, t) => {
       if (!isRecord(target)) return;
       const where = `syncs[${s}].targets[${t}]`;

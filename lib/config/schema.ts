@@ -198,11 +198,38 @@ const targetSchema = z
     path: ['asKey'],
   });
 
+/** A duration as people write it: `90s`, `5m`, `1h`; read as milliseconds. */
+const duration = z
+  .string()
+  .regex(/^[1-9]\d*(s|m|h)$/, 'must be a duration such as 90s, 5m or 1h')
+  .transform(
+    (text) => Number(text.slice(0, -1)) * { s: 1_000, m: 60_000, h: 3_600_000 }[text.slice(-1) as 's' | 'm' | 'h'],
+  );
+
+/**
+ * Health-gated waves of a sync (README "Waves"): wave N+1 is written only once every Secret of waves 1..N holds the
+ * version and their consumers rolled out. Every cluster of the sync's targets must be in exactly one wave.
+ */
+const wavesSchema = z.strictObject({
+  waves: z
+    .array(z.array(clusterName).min(1))
+    .min(1)
+    .describe('Ordered lists of cluster names, e.g. [[staging], [prod-eu], [prod-us, prod-ap]]'),
+  healthTimeout: duration
+    .prefault('10m')
+    .describe('How long a wave may take to roll out after its Secrets were written before it is failed'),
+  onFailure: z
+    .enum(['rollback', 'halt'])
+    .default('rollback')
+    .describe('"rollback": the failed wave gets the last good version back; "halt": left for a person'),
+});
+
 const syncSchema = z.strictObject({
   source: sourceSchema.describe('{ secret: <name or ARN> }, or a selector: { namePrefix, tags? } or { tags }'),
   /** What to do with the Kubernetes Secrets when the source secret is deleted. */
   deletionPolicy: z.enum(['retain', 'delete']).optional(),
   targets: z.array(targetSchema).min(1),
+  rollout: wavesSchema.optional().describe('Health-gated waves of clusters (README "Waves")'),
 });
 
 export const configSchema = z.strictObject({
@@ -245,3 +272,5 @@ export type KeyRef = z.output<typeof keyRef>;
 export type RestartConfig = z.output<typeof restartSchema>;
 export type TimeoutsConfig = Config['defaults']['timeouts'];
 export type RolloutConfig = Config['defaults']['rollout'];
+/** A sync's waves, health timeout (ms) and failure policy. */
+export type WavesConfig = z.output<typeof wavesSchema>;

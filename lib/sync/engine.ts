@@ -12,7 +12,7 @@ import { retryCalls } from './calls/retry.js';
 import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
 import { reconcileOrphans } from './orphans.js';
 import type { EngineLog, Pass, PassRequest } from './pass.js';
-import { planBindings } from './plan.js';
+import { type Binding, planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { SecretSource } from './ports/source.js';
 import { confirmDeleted, fetchValues, goneReads, type Reads } from './stages/fetch.js';
@@ -20,7 +20,7 @@ import { observeRollouts } from './stages/observe.js';
 import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/report.js';
 import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
-import { applyBindings } from './stages/write.js';
+import { applyInWaves } from './stages/waves.js';
 import { bindingStatus, type StatusReport, type StatusRequest } from './status.js';
 import type { SyncReport } from './types.js';
 
@@ -126,6 +126,11 @@ export class SyncEngine {
   }
 }
 
+function withoutWave(binding: Binding): Binding {
+  const { wave: _wave, ...rest } = binding;
+  return rest;
+}
+
 /** One pass, its stages in order. */
 async function runPass(pass: Pass): Promise<SyncReport> {
   const { config, request, log } = pass;
@@ -158,12 +163,17 @@ async function runPass(pass: Pass): Promise<SyncReport> {
       report.notes.push(...fetched.notes);
     }
     for (const result of confirmed.results) log.result?.(result);
-    report.results = [...confirmed.results, ...(await applyBindings(pass, confirmed.bindings, reads))];
+    // A deletion follows the deletion policy everywhere at once: there is no new version to gate.
+    const waved = request.deleted
+      ? await applyInWaves(pass, confirmed.bindings.map(withoutWave), reads)
+      : await applyInWaves(pass, confirmed.bindings, reads);
+    report.results = [...confirmed.results, ...waved.results];
     if (!request.deleted && !request.dryRun) {
       const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
+      // Only what was applied: a binding waiting for its wave is not written by the version check either.
       const settled = await settle(
         pass,
-        bindings,
+        waved.applied,
         reads,
         { results: report.results, sources: report.sources, notes: [] },
         resolved.announced,

@@ -1,5 +1,5 @@
 /** plan: configuration + resolved sources + request -> bindings. Pure, no I/O. */
-import type { Config, TargetConfig } from '../config/index.js';
+import type { Config, TargetConfig, WavesConfig } from '../config/index.js';
 import { secretNameFor } from '../domain/names.js';
 import type { SyncRequest } from '../domain/request.js';
 
@@ -20,6 +20,8 @@ export interface Binding {
   fetchId: string;
   target: TargetConfig;
   deletionPolicy: 'retain' | 'delete';
+  /** The binding's wave (0-based) when its sync declares `rollout.waves`; `of` is that sync's rollout. */
+  wave?: { index: number; of: WavesConfig };
 }
 
 /** Expands each sync's resolved secrets over its targets' clusters and namespaces, applying request filters. */
@@ -36,6 +38,7 @@ export function planBindings(
           if (request.clusters !== undefined && !request.clusters.includes(cluster)) continue;
           for (const namespace of target.namespaces) {
             if (request.namespaces !== undefined && !request.namespaces.includes(namespace)) continue;
+            const wave = sync.rollout?.waves.findIndex((w) => w.includes(cluster)) ?? -1;
             bindings.push({
               cluster,
               namespace,
@@ -43,6 +46,7 @@ export function planBindings(
               fetchId: source.fetchId,
               target,
               deletionPolicy: sync.deletionPolicy ?? config.defaults.deletionPolicy,
+              ...(sync.rollout !== undefined && wave >= 0 ? { wave: { index: wave, of: sync.rollout } } : {}),
             });
           }
         }

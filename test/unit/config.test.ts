@@ -518,6 +518,70 @@ ${extra}syncs:
   });
 });
 
+/** Three clusters in one target, and the sync's `rollout` as a YAML flow mapping. */
+function withWaves(rollout: string): string {
+  return `clusters:
+  staging: { eks: { name: staging, region: eu-west-1 } }
+  prod-eu: { eks: { name: prod-eu, region: eu-west-1 } }
+  prod-us: { eks: { name: prod-us, region: us-east-1 } }
+syncs:
+  - source: { secret: app/db }
+    targets:
+      - { clusters: [staging, prod-eu, prod-us], namespaces: [app] }
+    rollout: ${rollout}
+`;
+}
+
+describe('parseConfig: rollout waves', () => {
+  it('reads the waves, the health timeout in milliseconds and the failure policy', () => {
+    // Act
+    const config = parseConfig(
+      withWaves('{ waves: [[staging], [prod-eu, prod-us]], healthTimeout: 5m, onFailure: halt }'),
+    );
+
+    // Assess
+    expect(config.syncs[0]?.rollout).toEqual({
+      waves: [['staging'], ['prod-eu', 'prod-us']],
+      healthTimeout: 300_000,
+      onFailure: 'halt',
+    });
+  });
+
+  it('defaults to a 10-minute health timeout and rollback', () => {
+    // Act
+    const config = parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]] }'));
+
+    // Assess
+    expect(config.syncs[0]?.rollout).toMatchObject({ healthTimeout: 600_000, onFailure: 'rollback' });
+  });
+
+  it('refuses a wave cluster that is not a target cluster, one listed twice, and a target cluster in no wave', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withWaves('{ waves: [[staging], [prod-ue, staging]] }')));
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[0].rollout.waves[1][0]: "prod-ue" is not a cluster of this sync\'s targets; did you mean "prod-eu"? (targets: staging, prod-eu, prod-us)',
+      'configuration: syncs[0].rollout.waves[1][1]: cluster "staging" is already in syncs[0].rollout.waves[0]',
+      'configuration: syncs[0].rollout.waves: clusters "prod-eu", "prod-us" of the targets are in no wave; add them to one',
+    ]);
+  });
+
+  it.each([
+    ['a bare number', '{ waves: [[staging, prod-eu, prod-us]], healthTimeout: 300 }'],
+    ['an unknown unit', '{ waves: [[staging, prod-eu, prod-us]], healthTimeout: 5d }'],
+    ['an unknown policy', '{ waves: [[staging, prod-eu, prod-us]], onFailure: retry }'],
+    ['an empty wave', '{ waves: [[staging, prod-eu, prod-us], []] }'],
+  ])('refuses %s', (_what, rollout) => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withWaves(rollout)));
+
+    // Assess
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^configuration: syncs\[0\]\.rollout\./);
+  });
+});
+
 describe('loadConfigFile', () => {
   it('reads and validates a file, naming it in errors', async () => {
     // Prepare
