@@ -1,0 +1,190 @@
+/**
+ * Health-gated waves end to end: rotations through the real on-rotation and reconcile handlers, as the
+ * least-privilege identity, over three clusters of the local stack whose pods really run (kwok), one wave each.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { labelUpdatedEvent } from '../../scripts/label-event.js';
+import { lambdaContext, recordOutput } from '../support/lambda.js';
+import {
+  adminApis,
+  decode,
+  type FreshNamespace,
+  failLabel,
+  findSecret,
+  freshNamespace,
+  rolledOut,
+  secretsManager,
+  stack,
+  syncKubeConfigPath,
+  waitFor,
+} from '../support/stack.js';
+import { deployment } from '../support/workloads.js';
+
+type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
+
+interface Report {
+  results: Array<{
+    cluster: string;
+    action: string;
+    restarted: Array<{ kind: string; name: string; rollout?: string }>;
+    notes?: string[];
+  }>;
+  summary: { failed: number; restarts: number; rolledOut: number; skipped: number };
+}
+
+const run = Date.now().toString(36);
+const K8S_NAME = 'app-db';
+const VERSION = 'eks-secret-sync.io/version-id';
+const output = recordOutput();
+const namespaces: FreshNamespace[] = [];
+let clusters: string[];
+
+/** A secret in the emulator, the on-rotation and reconcile handlers syncing it in three waves, and its rotations. */
+async function world(name: string, namespace: string) {
+  const id = `it/waves-${name}-${run}`;
+  const created = await secretsManager().send(
+    new CreateSecretCommand({ Name: id, SecretString: JSON.stringify({ password: `pw1-${name}-${run}` }) }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'eks-sync-waves-'));
+  const path = join(dir, 'eks-secret-sync.yaml');
+  writeFileSync(
+    path,
+    `
+clusters:
+${clusters.map((c) => `  ${c}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: ${c} } }`).join('\n')}
+defaults: { rollout: { waitMs: 45000, readyTimeoutMs: 8000 } }
+syncs:
+  - source: { secret: ${id} }
+    targets: [{ clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ${K8S_NAME} }]
+    rollout: { waves: [${clusters.map((c) => `[${c}]`).join(', ')}], healthTimeout: 5m, onFailure: halt }
+`,
+  );
+  process.env.EKS_SYNC_CONFIG = path;
+  vi.resetModules();
+  const onRotation = (await import('../../functions/on-rotation.js')).handler as unknown as Handler;
+  const reconcile = (await import('../../functions/reconcile.js')).handler as unknown as Handler;
+  const secret = { name: id, arn: created.ARN as string };
+  return {
+    version: created.VersionId as string,
+    deliver: async (versionId: string) =>
+      (await onRotation(labelUpdatedEvent(secret, versionId), lambdaContext('onRotation'))) as Report,
+    reconcile: async () => (await reconcile({}, lambdaContext('reconcile'))) as Report,
+    rotate: async (value: string) => {
+      const put = await secretsManager().send(
+        new PutSecretValueCommand({ SecretId: id, SecretString: JSON.stringify({ password: value }) }),
+      );
+      return put.VersionId as string;
+    },
+  };
+}
+
+/** A running, Ready consumer `web` of the Secret in every cluster. */
+async function consumers(namespace: string): Promise<void> {
+  for (const cluster of clusters) {
+    const { apps } = adminApis(cluster);
+    await apps.createNamespacedDeployment({ namespace, body: deployment('web', K8S_NAME, 'envFrom') });
+  }
+  for (const cluster of clusters) {
+    const { apps } = adminApis(cluster);
+    await waitFor(async () => rolledOut(await apps.readNamespacedDeployment({ namespace, name: 'web' })), 30_000);
+  }
+}
+
+async function generation(cluster: string, namespace: string): Promise<number | undefined> {
+  return (await adminApis(cluster).apps.readNamespacedDeployment({ namespace, name: 'web' })).metadata?.generation;
+}
+
+function of(report: Report, cluster: string) {
+  return report.results.find((r) => r.cluster === cluster);
+}
+
+describe('health-gated waves on the local stack', () => {
+  beforeAll(() => {
+    clusters = stack().clusters.slice(0, 3);
+    expect(clusters).toHaveLength(3);
+  });
+
+  afterAll(async () => {
+    output.stop();
+    await Promise.all(namespaces.map((ns) => ns.cleanup()));
+  });
+
+  it('completes three waves in order, each consumer restarted once and rolledOut; a duplicate changes nothing', async () => {
+    // Prepare
+    const ns = await freshNamespace(clusters, { prefix: 'waves-ok' });
+    namespaces.push(ns);
+    await consumers(ns.name);
+    const w = await world('ok', ns.name);
+
+    // Act
+    const report = await w.deliver(w.version);
+    const duplicate = await w.deliver(w.version);
+
+    // Assess
+    for (const cluster of clusters) {
+      expect(of(report, cluster)).toMatchObject({
+        action: 'created',
+        restarted: [{ kind: 'Deployment', name: 'web', rollout: 'rolledOut' }],
+      });
+      expect(of(duplicate, cluster)).toMatchObject({ action: 'unchanged', restarted: [] });
+      expect(await generation(cluster, ns.name)).toBe(2);
+    }
+    expect(report.summary).toMatchObject({ failed: 0, restarts: 3, rolledOut: 3, skipped: 0 });
+    // In order: each wave's Secret was written after the previous wave's consumers rolled out.
+    const written = await Promise.all(
+      clusters.map(
+        async (c) => (await findSecret(c, ns.name, K8S_NAME))?.metadata?.annotations?.['eks-secret-sync.io/synced-at'],
+      ),
+    );
+    expect([...written].sort()).toEqual(written);
+    expect(new Set(written).size).toBe(3);
+  });
+
+  it('halts after wave 1 when its new pods never become Ready; a duplicate and a reconcile change nothing', async () => {
+    // Prepare: version 1 everywhere, then wave 1's consumer gets a template whose new pods never become Ready.
+    const ns = await freshNamespace(clusters, { prefix: 'waves-bad' });
+    namespaces.push(ns);
+    await consumers(ns.name);
+    const w = await world('bad', ns.name);
+    const first = await w.deliver(w.version);
+    expect(first.summary).toMatchObject({ failed: 0, rolledOut: 3 });
+    const [wave1, ...later] = clusters as [string, ...string[]];
+    const { apps } = adminApis(wave1);
+    const web = await apps.readNamespacedDeployment({ namespace: ns.name, name: 'web' });
+    const labels = web.spec?.template.metadata?.labels ?? {};
+    labels[failLabel()] = 'never-ready';
+    await apps.replaceNamespacedDeployment({ namespace: ns.name, name: 'web', body: web });
+    const value = `pw2-bad-${run}`;
+    const second = await w.rotate(value);
+    const before = await Promise.all(later.map((c) => generation(c, ns.name)));
+
+    // Act
+    const report = await w.deliver(second);
+    const duplicate = await w.deliver(second);
+    const reconciled = await w.reconcile();
+
+    // Assess: wave 1 written and its rollout failed; waves 2-3 untouched, gated in every pass.
+    expect(of(report, wave1)).toMatchObject({ action: 'updated', restarted: [{ rollout: 'failed' }] });
+    expect(of(duplicate, wave1)).toMatchObject({ action: 'unchanged', restarted: [] });
+    expect(of(reconciled, wave1)).toMatchObject({ action: 'unchanged', restarted: [] });
+    for (const cluster of later) {
+      for (const r of [report, duplicate, reconciled]) {
+        expect(of(r, cluster)?.action).toBe('skipped');
+        expect(of(r, cluster)?.notes?.[0]).toMatch(
+          /^WaitingForWave: wave \d of 3 waits: wave 1 (failed|is not done): /,
+        );
+      }
+      const secret = await findSecret(cluster, ns.name, K8S_NAME);
+      expect(secret?.metadata?.annotations?.[VERSION]).toBe(w.version);
+      expect(decode(secret as NonNullable<typeof secret>, 'password')).not.toBe(value);
+    }
+    expect(await Promise.all(later.map((c) => generation(c, ns.name)))).toEqual(before);
+    // One restart for version 2 on top of the template change: the duplicate and the reconcile restarted nothing.
+    expect(await generation(wave1, ns.name)).toBe(4);
+    expect(JSON.stringify([report, duplicate, reconciled])).not.toContain(value);
+  });
+});
