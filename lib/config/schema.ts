@@ -218,10 +218,11 @@ const wavesSchema = z.strictObject({
   healthTimeout: duration
     .prefault('10m')
     .describe('How long a wave may take to roll out after its Secrets were written before it is failed'),
+  // Only "halt" is built: accepting "rollback" and then halting anyway would promise what does not happen.
   onFailure: z
-    .enum(['rollback', 'halt'])
-    .default('rollback')
-    .describe('"rollback": the failed wave gets the last good version back; "halt": left for a person'),
+    .enum(['halt'], { error: 'only "halt" is available: "rollback" is not built yet (README "Waves")' })
+    .default('halt')
+    .describe('"halt": a failed wave keeps the later waves gated and is left for a person'),
 });
 
 const syncSchema = z.strictObject({

@@ -547,12 +547,24 @@ describe('parseConfig: rollout waves', () => {
     });
   });
 
-  it('defaults to a 10-minute health timeout and rollback', () => {
+  it('defaults to a 10-minute health timeout and halt', () => {
     // Act
     const config = parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]] }'));
 
     // Assess
-    expect(config.syncs[0]?.rollout).toMatchObject({ healthTimeout: 600_000, onFailure: 'rollback' });
+    expect(config.syncs[0]?.rollout).toMatchObject({ healthTimeout: 600_000, onFailure: 'halt' });
+  });
+
+  it('refuses onFailure: rollback, which is not built yet, saying so', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]], onFailure: rollback }')),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[0].rollout.onFailure: only "halt" is available: "rollback" is not built yet (README "Waves")',
+    ]);
   });
 
   it('refuses a wave cluster that is not a target cluster, one listed twice, and a target cluster in no wave', () => {
