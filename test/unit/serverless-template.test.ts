@@ -3,7 +3,7 @@
  * CloudFormation template that `npm run package` (osls, offline) generates from serverless.yml.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,12 +240,28 @@ function packageWith(params: string[]): Template {
   return JSON.parse(readFileSync(out, 'utf8')) as Template;
 }
 
+/**
+ * True when there is no packaged template or it is older than what generates it (serverless.yml and the scripts it
+ * loads): a template left from an older checkout would otherwise be tested instead of today's.
+ */
+function templateStale(): boolean {
+  if (!existsSync(templatePath)) return true;
+  const built = statSync(templatePath).mtimeMs;
+  const sources = [
+    join(root, 'serverless.yml'),
+    ...readdirSync(join(root, 'scripts'))
+      .filter((f) => f.endsWith('.cjs'))
+      .map((f) => join(root, 'scripts', f)),
+  ];
+  return sources.some((f) => statSync(f).mtimeMs > built);
+}
+
 describe('generated CloudFormation template (npm run package)', () => {
   let template: Template;
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
   beforeAll(() => {
-    if (!existsSync(templatePath)) {
+    if (templateStale()) {
       // Not skipped: packaging offline is part of what this suite checks.
       execFileSync('npm', ['run', 'package'], { cwd: root, stdio: 'inherit', env: { ...process.env, CI: 'true' } });
     }
