@@ -21,7 +21,8 @@ function stackDir(): string {
 function env(dir: string, ...args: string[]): string {
   return execFileSync('bash', [script, 'env', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, EKS_SYNC_STACK_DIR: dir },
+    // Without the caller's scheduler/kwok ports (CI sets them): the old-state case derives them from the state file.
+    env: { ...process.env, EKS_SYNC_STACK_DIR: dir, EKS_SYNC_SCHEDULER_PORT: '', EKS_SYNC_KWOK_PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
