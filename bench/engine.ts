@@ -3,14 +3,12 @@
  * counted pass over it: duration, CPU, open sockets and the calls per port and at the HTTP level.
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createConfiguredConnector } from '../lib/clusters/connector.js';
-import { createEksAccess } from '../lib/clusters/eks.js';
 import type { Config } from '../lib/config/index.js';
 import type { SyncRequest } from '../lib/domain/request.js';
 import { parseSecretEvent, toSyncRequest } from '../lib/events/index.js';
-import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
-import { SyncEngine } from '../lib/sync/engine.js';
+import type { SyncEngine } from '../lib/sync/engine.js';
 import type { SyncReport } from '../lib/sync/types.js';
+import { createAdapters, createEngine } from '../lib/wiring/index.js';
 import { EksCounter, type HttpCounter, KubeCounter, SecretsManagerCounter } from './counting.js';
 import type { Column } from './section.js';
 import { labelUpdatedEvent, rotate, type StackEnv } from './stack.js';
@@ -28,15 +26,14 @@ export function countedEngine(config: Config): Counted {
   const sm = new SecretsManagerCounter();
   const kube = new KubeCounter();
   const eks = new EksCounter();
-  const { timeouts } = config.defaults;
-  const client = createSecretsManagerClient(timeouts.aws);
-  sm.attach(client);
-  const eksAccess = eks.wrap(createEksAccess({ awsTimeouts: timeouts.aws }));
-  const connector = createConfiguredConnector(config.clusters, timeouts, { eks: eksAccess });
-  const engine = new SyncEngine({
+  const adapters = createAdapters(config, {
+    onClient: (client) => sm.attach(client),
+    decorateEks: (access) => eks.wrap(access),
+  });
+  const engine = createEngine({
     config,
-    source: createSecretsManagerSource(client),
-    clusters: kube.wrapConnector(connector),
+    ports: adapters,
+    decorate: (ports) => ({ ...ports, clusters: kube.wrapConnector(ports.clusters) }),
   });
   return { engine, sm, kube, eks };
 }

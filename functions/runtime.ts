@@ -9,15 +9,14 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createConfiguredConnector } from '../lib/clusters/connector.js';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import type { SyncRequest } from '../lib/domain/request.js';
 import { InputError, SyncError } from '../lib/errors.js';
-import { createSecretsManagerClient, createSecretsManagerSource } from '../lib/source/secrets-manager.js';
-import { SyncEngine } from '../lib/sync/engine.js';
+import type { SyncEngine } from '../lib/sync/engine.js';
 import type { ClusterConnector } from '../lib/sync/ports/kube.js';
 import type { SecretSource } from '../lib/sync/ports/source.js';
 import type { BindingResult, SyncReport } from '../lib/sync/types.js';
+import { createAdapters, createEngine } from '../lib/wiring/index.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
 
@@ -62,14 +61,8 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
     configFailed(logger, metrics, error);
     throw error;
   }
-  const { timeouts } = config.defaults;
-  return buildRuntime({
-    config,
-    source: createSecretsManagerSource(createSecretsManagerClient(timeouts.aws)),
-    clusters: createConfiguredConnector(config.clusters, timeouts),
-    logger,
-    metrics,
-  });
+  const { source, clusters } = createAdapters(config);
+  return buildRuntime({ config, source, clusters, logger, metrics });
 }
 
 /** Emits `ConfigFailed` (dimension `service` only) and logs why; the configuration file holds no secret value. */
@@ -85,10 +78,9 @@ export function configFailed(logger: Logger, metrics: Metrics, error: unknown): 
 export function buildRuntime(deps: RuntimeDeps): Runtime {
   const logger = deps.logger ?? newLogger();
   const metrics = deps.metrics ?? newMetrics(process.env);
-  const engine = new SyncEngine({
+  const engine = createEngine({
     config: deps.config,
-    source: deps.source,
-    clusters: deps.clusters,
+    ports: { source: deps.source, clusters: deps.clusters },
     // The function's name (e.g. eks-secret-sync-prod-reconcile) as the Events' reportingInstance.
     reportingInstance: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'eks-secret-sync',
     log: {

@@ -5,8 +5,8 @@
  */
 import { parseConfig } from '../../lib/config/index.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
-import { SyncEngine } from '../../lib/sync/engine.js';
 import type { KubeApi } from '../../lib/sync/ports/kube.js';
+import { createEngine } from '../../lib/wiring/index.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../../test/support/fakes.js';
 import { KubeCounter } from '../counting.js';
 import type { Column, Section } from '../section.js';
@@ -63,8 +63,8 @@ async function modelFanout(rtts: number[], namespaceCount: number, rounds: numbe
       (counters.get(cluster) as KubeCounter).wrap(await fakes.connect(cluster)),
   };
   const engines = {
-    sequential: new SyncEngine({ config: config(clusters, namespaces, 1), source, clusters: connector }),
-    parallel: new SyncEngine({ config: config(clusters, namespaces, 8), source, clusters: connector }),
+    sequential: createEngine({ config: config(clusters, namespaces, 1), ports: { source, clusters: connector } }),
+    parallel: createEngine({ config: config(clusters, namespaces, 8), ports: { source, clusters: connector } }),
   };
   const request: SyncRequest = { trigger: 'rotation', secrets: [SECRET], dryRun: false, restart: true };
   const samples = { sequential: [] as number[], parallel: [] as number[] };

@@ -2,12 +2,11 @@
  * The CLI's engine: the same SyncEngine, Secrets Manager source and cluster connector as the Lambda runtime, with
  * the user's AWS credentials and kubeconfig files, and progress on stderr instead of Powertools logs and metrics.
  */
-import { createConfiguredConnector } from '../clusters/connector.js';
 import type { Config } from '../config/index.js';
-import { createSecretsManagerClient, createSecretsManagerSource } from '../source/secrets-manager.js';
-import { type EngineLog, SyncEngine } from '../sync/engine.js';
+import type { EngineLog, SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector } from '../sync/ports/kube.js';
 import type { SecretFilter, SecretSource } from '../sync/ports/source.js';
+import { createAdapters, createEngine } from '../wiring/index.js';
 import { UsageError } from './args.js';
 
 export type Progress = (line: string) => void;
@@ -55,18 +54,16 @@ export function withProgress(
 
 /** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
 export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run' | 'status'>> {
-  const { timeouts } = config.defaults;
-  const client = createSecretsManagerClient(timeouts.aws);
+  const adapters = createAdapters(config);
   try {
-    await client.config.region();
+    await adapters.client.config.region();
   } catch {
     throw new UsageError('no AWS region configured: set AWS_REGION, or a region in your AWS profile');
   }
-  const connector = createConfiguredConnector(config.clusters, timeouts);
-  const ports = withProgress(createSecretsManagerSource(client), connector, progress);
-  return new SyncEngine({
+  return createEngine({
     config,
-    ...ports,
+    ports: adapters,
+    decorate: ({ source, clusters }) => withProgress(source, clusters, progress),
     reportingInstance: 'eks-secret-sync-cli',
     log: cliLog(progress),
   });

@@ -7,7 +7,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const LIB = resolve(dirname(fileURLToPath(import.meta.url)), '../../lib');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const LIB = join(ROOT, 'lib');
 const SPECIFIER =
   /(?:^|\n)\s*(?:import|export)\b[^'";]*?\bfrom\s*'(\.{1,2}\/[^']+)'|\bimport\s*\(?\s*'(\.{1,2}\/[^']+)'/g;
 
@@ -72,6 +73,28 @@ describe('lib/ folders', () => {
 
   it('the ports are the contract: they import no other engine module', () => {
     expect([...(folderGraph(join(LIB, 'sync')).get('ports') ?? [])]).toEqual([]);
+  });
+
+  it('the composition root: only lib/wiring builds the engine and the real adapters (entry points say what differs)', () => {
+    const builds = /\bnew SyncEngine\(|\bcreate(?:SecretsManagerClient|SecretsManagerSource|ConfiguredConnector)\(/;
+    const builders: string[] = [];
+    for (const folder of ['lib', 'functions', 'bench']) {
+      for (const entry of readdirSync(join(ROOT, folder), { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+        const file = relative(ROOT, join(entry.parentPath, entry.name));
+        // A call, not the adapter's own definition of it.
+        const calls = readFileSync(join(ROOT, file), 'utf8')
+          .split('\n')
+          .filter((line) => builds.test(line) && !/^export (?:async )?function/.test(line));
+        if (calls.length > 0) builders.push(file);
+      }
+    }
+    expect(builders).toEqual(['lib/wiring/index.ts']);
+  });
+
+  it('the composition root sits on top: no lib/ folder but the CLI imports it', () => {
+    const importers = [...folderGraph()].filter(([, edges]) => edges.has('wiring')).map(([folder]) => folder);
+    expect(importers).toEqual(['cli']);
   });
 
   it('finds a loop when there is one (the check itself)', () => {
