@@ -77,6 +77,62 @@ export function changeCause(namespace: string, items: readonly RestartItem[]): s
   return `eks-secret-sync: ${secrets.join(', ')}`;
 }
 
+/** What restarting one workload came to: patched (as read just before), failed, or undefined when nothing was due. */
+type WorkloadPatch =
+  | { workload: Workload; due: RestartItem[]; ref: WorkloadRefResult }
+  | { due: RestartItem[]; failure: SyncError }
+  | undefined;
+
+/** Patches one listed workload for the items it is due for; after a Conflict, re-reads it and decides again. */
+async function patchWorkload(
+  api: KubeApi,
+  namespace: string,
+  listed: Workload,
+  active: readonly RestartItem[],
+  options: { dryRun: boolean; now: Date },
+): Promise<WorkloadPatch> {
+  let workload: Workload | undefined = listed;
+  // A concurrent pass (a duplicate event) may patch the same workload: the patch is conditional on the template
+  // annotations we read, so the second writer gets Conflict, re-reads, finds the hash current and does not restart.
+  for (let attempt = 1; workload !== undefined; attempt++) {
+    const current: Workload = workload;
+    const due = active.filter((item) => selects(item, current) && isStale(item, current));
+    if (due.length === 0) return undefined;
+    const annotations: Record<string, string> = { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() };
+    for (const item of due) annotations[consumerHashAnnotation(item.secretName)] = item.hash;
+    try {
+      if (!options.dryRun) {
+        await api.patchTemplateAnnotations(
+          namespace,
+          current.kind,
+          current.name,
+          annotations,
+          current.templateAnnotations,
+          {
+            text: changeCause(namespace, due),
+            annotationsExist: Object.keys(current.annotations).length > 0,
+          },
+        );
+      }
+      const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
+      if (current.paused) ref.paused = true;
+      // No pod to replace: rolled out as soon as it is patched, nothing to watch.
+      if (current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
+      return { workload: current, due, ref };
+    } catch (error) {
+      const failure = toSyncError(error);
+      if (failure.code !== 'Conflict' || attempt >= MAX_PATCH_ATTEMPTS) return { due, failure };
+      try {
+        workload = await reread(api, current);
+      } catch (rereadError) {
+        // Not knowing whether it was deleted, the restart is unfinished (e.g. the pass deadline came).
+        return { due, failure: toSyncError(rereadError) };
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Restarts the consumers of the given Secrets in one namespace whose hash annotation differs. */
 export async function restartConsumers(
   api: KubeApi,
@@ -99,56 +155,20 @@ export async function restartConsumers(
     return outcome;
   }
 
-  const failed = (due: RestartItem[], failure: SyncError) => {
-    for (const item of due) if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, failure);
-  };
-  for (const listed of workloads) {
-    let workload: Workload | undefined = listed;
-    // A concurrent pass (a duplicate event) may patch the same workload: the patch is conditional on the template
-    // annotations we read, so the second writer gets Conflict, re-reads, finds the hash current and does not restart.
-    for (let attempt = 1; workload !== undefined; attempt++) {
-      const current: Workload = workload;
-      const due = active.filter((item) => selects(item, current) && isStale(item, current));
-      if (due.length === 0) break;
-      const annotations: Record<string, string> = { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() };
-      for (const item of due) annotations[consumerHashAnnotation(item.secretName)] = item.hash;
-      try {
-        if (!options.dryRun) {
-          await api.patchTemplateAnnotations(
-            namespace,
-            current.kind,
-            current.name,
-            annotations,
-            current.templateAnnotations,
-            {
-              text: changeCause(namespace, due),
-              annotationsExist: Object.keys(current.annotations).length > 0,
-            },
-          );
-        }
-        const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
-        if (current.paused) ref.paused = true;
-        // No pod to replace: rolled out as soon as it is patched, nothing to watch.
-        if (current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
-        for (const item of due) outcome.restarted.get(item.secretName)?.push(ref);
-        outcome.patched.push({ workload: current, items: due });
-        break;
-      } catch (error) {
-        const failure = toSyncError(error);
-        if (failure.code === 'Conflict' && attempt < MAX_PATCH_ATTEMPTS) {
-          try {
-            workload = await reread(api, current);
-            continue;
-          } catch (rereadError) {
-            // Not knowing whether it was deleted, the restart is unfinished (e.g. the pass deadline came).
-            failed(due, toSyncError(rereadError));
-            break;
-          }
-        }
-        failed(due, failure);
-        break;
+  // One patch per workload, every workload at once: each patch is conditional on that workload's own template
+  // annotations as listed, so patches of distinct workloads cannot interfere. The outcome is merged in list order
+  // afterwards, so that it does not depend on which patch answered first.
+  const patches = await Promise.all(workloads.map((listed) => patchWorkload(api, namespace, listed, active, options)));
+  for (const patch of patches) {
+    if (patch === undefined) continue;
+    if ('failure' in patch) {
+      for (const item of patch.due) {
+        if (!outcome.failures.has(item.secretName)) outcome.failures.set(item.secretName, patch.failure);
       }
+      continue;
     }
+    for (const item of patch.due) outcome.restarted.get(item.secretName)?.push(patch.ref);
+    outcome.patched.push({ workload: patch.workload, items: patch.due });
   }
 
   for (const item of active) {

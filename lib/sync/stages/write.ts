@@ -74,16 +74,20 @@ async function applyCluster(
     return done(bindings.map((b) => ({ ...baseResult(b), action: 'failed', error: failure })));
   }
   const byNamespace = [...groupBy(bindings, (b) => b.namespace)];
+  // The namespaces' Events, recorded while the other namespaces go on.
+  const later: Promise<void>[] = [];
   const results = await Promise.all(
     byNamespace.map(async ([namespace, list]) => {
       const gone = list.filter((b) => reads.gone.has(b.fetchId));
       const live = list.filter((b) => !gone.includes(b));
       return done([
         ...(gone.length > 0 ? await deleteNamespace(api, gone, request) : []),
-        ...(live.length > 0 ? await syncNamespace(pass, api, namespace, live, reads) : []),
+        ...(live.length > 0 ? await syncNamespace(pass, api, namespace, live, reads, later) : []),
       ]);
     }),
   );
+  // recordEvents never rejects (a failed Event is logged and dropped).
+  await Promise.all(later);
   return results.flat();
 }
 
@@ -94,6 +98,7 @@ async function syncNamespace(
   namespace: string,
   bindings: Binding[],
   reads: Reads,
+  later: Promise<void>[],
 ): Promise<BindingResult[]> {
   const { request } = pass;
   const results: BindingResult[] = [];
@@ -177,8 +182,14 @@ async function syncNamespace(
   restarts.sort((a, b) => results.indexOf(a.result) - results.indexOf(b.result));
   const patched = restarts.length > 0 ? await restart(pass, api, namespace, restarts) : [];
   if (!request.dryRun) {
-    const events = await eventsOf(pass, api, results, facts, patched);
-    await recordEvents(api, events, (message, attributes) => pass.log.warn(message, attributes));
+    // Off the namespace's critical path: its results are final (and told to the log) without them. The cluster
+    // awaits them before it ends, so that they stay within its concurrency bounds.
+    later.push(
+      (async () => {
+        const events = await eventsOf(pass, api, results, facts, patched);
+        await recordEvents(api, events, (message, attributes) => pass.log.warn(message, attributes));
+      })(),
+    );
   }
   return results;
 }
@@ -229,7 +240,8 @@ async function restart(
     restarts.map((r) => r.item),
     { dryRun: request.dryRun, now: pass.now() },
   );
-  for (const { result, item, marker } of restarts) {
+  // Each binding's marker is its own Secret's: cleared all at once.
+  const finish = async ({ result, item, marker }: PendingRestart): Promise<void> => {
     result.restarted = outcome.restarted.get(item.secretName) ?? [];
     if (request.trigger === 'reconcile' && result.restarted.length > 0) result.drift = true;
     if (result.restarted.some((w) => w.paused)) {
@@ -242,7 +254,7 @@ async function restart(
       const secret = request.dryRun ? `dry run: Secret would be ${result.action}` : `Secret ${result.action}`;
       result.action = 'failed';
       result.error = { code: failure.code, message: `${secret}, restart failed: ${failure.message}` };
-      continue;
+      return;
     }
     if (marker !== undefined && !request.dryRun) {
       try {
@@ -253,6 +265,7 @@ async function restart(
         addNote(result, `restart marker not cleared: ${errorOf(error).message}`);
       }
     }
-  }
+  };
+  await Promise.all(restarts.map(finish));
   return outcome.patched;
 }
