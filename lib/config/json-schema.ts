@@ -3,7 +3,7 @@
  * at the top of a file gives completion, hover text and validation of `eks-secret-sync.yaml`. The committed copy
  * (JSON_SCHEMA_FILE) is written by `npm run schema`; a unit test fails when it drifts from the zod schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema } from './schema.js';
 
 /** Where the generated schema is committed, relative to the repository root. */

@@ -1,7 +1,7 @@
 /** Loading and cross-checking the configuration; every error names its place in the file, never a secret value. */
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fieldPath } from '../domain/field-path.js';
 import { secretNameFor } from '../domain/names.js';
 import { isSecretArn, nameFromArn } from '../domain/secret-id.js';

@@ -1,5 +1,5 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { secretKeyProblem } from '../domain/names.js';
 import { BUILT_IN_SECRET_TYPES } from '../domain/secret-types.js';
 import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';

@@ -4,7 +4,7 @@
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/secret-event-notifications.html and
  * https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-eventbridge.html. Events never carry a value; messages here name fields and ids only.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fieldPath } from '../domain/field-path.js';
 import { InputError } from '../errors.js';
 

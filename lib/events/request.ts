@@ -1,5 +1,5 @@
 /** Builds the engine's SyncRequest from a parsed event, from manual backfill input, or for a scheduled reconcile. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fieldPath } from '../domain/field-path.js';
 import type { SyncRequest } from '../domain/request.js';
 import { InputError } from '../errors.js';
