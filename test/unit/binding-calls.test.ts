@@ -84,7 +84,8 @@ describe('a binding in a rotation', () => {
       listWorkloads: 3,
       patchTemplateAnnotations: 1,
       clearSecretAnnotation: 1,
-      recordEvent: 2,
+      // Synced and Restarted, then RolledOut once the rollout check found web ready.
+      recordEvent: 3,
       readWorkloadStatus: 1,
     });
   });
@@ -165,6 +166,6 @@ describe('a binding in a rotation', () => {
 
     // Assess
     expect(w.told.map((t) => t.eventsRecorded)).toEqual([0]);
-    expect(w.api.events().map((e) => e.reason)).toEqual(['Synced', 'Restarted']);
+    expect(w.api.events().map((e) => e.reason)).toEqual(['Synced', 'Restarted', 'RolledOut']);
   });
 });
