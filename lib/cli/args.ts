@@ -4,7 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
-export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'status' | 'validate';
+export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'status' | 'validate' | 'import';
 
 export interface OptionSpec {
   name: string;
@@ -23,6 +23,8 @@ export interface CommandSpec {
   options: string[];
   /** Option names the command cannot run without. */
   required?: string[];
+  /** Placeholder of the operands the command takes (e.g. `PATH...`); commands without one take none. */
+  operands?: string;
   details: string;
 }
 
@@ -60,9 +62,15 @@ export const OPTIONS: OptionSpec[] = [
     type: 'string',
     multiple: true,
     value: 'NAME',
-    description: 'only this configured cluster; repeatable',
+    description: 'only this configured cluster; repeatable (import: a cluster the manifests are for, NAME[@REGION])',
   },
-  { name: 'namespace', type: 'string', multiple: true, value: 'NS', description: 'only this namespace; repeatable' },
+  {
+    name: 'namespace',
+    type: 'string',
+    multiple: true,
+    value: 'NS',
+    description: 'only this namespace; repeatable (import: the namespace of manifests that name none)',
+  },
   { name: 'event', type: 'string', value: 'FILE', description: 'an EventBridge event (JSON file, "-" for stdin)' },
   { name: 'dry-run', type: 'boolean', description: 'report what would change; write and restart nothing' },
   { name: 'no-restart', type: 'boolean', description: 'write Secrets but restart no workload' },
@@ -72,6 +80,20 @@ export const OPTIONS: OptionSpec[] = [
     value: 'DURATION',
     description: 'stop waiting after this long (e.g. 90s, 5m, 1m30s): unfinished bindings fail with DeadlineExceeded',
   },
+  {
+    name: 'region',
+    type: 'string',
+    value: 'REGION',
+    description: 'the region the functions read Secrets Manager in (default: the one region of the stores)',
+  },
+  {
+    name: 'output',
+    type: 'string',
+    short: 'o',
+    value: 'FILE',
+    description: 'write the configuration to FILE, not stdout',
+  },
+  { name: 'adopt', type: 'boolean', description: 'set adopt: true on every target (the cut-over, once ESO let go)' },
 ];
 
 export const COMMANDS: CommandSpec[] = [
@@ -117,6 +139,17 @@ export const COMMANDS: CommandSpec[] = [
     options: [],
     details: 'Every problem is printed with its place in the file, e.g. syncs[0].targets[1].clusters[0].',
   },
+  {
+    name: 'import',
+    summary: 'turn External Secrets Operator manifests (files, directories, "-" for stdin) into a configuration',
+    options: ['cluster', 'region', 'namespace', 'output', 'adopt'],
+    required: ['cluster'],
+    operands: 'PATH...',
+    details:
+      'Reads ExternalSecret, SecretStore and ClusterSecretStore manifests (AWS Secrets Manager only). What has no ' +
+      "equivalent is listed with its place (file:document.path) on stderr and in the output's comments. " +
+      'Exit 1 when anything was left out, 0 when the import is complete.',
+  },
 ];
 
 /** A command line that cannot be understood; exit code 2. */
@@ -137,6 +170,11 @@ export interface RunArgs {
   restart: boolean;
   /** `--timeout`: the pass deadline, in milliseconds from the start of the run. */
   timeoutMs?: number;
+  /** `import`: the files and directories to read (`-` for stdin), and its options. */
+  inputs?: string[];
+  region?: string;
+  output?: string;
+  adopt?: boolean;
 }
 
 export type CliArgs = { kind: 'help'; command?: CommandName } | { kind: 'version' } | RunArgs;
@@ -219,7 +257,10 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (values.help === true) return spec === undefined ? { kind: 'help' } : { kind: 'help', command: spec.name };
   if (values.version === true) return { kind: 'version' };
   if (spec === undefined) throw new UsageError('missing command');
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" for "${spec.name}"`);
+  if (rest.length > 0 && spec.operands === undefined) {
+    throw new UsageError(`unexpected argument "${rest[0]}" for "${spec.name}"`);
+  }
+  if (rest.length === 0 && spec.operands !== undefined) throw new UsageError(`"${spec.name}" needs ${spec.operands}`);
 
   for (const name of Object.keys(values)) {
     if (GLOBAL_OPTIONS.some((o) => o.name === name) || spec.options.includes(name)) continue;
@@ -246,5 +287,9 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (clusters !== undefined) args.clusters = clusters;
   if (namespaces !== undefined) args.namespaces = namespaces;
   if (typeof values.timeout === 'string') args.timeoutMs = parseDuration('timeout', values.timeout);
+  if (spec.operands !== undefined) args.inputs = rest;
+  if (typeof values.region === 'string') args.region = values.region;
+  if (typeof values.output === 'string') args.output = values.output;
+  if (values.adopt === true) args.adopt = true;
   return args;
 }

@@ -21,12 +21,14 @@ function commandUsage(name: CommandName): string {
     if (spec?.required?.includes(n)) return flag;
     return o.multiple === true ? `[${flag}]...` : `[${flag}]`;
   });
-  return [`${NAME} ${name}`, ...parts, '[--config FILE] [--json]'].join(' ');
+  const operands = spec?.operands === undefined ? [] : [spec.operands];
+  const config = name === 'import' ? [] : ['[--config FILE]'];
+  return [`${NAME} ${name}`, ...parts, ...operands, ...config, '[--json]'].join(' ');
 }
 
 const FOOTER = [
-  'Exit codes: 0 every binding ok, 1 some binding failed (for status: behind or unreadable), 2 bad input (usage,',
-  'configuration, event or filters).',
+  'Exit codes: 0 every binding ok, 1 some binding failed (for status: behind or unreadable; for import: something',
+  'left out), 2 bad input (usage, configuration, event, filters or manifests).',
   '',
   'AWS: your usual credentials and region (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...) read Secrets Manager',
   'and reach EKS clusters (DescribeCluster + token, assuming roleArn when configured); kubeconfig clusters use',
@@ -81,6 +83,7 @@ export function helpText(version: string, command?: CommandName): string {
     `  ${NAME} backfill --secret prod/payments/db --cluster prod-eu --dry-run`,
     `  ${NAME} sync --event events/secret-label-updated-awscurrent.json`,
     `  ${NAME} reconcile --json > report.json`,
+    `  ${NAME} import manifests/ --cluster prod-eu --output eks-secret-sync.yaml`,
     '',
   ].join('\n');
 }

@@ -14,6 +14,7 @@ import type { SyncReport } from '../sync/types.js';
 import { parseCliArgs, type RunArgs, UsageError } from './args.js';
 import { formatPlan } from './format.js';
 import { helpText } from './help.js';
+import { runImport } from './import.js';
 import { formatStatus, statusFailed } from './status.js';
 import { checkKubeconfigs, describeConfig } from './validate.js';
 import { createCliEngine, type Progress } from './wiring.js';
@@ -71,6 +72,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
 }
 
 async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
+  if (args.command === 'import') return runImport(args, io);
   const path = resolveConfigPath(args, io);
   if (args.command === 'validate') return validate(path, args, io);
   const config = await loadConfigFile(path);
@@ -165,6 +167,7 @@ async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ign
     }
     case 'status':
     case 'validate':
+    case 'import':
       throw new Error('unreachable');
   }
 }
