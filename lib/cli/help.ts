@@ -27,8 +27,8 @@ function commandUsage(name: CommandName): string {
 }
 
 const FOOTER = [
-  'Exit codes: 0 every binding ok, 1 some binding failed (for status: behind or unreadable; for import: something',
-  'left out), 2 bad input (usage, configuration, event, filters or manifests).',
+  'Exit codes: 0 every binding ok, 1 some binding failed, 2 bad input (usage, configuration, event, filters or',
+  'manifests). For status 1 means some binding behind or unreadable; for import, something left out.',
   '',
   'AWS: your usual credentials and region (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...) read Secrets Manager',
   'and reach EKS clusters (DescribeCluster + token, assuming roleArn when configured); kubeconfig clusters use',

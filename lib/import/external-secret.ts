@@ -33,6 +33,8 @@ export interface Context {
 
 export interface MappedExternalSecret {
   from: string;
+  /** Its place (`file:document`). */
+  where: string;
   namespace?: string;
   /** The Secret it writes when that is known (single-source syncs), for the duplicate check. */
   secretName?: string;
@@ -122,6 +124,7 @@ export function mapExternalSecret(manifest: Manifest, ctx: Context): MappedExter
   const from = `ExternalSecret ${namespace ?? '?'}/${name} (${manifest.where})`;
   const result = (extra: Partial<MappedExternalSecret> = {}): MappedExternalSecret => ({
     from,
+    where: manifest.where,
     ...(namespace === undefined ? {} : { namespace }),
     ...extra,
     leftOut: f.leftOut,
@@ -174,13 +177,13 @@ export function mapExternalSecret(manifest: Manifest, ctx: Context): MappedExter
     sync.source = { secret: first.key };
     secretName = text(target.name) ?? name;
     out.secret = secretName;
+    const type = text(template?.type);
+    if (type !== undefined && type !== 'Opaque') out.type = type;
     Object.assign(out, mapped);
   }
   // Set after source and keys so that the written sync reads source, deletionPolicy, targets.
   const deletionPolicy = policies(target, f);
   if (deletionPolicy !== undefined) sync.deletionPolicy = deletionPolicy;
-  const type = text(template?.type);
-  if (type !== undefined && type !== 'Opaque') out.type = type;
   const templateMetadata = asRecord(template?.metadata);
   for (const field of Object.keys(templateMetadata).filter((k) => k !== 'labels' && k !== 'annotations')) {
     f.out(`spec.target.template.metadata.${field}`, 'has no equivalent');
@@ -318,11 +321,12 @@ function collectReads(spec: Json, namespace: string, ctx: Context, f: Findings):
     const ref = asRecord(entry.remoteRef);
     const key = text(ref.key);
     const secretKey = text(entry.secretKey);
+    if (!storeFor(entry, path)) return;
     if (key === undefined || secretKey === undefined) {
       f.out(path, 'needs secretKey and remoteRef.key');
       return;
     }
-    if (!storeFor(entry, path) || !options(ref, `${path}.remoteRef`)) return;
+    if (!options(ref, `${path}.remoteRef`)) return;
     const property = text(ref.property);
     reads.push({ kind: 'data', path, key, secretKey, ...(property === undefined ? {} : { property }) });
   });

@@ -89,7 +89,7 @@ export function importManifests(manifests: readonly Manifest[], options: ImportO
       const key = `${m.namespace}/${m.secretName}`;
       const other = written.get(key);
       if (other !== undefined) {
-        m.leftOut.push({ place: `${m.from}`, reason: `Secret ${key} is also written by ${other}` });
+        m.leftOut.push({ place: `${m.where}.spec.target.name`, reason: `Secret ${key} is also written by ${other}` });
         delete m.sync;
       } else {
         written.set(key, m.from);
