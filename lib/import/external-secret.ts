@@ -63,6 +63,8 @@ const REMOTE_REF_FIELDS = new Set([
   'metadataPolicy',
 ]);
 const FIND_FIELDS = new Set(['path', 'name', 'tags', 'conversionStrategy', 'decodingStrategy']);
+/** The order a target's fields are written in (as README's examples). */
+const TARGET_ORDER = ['clusters', 'namespaces', 'secret', 'type', 'keys', 'asKey', 'labels', 'annotations', 'adopt'];
 /** kubectl's copy of the applied manifest: ESO would copy it too, but it describes the ExternalSecret, not a Secret. */
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -161,6 +163,8 @@ export function mapExternalSecret(manifest: Manifest, ctx: Context): MappedExter
     namespaces: [namespace],
   };
   let secretName: string | undefined;
+  const type = text(template?.type);
+  if (type !== undefined && type !== 'Opaque') out.type = type;
   if (first.kind === 'find') {
     const source = findSource(first, f);
     for (const other of reads.slice(1)) {
@@ -177,8 +181,6 @@ export function mapExternalSecret(manifest: Manifest, ctx: Context): MappedExter
     sync.source = { secret: first.key };
     secretName = text(target.name) ?? name;
     out.secret = secretName;
-    const type = text(template?.type);
-    if (type !== undefined && type !== 'Opaque') out.type = type;
     Object.assign(out, mapped);
   }
   // Set after source and keys so that the written sync reads source, deletionPolicy, targets.
@@ -193,7 +195,7 @@ export function mapExternalSecret(manifest: Manifest, ctx: Context): MappedExter
   if (Object.keys(labels).length > 0) out.labels = sortedRecord(labels);
   if (Object.keys(annotations).length > 0) out.annotations = sortedRecord(annotations);
   if (ctx.options.adopt === true) out.adopt = true;
-  sync.targets = [out];
+  sync.targets = [Object.fromEntries(TARGET_ORDER.filter((k) => k in out).map((k) => [k, out[k]]))];
   return result({ sync, ...(secretName === undefined ? {} : { secretName }) });
 }
 
