@@ -139,14 +139,14 @@ function summary(result: ReturnType<typeof importManifests>, issues: string[], o
   if (result.notes.length > 0)
     lines.push(`notes (${result.notes.length}):`, ...result.notes.map((f) => `  ${findingLine(f)}`));
   if (issues.length > 0) {
-    lines.push('the imported configuration does not validate (nothing written):', ...issues.map((i) => `  ${i}`));
+    lines.push('the imported configuration does not validate:', ...issues.map((i) => `  ${i}`));
   }
   const other = result.otherDocuments === 0 ? '' : `, ${result.otherDocuments} document(s) of other kinds skipped`;
   lines.push(
     result.config === undefined
       ? `nothing could be imported${other}`
       : `imported ${result.syncs.length} sync(s) for Secrets Manager in ${result.region}${output === undefined ? '' : ` into ${output}`}` +
-          `${result.leftOut.length === 0 ? ', complete' : `, ${result.leftOut.length} left out`}${other}`,
+          `${issues.length > 0 ? ', not written (invalid)' : result.leftOut.length === 0 ? ', complete' : `, ${result.leftOut.length} left out`}${other}`,
   );
   return `${lines.join('\n')}\n`;
 }
