@@ -4,7 +4,8 @@
  * writes bench/results/latest.json. Values are never printed: names, counts and times only.
  *
  * Options: --iterations N (timed rotations per case, default and minimum 10), --fanout-iterations N (default 5),
- * --reconcile-iterations N (default 3), --only rotation,calls,probe,fanout,model,reconcile,bundles.
+ * --reconcile-iterations N (default 3), --only rotation,calls,probe,fanout,model,scale,reconcile,bundles. Sections
+ * that need no stack (`stack: false`: model, scale) run without one when only they are selected.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,12 +23,13 @@ import { model } from './sections/model.js';
 import { probe } from './sections/probe.js';
 import { reconcile } from './sections/reconcile.js';
 import { rotation } from './sections/rotation.js';
+import { scale } from './sections/scale.js';
 import { adminApis, stackEnv, stackScript } from './stack.js';
 import { round } from './stats.js';
 
 /** In the order they run and print. */
 // biome-ignore lint/suspicious/noExplicitAny: each section has its own result type.
-const SECTIONS: Array<Section<any>> = [rotation, calls, probe, fanout, model, reconcile, bundles];
+const SECTIONS: Array<Section<any>> = [rotation, calls, probe, fanout, model, scale, reconcile, bundles];
 
 function parseOptions(): Options & { only: Set<string> } {
   const { values } = parseArgs({
@@ -84,15 +86,22 @@ async function main(): Promise<void> {
   const total = performance.now();
   log(bold('eks-secret-sync benchmark'));
   let t = performance.now();
-  log(`\n${bold('[setup]')} local stack with ${CLUSTERS} clusters`);
   let unsettled = 0;
-  const bench = await prepare(options, (n) => {
-    unsettled += n;
-  });
-  log(`  ready (${elapsed(t)})`);
+  const ran = SECTIONS.filter((s) => only.has(s.key));
+  let bench: Bench;
+  if (ran.every((s) => s.stack === false)) {
+    log(`\n${bold('[setup]')} in-memory sections only: no stack`);
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    bench = { options } as Bench;
+  } else {
+    log(`\n${bold('[setup]')} local stack with ${CLUSTERS} clusters`);
+    bench = await prepare(options, (n) => {
+      unsettled += n;
+    });
+    log(`  ready (${elapsed(t)})`);
+  }
 
   const results: Record<string, unknown> = {};
-  const ran = SECTIONS.filter((s) => only.has(s.key));
   for (const section of ran) {
     t = performance.now();
     log(`\n${bold(`[${section.key}]`)} ${section.title(options)}`);
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
     commit: gitCommit(),
     cpus: availableParallelism(),
     loadAverage: loadavg().map((x) => round(x, 2)),
-    stack: { clusters: stack.clusters.map((c) => c.name), versions: stack.versions ?? {} },
+    stack: stack === undefined ? null : { clusters: stack.clusters.map((c) => c.name), versions: stack.versions ?? {} },
     iterations: {
       rotation: options.iterations,
       fanout: options.fanoutIterations,

@@ -44,6 +44,8 @@ export type Output = Table<any> | string;
 
 export interface Section<Result> {
   key: string;
+  /** `false` for sections over in-memory clusters only: `--only` with nothing else runs them without the stack. */
+  stack?: boolean;
   title: (options: Options) => string;
   /** Logs progress lines; the result goes to latest.json under `key`. */
   run: (bench: Bench) => Promise<Result>;

@@ -122,6 +122,7 @@ export const columns: Array<Column<ModelRow>> = [
 
 export const model: Section<ModelRow[]> = {
   key: 'model',
+  stack: false,
   title: () =>
     'fan-out model: real engine, in-memory clusters with a fixed round trip per call (5..25 ms), no shared CPU',
   run: async ({ options }) => [
