@@ -12,11 +12,13 @@ import type { Context } from 'aws-lambda';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import type { SyncRequest } from '../lib/domain/request.js';
 import { InputError, SyncError } from '../lib/errors.js';
+import type { ContinuationQueue } from '../lib/events/index.js';
 import type { SyncEngine } from '../lib/sync/engine.js';
 import type { ClusterConnector } from '../lib/sync/ports/kube.js';
 import type { SecretSource } from '../lib/sync/ports/source.js';
 import type { BindingResult, SyncReport } from '../lib/sync/types.js';
-import { createAdapters, createEngine } from '../lib/wiring/index.js';
+import { createAdapters, createContinuationQueue, createEngine } from '../lib/wiring/index.js';
+import { continueWaves } from './waves-continuation.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
 
@@ -25,6 +27,8 @@ export interface Runtime {
   engine: SyncEngine;
   logger: Logger;
   metrics: Metrics;
+  /** Where passes with waves still rolling send their continuation (README "Waves"); none: nothing continues them. */
+  continuations?: ContinuationQueue;
 }
 
 /** The configuration file: `EKS_SYNC_CONFIG`, else `eks-secret-sync.yaml` packaged next to the function. */
@@ -39,6 +43,7 @@ export interface RuntimeDeps {
   clusters: ClusterConnector;
   logger?: Logger;
   metrics?: Metrics;
+  continuations?: ContinuationQueue;
 }
 
 function newLogger(): Logger {
@@ -62,7 +67,15 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
     throw error;
   }
   const { source, clusters } = createAdapters(config);
-  return buildRuntime({ config, source, clusters, logger, metrics });
+  const queueUrl = env.EKS_SYNC_CONTINUATION_QUEUE_URL;
+  return buildRuntime({
+    config,
+    source,
+    clusters,
+    logger,
+    metrics,
+    ...(queueUrl ? { continuations: createContinuationQueue(config, queueUrl, env.AWS_REGION) } : {}),
+  });
 }
 
 /** Emits `ConfigFailed` (dimension `service` only) and logs why; the configuration file holds no secret value. */
@@ -90,7 +103,9 @@ export function buildRuntime(deps: RuntimeDeps): Runtime {
       result: (result) => logBinding(logger, result),
     },
   });
-  return { config: deps.config, engine, logger, metrics };
+  const runtime: Runtime = { config: deps.config, engine, logger, metrics };
+  if (deps.continuations !== undefined) runtime.continuations = deps.continuations;
+  return runtime;
 }
 
 function logBinding(logger: Logger, result: BindingResult): void {
@@ -227,10 +242,15 @@ export async function runLogged(
   runtime: Runtime,
   request: SyncRequest,
   context: Pick<Context, 'getRemainingTimeInMillis'>,
+  options: { continueWaves?: boolean } = {},
 ): Promise<SyncReport> {
   const { engine, logger, metrics } = runtime;
   logger.appendKeys(passKeys(request));
-  const report = await engine.run(request, { deadlineAt: passDeadline(context) });
+  // With a continuation queue a pass writes one wave; the queue carries on to the next (README "Waves").
+  const report = await engine.run(request, {
+    deadlineAt: passDeadline(context),
+    ...(runtime.continuations === undefined ? {} : { wavesPerPass: 1 }),
+  });
   for (const note of report.notes) logger.info(note);
   emitMetrics(metrics, request, report);
   logger.info('sync finished', {
@@ -241,6 +261,8 @@ export async function runLogged(
     sources: report.sources.map(({ id, arn, versionId, error }) => ({ id, arn, versionId, error: error?.code })),
     durationMs: report.durationMs,
   });
+  // Waves still rolling that this pass moved go on later, through the continuation queue (README "Waves").
+  if (options.continueWaves !== false) await continueWaves(runtime, report);
   return report;
 }
 

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'KubernetesError'
   | 'Timeout'
   | 'DeadlineExceeded'
+  /** A continuation of waves (README "Waves") could not be sent to, or read from, its queue. */
+  | 'ContinuationFailed'
   | 'Internal';
 
 export class SyncError extends Error {

@@ -238,6 +238,14 @@ function renderArn(value, { partition = 'aws', region = 'us-east-1', account = '
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }
 
+/** Passes with waves still rolling out send their continuation to the stack's queue (README "Waves"). */
+const CONTINUE_WAVES_STATEMENT = {
+  Sid: 'ContinueWaves',
+  Effect: 'Allow',
+  Action: ['sqs:SendMessage'],
+  Resource: { 'Fn::GetAtt': ['ContinuationQueue', 'Arn'] },
+};
+
 /**
  * The osls/Serverless entry point: reads `custom.eksSync.configFile` and `custom.eksSync.kmsKeyArns`
  * (comma-separated) from serverless.yml.
@@ -251,7 +259,7 @@ async function statements({ resolveVariable }) {
     throw new IamConfigError(`config "${configFile}": must be a path inside ${serviceDir} (it is packaged from there)`);
   }
   const kmsKeyArns = splitList(await resolveVariable('self:custom.eksSync.kmsKeyArns'));
-  return statementsForFile(path.resolve(serviceDir, configFile), { kmsKeyArns });
+  return [...statementsForFile(path.resolve(serviceDir, configFile), { kmsKeyArns }), CONTINUE_WAVES_STATEMENT];
 }
 
 module.exports = { statements, generateStatements, statementsForFile, renderArn, splitList, IamConfigError };

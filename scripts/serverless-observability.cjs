@@ -101,6 +101,15 @@ function alarms({ prefix, namespace, functions, queues, triggers }) {
       statistic: 'Sum',
       threshold: 0,
     });
+    out[`${id}RolloutHaltedAlarm`] = alarm({
+      namespace,
+      dimensions,
+      name: `${prefix}-${trigger}-rollout-halted`,
+      description: `A wave failed its health check and the later waves of that secret are halted (metric RolloutHalted); the "waves halted" log line and the RolloutHalted Event on the Secret name the version, wave and workload`,
+      metric: 'RolloutHalted',
+      statistic: 'Sum',
+      threshold: 0,
+    });
   }
   out.ConfigFailedAlarm = alarm({
     namespace,
@@ -164,6 +173,8 @@ function dashboardBody({ namespace, functions, queues, triggers }) {
         ...byTrigger('Failed', 'Sum', (t) => `failed bindings (${t})`),
         ...byTrigger('SourceFailed', 'Sum', (t) => `failed source lookups (${t})`),
         ...byTrigger('RolloutFailed', 'Sum', (t) => `failed rollouts after restarts (${t})`),
+        ...byTrigger('RolloutHalted', 'Sum', (t) => `waves halted (${t})`),
+        ...byTrigger('ContinuationFailed', 'Sum', (t) => `waves continuations not sent (${t})`),
         [namespace, 'ConfigFailed', ...service, { stat: 'Sum', label: 'configuration failed at cold start' }],
       ],
       0,

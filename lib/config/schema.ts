@@ -218,6 +218,11 @@ const wavesSchema = z.strictObject({
   healthTimeout: duration
     .prefault('10m')
     .describe('How long a wave may take to roll out after its Secrets were written before it is failed'),
+  // SQS DelaySeconds is at most 900: the continuation message is the only wait between checks.
+  checkEvery: duration
+    .prefault('30s')
+    .refine((ms) => ms <= 900_000, 'must be at most 15m (the continuation queue delays a message by 900 s at most)')
+    .describe('How long after a pass a wave still rolling out is checked again (continuation queue delay)'),
   // Only "halt" is built: accepting "rollback" and then halting anyway would promise what does not happen.
   onFailure: z
     .enum(['halt'], { error: 'only "halt" is available: "rollback" is not built yet (README "Waves")' })

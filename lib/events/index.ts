@@ -1,4 +1,12 @@
 /** EventBridge events and manual input -> SyncRequest. No SDK imports. */
+export {
+  type Continuation,
+  type ContinuationBatch,
+  type ContinuationQueue,
+  continuation,
+  readContinuation,
+  readContinuationBatch,
+} from './continuation.js';
 export { type ParsedEvent, parseSecretEvent } from './eventbridge.js';
 export {
   type IgnoredEvent,

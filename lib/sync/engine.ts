@@ -46,6 +46,11 @@ export interface RunOptions {
    * reports the unfinished bindings `failed` with `DeadlineExceeded`; everything finished is kept.
    */
   deadlineAt?: number;
+  /**
+   * Waves with changes a pass writes per (secret, sync) before it leaves the next wave to a continuation (README
+   * "Waves"); by default all that are healthy in turn.
+   */
+  wavesPerPass?: number;
 }
 
 const silent: EngineLog = { info: () => {}, warn: () => {} };
@@ -64,13 +69,16 @@ export class SyncEngine {
   async run(input: SyncRequest, options: RunOptions = {}): Promise<SyncReport> {
     // The pass id goes into the restart-pending markers it sets, so that it clears only its own (or ones it finished).
     const request: PassRequest = { ...input, pass: randomUUID() };
-    if (options.deadlineAt === undefined) return runPass(this.passOf(request, this.deps.source, this.deps.clusters));
+    const { wavesPerPass } = options;
+    if (options.deadlineAt === undefined) {
+      return runPass({ ...this.passOf(request, this.deps.source, this.deps.clusters), wavesPerPass });
+    }
     const deadline = new PassDeadline(options.deadlineAt, this.now);
     try {
       // Every port call of this pass (Secrets Manager, connects, Kubernetes) ends at the deadline.
       const source = deadlineSource(this.deps.source, deadline);
       const clusters = deadlineConnector(this.deps.clusters, deadline);
-      return await runPass(this.passOf(request, source, clusters, deadline));
+      return await runPass({ ...this.passOf(request, source, clusters, deadline), wavesPerPass });
     } finally {
       deadline.dispose();
     }
@@ -168,6 +176,7 @@ async function runPass(pass: Pass): Promise<SyncReport> {
       ? await applyInWaves(pass, confirmed.bindings.map(withoutWave), reads)
       : await applyInWaves(pass, confirmed.bindings, reads);
     report.results = [...confirmed.results, ...waved.results];
+    if (waved.progress.length > 0) report.waves = waved.progress;
     if (!request.deleted && !request.dryRun) {
       const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
       // Only what was applied: a binding waiting for its wave is not written by the version check either.

@@ -48,6 +48,8 @@ export interface Pass {
   readonly deadline: PassDeadline | undefined;
   /** `reportingInstance` of the pass's Kubernetes Events: which entry point (function, CLI) ran it. */
   readonly reportingInstance: string;
+  /** Waves a pass writes at most per (secret, sync) before it leaves the next to a continuation; none: all. */
+  readonly wavesPerPass?: number | undefined;
   /** The cluster's API for one stage of the pass (bounded and retried, see `SyncEngine`). */
   connect(cluster: string): Promise<KubeApi>;
 }

@@ -20,8 +20,11 @@ export interface Binding {
   fetchId: string;
   target: TargetConfig;
   deletionPolicy: 'retain' | 'delete';
-  /** The binding's wave (0-based) when its sync declares `rollout.waves`; `of` is that sync's rollout. */
-  wave?: { index: number; of: WavesConfig };
+  /**
+   * The binding's wave (0-based) when its sync declares `rollout.waves`; `of` is that sync's rollout, `sync` its
+   * index in `syncs` (continuation messages and logs name it).
+   */
+  wave?: { index: number; of: WavesConfig; sync: number };
 }
 
 /** Expands each sync's resolved secrets over its targets' clusters and namespaces, applying request filters. */
@@ -46,7 +49,9 @@ export function planBindings(
               fetchId: source.fetchId,
               target,
               deletionPolicy: sync.deletionPolicy ?? config.defaults.deletionPolicy,
-              ...(sync.rollout !== undefined && wave >= 0 ? { wave: { index: wave, of: sync.rollout } } : {}),
+              ...(sync.rollout !== undefined && wave >= 0
+                ? { wave: { index: wave, of: sync.rollout, sync: index } }
+                : {}),
             });
           }
         }

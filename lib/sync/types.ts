@@ -77,4 +77,32 @@ export interface SyncReport {
   };
   durationMs: number;
   notes: string[];
+  /** Per secret and sync with `rollout.waves`: where its waves stand after this pass (README "Waves"). */
+  waves?: WaveProgress[];
+}
+
+/**
+ * Where one secret's waves of one sync stand after a pass: `done` (every wave healthy), `waiting` (a wave still rolling
+ * or not yet written: a continuation checks again), `failed` (a wave failed: the later ones are halted).
+ */
+export interface WaveProgress {
+  /** The source as the bindings name it (fetch id), its ARN and the version this pass read, when read. */
+  source: string;
+  arn?: string;
+  versionId?: string;
+  /** Index of the sync in `syncs`. */
+  sync: number;
+  /** 1-based: the first wave that is not healthy, or `of` when all are. */
+  wave: number;
+  of: number;
+  state: 'done' | 'waiting' | 'failed';
+  /** Why not done (cluster/namespace/Secret and workload names, counts; never a value). */
+  reason?: string;
+  /** This pass wrote a Secret or restarted a consumer of these waves: it started or moved them on. */
+  moved: boolean;
+  /**
+   * When a continuation should look again, in seconds: the sync's `rollout.checkEvery` while a wave rolls out, 0
+   * when a wave is healthy and the next one was left to a new pass (`wavesPerPass`).
+   */
+  delaySeconds: number;
 }

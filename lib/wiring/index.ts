@@ -7,6 +7,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createConfiguredConnector } from '../clusters/connector.js';
 import { createEksAccess, type EksAccess } from '../clusters/eks.js';
 import type { Config } from '../config/index.js';
+import type { ContinuationQueue } from '../events/index.js';
+import { createSqsQueueClient, sqsContinuationQueue } from '../queue/sqs.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../source/secrets-manager.js';
 import { type EngineLog, SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector } from '../sync/ports/kube.js';
@@ -39,6 +41,12 @@ export function createAdapters(config: Config, options: AdapterOptions = {}): Ad
   const eks = options.decorateEks?.(createEksAccess({ awsTimeouts: timeouts.aws }));
   const clusters = createConfiguredConnector(config.clusters, timeouts, { eks });
   return { client, source: createSecretsManagerSource(client), clusters };
+}
+
+/** The continuation queue of waves (README "Waves") at `queueUrl`, with the configuration's AWS request timeout. */
+export function createContinuationQueue(config: Config, queueUrl: string, region?: string): ContinuationQueue {
+  const { requestMs } = config.defaults.timeouts.aws;
+  return sqsContinuationQueue(createSqsQueueClient({ queueUrl, requestMs, ...(region ? { region } : {}) }));
 }
 
 export interface EngineWiring {

@@ -4,9 +4,11 @@
  * with an SQSEvent, deletes the records it did not report in `batchItemFailures`, and leaves the others for the next
  * receive; after `maxReceiveCount` receives a message moves to the dead-letter queue (the queue's redrive policy).
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ * `QueueDriver` does the same over a real queue of the stack's SQS, where message delays are the queue's own.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createSqsQueueClient, type SqsQueueClient } from '../../lib/queue/sqs.js';
 
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:eks-secret-sync-test-rotations';
 
@@ -113,6 +115,87 @@ export class SqsDriver {
     const made: DriverInvocation[] = [];
     for (let invocation = await this.poll(); invocation !== undefined; invocation = await this.poll()) {
       made.push(invocation);
+    }
+    return made;
+  }
+}
+
+/**
+ * The same event source over a real queue (moto's SQS in the local stack): receives what is visible (a message sent
+ * with DelaySeconds stays invisible until its delay passed, as on SQS), invokes the real handler with an SQSEvent,
+ * deletes the records it did not report failed, and leaves the failed ones for the queue's visibility timeout.
+ */
+export class QueueDriver {
+  readonly invocations: DriverInvocation[] = [];
+
+  constructor(
+    readonly client: SqsQueueClient,
+    private readonly handler: (event: SQSEvent, context: Context) => Promise<unknown>,
+    private readonly context: () => Context,
+  ) {}
+
+  /** A queue in the stack's SQS (name made unique by the caller), with a short visibility timeout for redeliveries. */
+  static async createQueue(name: string, visibilityTimeoutSeconds = 2): Promise<SqsQueueClient> {
+    const endpoint = process.env.AWS_ENDPOINT_URL;
+    if (endpoint === undefined) throw new Error('AWS_ENDPOINT_URL is not set: call stack() first');
+    const response = await fetch(`${endpoint.replace(/\/$/, '')}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'AmazonSQS.CreateQueue',
+        // moto reads the region and account from the credential scope, and checks no signature.
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=0',
+      },
+      body: JSON.stringify({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) } }),
+    });
+    const { QueueUrl } = (await response.json()) as { QueueUrl: string };
+    return createSqsQueueClient({ queueUrl: QueueUrl, region: 'eu-west-1', requestMs: 10_000 });
+  }
+
+  /** Messages visible, in flight or still delayed. */
+  async pending(): Promise<number> {
+    const a = await this.client.attributes([
+      'ApproximateNumberOfMessages',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateNumberOfMessagesDelayed',
+    ]);
+    return Object.values(a).reduce((n, v) => n + Number(v), 0);
+  }
+
+  /** One receive and, when it got messages, one invocation. */
+  async poll(): Promise<DriverInvocation | undefined> {
+    const received = await this.client.receive(10);
+    if (received.length === 0) return undefined;
+    const event = sqsEvent(
+      received.map((m) => ({
+        messageId: m.MessageId,
+        body: m.Body,
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+      })),
+    );
+    let failed: string[];
+    try {
+      const response = (await this.handler(event, this.context())) as SQSBatchResponse | undefined;
+      failed = (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+    } catch {
+      failed = received.map((m) => m.MessageId);
+    }
+    for (const m of received) if (!failed.includes(m.MessageId)) await this.client.delete(m.ReceiptHandle);
+    const invocation = { messageIds: received.map((m) => m.MessageId), failed };
+    this.invocations.push(invocation);
+    return invocation;
+  }
+
+  /** Polls (every `everyMs`) until nothing is pending, or throws after `timeoutMs`. */
+  async drain(timeoutMs: number, everyMs = 250): Promise<DriverInvocation[]> {
+    const made: DriverInvocation[] = [];
+    const until = Date.now() + timeoutMs;
+    while ((await this.pending()) > 0) {
+      if (Date.now() > until) throw new Error(`queue not drained within ${timeoutMs} ms`);
+      const invocation = await this.poll();
+      if (invocation !== undefined) made.push(invocation);
+      else await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
     return made;
   }

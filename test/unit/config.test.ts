@@ -536,23 +536,31 @@ describe('parseConfig: rollout waves', () => {
   it('reads the waves, the health timeout in milliseconds and the failure policy', () => {
     // Act
     const config = parseConfig(
-      withWaves('{ waves: [[staging], [prod-eu, prod-us]], healthTimeout: 5m, onFailure: halt }'),
+      withWaves('{ waves: [[staging], [prod-eu, prod-us]], healthTimeout: 5m, checkEvery: 1m, onFailure: halt }'),
     );
 
     // Assess
     expect(config.syncs[0]?.rollout).toEqual({
       waves: [['staging'], ['prod-eu', 'prod-us']],
       healthTimeout: 300_000,
+      checkEvery: 60_000,
       onFailure: 'halt',
     });
   });
 
-  it('defaults to a 10-minute health timeout and halt', () => {
+  it('defaults to a 10-minute health timeout, a check every 30 s and halt', () => {
     // Act
     const config = parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]] }'));
 
     // Assess
-    expect(config.syncs[0]?.rollout).toMatchObject({ healthTimeout: 600_000, onFailure: 'halt' });
+    expect(config.syncs[0]?.rollout).toMatchObject({ healthTimeout: 600_000, checkEvery: 30_000, onFailure: 'halt' });
+  });
+
+  it('refuses a check interval above the 15 minutes an SQS delay can wait', () => {
+    // Act + Assess
+    expect(() => parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]], checkEvery: 16m }'))).toThrow(
+      /syncs\[0\]\.rollout\.checkEvery: must be at most 15m/,
+    );
   });
 
   it('refuses onFailure: rollback, which is not built yet, saying so', () => {

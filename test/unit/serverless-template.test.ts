@@ -273,6 +273,7 @@ describe('generated CloudFormation template (npm run package)', () => {
 
     expect(functions.map(([, r]) => r.Properties.Handler).sort()).toEqual([
       'dist/backfill.handler',
+      'dist/continue-waves.handler',
       'dist/on-rotation.handler',
       'dist/reconcile.handler',
     ]);
@@ -314,7 +315,9 @@ describe('generated CloudFormation template (npm run package)', () => {
   });
 
   it('buffers rotations in an SQS queue: batching window, batch size, concurrency, partial batch responses', () => {
-    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    const mappings = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .filter((m) => JSON.stringify(m.EventSourceArn).includes('"RotationQueue"'));
 
     expect(mappings).toEqual([
       {
@@ -364,6 +367,47 @@ describe('generated CloudFormation template (npm run package)', () => {
       }),
     ]);
     expect(template.Outputs?.RotationQueueUrl?.Value).toEqual({ Ref: 'RotationQueue' });
+  });
+
+  it('continues waves through a delay queue with its own DLQ that continueWaves consumes, and every function may send to it', () => {
+    const queue = template.Resources.ContinuationQueue?.Properties as Record<string, unknown>;
+    const timeout = template.Resources.ContinueWavesLambdaFunction?.Properties.Timeout as number;
+    const mapping = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .find((m) => JSON.stringify(m.EventSourceArn).includes('"ContinuationQueue"'));
+    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }[];
+    };
+    const onQueue = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((st) =>
+      JSON.stringify(st.Resource).includes('"ContinuationQueue"'),
+    );
+
+    expect(template.Resources.ContinuationQueue?.Type).toBe('AWS::SQS::Queue');
+    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': ['ContinuationDeadLetterQueue', 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(template.Resources.ContinuationDeadLetterQueue?.Properties).toMatchObject({
+      MessageRetentionPeriod: 1209600,
+    });
+    expect(mapping).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['ContinueWavesLambdaFunction', 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.EKS_SYNC_CONTINUATION_QUEUE_URL).toEqual({ Ref: 'ContinuationQueue' });
+    }
+    // Our own grant on the queue is SendMessage; Receive/Delete come with the event source mapping's statement.
+    expect(onQueue).toContainEqual(
+      expect.objectContaining({
+        Action: ['sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': ['ContinuationQueue', 'Arn'] },
+      }),
+    );
   });
 
   it('has the optional CloudTrail rule drop failed calls', () => {
@@ -497,7 +541,12 @@ type Alarm = {
 
 describe('alarms, dashboard and tracing in the generated template', () => {
   let template: Template;
-  const functionIds = ['OnRotationLambdaFunction', 'ReconcileLambdaFunction', 'BackfillLambdaFunction'];
+  const functionIds = [
+    'OnRotationLambdaFunction',
+    'ReconcileLambdaFunction',
+    'BackfillLambdaFunction',
+    'ContinueWavesLambdaFunction',
+  ];
   const alarms = () =>
     Object.entries(template.Resources)
       .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
@@ -543,12 +592,12 @@ describe('alarms, dashboard and tracing in the generated template', () => {
     );
   });
 
-  it('alarms on failed bindings and failed source lookups of rotation and reconcile passes, and on configuration failures', () => {
+  it('alarms on failed bindings, failed source lookups and halted waves of rotation and reconcile passes, and on configuration failures', () => {
     const namespace = namespaceOfFunctions();
     expect(namespace).toBe('EksSecretSync');
     const service = { Name: 'service', Value: 'eks-secret-sync' };
     for (const trigger of ['rotation', 'reconcile']) {
-      for (const metric of ['Failed', 'SourceFailed']) {
+      for (const metric of ['Failed', 'SourceFailed', 'RolloutHalted']) {
         const alarm = alarmOf(metric, { Name: 'Trigger', Value: trigger });
         expect(alarm).toMatchObject({ Namespace: namespace, Statistic: 'Sum', Threshold: 0 });
         expect(alarm.Dimensions).toEqual([service, { Name: 'Trigger', Value: trigger }]);
@@ -561,7 +610,12 @@ describe('alarms, dashboard and tracing in the generated template', () => {
   });
 
   it('alarms on any message in a dead-letter queue, and on a backlog in the rotation queue', () => {
-    for (const queue of ['RuleDeadLetterQueue', 'FailedSyncQueue', 'RotationDeadLetterQueue']) {
+    for (const queue of [
+      'RuleDeadLetterQueue',
+      'FailedSyncQueue',
+      'RotationDeadLetterQueue',
+      'ContinuationDeadLetterQueue',
+    ]) {
       expect(template.Resources[queue]?.Type).toBe('AWS::SQS::Queue');
       const alarm = alarmOf('ApproximateNumberOfMessagesVisible', {
         Name: 'QueueName',
@@ -579,7 +633,7 @@ describe('alarms, dashboard and tracing in the generated template', () => {
 
   it('fires every alarm above its threshold, quiet without data, and notifies the topic only when one is set', () => {
     const all = alarms();
-    expect(all).toHaveLength(18);
+    expect(all).toHaveLength(24);
     expect(new Set(all.map((a) => a.AlarmName)).size).toBe(all.length);
     const onlyWithTopic = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
     for (const alarm of all) {
@@ -632,6 +686,7 @@ describe('alarms, dashboard and tracing in the generated template', () => {
       ['QueueName', '<RuleDeadLetterQueue.QueueName>'],
       ['QueueName', '<FailedSyncQueue.QueueName>'],
       ['QueueName', '<RotationDeadLetterQueue.QueueName>'],
+      ['QueueName', '<ContinuationDeadLetterQueue.QueueName>'],
       ['QueueName', '<RotationQueue.QueueName>'],
     ]);
     // Failures by cluster: the only metric with a Cluster dimension, found by a search (clusters are not known here).
@@ -655,9 +710,9 @@ describe('alarms, dashboard and tracing in the generated template', () => {
 
     const traced = packageWith(['tracing=true', 'alarmTopicArn=arn:aws:sns:eu-west-1:111111111111:ops']);
 
-    expect(tracing(template)).toEqual([undefined, undefined, undefined]);
+    expect(tracing(template)).toEqual([undefined, undefined, undefined, undefined]);
     expect(xray(template)).toEqual([]);
-    expect(tracing(traced)).toEqual([{ Mode: 'Active' }, { Mode: 'Active' }, { Mode: 'Active' }]);
+    expect(tracing(traced)).toEqual([{ Mode: 'Active' }, { Mode: 'Active' }, { Mode: 'Active' }, { Mode: 'Active' }]);
     // X-Ray's write actions have no resource-level permissions.
     expect(xray(traced)).toEqual([
       { Effect: 'Allow', Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: ['*'] },

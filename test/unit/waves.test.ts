@@ -80,6 +80,34 @@ describe('SyncEngine: health-gated waves', () => {
       expect(w.api(cluster).secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(versionId);
     }
     expect(report.summary).toMatchObject({ created: 3, restarts: 3, rolledOut: 3, skipped: 0 });
+    expect(report.waves).toEqual([expect.objectContaining({ wave: 3, of: 3, state: 'done', moved: true })]);
+  });
+
+  it('writes one wave per pass with wavesPerPass 1, leaving the next to a continuation at once', async () => {
+    // Arrange
+    const w = world();
+    const versionId = w.source.put('prod/db', { password: CANARY });
+
+    // Act
+    const passes: SyncReport[] = [];
+    for (let i = 0; i < 3; i++) passes.push(await w.engine.run(rotation(versionId), { wavesPerPass: 1 }));
+
+    // Assess: each pass writes its wave and reports its consumer rolled out; the others wait.
+    passes.forEach((report, i) => {
+      const cluster = ['a', 'b', 'c'][i] as string;
+      expect(of(report, cluster)).toMatchObject({ action: 'created', restarted: [{ rollout: 'rolledOut' }] });
+      for (const later of ['a', 'b', 'c'].slice(i + 1)) {
+        expect(of(report, later).notes?.[0]).toMatch(
+          new RegExp(`waits: wave ${i + 1} is done; wave ${i + 2} continues in a new pass$`),
+        );
+      }
+    });
+    expect(passes.map((r) => r.waves?.[0]).map((p) => [p?.wave, p?.state, p?.delaySeconds])).toEqual([
+      [2, 'waiting', 0],
+      [3, 'waiting', 0],
+      [3, 'done', 30],
+    ]);
+    for (const cluster of ['a', 'b', 'c']) expect(w.api(cluster).book.count('patchTemplateAnnotations')).toBe(1);
   });
 
   it('holds the later waves while wave 1 rolls, and a duplicate event changes nothing', async () => {
@@ -104,6 +132,11 @@ describe('SyncEngine: health-gated waves', () => {
     }
     expect(of(duplicate, 'a')).toMatchObject({ action: 'unchanged', restarted: [] });
     expect(w.api('a').book.count('patchTemplateAnnotations')).toBe(1);
+    // Where the waves stand, for the continuation: the first pass moved them, the duplicate did not.
+    const arn = w.source.arnOf('prod/db');
+    const waiting = { arn, versionId, sync: 0, wave: 1, of: 3, state: 'waiting', delaySeconds: 30 };
+    expect(first.waves).toEqual([expect.objectContaining({ ...waiting, moved: true })]);
+    expect(duplicate.waves).toEqual([expect.objectContaining({ ...waiting, moved: false })]);
     expect(JSON.stringify([first, duplicate])).not.toContain(CANARY);
     expect(JSON.stringify([first, duplicate])).not.toContain(b64(CANARY));
   });
@@ -138,6 +171,7 @@ describe('SyncEngine: health-gated waves', () => {
     // Assess
     expect(of(report, 'a')).toMatchObject({ restarted: [{ rollout: 'failed' }] });
     expect(of(report, 'b').notes?.[0]).toMatch(/^WaitingForWave: wave 2 of 3 waits: wave 1 failed: /);
+    expect(report.waves).toEqual([expect.objectContaining({ wave: 1, state: 'failed', moved: true })]);
     expect(w.api('b').secret('app', 'db')).toBeUndefined();
     expect(w.api('c').secret('app', 'db')).toBeUndefined();
   });

@@ -12,7 +12,7 @@ import { rolloutVerdict } from '../apply/rollout.js';
 import { groupBy } from '../concurrency.js';
 import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
-import type { BindingResult } from '../types.js';
+import type { BindingResult, WaveProgress } from '../types.js';
 import type { Reads } from './fetch.js';
 import { observeRollouts } from './observe.js';
 import { addNote, baseResult, errorOf } from './report.js';
@@ -29,10 +29,14 @@ export type WaveState =
   /** A consumer's rollout failed, or it did not roll out within `healthTimeout` of the Secret's write. */
   | { state: 'failed'; reason: string };
 
-/** What applying in waves gave: the results, and the bindings that were applied (the rest wait for their wave). */
+/**
+ * What applying in waves gave: the results, the bindings that were applied (the rest wait for their wave), and where
+ * each (secret, sync) with waves stands.
+ */
 export interface Waved {
   results: BindingResult[];
   applied: Binding[];
+  progress: WaveProgress[];
 }
 
 /**
@@ -47,13 +51,17 @@ export async function applyInWaves(pass: Pass, bindings: Binding[], reads: Reads
     groups.set(binding.wave.of, [...(groups.get(binding.wave.of) ?? []), binding]);
   }
   const sequences = [...groups.values()].flatMap((list) => [...groupBy(list, (b) => b.fetchId).values()]);
-  const done = await Promise.all([
+  const [direct, waved] = await Promise.all([
     plain.length > 0 ? applyBindings(pass, plain, reads) : Promise.resolve([]),
-    ...sequences.map((list) => applyWaves(pass, list, reads)),
+    Promise.all(sequences.map((list) => applyWaves(pass, list, reads))),
   ]);
-  const results = done.flat();
+  const results = [...direct, ...waved.flatMap((w) => w.results)];
   const waiting = new Set(results.filter(isWaiting).map((r) => `${r.cluster}/${r.namespace}/${r.secret}`));
-  return { results, applied: bindings.filter((b) => !waiting.has(`${b.cluster}/${b.namespace}/${b.secret}`)) };
+  return {
+    results,
+    applied: bindings.filter((b) => !waiting.has(`${b.cluster}/${b.namespace}/${b.secret}`)),
+    progress: waved.map((w) => w.progress),
+  };
 }
 
 /** Whether a result is a binding held back by the gate. */
@@ -61,11 +69,29 @@ export function isWaiting(result: BindingResult): boolean {
   return result.action === 'skipped' && (result.notes ?? []).some((n) => n.startsWith(`${WAITING_FOR_WAVE}:`));
 }
 
+interface Sequence {
+  results: BindingResult[];
+  progress: WaveProgress;
+}
+
 /** One secret's bindings of one sync, wave after wave, while each is healthy. */
-async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promise<BindingResult[]> {
-  const count = (bindings[0]?.wave?.of.waves.length ?? 0) as number;
+async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promise<Sequence> {
+  const first = bindings[0] as Binding & { wave: NonNullable<Binding['wave']> };
+  const count = first.wave.of.waves.length;
+  const read = reads.values.get(first.fetchId);
+  const progress: WaveProgress = {
+    source: first.fetchId,
+    ...(read === undefined ? {} : { arn: read.arn, versionId: read.versionId }),
+    sync: first.wave.sync,
+    wave: count,
+    of: count,
+    state: 'done',
+    moved: false,
+    delaySeconds: Math.round(first.wave.of.checkEvery / 1000),
+  };
   const results: BindingResult[] = [];
   let blocked: string | undefined;
+  let moved = 0;
   for (let index = 0; index < count; index++) {
     const wave = bindings.filter((b) => b.wave?.index === index);
     if (wave.length === 0) continue;
@@ -82,12 +108,25 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
     // This wave's restarts are watched now, within the pass's rollout wait, so that a quick one lets the next go.
     if (!pass.request.dryRun) applied = await observeRollouts(pass, applied);
     results.push(...applied);
+    const movedThis = applied.some((r) => r.action === 'created' || r.action === 'updated' || r.restarted.length > 0);
+    if (movedThis) {
+      progress.moved = true;
+      moved += 1;
+    }
     const health = await waveHealth(pass, wave, applied, reads);
     pass.log.info('wave', { secretId: wave[0]?.fetchId, wave: index + 1, of: count, ...health });
-    if (health.state !== 'healthy')
+    if (health.state !== 'healthy') {
       blocked = `wave ${index + 1} ${health.state === 'failed' ? 'failed' : 'is not done'}: ${health.reason}`;
+      Object.assign(progress, { wave: index + 1, state: health.state, reason: health.reason });
+    } else if (moved >= (pass.wavesPerPass ?? Number.POSITIVE_INFINITY) && index + 1 < count) {
+      // One invocation watches the waves it wrote, each up to waitMs: the next wave goes to a new pass at once, so
+      // that no invocation holds several waves' watches against its timeout.
+      const reason = `wave ${index + 1} is done; wave ${index + 2} continues in a new pass`;
+      blocked = reason;
+      Object.assign(progress, { wave: index + 2, state: 'waiting', reason, delaySeconds: 0 });
+    }
   }
-  return results;
+  return { results, progress };
 }
 
 /**
