@@ -1,7 +1,9 @@
 /** The sync configuration file, validated with zod at cold start. README "Configuration" documents every field. */
 import * as z from 'zod';
+import { jmespathProblem } from '../domain/jmespath.js';
 import { secretKeyProblem } from '../domain/names.js';
 import { BUILT_IN_SECRET_TYPES } from '../domain/secret-types.js';
+import { templateProblem } from '../domain/templates.js';
 import { DEFAULT_AWS_TIMEOUTS, DEFAULT_KUBE_TIMEOUTS } from '../timeouts.js';
 
 /** RFC 1123 label (namespaces) and subdomain (Secret names), as the API server validates them. */
@@ -52,7 +54,7 @@ const clusterTimeouts = z
   })
   .optional();
 
-type IssueSink = { addIssue(issue: { code: 'custom'; message: string }): void };
+type IssueSink = { addIssue(issue: { code: 'custom'; message: string; path?: PropertyKey[] }): void };
 
 /** Reports a Secret data key the API server would refuse on every write (see secretKeyProblem). */
 function checkSecretKey(key: string, ctx: IssueSink): void {
@@ -123,10 +125,38 @@ const sourceSchema = z.union(
   { error: 'must be { secret: <name or ARN> }, { namePrefix: <prefix>, tags?: {...} } or { tags: {...} }' },
 );
 
-/** How a secret's value becomes Secret data. */
-const keyRef = z.union([dataKey.describe('top-level JSON key'), z.strictObject({ path: z.string().min(1) })], {
-  error: 'must be a top-level JSON key or { path: <dotted.path> }',
-});
+/** Reports a JMESPath expression or template of `keys` that would fail on every render, at its place. */
+function checkKeyRef(key: string, ref: KeyRef, ctx: IssueSink): void {
+  if (typeof ref === 'string' || 'path' in ref) return;
+  const [field, problem] =
+    'jmespath' in ref ? ['jmespath', jmespathProblem(ref.jmespath)] : ['template', templateProblem(ref.template)];
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [key, field] });
+}
+
+/**
+ * How a secret's value becomes one Secret key: a top-level JSON key, a dotted path (`db.host`, `hosts.0`), a
+ * JMESPath expression (`tls."tls.crt"`), or a template of several values. Expressions and templates are checked
+ * after the union (see `keys`), whose own message would hide what is wrong in them.
+ */
+const keyRef = z.union(
+  [
+    dataKey.describe('top-level JSON key'),
+    z.strictObject({ path: z.string().min(1).describe('Dotted path: db.host, hosts.0') }),
+    z.strictObject({
+      jmespath: z.string().min(1).describe('JMESPath expression, e.g. tls."tls.crt" for a key with dots'),
+    }),
+    z.strictObject({
+      template: z
+        .string()
+        .min(1)
+        .describe('Text with {{ .key }} variables (JMESPath over the JSON), inserted raw; no sections or partials'),
+    }),
+  ],
+  {
+    error:
+      'must be a top-level JSON key, { path: <dotted.path> }, { jmespath: <expression> } or { template: "...{{ .key }}..." }',
+  },
+);
 
 const workloadRef = z.strictObject({
   kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
@@ -159,7 +189,7 @@ const targetSchema = z
       })
       .default('Opaque')
       .describe('Secret type; built-in types need their keys (e.g. kubernetes.io/tls: tls.crt and tls.key)'),
-    /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> JSON key or `{ path }`. */
+    /** `all` (default): every top-level key of a JSON secret; or a map of Secret key -> a keyRef (above). */
     keys: z
       .preprocess(
         refuseProtoKey,
@@ -169,15 +199,24 @@ const targetSchema = z
               z.literal('all'),
               z.record(z.string(), keyRef).refine((k) => Object.keys(k).length > 0, 'must map at least one key'),
             ],
-            { error: 'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key or { path }' },
+            {
+              error:
+                'must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key, { path }, { jmespath } or { template }',
+            },
           )
           // Key names are checked after the union, whose own message would hide which key is wrong.
           .superRefine((keys, ctx) => {
-            if (keys !== 'all') for (const key of Object.keys(keys)) checkSecretKey(key, ctx);
+            if (keys === 'all') return;
+            for (const [key, ref] of Object.entries(keys)) {
+              checkSecretKey(key, ctx);
+              checkKeyRef(key, ref, ctx);
+            }
           }),
       )
       .optional()
-      .describe('"all" (default): every top-level JSON key; or a map of Secret key -> JSON key or { path }'),
+      .describe(
+        '"all" (default): every top-level JSON key; or a map of Secret key -> JSON key, { path }, { jmespath } or { template }',
+      ),
     /** The whole SecretString (or SecretBinary) as one key. Excludes `keys`. */
     asKey: secretKey.optional().describe('The whole SecretString (or SecretBinary) under this one key'),
     labels: z.record(z.string(), z.string()).default({}),

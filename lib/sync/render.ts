@@ -1,5 +1,6 @@
 /** render: a secret value -> the desired Kubernetes Secret. Pure; errors name keys and secrets, never values. */
 import type { KeyRef, TargetConfig } from '../config/index.js';
+import { parseForSearch, searchJson } from '../domain/jmespath.js';
 import {
   contentHash,
   HASH_ANNOTATION,
@@ -11,6 +12,7 @@ import {
 } from '../domain/names.js';
 import type { SecretIdentity } from '../domain/secret-id.js';
 import { secretTypeKeysProblem } from '../domain/secret-types.js';
+import { parseTemplate } from '../domain/templates.js';
 import { SyncError } from '../errors.js';
 import {
   arrayItems,
@@ -33,11 +35,17 @@ export interface DesiredSecret extends KubeSecretWrite {
   source: SecretIdentity;
 }
 
+/** A JSON secret both ways: its own text (for exact values) and, once asked for, a parse for JMESPath. */
+interface JsonDocument {
+  slice: JsonSlice;
+  searchable: () => object;
+}
+
 /**
- * Parses a SecretString as a JSON object and returns it as a slice of its own text, so that values keep their
+ * Parses a SecretString as a JSON object and returns it with a slice of its own text, so that values keep their
  * exact JSON text; the parser's message is dropped because it quotes the input.
  */
-function parseJsonObject(value: SecretValue, source: string): JsonSlice {
+function parseJsonObject(value: SecretValue, source: string): JsonDocument {
   if (value.secretString === undefined) {
     throw new SyncError(
       'SecretNotJson',
@@ -59,7 +67,9 @@ function parseJsonObject(value: SecretValue, source: string): JsonSlice {
       `secret "${source}" is JSON but not an object (${Array.isArray(parsed) ? 'array' : typeof parsed}); use "asKey" to sync the whole string`,
     );
   }
-  return documentSlice(value.secretString);
+  const text = value.secretString;
+  let searchable: object | undefined;
+  return { slice: documentSlice(text), searchable: () => (searchable ??= parseForSearch(text)) };
 }
 
 /** A value's Secret bytes (base64): a string's characters, any other value's JSON text exactly as stored. */
@@ -72,7 +82,8 @@ function encode(value: JsonSlice): string | undefined {
 
 const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
-function lookup(object: Map<string, JsonSlice>, ref: KeyRef): JsonSlice | undefined {
+/** A top-level key or a dotted path, read from the document's text. */
+function lookup(object: Map<string, JsonSlice>, ref: string | { path: string }): JsonSlice | undefined {
   if (typeof ref === 'string') return object.get(ref);
   const [first, ...rest] = ref.path.split('.');
   let current = object.get(first ?? '');
@@ -84,6 +95,42 @@ function lookup(object: Map<string, JsonSlice>, ref: KeyRef): JsonSlice | undefi
     else return undefined;
   }
   return current;
+}
+
+/** One mapped key's value as text, or what it could not find, each already quoted for the message. */
+type Resolved = { text: string } | { missing: string[] };
+
+function resolve(document: JsonDocument, object: Map<string, JsonSlice>, key: string, ref: KeyRef): Resolved {
+  if (typeof ref === 'string' || 'path' in ref) {
+    const hit = lookup(object, ref);
+    const kind = hit === undefined ? 'null' : kindOf(hit);
+    if (hit === undefined || kind === 'null') return { missing: [`"${typeof ref === 'string' ? ref : ref.path}"`] };
+    return { text: kind === 'string' ? stringValue(hit) : sourceText(hit) };
+  }
+  if ('jmespath' in ref) {
+    const result = searchJson(ref.jmespath, document.searchable());
+    if (result.found) return { text: result.text };
+    const why = result.reason === 'type' ? ', a function got a value of the wrong type' : '';
+    return { missing: [`"${ref.jmespath}" (the JMESPath of ${quoteKey(key)}${why})`] };
+  }
+  const parsed = parseTemplate(ref.template);
+  // The configuration check refused this template already; a hand-built config reaching here is a bug.
+  if ('problem' in parsed) throw new SyncError('KeyNotFound', `the template of key ${quoteKey(key)} ${parsed.problem}`);
+  let text = '';
+  const missing: string[] = [];
+  for (const part of parsed.parts) {
+    if ('text' in part) {
+      text += part.text;
+      continue;
+    }
+    const result = searchJson(part.expression, document.searchable());
+    if (result.found) text += result.text;
+    else {
+      const why = result.reason === 'type' ? ', a function got a value of the wrong type' : '';
+      missing.push(`"${part.expression}" (variable ${part.tag} of the template of ${quoteKey(key)}${why})`);
+    }
+  }
+  return missing.length > 0 ? { missing } : { text };
 }
 
 /** A key name for a message: names are not secret, but one may be long. */
@@ -116,7 +163,8 @@ export function renderData(value: SecretValue, target: TargetConfig, source: str
         : Buffer.from(value.secretString ?? '', 'utf8');
     return { [target.asKey]: bytes.toString('base64') };
   }
-  const object = objectMembers(parseJsonObject(value, source));
+  const document = parseJsonObject(value, source);
+  const object = objectMembers(document.slice);
   const data: Record<string, string> = {};
   if (target.keys === undefined || target.keys === 'all') {
     checkKeyNames(object.keys(), source);
@@ -135,15 +183,15 @@ export function renderData(value: SecretValue, target: TargetConfig, source: str
   checkKeyNames(Object.keys(target.keys), source);
   const missing: string[] = [];
   for (const [key, ref] of Object.entries(target.keys)) {
-    const hit = lookup(object, ref);
-    const encoded = hit === undefined ? undefined : encode(hit);
-    if (encoded === undefined) missing.push(typeof ref === 'string' ? ref : ref.path);
-    else data[key] = encoded;
+    const resolved = resolve(document, object, key, ref);
+    if ('missing' in resolved) missing.push(...resolved.missing);
+    else data[key] = Buffer.from(resolved.text, 'utf8').toString('base64');
   }
+  // All or nothing: a binding with any key missing writes nothing, so no Secret is ever half-rendered.
   if (missing.length > 0) {
     throw new SyncError(
       'KeyNotFound',
-      `secret "${source}" has no ${missing.length === 1 ? 'key' : 'keys'} ${missing.map((m) => `"${m}"`).join(', ')} (mapped in "keys")`,
+      `secret "${source}" has no ${missing.length === 1 ? 'key' : 'keys'} ${missing.join(', ')} (mapped in "keys")`,
     );
   }
   return data;

@@ -352,6 +352,79 @@ syncs:
   });
 });
 
+describe('parseConfig: templates and JMESPath keys', () => {
+  it('reads a template, a JMESPath expression and a dotted path side by side', () => {
+    // Act
+    const config = parseConfig(
+      withTarget(
+        'keys: { URL: { template: "postgres://{{ .username }}:{{ password }}@{{{ host }}}:5432/app" }, CRT: { jmespath: \'tls."tls.crt"\' }, HOST: { path: db.host } }',
+      ),
+    );
+
+    // Assess
+    expect(config.syncs[0]?.targets[0]?.keys).toEqual({
+      URL: { template: 'postgres://{{ .username }}:{{ password }}@{{{ host }}}:5432/app' },
+      CRT: { jmespath: 'tls."tls.crt"' },
+      HOST: { path: 'db.host' },
+    });
+  });
+
+  it.each([
+    [
+      '{{#admin}}root{{/admin}}',
+      'tag {{#admin}} is not supported: templates take variables only, not sections ({{#name}}...{{/name}})',
+    ],
+    [
+      '{{^admin}}x{{/admin}}',
+      'tag {{^admin}} is not supported: templates take variables only, not inverted sections ({{^name}}...{{/name}})',
+    ],
+    ['{{> header}}', 'tag {{>header}} is not supported: templates take variables only, not partials ({{> name}})'],
+    [
+      '{{=<% %>=}}<% a %>',
+      'tag {{=<% %>}} is not supported: templates take variables only, not delimiter changes ({{=<% %>=}})',
+    ],
+    ['a {{ .user', 'is not a valid template: Unclosed tag at 10'],
+    ['{{ . }}', 'tag {{ . }} names no key'],
+    [
+      '{{ .user[ }}',
+      'tag {{ .user[ }}: "user[" is not a valid JMESPath expression: parse error at column 5, found unexpected end of expression (EOF)',
+    ],
+  ])('refuses the template %j at load, naming the key and the tag', (template, message) => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(withTarget(`keys: { DATABASE_URL: { template: ${JSON.stringify(template)} } }`)),
+    );
+
+    // Assess
+    expect(issues).toEqual([`configuration: syncs[0].targets[0].keys.DATABASE_URL.template: ${message}`]);
+  });
+
+  it('refuses an invalid JMESPath expression at load, naming the key and suggesting quotes', () => {
+    // Act
+    const issues = issuesOf(() =>
+      parseConfig(withTarget('keys: { A: { jmespath: "tls.tls-crt" }, B: { jmespath: "nofn(a)" } }')),
+    );
+
+    // Assess
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^configuration: syncs\[0\]\.targets\[0\]\.keys\.A\.jmespath: is not a valid JMESPath expression: .*quote a key that is not a plain identifier: "my-key"\)$/,
+      ),
+      'configuration: syncs[0].targets[0].keys.B.jmespath: is not a valid JMESPath expression: Unknown function: nofn()',
+    ]);
+  });
+
+  it('says every form a key may take when one matches none', () => {
+    // Act
+    const issues = issuesOf(() => parseConfig(withTarget('keys: { A: { path: a, template: b } }')));
+
+    // Assess
+    expect(issues).toEqual([
+      'configuration: syncs[0].targets[0].keys: must be "all" or a map of Secret key (alphanumerics, "-", "_", ".") -> JSON key, { path }, { jmespath } or { template }',
+    ]);
+  });
+});
+
 describe('parseConfig cross-checks', () => {
   const TWO_CLUSTERS = `clusters:
   prod-eu: { eks: { name: prod-eu, region: eu-west-1 } }

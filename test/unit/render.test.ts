@@ -196,6 +196,152 @@ describe('renderData: values as stored', () => {
   });
 });
 
+describe('renderData: templates', () => {
+  it('renders ESO-style and plain variables raw: no HTML escaping, numbers as their text', () => {
+    // Prepare
+    const value = secretValue(
+      JSON.stringify({ username: 'app', password: `<&"'>${CANARY}`, host: 'db.local', port: 5432 }),
+    );
+    const target = targetConfig({
+      keys: {
+        DATABASE_URL: { template: 'postgres://{{ .username }}:{{ password }}@{{{ host }}}:{{& .port }}/app{{! why }}' },
+      },
+    });
+
+    // Act
+    const data = renderData(value, target, 'app/db');
+
+    // Assess
+    expect(data).toEqual({ DATABASE_URL: b64(`postgres://app:<&"'>${CANARY}@db.local:5432/app`) });
+  });
+
+  it('reads nested values, keys with dots and array items through JMESPath variables', () => {
+    // Prepare
+    const value = secretValue(JSON.stringify({ db: { host: 'h', 'tls.mode': 'verify' }, hosts: ['a', 'b'] }));
+    const target = targetConfig({ keys: { DSN: { template: '{{ .db.host }}/{{ db."tls.mode" }}/{{ hosts[1] }}' } } });
+
+    // Act
+    const data = renderData(value, target, 'app/db');
+
+    // Assess
+    expect(data).toEqual({ DSN: b64('h/verify/b') });
+  });
+
+  it('does not render a value that itself looks like a template', () => {
+    // Act
+    const data = renderData(
+      secretValue(JSON.stringify({ a: '{{ b }}', b: CANARY })),
+      targetConfig({ keys: { A: { template: 'x{{ a }}' } } }),
+      'app/db',
+    );
+
+    // Assess
+    expect(data).toEqual({ A: b64('x{{ b }}') });
+  });
+
+  it('names the template key and each missing variable, no value, and renders no key at all', () => {
+    // Prepare
+    const value = secretValue(JSON.stringify({ username: CANARY, password: CANARY, port: 1 }));
+    const target = targetConfig({
+      keys: {
+        USER: 'username',
+        URL: { template: `p://{{ .username }}:{{ .password }}@{{ .host }}{{ length(port) }}` },
+      },
+    });
+
+    // Act
+    const error = thrown(() => renderData(value, target, 'app/db'));
+
+    // Assess
+    expect(error.code).toBe('KeyNotFound');
+    expect(error.message).toBe(
+      'secret "app/db" has no keys "host" (variable {{ .host }} of the template of "URL"), "length(port)" (variable {{ length(port) }} of the template of "URL", a function got a value of the wrong type) (mapped in "keys")',
+    );
+    expect(JSON.stringify(error)).not.toContain(CANARY);
+    expect(String(error.cause ?? '')).not.toContain(CANARY);
+  });
+
+  it('treats a null value as missing, like a mapped key', () => {
+    // Act
+    const error = thrown(() =>
+      renderData(secretValue('{"a": null}'), targetConfig({ keys: { A: { template: '{{ a }}' } } }), 'app/db'),
+    );
+
+    // Assess
+    expect(error.message).toBe(
+      'secret "app/db" has no key "a" (variable {{ a }} of the template of "A") (mapped in "keys")',
+    );
+  });
+});
+
+describe('renderData: JMESPath keys', () => {
+  it('reaches a key with dots under an object, which a dotted path cannot', () => {
+    // Prepare
+    const value = secretValue(JSON.stringify({ tls: { 'tls.crt': 'CERT', 'tls.key': CANARY } }));
+    const target = targetConfig({
+      keys: { 'tls.crt': { jmespath: 'tls."tls.crt"' }, 'tls.key': { jmespath: 'tls."tls.key"' } },
+    });
+
+    // Act
+    const data = renderData(value, target, 'app/db');
+
+    // Assess
+    expect(data).toEqual({ 'tls.crt': b64('CERT'), 'tls.key': b64(CANARY) });
+  });
+
+  it('gives non-string results as compact JSON, and functions and projections their result', () => {
+    // Prepare
+    const value = secretValue('{"port": 5432, "hosts": [ {"n": "a"}, {"n": "b"} ], "on": true}');
+    const target = targetConfig({
+      keys: {
+        PORT: { jmespath: 'port' },
+        NAMES: { jmespath: 'hosts[*].n' },
+        JOINED: { jmespath: "join(',', hosts[*].n)" },
+        ON: { jmespath: 'on' },
+      },
+    });
+
+    // Act
+    const data = renderData(value, target, 'app/db');
+
+    // Assess
+    expect(data).toEqual({ PORT: b64('5432'), NAMES: b64('["a","b"]'), JOINED: b64('a,b'), ON: b64('true') });
+  });
+
+  it("finds only the secret's own keys, never Object.prototype's", () => {
+    // Prepare
+    const value = secretValue('{"o": {}, "__proto__": {"x": "own"}}');
+    const target = targetConfig({
+      keys: { C: { jmespath: 'constructor' }, D: { jmespath: 'o.toString' }, P: { jmespath: '"__proto__".x' } },
+    });
+
+    // Act
+    const error = thrown(() => renderData(value, target, 'app/db'));
+
+    // Assess
+    expect(error.message).toBe(
+      'secret "app/db" has no keys "constructor" (the JMESPath of "C"), "o.toString" (the JMESPath of "D") (mapped in "keys")',
+    );
+  });
+
+  it('names the expression and the key when nothing is found, never the value', () => {
+    // Act
+    const error = thrown(() =>
+      renderData(
+        secretValue(JSON.stringify({ tls: { crt: CANARY } })),
+        targetConfig({ keys: { CRT: { jmespath: 'tls."tls.crt"' }, LEN: { jmespath: 'abs(tls.crt)' } } }),
+        'app/db',
+      ),
+    );
+
+    // Assess
+    expect(error.message).toBe(
+      'secret "app/db" has no keys "tls."tls.crt"" (the JMESPath of "CRT"), "abs(tls.crt)" (the JMESPath of "LEN", a function got a value of the wrong type) (mapped in "keys")',
+    );
+    expect(JSON.stringify(error)).not.toContain(CANARY);
+  });
+});
+
 describe('renderData: nothing half-written', () => {
   it('refuses a __proto__ key, naming the secret and the key, not the value', () => {
     // Act
