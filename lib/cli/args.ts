@@ -25,6 +25,8 @@ export interface CommandSpec {
   required?: string[];
   /** Placeholder of the operands the command takes (e.g. `PATH...`); commands without one take none. */
   operands?: string;
+  /** An option that makes the operands optional (import reads a cluster with --context instead). */
+  operandsOptionalWith?: string;
   details: string;
 }
 
@@ -94,6 +96,18 @@ export const OPTIONS: OptionSpec[] = [
     description: 'write the configuration to FILE, not stdout',
   },
   { name: 'adopt', type: 'boolean', description: 'set adopt: true on every target (the cut-over, once ESO let go)' },
+  {
+    name: 'context',
+    type: 'string',
+    value: 'CTX',
+    description: 'also read the ESO objects of this kubeconfig context (all namespaces, or --namespace)',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    value: 'FILE',
+    description: 'the kubeconfig file of --context (default: $KUBECONFIG, else ~/.kube/config)',
+  },
 ];
 
 export const COMMANDS: CommandSpec[] = [
@@ -142,9 +156,10 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'import',
     summary: 'turn External Secrets Operator manifests (files, directories, "-" for stdin) into a configuration',
-    options: ['cluster', 'region', 'namespace', 'output', 'adopt'],
+    options: ['cluster', 'region', 'namespace', 'output', 'adopt', 'context', 'kubeconfig'],
     required: ['cluster'],
     operands: 'PATH...',
+    operandsOptionalWith: 'context',
     details:
       'Reads ExternalSecret, SecretStore and ClusterSecretStore manifests (AWS Secrets Manager only). What has no ' +
       "equivalent is listed with its place (file:document.path) on stderr and in the output's comments. " +
@@ -175,6 +190,8 @@ export interface RunArgs {
   region?: string;
   output?: string;
   adopt?: boolean;
+  context?: string;
+  kubeconfig?: string;
 }
 
 export type CliArgs = { kind: 'help'; command?: CommandName } | { kind: 'version' } | RunArgs;
@@ -260,7 +277,11 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (rest.length > 0 && spec.operands === undefined) {
     throw new UsageError(`unexpected argument "${rest[0]}" for "${spec.name}"`);
   }
-  if (rest.length === 0 && spec.operands !== undefined) throw new UsageError(`"${spec.name}" needs ${spec.operands}`);
+  const optional = spec.operandsOptionalWith !== undefined && values[spec.operandsOptionalWith] !== undefined;
+  if (rest.length === 0 && spec.operands !== undefined && !optional) {
+    const alternative = spec.operandsOptionalWith === undefined ? '' : ` or --${spec.operandsOptionalWith}`;
+    throw new UsageError(`"${spec.name}" needs ${spec.operands}${alternative}`);
+  }
 
   for (const name of Object.keys(values)) {
     if (GLOBAL_OPTIONS.some((o) => o.name === name) || spec.options.includes(name)) continue;
@@ -291,5 +312,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (typeof values.region === 'string') args.region = values.region;
   if (typeof values.output === 'string') args.output = values.output;
   if (values.adopt === true) args.adopt = true;
+  if (typeof values.context === 'string') args.context = values.context;
+  if (typeof values.kubeconfig === 'string') args.kubeconfig = values.kubeconfig;
   return args;
 }

@@ -5,9 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { loadKubeConfig } from '../clusters/kubeconfig.js';
 import { checkConfig } from '../config/index.js';
 import { InputError } from '../errors.js';
 import { findingLine, importManifests, type Manifest, parseManifests, renderConfig } from '../import/index.js';
+import { listEsoObjects } from '../kube/eso-objects.js';
 import { type RunArgs, UsageError } from './args.js';
 import type { CliIO } from './run.js';
 
@@ -75,6 +77,28 @@ async function readInputs(inputs: readonly string[], io: CliIO): Promise<Manifes
   return manifests;
 }
 
+/**
+ * The ESO objects of a kubeconfig context, as manifests placed `CTX:Kind/namespace/name`. The file is `--kubeconfig`,
+ * else the first of $KUBECONFIG, else ~/.kube/config.
+ */
+async function readCluster(args: RunArgs, io: CliIO): Promise<Manifest[]> {
+  const context = args.context as string;
+  const path = args.kubeconfig ?? io.env.KUBECONFIG?.split(':')[0] ?? '~/.kube/config';
+  let kc: ReturnType<typeof loadKubeConfig>;
+  try {
+    kc = loadKubeConfig({ path: isAbsolute(path) || path.startsWith('~') ? path : join(io.cwd, path), context });
+  } catch (error) {
+    throw new InputError('InvalidInput', error instanceof Error ? error.message : 'invalid kubeconfig', {
+      cause: error,
+    });
+  }
+  const objects = await listEsoObjects(kc, context, args.namespaces?.[0]);
+  return objects.map((o) => ({
+    where: `${context}:${o.kind}/${o.namespace === undefined ? '' : `${o.namespace}/`}${o.name}`,
+    body: o.body,
+  }));
+}
+
 /** Writes next to the target and renames over it, so that a failed write leaves no half-written file. */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temporary = `${path}.${randomUUID()}.tmp`;
@@ -90,6 +114,7 @@ export async function runImport(args: RunArgs, io: CliIO): Promise<number> {
     throw new UsageError(`--region "${args.region}" is not an AWS region such as eu-west-1`);
   }
   const manifests = await readInputs(args.inputs ?? [], io);
+  if (args.context !== undefined) manifests.push(...(await readCluster(args, io)));
   const namespace = args.namespaces?.[0];
   const result = importManifests(manifests, {
     clusters,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCliArgs } from '../../lib/cli/args.js';
 import { type CliIO, runCli } from '../../lib/cli/run.js';
 import { checkConfig, loadConfigFile } from '../../lib/config/index.js';
 import { regexpPrefix } from '../../lib/import/external-secret.js';
@@ -316,9 +317,23 @@ describe('eks-secret-sync import', () => {
     expect(config?.syncs.map((s) => s.targets[0]?.adopt)).toEqual([true, true]);
   });
 
+  it('takes --context instead of paths, and both together', () => {
+    expect(parseCliArgs(['import', '--context', 'prod', '--cluster', 'prod-eu'])).toMatchObject({
+      command: 'import',
+      inputs: [],
+      context: 'prod',
+    });
+    expect(
+      parseCliArgs(['import', 'a.yaml', '--context', 'prod', '--kubeconfig', 'k', '--cluster', 'c']),
+    ).toMatchObject({
+      inputs: ['a.yaml'],
+      kubeconfig: 'k',
+    });
+  });
+
   it.each([
     [['import', `${FIXTURES}/complete`], '"import" needs --cluster'],
-    [['import', '--cluster', 'prod-eu'], '"import" needs PATH...'],
+    [['import', '--cluster', 'prod-eu'], '"import" needs PATH... or --context'],
     [['import', 'missing.yaml', '--cluster', 'prod-eu'], 'cannot read "missing.yaml" (ENOENT)'],
     [['import', `${FIXTURES}/complete`, '--cluster', 'prod eu'], '--cluster "prod eu" is not NAME or NAME@REGION'],
     [
