@@ -10,59 +10,28 @@ import {
   RESTART_PENDING_ANNOTATION,
   SOURCE_ANNOTATION,
 } from '../../lib/domain/names.js';
-import type { SyncRequest } from '../../lib/domain/request.js';
 import { InputError, SyncError } from '../../lib/errors.js';
 import { type ClusterProgress, SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
-import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from '../support/fakes.js';
+import { b64, envFromSpec, type FakeKubeApi } from '../support/fakes.js';
+import {
+  bindingOf,
+  CANARY,
+  eksClusters,
+  FLEET,
+  fakeWorld,
+  NOW,
+  seedConsumers,
+  syncRequest,
+} from '../support/fixtures.js';
 
-/** A value that must never leave the data path. */
-const CANARY = 'pa55-CANARY-91c2e7';
-const NOW = new Date('2025-05-01T10:00:00.000Z');
+const FAN_OUT = `${FLEET}        keys: { DB_USER: username, DB_PASSWORD: password }\n`;
 
-const FAN_OUT = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-  us: { eks: { name: us, region: us-east-1 } }
-syncs:
-  - source: { secret: prod/db }
-    targets:
-      - clusters: [eu, us]
-        namespaces: [payments, canary]
-        secret: db
-        keys: { DB_USER: username, DB_PASSWORD: password }
-`;
-
-/** Clusters with their namespaces, a source, a connector and an engine over them. */
-function world(
-  yaml: string,
-  clusters: Record<string, string[]> = { eu: ['payments', 'canary'], us: ['payments', 'canary'] },
-) {
-  const config = parseConfig(yaml);
-  const meter = new InFlightMeter();
-  const apis = Object.entries(clusters).map(([name, namespaces]) => new FakeKubeApi(name, { namespaces, meter }));
-  const connector = new FakeConnector(apis);
-  const source = new FakeSecretSource();
-  const engine = new SyncEngine({ config, source, clusters: connector, now: () => NOW });
-  const api = (name: string) => connector.api(name);
-  return { config, meter, connector, source, engine, api, apis };
-}
-
-function request(overrides: Partial<SyncRequest> = {}): SyncRequest {
-  return { trigger: 'rotation', dryRun: false, restart: true, ...overrides };
-}
-
-function result(report: SyncReport, cluster: string, namespace: string, secret = 'db'): BindingResult {
-  const found = report.results.find((r) => r.cluster === cluster && r.namespace === namespace && r.secret === secret);
-  if (found === undefined) throw new Error(`no result for ${cluster}/${namespace}/${secret}`);
-  return found;
-}
-
-function seedConsumers(apis: FakeKubeApi[], secret = 'db', name = 'web'): void {
-  for (const api of apis) {
-    for (const namespace of api.namespaces) api.seedWorkload({ namespace, name, podSpec: envFromSpec(secret) });
-  }
-}
+/** Clusters with their namespaces, a source, a connector and an engine over them, at NOW. */
+const world = (yaml: string, clusters?: Record<string, string[]>) => fakeWorld(yaml, clusters, { now: NOW });
+const request = syncRequest;
+const result = (report: SyncReport, cluster: string, namespace: string, secret?: string): BindingResult =>
+  bindingOf(report.results, cluster, namespace, secret);
 
 function resetCounts(...apis: FakeKubeApi[]): void {
   for (const api of apis) api.book.reset();
@@ -585,10 +554,7 @@ describe('SyncEngine: versions', () => {
 
   it('checks each secret of a batch against the version its own event announced', async () => {
     // Prepare
-    const w = world(`
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+    const w = world(`${eksClusters('eu')}syncs:
   - source: { namePrefix: app/ }
     targets: [{ clusters: [eu], namespaces: [payments] }]
 `);
@@ -654,10 +620,7 @@ describe('SyncEngine: dry run', () => {
 });
 
 describe('SyncEngine: deleted source secrets', () => {
-  const DELETION = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+  const DELETION = `${eksClusters('eu')}syncs:
   - source: { secret: app/keep }
     targets: [{ clusters: [eu], namespaces: [a, b], secret: keep }]
   - source: { secret: app/drop }
@@ -819,10 +782,7 @@ syncs:
 });
 
 describe('SyncEngine: selector sources', () => {
-  const SELECTORS = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+  const SELECTORS = `${eksClusters('eu')}syncs:
   - source: { namePrefix: shared/ }
     targets: [{ clusters: [eu], namespaces: [app] }]
   - source: { tags: { sync: "eu" } }
@@ -1085,10 +1045,7 @@ describe('SyncEngine: reconcile', () => {
 });
 
 describe('SyncEngine: restart policies and failures', () => {
-  const POLICIES = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+  const POLICIES = `${eksClusters('eu')}syncs:
   - source: { secret: app/db }
     targets:
       - { clusters: [eu], namespaces: [app], secret: db, restart: none }
@@ -1208,10 +1165,7 @@ describe('SyncEngine: one patch per workload', () => {
   it('restarts a workload consuming two changed Secrets with one patch, counted once', async () => {
     // Prepare
     const w = world(
-      `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+      `${eksClusters('eu')}syncs:
   - source: { secret: app/db }
     targets: [{ clusters: [eu], namespaces: [app], secret: db }]
   - source: { secret: app/api }
@@ -1276,10 +1230,7 @@ describe('SyncEngine: report hygiene', () => {
   it('never puts a secret value in the report, whatever fails', async () => {
     // Prepare
     const w = world(
-      `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+      `${eksClusters('eu')}syncs:
   - source: { secret: app/json }
     targets:
       - { clusters: [eu], namespaces: [ok, unmanaged], secret: json }
@@ -1349,10 +1300,7 @@ describe('SyncEngine: labels on what it writes', () => {
 });
 
 describe('SyncEngine: identity on the full ARN', () => {
-  const PROD_DB = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+  const PROD_DB = `${eksClusters('eu')}syncs:
   - source: { secret: prod/db }
     targets: [{ clusters: [eu], namespaces: [app] }]
 `;
@@ -1467,10 +1415,7 @@ syncs:
   it('derives a selected Secret name from the name Secrets Manager reports, not from the ARN shape', async () => {
     // Prepare
     const w = world(
-      `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+      `${eksClusters('eu')}syncs:
   - source: { namePrefix: shared/ }
     targets: [{ clusters: [eu], namespaces: [app] }]
 `,
@@ -1524,10 +1469,7 @@ syncs:
 });
 
 describe('SyncEngine: two secrets deriving one Secret name', () => {
-  const PAIR = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+  const PAIR = `${eksClusters('eu')}syncs:
   - source: { namePrefix: app }
     targets: [{ clusters: [eu], namespaces: [app] }]
 `;

@@ -8,14 +8,9 @@ import { SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingResult } from '../../lib/sync/types.js';
 import { expectNoSecretValueIn } from '../support/assertions.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { CANARY, eksClusters, NOW } from '../support/fixtures.js';
 
-const CANARY = 'pa55-CANARY-4e1d90';
-const NOW = new Date('2026-12-03T10:00:00.000Z');
-
-const CONFIG = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+const CONFIG = `${eksClusters('eu')}syncs:
   - source: { secret: prod/db }
     targets:
       - clusters: [eu]

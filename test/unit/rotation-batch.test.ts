@@ -9,6 +9,7 @@ import { isSqsBatch, readRotationBatch } from '../../lib/events/index.js';
 import type { SyncReport } from '../../lib/sync/types.js';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { eksClusters } from '../support/fixtures.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import { sqsEvent } from '../support/sqs-driver.js';
 
@@ -96,10 +97,7 @@ describe('readRotationBatch', () => {
   });
 });
 
-const CONFIG = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+const CONFIG = `${eksClusters('eu')}syncs:
   - source: { namePrefix: app/ }
     targets:
       - { clusters: [eu], namespaces: [payments] }

@@ -19,6 +19,7 @@ import { parseBackfillInput, rotationRequest } from '../../lib/events/index.js';
 import type { SyncReport } from '../../lib/sync/types.js';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { eksClusters } from '../support/fixtures.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 
 const NOW = 1_700_000_000_000;
@@ -77,11 +78,7 @@ describe('readInvocation', () => {
 });
 
 const CANARY = 'pa55-CANARY-4e1d0b';
-const CONFIG = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-  us: { eks: { name: us, region: us-east-1 } }
-syncs:
+const CONFIG = `${eksClusters('eu', 'us')}syncs:
   - source: { secret: prod/db }
     targets:
       - { clusters: [eu, us], namespaces: [payments, denied], secret: db }

@@ -9,35 +9,23 @@ import {
 import { InputError, SyncError } from '../../lib/errors.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingStatus, StatusReport } from '../../lib/sync/status.js';
-import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { b64, envFromSpec } from '../support/fakes.js';
+import {
+  bindingOf,
+  CANARY,
+  eksClusters,
+  FLEET,
+  FLEET_NAMESPACES,
+  fakeWorld,
+  NOW,
+  seedConsumers,
+} from '../support/fixtures.js';
 
-/** A value that must never leave the data path. */
-const CANARY = 'st4tus-CANARY-5e1d';
-const NOW = new Date('2026-12-03T10:00:00.000Z');
-
-const FLEET = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-  us: { eks: { name: us, region: us-east-1 } }
-syncs:
-  - source: { secret: prod/db }
-    targets:
-      - clusters: [eu, us]
-        namespaces: [payments, canary]
-        secret: db
-`;
-
-/** Two clusters with consumers of `db` in both namespaces, a source, and an engine over them. */
+/** Two clusters with consumers of `db` in both namespaces, a source, and an engine over them, at NOW. */
 function world(yaml = FLEET) {
-  const config = parseConfig(yaml);
-  const apis = ['eu', 'us'].map((name) => new FakeKubeApi(name, { namespaces: ['payments', 'canary'] }));
-  for (const api of apis) {
-    for (const namespace of api.namespaces) api.seedWorkload({ namespace, name: 'web', podSpec: envFromSpec('db') });
-  }
-  const connector = new FakeConnector(apis);
-  const source = new FakeSecretSource();
-  const engine = new SyncEngine({ config, source, clusters: connector, now: () => NOW });
-  return { source, connector, engine, api: (name: string) => connector.api(name) };
+  const w = fakeWorld(yaml, FLEET_NAMESPACES, { now: NOW });
+  seedConsumers(w.apis);
+  return w;
 }
 
 /** The world after a first backfill wrote every Secret and restarted every consumer. */
@@ -50,11 +38,8 @@ async function synced(yaml = FLEET) {
   return { ...w, versionId };
 }
 
-function row(report: StatusReport, cluster: string, namespace: string, secret = 'db'): BindingStatus {
-  const found = report.bindings.find((r) => r.cluster === cluster && r.namespace === namespace && r.secret === secret);
-  if (found === undefined) throw new Error(`no row for ${cluster}/${namespace}/${secret}`);
-  return found;
-}
+const row = (report: StatusReport, cluster: string, namespace: string, secret?: string): BindingStatus =>
+  bindingOf(report.bindings, cluster, namespace, secret);
 
 describe('SyncEngine.status', () => {
   it('reports every binding current after a sync, reading no secret value (DescribeSecret once per source, Secret metadata only)', async () => {
@@ -318,10 +303,7 @@ describe('SyncEngine.status', () => {
 
   it('expands selectors with ListSecrets and shows a row per listed secret', async () => {
     // Prepare
-    const w = world(`
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+    const w = world(`${eksClusters('eu')}syncs:
   - source: { namePrefix: team/ }
     targets:
       - clusters: [eu]
@@ -357,10 +339,7 @@ syncs:
 
   it('reports two sources writing one Secret unreadable (InvalidConfig), as a pass refuses them', async () => {
     // Prepare: `app/db` and `app_db` both derive the Kubernetes name `app-db`.
-    const w = world(`
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+    const w = world(`${eksClusters('eu')}syncs:
   - source: { namePrefix: app/ }
     targets: [{ clusters: [eu], namespaces: [payments] }]
   - source: { namePrefix: app_ }

@@ -3,11 +3,9 @@ import type { EksAccess } from '../../lib/clusters/eks.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { createAdapters, createEngine, type Ports } from '../../lib/wiring/index.js';
 import { FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { eksClusters } from '../support/fixtures.js';
 
-const CONFIG = `
-clusters:
-  eu: { eks: { name: eu, region: eu-west-1 } }
-syncs:
+const CONFIG = `${eksClusters('eu')}syncs:
   - source: { secret: prod/db }
     targets:
       - { clusters: [eu], namespaces: [payments], secret: db }
