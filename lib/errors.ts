@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'TypeChange'
   | 'TooLarge'
   | 'Conflict'
+  /** The cluster does not serve a workload kind (a Rollout where the Argo Rollouts CRD is not installed). */
+  | 'KindNotServed'
   /** The pass could not confirm that what it synced is still AWSCURRENT (check failed, or read behind the event). */
   | 'VersionUnconfirmed'
   | 'KubernetesError'

@@ -159,20 +159,27 @@ const keyRef = z.union(
 );
 
 const workloadRef = z.strictObject({
-  kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
+  kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet', 'Rollout', 'CronJob']),
   name: dnsSubdomain,
 });
 
+/**
+ * `auto`: every consumer (pod-spec references and Reloader annotations; a workload opts out with
+ * `reloader.stakater.com/auto: "false"`); `annotated`: only workloads whose Reloader annotations ask (Reloader's
+ * opt-in model); `none`; or named workloads, plus discovered ones with `auto: true` or `auto: annotated`.
+ */
 const restartSchema = z.union(
   [
-    z.enum(['auto', 'none']),
+    z.enum(['auto', 'annotated', 'none']),
     z.strictObject({
-      /** Also restart consumers discovered from pod specs and Reloader annotations. */
-      auto: z.boolean().default(false),
+      /** Also restart consumers discovered from pod specs and Reloader annotations (`annotated`: only those asking). */
+      auto: z.union([z.boolean(), z.literal('annotated')]).default(false),
       workloads: z.array(workloadRef).min(1),
     }),
   ],
-  { error: 'must be "auto", "none" or { workloads: [{ kind, name }, ...], auto?: true }' },
+  {
+    error: 'must be "auto", "annotated", "none" or { workloads: [{ kind, name }, ...], auto?: true | annotated }',
+  },
 );
 
 const targetSchema = z
@@ -223,7 +230,9 @@ const targetSchema = z
     annotations: z.record(z.string(), z.string()).default({}),
     restart: restartSchema
       .default('auto')
-      .describe('"auto": consumers found in pod specs and Reloader annotations; "none"; or { workloads, auto? }'),
+      .describe(
+        '"auto": consumers found in pod specs and Reloader annotations; "annotated": only workloads whose Reloader annotations ask; "none"; or { workloads, auto? }',
+      ),
     /** Take over an existing Secret that we did not create. */
     adopt: z.boolean().default(false).describe('Take over an existing Secret that eks-secret-sync did not create'),
     /** Delete and recreate an immutable Secret or one whose type differs, instead of failing. */

@@ -5,7 +5,9 @@
  */
 import {
   AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   EventsV1Api,
   type EventsV1Event,
   type KubeConfig,
@@ -61,7 +63,10 @@ export function createKubeApi(
   // The same for one object: a PartialObjectMetadata, whose body has no `data`.
   const oneMetadataOnly = setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
 
-  const kinds = workloadKinds(apps, fieldManager);
+  const kinds = workloadKinds(
+    { apps, batch: kc.makeApiClient(BatchV1Api), custom: kc.makeApiClient(CustomObjectsApi) },
+    fieldManager,
+  );
 
   async function call<T>(op: KubeOperation, fn: () => Promise<T>): Promise<T> {
     try {
@@ -201,38 +206,57 @@ export function createKubeApi(
 
     async listWorkloads(namespace, kind) {
       const ops = kinds[kind];
-      const op = { verb: 'list', resource: ops.resource, namespace };
+      const resource = ops.group === '' ? ops.resource : `${ops.resource}.${ops.group}`;
+      const op = { verb: 'list', resource, namespace };
       const workloads: Workload[] = [];
       let cont: string | undefined;
       do {
-        const page = await call(op, () => ops.list(namespace, cont));
+        let page: Awaited<ReturnType<typeof ops.list>>;
+        try {
+          page = await ops.list(namespace, cont);
+        } catch (error) {
+          // A list in any namespace, even one that does not exist, answers 200; a 404 means no such resource.
+          if (ops.group !== '' && statusCode(error) === 404) {
+            throw new SyncError(
+              'KindNotServed',
+              `${resource} is not served in cluster "${cluster}" (its CustomResourceDefinition is not installed)`,
+              { cause: error, status: 404 },
+            );
+          }
+          throw translateKubeError(cluster, op, error, opts.timeouts);
+        }
         for (const item of page.items) workloads.push(toWorkload(kind, namespace, item));
         cont = page.cont;
       } while (cont !== undefined);
       return workloads;
     },
 
-    async patchTemplateAnnotations(namespace, kind, name, annotations, expected, changeCause) {
+    async patchTemplateAnnotations(namespace, kind, name, annotations, expected, changeCause, restartAt) {
       const ops = kinds[kind];
       const op = { verb: 'patch', resource: ops.resource, namespace, name };
+      const path = ops.annotationsPath;
+      // Where the annotations go is the workload's own metadata (a Rollout's), the change cause goes with them.
+      const own = path === '/metadata/annotations';
+      const cause = changeCause === undefined ? {} : { [CHANGE_CAUSE_ANNOTATION]: changeCause.text };
+      const restart = restartAt === undefined ? undefined : toRfc3339(restartAt);
       if (expected === undefined) {
-        const body = {
-          ...(changeCause === undefined
-            ? {}
-            : { metadata: { annotations: { [CHANGE_CAUSE_ANNOTATION]: changeCause.text } } }),
-          spec: { template: { metadata: { annotations } } },
-        };
-        await call(op, () => ops.patch(namespace, name, body, strategicMergePatch));
+        const body = merge(
+          nested(path, own ? { ...annotations, ...cause } : annotations),
+          own || changeCause === undefined ? {} : { metadata: { annotations: cause } },
+          restart === undefined ? {} : { spec: { restartAt: restart } },
+        );
+        const contentType = ops.objectPatch === 'merge' ? mergePatch : strategicMergePatch;
+        await call(op, () => ops.patch(namespace, name, body, contentType));
         return;
       }
-      // A JSON Patch whose `test` makes it conditional on the template annotations we read, not on the whole
-      // object's resourceVersion, which every controller status write moves. The API server never returns an
-      // empty map, and `test` against null matches an absent one.
-      const path = '/spec/template/metadata/annotations';
+      // A JSON Patch whose `test` makes it conditional on the annotations we read, not on the whole object's
+      // resourceVersion, which every controller status write moves. The API server never returns an empty map,
+      // and `test` against null matches an absent one.
       const body = [
         { op: 'test', path, value: Object.keys(expected).length === 0 ? null : expected },
-        { op: 'add', path, value: { ...expected, ...annotations } },
-        ...(changeCause === undefined ? [] : changeCauseOps(changeCause)),
+        { op: 'add', path, value: { ...expected, ...annotations, ...(own ? cause : {}) } },
+        ...(changeCause === undefined || own ? [] : changeCauseOps(changeCause)),
+        ...(restart === undefined ? [] : [{ op: 'add', path: '/spec/restartAt', value: restart }]),
       ];
       try {
         await ops.patch(namespace, name, body, jsonPatch);
@@ -320,7 +344,37 @@ const API_VERSIONS: Record<KubeEvent['regarding']['kind'], string> = {
   Deployment: 'apps/v1',
   StatefulSet: 'apps/v1',
   DaemonSet: 'apps/v1',
+  Rollout: 'argoproj.io/v1alpha1',
+  CronJob: 'batch/v1',
 };
+
+/** RFC 3339 in whole seconds, as `metav1.Time` serializes (what `kubectl argo rollouts restart` writes). */
+function toRfc3339(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The object `{ a: { b: { c: value } } }` of the JSON Pointer `/a/b/c`. */
+function nested(pointer: string, value: object): Record<string, unknown> {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value as Record<string, unknown>);
+}
+
+/** A deep merge of plain objects (patch bodies built from parts). */
+function merge(...parts: Array<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      const before = out[key];
+      out[key] =
+        typeof before === 'object' && before !== null && typeof value === 'object' && value !== null
+          ? merge(before as Record<string, unknown>, value as Record<string, unknown>)
+          : value;
+    }
+  }
+  return out;
+}
 
 function toV1Event(event: KubeEvent): EventsV1Event {
   const { regarding } = event;

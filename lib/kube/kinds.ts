@@ -1,14 +1,19 @@
 /**
- * The per-kind table of workloads (Deployment, StatefulSet, DaemonSet): how each is listed, patched and read with
- * @kubernetes/client-node, and how its objects become the port's `Workload` (Secret references only) and
- * `WorkloadStatus` (rollout counters only).
+ * The per-kind table of workloads (Deployment, StatefulSet, DaemonSet, Argo Rollout, CronJob): how each is listed,
+ * patched and read with @kubernetes/client-node, where its pod template and our annotations are, and how its objects
+ * become the port's `Workload` (Secret references only) and `WorkloadStatus` (rollout counters only).
  */
 import type {
   AppsV1Api,
+  BatchV1Api,
+  CustomObjectsApi,
   setHeaderOptions,
+  V1CronJob,
   V1DaemonSet,
   V1Deployment,
+  V1ObjectMeta,
   V1PodSpec,
+  V1PodTemplateSpec,
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { ContainerRefs, PodSpecRefs, Workload, WorkloadKind, WorkloadStatus } from '../sync/ports/kube.js';
@@ -16,11 +21,27 @@ import type { ContainerRefs, PodSpecRefs, Workload, WorkloadKind, WorkloadStatus
 /** Page size for lists: bounded memory and response size on namespaces with many objects. */
 export const LIST_PAGE_SIZE = 250;
 
-export type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet;
+/**
+ * An Argo Rollout (`argoproj.io/v1alpha1`), the fields we read: client-node has no type for it
+ * (https://argoproj.github.io/argo-rollouts/features/specification/).
+ */
+export interface RolloutObject {
+  metadata?: V1ObjectMeta;
+  spec?: { replicas?: number; restartAt?: string; template?: V1PodTemplateSpec };
+  status?: { restartedAt?: string; phase?: string; message?: string };
+}
+
+export type WorkloadObject = V1Deployment | V1StatefulSet | V1DaemonSet | RolloutObject | V1CronJob;
 
 /** One row per workload kind, so the rest of the adapter never switches on the kind. */
 export interface KindOps {
   resource: string;
+  /** The group of `resource` in messages (`rollouts.argoproj.io`); empty for built-in kinds. */
+  group: string;
+  /** JSON Pointer of the annotations the restart patch sets (see `patchTemplateAnnotations` in the port). */
+  annotationsPath: string;
+  /** Patch content type for an object body: strategic merge, or merge for custom resources, which lack the former. */
+  objectPatch: 'strategic' | 'merge';
   list(namespace: string, cont: string | undefined): Promise<{ items: WorkloadObject[]; cont: string | undefined }>;
   patch(namespace: string, name: string, body: object, contentType: PatchContentType): Promise<unknown>;
   /** GET of one object (its status is part of it: the `get` the RBAC role grants already suffices). */
@@ -29,10 +50,21 @@ export interface KindOps {
 
 type PatchContentType = ReturnType<typeof setHeaderOptions>;
 
+const POD_TEMPLATE_ANNOTATIONS = '/spec/template/metadata/annotations';
+
+/** Argo Rollouts' API (https://argoproj.github.io/argo-rollouts/features/specification/). */
+const ROLLOUTS = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
+
 /** The list and patch calls of each kind, patches written as `fieldManager`. */
-export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<WorkloadKind, KindOps> {
+export function workloadKinds(
+  apis: { apps: AppsV1Api; batch: BatchV1Api; custom: CustomObjectsApi },
+  fieldManager: string,
+): Record<WorkloadKind, KindOps> {
+  const { apps, batch, custom } = apis;
+  const pod = { group: '', annotationsPath: POD_TEMPLATE_ANNOTATIONS, objectPatch: 'strategic' } as const;
   return {
     Deployment: {
+      ...pod,
       resource: 'deployments',
       list: async (namespace, cont) => {
         const page = await apps.listNamespacedDeployment({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
@@ -43,6 +75,7 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       read: (namespace, name) => apps.readNamespacedDeployment({ namespace, name }),
     },
     StatefulSet: {
+      ...pod,
       resource: 'statefulsets',
       list: async (namespace, cont) => {
         const page = await apps.listNamespacedStatefulSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
@@ -53,6 +86,7 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
       read: (namespace, name) => apps.readNamespacedStatefulSet({ namespace, name }),
     },
     DaemonSet: {
+      ...pod,
       resource: 'daemonsets',
       list: async (namespace, cont) => {
         const page = await apps.listNamespacedDaemonSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
@@ -62,11 +96,51 @@ export function workloadKinds(apps: AppsV1Api, fieldManager: string): Record<Wor
         apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedDaemonSet({ namespace, name }),
     },
+    Rollout: {
+      resource: ROLLOUTS.plural,
+      group: ROLLOUTS.group,
+      // Not the pod template: changing it starts a new canary or blue-green rollout (stakater/Reloader#591).
+      annotationsPath: '/metadata/annotations',
+      objectPatch: 'merge',
+      list: async (namespace, cont) => {
+        const page = (await custom.listNamespacedCustomObject({
+          ...ROLLOUTS,
+          namespace,
+          limit: LIST_PAGE_SIZE,
+          _continue: cont,
+        })) as { items?: RolloutObject[]; metadata?: { _continue?: string } };
+        return { items: page.items ?? [], cont: page.metadata?._continue || undefined };
+      },
+      patch: (namespace, name, body, contentType) =>
+        custom.patchNamespacedCustomObject({ ...ROLLOUTS, namespace, name, body, fieldManager }, contentType),
+      read: async (namespace, name) =>
+        (await custom.getNamespacedCustomObject({ ...ROLLOUTS, namespace, name })) as RolloutObject,
+    },
+    CronJob: {
+      resource: 'cronjobs',
+      group: '',
+      annotationsPath: '/spec/jobTemplate/spec/template/metadata/annotations',
+      objectPatch: 'strategic',
+      list: async (namespace, cont) => {
+        const page = await batch.listNamespacedCronJob({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
+        return { items: page.items, cont: page.metadata?._continue || undefined };
+      },
+      patch: (namespace, name, body, contentType) =>
+        batch.patchNamespacedCronJob({ namespace, name, body, fieldManager }, contentType),
+      read: (namespace, name) => batch.readNamespacedCronJob({ namespace, name }),
+    },
   };
 }
 
+/** The pod template of a workload object: a CronJob's is in its job template. */
+function templateOf(kind: WorkloadKind, item: WorkloadObject): V1PodTemplateSpec | undefined {
+  if (kind === 'CronJob') return (item as V1CronJob).spec?.jobTemplate?.spec?.template;
+  return (item as Exclude<WorkloadObject, V1CronJob>).spec?.template;
+}
+
 export function toWorkload(kind: WorkloadKind, namespace: string, item: WorkloadObject): Workload {
-  const template = item.spec?.template;
+  const template = templateOf(kind, item);
+  const replicas = desiredPods(kind, item);
   return {
     kind,
     namespace: item.metadata?.namespace ?? namespace,
@@ -77,15 +151,17 @@ export function toWorkload(kind: WorkloadKind, namespace: string, item: Workload
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: toPodSpecRefs(template?.spec),
     resourceVersion: item.metadata?.resourceVersion ?? '',
-    replicas: desiredPods(kind, item),
+    ...(replicas === undefined ? {} : { replicas }),
     uid: item.metadata?.uid ?? '',
   };
 }
 
-function desiredPods(kind: WorkloadKind, item: WorkloadObject): number {
+function desiredPods(kind: WorkloadKind, item: WorkloadObject): number | undefined {
+  // A CronJob's pods are its Jobs', started on schedule: none to roll.
+  if (kind === 'CronJob') return undefined;
   // An unset spec.replicas means 1 (the API server defaults it); a DaemonSet wants one pod per matching node.
   if (kind === 'DaemonSet') return (item as V1DaemonSet).status?.desiredNumberScheduled ?? 0;
-  return (item as V1Deployment | V1StatefulSet).spec?.replicas ?? 1;
+  return (item as V1Deployment | V1StatefulSet | RolloutObject).spec?.replicas ?? 1;
 }
 
 /** A workload object's rollout state in the port's shape (counters, generations, strategy; nothing else). */
@@ -97,7 +173,22 @@ const STATUS_OF: Record<WorkloadKind, (item: WorkloadObject) => WorkloadStatus> 
   Deployment: (item) => deploymentStatus(item as V1Deployment),
   StatefulSet: (item) => statefulSetStatus(item as V1StatefulSet),
   DaemonSet: (item) => daemonSetStatus(item as V1DaemonSet),
+  Rollout: (item) => rolloutStatus(item as RolloutObject),
+  CronJob: (item) => ({ kind: 'CronJob', uid: item.metadata?.uid ?? '' }),
 };
+
+function rolloutStatus(item: RolloutObject): WorkloadStatus {
+  const { restartAt } = item.spec ?? {};
+  const { restartedAt, phase, message } = item.status ?? {};
+  return {
+    kind: 'Rollout',
+    uid: item.metadata?.uid ?? '',
+    ...(restartAt === undefined ? {} : { restartAt }),
+    ...(restartedAt === undefined ? {} : { restartedAt }),
+    phase: phase ?? '',
+    ...(message === undefined ? {} : { message }),
+  };
+}
 
 /** The API server omits zero counters from a status: absent means 0. */
 const count = (value: number | undefined): number => value ?? 0;

@@ -14,7 +14,7 @@ import {
 } from '../domain/names.js';
 import type { ErrorCode } from '../errors.js';
 import { SyncError } from '../errors.js';
-import { restartsWorkload, WORKLOAD_KINDS } from './apply/restarter.js';
+import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from './apply/restarter.js';
 import { groupBy, mapLimit } from './concurrency.js';
 import type { Pass } from './pass.js';
 import { type Binding, planBindings } from './plan.js';
@@ -203,8 +203,8 @@ async function readCluster(pass: Pass, cluster: string, bindings: Binding[]): Pr
 async function readNamespace(api: KubeApi, namespace: string, bindings: Binding[]): Promise<Map<string, Reading>> {
   const restarting = bindings.some((b) => b.target.restart !== 'none');
   const workloads: Promise<Workload[] | SyncError> = restarting
-    ? Promise.all(WORKLOAD_KINDS.map((kind) => api.listWorkloads(namespace, kind))).then(
-        (lists) => lists.flat(),
+    ? listWorkloads(api, namespace).then(
+        (listed) => listed.workloads,
         (error: unknown) => asSyncError(error),
       )
     : Promise.resolve([]);
@@ -279,9 +279,9 @@ function consumersOf(binding: Binding, observed: Observed): ConsumerStatus[] {
   const pending = observed.annotations[RESTART_PENDING_ANNOTATION] !== undefined;
   const annotation = consumerHashAnnotation(secret);
   return observed.workloads
-    .filter((w) => restartsWorkload(target.restart, secret, w))
+    .filter((w) => restartsWorkload(target.restart, { name: secret, annotations: observed.annotations }, w))
     .map((w) => {
-      const carried = w.templateAnnotations[annotation];
+      const carried = fingerprintsOf(w)[annotation];
       let state: ConsumerState;
       if (observed.exists && carried !== undefined && carried === print) state = 'current';
       else if (pending) state = 'pending';

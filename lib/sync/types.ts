@@ -42,8 +42,13 @@ export interface BindingResult {
   hash?: string;
   /** Key names added, removed or changed (names only). */
   changedKeys?: string[];
-  /** Workloads patched (or, in a dry run, that would be). */
+  /** Workloads restarted (or, in a dry run, that would be). */
   restarted: WorkloadRefResult[];
+  /**
+   * CronJobs whose job template now carries the new content's fingerprint (or would, in a dry run): their next Job
+   * runs with the new value. Nothing was restarted for them. Absent when none.
+   */
+  nextRun?: WorkloadRefResult[];
   dryRun?: boolean;
   /** Drift repaired by this pass (Secret edited/deleted in the cluster, or a consumer left stale). */
   drift?: boolean;

@@ -285,11 +285,11 @@ describe('createKubeApi against a real API server', () => {
     await api.patchTemplateAnnotations(ns.name, 'Deployment', 'status-web', { 'eks-secret-sync.io/db': 'h1' });
     const web = await waitFor(async () => {
       const status = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-web');
-      return status?.observedGeneration === 2 && status;
+      return status?.kind === 'Deployment' && status.observedGeneration === 2 && status;
     });
     const idle = await waitFor(async () => {
       const status = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-zero');
-      return status?.observedGeneration === 1 && status;
+      return status?.kind === 'Deployment' && status.observedGeneration === 1 && status;
     });
     const db = await waitFor(async () => {
       const status = await api.readWorkloadStatus(ns.name, 'StatefulSet', 'status-db');
@@ -297,7 +297,7 @@ describe('createKubeApi against a real API server', () => {
     });
     const agent = await waitFor(async () => {
       const status = await api.readWorkloadStatus(ns.name, 'DaemonSet', 'status-agent');
-      return status?.observedGeneration === 1 && status;
+      return status?.kind === 'DaemonSet' && status.observedGeneration === 1 && status;
     });
     const missing = await api.readWorkloadStatus(ns.name, 'Deployment', 'status-gone');
     const forbidden = await rejection(api.readWorkloadStatus(unbound.name, 'Deployment', 'status-web'));

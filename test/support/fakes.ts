@@ -174,6 +174,11 @@ export function rolledOutStatus(workload: Workload, generation: number): Workloa
         numberReady: n,
         numberAvailable: n,
       };
+    case 'Rollout':
+      // No Argo controller in the fake: rolled out means it recorded every restart and is Healthy.
+      return { kind: 'Rollout', uid: workload.uid, phase: 'Healthy' };
+    case 'CronJob':
+      return { kind: 'CronJob', uid: workload.uid };
   }
 }
 
@@ -201,6 +206,12 @@ export class FakeKubeApi implements KubeApi {
   readonly namespaces: Set<string>;
   /** Namespaces where every call is refused with 403. */
   readonly forbidden = new Set<string>();
+  /** Whether the cluster serves Argo Rollouts (its CRD installed); when not, listing them throws KindNotServed. */
+  servesRollouts = true;
+  /** Namespaces where only listing Rollouts is refused with 403 (their opt-in role not bound). */
+  readonly rolloutsForbidden = new Set<string>();
+  /** `spec.restartAt` of each Rollout, as the restart patches set it. */
+  private readonly restartAts = new Map<string, string>();
   private readonly secrets = new Map<string, StoredSecret>();
   private readonly workloads = new Map<string, Workload>();
   /** metadata.generation per workload: 1 when seeded, +1 per template patch. */
@@ -317,6 +328,11 @@ export class FakeKubeApi implements KubeApi {
     this.statusScripts.set(workloadKey(namespace, kind, name), { steps: clone(steps), read: 0 });
   }
 
+  /** The `spec.restartAt` a Rollout was patched with last, if any. */
+  restartAt(namespace: string, name: string): string | undefined {
+    return this.restartAts.get(workloadKey(namespace, 'Rollout', name));
+  }
+
   /** Deletes a workload (e.g. between its restart and the rollout check). */
   removeWorkload(namespace: string, name: string, kind: WorkloadKind = 'Deployment'): void {
     this.workloads.delete(workloadKey(namespace, kind, name));
@@ -339,12 +355,20 @@ export class FakeKubeApi implements KubeApi {
     kind: WorkloadKind;
     name: string;
     annotations: Record<string, string>;
+    restartAt?: Date;
   }> {
     return this.book.log
       .filter((c) => c.method === 'patchTemplateAnnotations')
       .map((c) => {
-        const [namespace, kind, name, annotations] = c.args as [string, WorkloadKind, string, Record<string, string>];
-        return { namespace, kind, name, annotations };
+        const [namespace, kind, name, annotations, , restartAt] = c.args as [
+          string,
+          WorkloadKind,
+          string,
+          Record<string, string>,
+          unknown,
+          Date | undefined,
+        ];
+        return { namespace, kind, name, annotations, ...(restartAt === undefined ? {} : { restartAt }) };
       });
   }
 
@@ -486,6 +510,12 @@ export class FakeKubeApi implements KubeApi {
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]> {
     return this.call('listWorkloads', [namespace, kind], () => {
       this.checkAccess('list', namespace, kind);
+      if (kind === 'Rollout' && !this.servesRollouts) {
+        throw new SyncError('KindNotServed', `rollouts.argoproj.io is not served in cluster "${this.cluster}"`);
+      }
+      if (kind === 'Rollout' && this.rolloutsForbidden.has(namespace)) {
+        throw new SyncError('Forbidden', `list rollouts.argoproj.io in namespace ${namespace}: forbidden`);
+      }
       return [...this.workloads.values()].filter((w) => w.namespace === namespace && w.kind === kind).map(clone);
     });
   }
@@ -497,22 +527,26 @@ export class FakeKubeApi implements KubeApi {
     annotations: Record<string, string>,
     expected?: Record<string, string>,
     changeCause?: ChangeCause,
+    restartAt?: Date,
   ): Promise<void> {
     return this.call(
       'patchTemplateAnnotations',
-      [namespace, kind, name, clone(annotations), clone(changeCause)],
+      [namespace, kind, name, clone(annotations), clone(changeCause), restartAt],
       () => {
         this.checkAccess('patch', namespace, name);
         const workload = this.workloads.get(workloadKey(namespace, kind, name));
         if (workload === undefined)
           throw new SyncError('KubernetesError', `patch ${kind} ${namespace}/${name}: not found`);
-        if (expected !== undefined && !sameMap(expected, workload.templateAnnotations)) {
+        // As the adapter: a Rollout's annotations are those of its own metadata.
+        const target = kind === 'Rollout' ? workload.annotations : workload.templateAnnotations;
+        if (expected !== undefined && !sameMap(expected, target)) {
           throw new SyncError('Conflict', `patch ${kind} ${namespace}/${name}: the object has been modified`);
         }
-        Object.assign(workload.templateAnnotations, annotations);
+        Object.assign(target, annotations);
         if (changeCause !== undefined) workload.annotations[CHANGE_CAUSE_ANNOTATION] = changeCause.text;
         workload.resourceVersion = this.nextVersion();
         const k = workloadKey(namespace, kind, name);
+        if (restartAt !== undefined) this.restartAts.set(k, restartAt.toISOString());
         this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
       },
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { consumes, RELOADER_RELOAD, referencedSecrets } from '../../lib/sync/apply/consumers.js';
+import { type ConsumedSecret, consumes, RELOADER_RELOAD, referencedSecrets } from '../../lib/sync/apply/consumers.js';
 import type { PodSpecRefs, Workload } from '../../lib/sync/ports/kube.js';
 
 function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}): Workload {
@@ -14,6 +14,11 @@ function workload(podSpec: PodSpecRefs, annotations: Record<string, string> = {}
     resourceVersion: '1',
     uid: 'uid-web',
   };
+}
+
+/** A Secret as the restarter sees it: its name and annotations. */
+function secret(name: string, annotations: Record<string, string> = {}): ConsumedSecret {
+  return { name, annotations };
 }
 
 describe('referencedSecrets', () => {
@@ -56,8 +61,8 @@ describe('consumes', () => {
     const w = workload({ volumes: [{ secret: { secretName: 'db' } }] });
 
     // Act / Assess
-    expect(consumes(w, 'db')).toBe(true);
-    expect(consumes(w, 'db2')).toBe(false);
+    expect(consumes(w, secret('db'))).toBe(true);
+    expect(consumes(w, secret('db2'))).toBe(false);
   });
 
   it("honours Reloader's secret.reloader.stakater.com/reload list on the workload", () => {
@@ -65,8 +70,8 @@ describe('consumes', () => {
     const w = workload({}, { [RELOADER_RELOAD]: 'tls-cert, db ,,other' });
 
     // Act / Assess
-    expect(consumes(w, 'db')).toBe(true);
-    expect(consumes(w, 'tls-cert')).toBe(true);
-    expect(consumes(w, 'd')).toBe(false);
+    expect(consumes(w, secret('db'))).toBe(true);
+    expect(consumes(w, secret('tls-cert'))).toBe(true);
+    expect(consumes(w, secret('d'))).toBe(false);
   });
 });

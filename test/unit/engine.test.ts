@@ -11,6 +11,7 @@ import {
   SOURCE_ANNOTATION,
 } from '../../lib/domain/names.js';
 import { InputError, SyncError } from '../../lib/errors.js';
+import { WORKLOAD_KINDS } from '../../lib/sync/apply/restarter.js';
 import { type ClusterProgress, SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { b64, envFromSpec, type FakeKubeApi } from '../support/fakes.js';
@@ -1069,7 +1070,8 @@ describe('SyncEngine: restart policies and failures', () => {
       { kind: 'StatefulSet', name: 'pg', rollout: 'rolledOut' },
     ]);
     expect(eu.templatePatches().map((p) => p.name)).toEqual(['pg']);
-    expect(eu.calls('listWorkloads')).toBe(3);
+    // One list per kind, for the listing target only.
+    expect(eu.calls('listWorkloads')).toBe(WORKLOAD_KINDS.length);
   });
 
   it('notes a paused Deployment that was patched', async () => {

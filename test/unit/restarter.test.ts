@@ -11,7 +11,7 @@ const H1 = 'a'.repeat(64);
 const H2 = 'b'.repeat(64);
 
 function item(secretName: string, overrides: Partial<RestartItem> = {}): RestartItem {
-  return { secretName, hash: H2, policy: 'auto', contentChanged: true, ...overrides };
+  return { secretName, secretAnnotations: {}, hash: H2, policy: 'auto', contentChanged: true, ...overrides };
 }
 
 describe('restartConsumers', () => {

@@ -56,23 +56,26 @@ function binding(report: SyncReport, cluster = 'eu'): BindingResult {
   return found;
 }
 
+/** The kinds restarted by a pod-template change, whose rollouts a pass watches. */
+type PodTemplateKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
 /** After the restart the fake's generation is 2: `observedGeneration: 1` is a status from before it. */
 const UNOBSERVED = { observedGeneration: 1 };
 
-const ROLLING: { [K in WorkloadKind]: Array<StatusStep<K>> } = {
+const ROLLING: { [K in PodTemplateKind]: Array<StatusStep<K>> } = {
   Deployment: [UNOBSERVED, { replicas: 4, updatedReplicas: 2, availableReplicas: 2 }, {}],
   StatefulSet: [UNOBSERVED, { updatedReplicas: 1, currentRevision: 'db-1', updateRevision: 'db-2' }, {}],
   DaemonSet: [UNOBSERVED, { updatedNumberScheduled: 1, numberAvailable: 2 }, {}],
 };
 
 /** A rollout whose new pods never become Ready: the same status on every read. */
-const STUCK: { [K in WorkloadKind]: Array<StatusStep<K>> } = {
+const STUCK: { [K in PodTemplateKind]: Array<StatusStep<K>> } = {
   Deployment: [{ replicas: 4, updatedReplicas: 1, readyReplicas: 3, availableReplicas: 3 }],
   StatefulSet: [{ readyReplicas: 2, updatedReplicas: 1, currentRevision: 'db-1', updateRevision: 'db-2' }],
   DaemonSet: [{ updatedNumberScheduled: 1, numberReady: 2, numberAvailable: 2 }],
 };
 
-const KINDS: WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
+const KINDS: PodTemplateKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
 
 describe('rollout outcome', () => {
   it.each(KINDS)('reports a %s rolledOut once its status shows every pod updated and available', async (kind) => {

@@ -18,6 +18,8 @@ import type { PatchedWorkload } from './restarter.js';
 export const SYNCED = 'Synced';
 export const SYNC_FAILED = 'SyncFailed';
 export const RESTARTED = 'Restarted';
+/** On a CronJob whose job template was updated: nothing restarted, its next Job uses the new value. */
+export const TEMPLATE_UPDATED = 'TemplateUpdated';
 export const ROLLED_OUT = 'RolledOut';
 export const ROLLOUT_FAILED = 'RolloutFailed';
 
@@ -117,7 +119,10 @@ export function syncFailedEvent(result: BindingResult, uid: string | undefined, 
   });
 }
 
-/** `Restarted` on a workload patched: which Secrets, at which versions, it was restarted for. */
+/**
+ * `Restarted` on a workload patched: which Secrets, at which versions, it was restarted for (`TemplateUpdated` on a
+ * CronJob, which restarts nothing).
+ */
 export function restartedEvent(namespace: string, patched: PatchedWorkload, instance: string, time: Date): KubeEvent {
   const { workload } = patched;
   const secrets = patched.items.map((i) => `Secret ${namespace}/${i.secretName} version ${i.versionId ?? 'unknown'}`);
@@ -129,9 +134,13 @@ export function restartedEvent(namespace: string, patched: PatchedWorkload, inst
       ...(workload.uid === '' ? {} : { uid: workload.uid }),
     },
     type: 'Normal',
-    reason: RESTARTED,
-    action: 'Restart',
-    note: `Rolling restart for ${secrets.join(', ')}`,
+    ...(workload.kind === 'CronJob'
+      ? {
+          reason: TEMPLATE_UPDATED,
+          action: 'Update',
+          note: `Job template updated for the next run: ${secrets.join(', ')}`,
+        }
+      : { reason: RESTARTED, action: 'Restart', note: `Rolling restart for ${secrets.join(', ')}` }),
     reportingInstance: instance,
     time,
   });

@@ -8,12 +8,64 @@ import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../domain/na
 import { type SyncError, toSyncError } from '../../errors.js';
 import type { KubeApi, Workload, WorkloadKind } from '../ports/kube.js';
 import type { WorkloadRefResult } from '../types.js';
-import { consumes } from './consumers.js';
+import { type ConsumedSecret, consumes } from './consumers.js';
 
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'Rollout', 'CronJob'];
+
+/**
+ * How each kind takes a new Secret content: `template`, a pod-template change its controller rolls out; `restartAt`,
+ * Argo Rollouts' own restart (`spec.restartAt`: the current revision's pods are replaced, no new canary or
+ * blue-green rollout), with our fingerprints on the Rollout's own metadata; `nextRun`, a CronJob's job template is
+ * updated and nothing restarts.
+ */
+export const RESTART_BY: Readonly<Record<WorkloadKind, 'template' | 'restartAt' | 'nextRun'>> = {
+  Deployment: 'template',
+  StatefulSet: 'template',
+  DaemonSet: 'template',
+  Rollout: 'restartAt',
+  CronJob: 'nextRun',
+};
+
+/** The annotations a workload carries our per-Secret fingerprints in (what the restart patch sets). */
+export function fingerprintsOf(workload: Workload): Record<string, string> {
+  return RESTART_BY[workload.kind] === 'restartAt' ? workload.annotations : workload.templateAnnotations;
+}
+
+/**
+ * Kinds that are skipped, not failed, when a namespace cannot be listed for them: a cluster without the Argo
+ * Rollouts CRD (`KindNotServed`), or a namespace where its opt-in role is not bound (`Forbidden`).
+ */
+const OPTIONAL_KINDS: ReadonlySet<WorkloadKind> = new Set(['Rollout']);
+
+/** A namespace's workloads of every kind, and the optional kinds that could not be listed there (and why). */
+export interface ListedWorkloads {
+  workloads: Workload[];
+  skipped: Array<{ kind: WorkloadKind; code: string; message: string }>;
+}
+
+/** Lists every kind at once (the caller's per-cluster call limiter bounds what is in flight); throws for the others. */
+export async function listWorkloads(api: KubeApi, namespace: string): Promise<ListedWorkloads> {
+  const skipped: ListedWorkloads['skipped'] = [];
+  const lists = await Promise.all(
+    WORKLOAD_KINDS.map(async (kind) => {
+      try {
+        return await api.listWorkloads(namespace, kind);
+      } catch (error) {
+        const failure = toSyncError(error);
+        const optional = failure.code === 'KindNotServed' || failure.code === 'Forbidden';
+        if (!OPTIONAL_KINDS.has(kind) || !optional) throw error;
+        skipped.push({ kind, code: failure.code, message: failure.message });
+        return [];
+      }
+    }),
+  );
+  return { workloads: lists.flat(), skipped };
+}
 
 export interface RestartItem {
   secretName: string;
+  /** The Secret's annotations as written: Reloader's `match` and `ignore` are read there. */
+  secretAnnotations: Readonly<Record<string, string>>;
   hash: string;
   policy: RestartConfig;
   /**
@@ -33,14 +85,18 @@ export interface PatchedWorkload {
 }
 
 export interface RestartOutcome {
-  /** Per Secret name: the workloads patched (or that would be, in a dry run). */
+  /** Per Secret name: the workloads restarted (or that would be, in a dry run). */
   restarted: Map<string, WorkloadRefResult[]>;
+  /** Per Secret name: the CronJobs whose job template was updated (or would be): their next run uses the new value. */
+  nextRun: Map<string, WorkloadRefResult[]>;
   /** Per Secret name: the first error met while restarting its consumers. */
   failures: Map<string, SyncError>;
   /** Per Secret name: things worth reporting that are not failures. */
   notes: Map<string, string[]>;
   /** Each workload patched, as read just before its patch, in patch order. */
   patched: PatchedWorkload[];
+  /** Optional kinds not looked at in the namespace (see `listWorkloads`). */
+  skipped: ListedWorkloads['skipped'];
 }
 
 const MAX_PATCH_ATTEMPTS = 6;
@@ -51,20 +107,25 @@ async function reread(api: KubeApi, workload: Workload): Promise<Workload | unde
   return all.find((w) => w.name === workload.name);
 }
 
-/** Whether a target's restart policy restarts `workload` for Secret `secretName` (also what `status` counts). */
-export function restartsWorkload(policy: RestartConfig, secretName: string, workload: Workload): boolean {
+/**
+ * Whether a target's restart policy restarts `workload` for `secret` (also what `status` counts). A workload the
+ * configuration names is restarted whatever the Secret's Reloader annotations say: the configuration is explicit.
+ */
+export function restartsWorkload(policy: RestartConfig, secret: ConsumedSecret, workload: Workload): boolean {
   if (policy === 'none') return false;
-  if (policy === 'auto') return consumes(workload, secretName);
+  if (policy === 'auto' || policy === 'annotated') return consumes(workload, secret, policy);
   const listed = policy.workloads.some((w) => w.kind === workload.kind && w.name === workload.name);
-  return listed || (policy.auto && consumes(workload, secretName));
+  if (listed) return true;
+  if (policy.auto === false) return false;
+  return consumes(workload, secret, policy.auto === true ? 'auto' : 'annotated');
 }
 
 function selects(item: RestartItem, workload: Workload): boolean {
-  return restartsWorkload(item.policy, item.secretName, workload);
+  return restartsWorkload(item.policy, { name: item.secretName, annotations: item.secretAnnotations }, workload);
 }
 
 function isStale(item: RestartItem, workload: Workload): boolean {
-  const current = workload.templateAnnotations[consumerHashAnnotation(item.secretName)];
+  const current = fingerprintsOf(workload)[consumerHashAnnotation(item.secretName)];
   return current !== item.hash && (current !== undefined || item.contentChanged);
 }
 
@@ -98,7 +159,11 @@ async function patchWorkload(
     const current: Workload = workload;
     const due = active.filter((item) => selects(item, current) && isStale(item, current));
     if (due.length === 0) return undefined;
-    const annotations: Record<string, string> = { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() };
+    const by = RESTART_BY[current.kind];
+    // The restartedAt annotation is what makes a pod-template change a restart; the other kinds restart (or not)
+    // their own way.
+    const annotations: Record<string, string> =
+      by === 'template' ? { [RESTARTED_AT_ANNOTATION]: options.now.toISOString() } : {};
     for (const item of due) annotations[consumerHashAnnotation(item.secretName)] = item.hash;
     try {
       if (!options.dryRun) {
@@ -107,17 +172,20 @@ async function patchWorkload(
           current.kind,
           current.name,
           annotations,
-          current.templateAnnotations,
-          {
-            text: changeCause(namespace, due),
-            annotationsExist: Object.keys(current.annotations).length > 0,
-          },
+          fingerprintsOf(current),
+          // A CronJob's template change restarts nothing, so there is no change to give a cause for.
+          by === 'nextRun'
+            ? undefined
+            : { text: changeCause(namespace, due), annotationsExist: Object.keys(current.annotations).length > 0 },
+          by === 'restartAt' ? options.now : undefined,
         );
       }
       const ref: WorkloadRefResult = { kind: current.kind, name: current.name };
       if (current.paused) ref.paused = true;
       // No pod to replace: rolled out as soon as it is patched, nothing to watch.
-      if (current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
+      if (by === 'template' && current.replicas === 0 && !options.dryRun) ref.rollout = 'rolledOut';
+      // Argo Rollouts replaces the pods at its own pace and reports it in its own status: not watched.
+      if (by === 'restartAt' && !options.dryRun) ref.rollout = 'progressing';
       return { workload: current, due, ref };
     } catch (error) {
       const failure = toSyncError(error);
@@ -140,15 +208,26 @@ export async function restartConsumers(
   items: readonly RestartItem[],
   options: { dryRun: boolean; now: Date },
 ): Promise<RestartOutcome> {
-  const outcome: RestartOutcome = { restarted: new Map(), failures: new Map(), notes: new Map(), patched: [] };
+  const outcome: RestartOutcome = {
+    restarted: new Map(),
+    nextRun: new Map(),
+    failures: new Map(),
+    notes: new Map(),
+    patched: [],
+    skipped: [],
+  };
   const active = items.filter((i) => i.policy !== 'none');
-  for (const item of active) outcome.restarted.set(item.secretName, []);
+  for (const item of active) {
+    outcome.restarted.set(item.secretName, []);
+    outcome.nextRun.set(item.secretName, []);
+  }
   if (active.length === 0) return outcome;
 
-  // The three lists at once; the caller's per-cluster call limiter bounds what is in flight.
   let workloads: Workload[];
   try {
-    workloads = (await Promise.all(WORKLOAD_KINDS.map((kind) => api.listWorkloads(namespace, kind)))).flat();
+    const listed = await listWorkloads(api, namespace);
+    workloads = listed.workloads;
+    outcome.skipped = listed.skipped;
   } catch (error) {
     const failure = toSyncError(error);
     for (const item of active) outcome.failures.set(item.secretName, failure);
@@ -167,7 +246,8 @@ export async function restartConsumers(
       }
       continue;
     }
-    for (const item of patch.due) outcome.restarted.get(item.secretName)?.push(patch.ref);
+    const into = RESTART_BY[patch.workload.kind] === 'nextRun' ? outcome.nextRun : outcome.restarted;
+    for (const item of patch.due) into.get(item.secretName)?.push(patch.ref);
     outcome.patched.push({ workload: patch.workload, items: patch.due });
   }
 

@@ -6,6 +6,7 @@
 import type {
   DaemonSetStatus,
   DeploymentStatus,
+  RolloutStatus,
   StatefulSetStatus,
   WorkloadKind,
   WorkloadStatus,
@@ -72,10 +73,27 @@ function daemonSet(s: DaemonSetStatus): Verdict {
   return { state: 'done' };
 }
 
+/**
+ * An Argo Rollout restarted by `spec.restartAt`: done once its controller recorded the restart (`status.restartedAt`
+ * at or after it) and reports it Healthy. The pass itself does not watch Rollouts (README "Workload kinds"); waves do.
+ */
+function rollout(s: RolloutStatus): Verdict {
+  if (s.phase === 'Degraded') return { state: 'failed', reason: `Degraded${s.message ? `: ${s.message}` : ''}` };
+  const restarted =
+    s.restartAt === undefined || (s.restartedAt !== undefined && Date.parse(s.restartedAt) >= Date.parse(s.restartAt));
+  if (!restarted) return waiting('Argo Rollouts has not restarted its pods yet');
+  if (s.phase === 'Paused') return { state: 'held', reason: `paused${s.message ? `: ${s.message}` : ''}` };
+  if (s.phase !== 'Healthy') return waiting(s.phase === '' ? 'no status from Argo Rollouts yet' : s.phase);
+  return { state: 'done' };
+}
+
 const CHECKS: { [K in WorkloadKind]: (status: Extract<WorkloadStatus, { kind: K }>) => Verdict } = {
   Deployment: deployment,
   StatefulSet: statefulSet,
   DaemonSet: daemonSet,
+  Rollout: rollout,
+  // Nothing rolls: the next Job runs with the template it has then.
+  CronJob: () => ({ state: 'done' }),
 };
 
 /** Where the rollout described by `status` stands. */

@@ -58,6 +58,8 @@ export interface UpsertOutcome {
   uid?: string;
   /** Data or type written (or, in a dry run, that would be); false for metadata-only updates and `unchanged`. */
   contentChanged: boolean;
+  /** The Secret's annotations once written (or as they would be): Reloader's `match` and `ignore` are read there. */
+  annotations: Record<string, string>;
   /** Things worth reporting that are not failures (a fingerprint that could not be added). */
   notes?: string[];
 }
@@ -220,6 +222,7 @@ export async function upsertSecret(
           ...(newMarker === undefined ? {} : { marker: newMarker }),
           ...(created === undefined ? {} : { uid: created.uid }),
           contentChanged: true,
+          annotations: write.annotations,
           ...(note === undefined ? {} : { notes: [note] }),
         };
       }
@@ -239,6 +242,7 @@ export async function upsertSecret(
           ...(left === undefined ? {} : { marker: left }),
           uid: existing.uid,
           contentChanged: false,
+          annotations: existing.annotations,
           ...(note === undefined ? {} : { notes: [note] }),
         };
       }
@@ -272,6 +276,7 @@ export async function upsertSecret(
         ...(marker === undefined ? {} : { marker }),
         ...(uid === undefined ? {} : { uid }),
         contentChanged,
+        annotations: { ...existing.annotations, ...desired.annotations },
         ...(note === undefined ? {} : { notes: [note] }),
       };
     } catch (error) {

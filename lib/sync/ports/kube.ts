@@ -6,7 +6,12 @@
  * resource, namespace and name, never the body of a Secret.
  */
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+/**
+ * The kinds whose consumers we find and restart: the apps/v1 three, Argo Rollouts (`argoproj.io/v1alpha1`, restarted
+ * by `spec.restartAt`; a cluster without its CRD has none) and CronJobs (their job template is updated for the
+ * next run; nothing restarts).
+ */
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Rollout' | 'CronJob';
 
 /** A Secret's metadata, as listed without its data. */
 export interface SecretMetadata {
@@ -62,6 +67,7 @@ export interface Workload {
   /** Deployment `spec.paused`; always false for other kinds. */
   paused: boolean;
   annotations: Record<string, string>;
+  /** The pod template's annotations (a CronJob's: its job template's pod template). */
   templateAnnotations: Record<string, string>;
   podSpec: PodSpecRefs;
   resourceVersion: string;
@@ -78,7 +84,7 @@ export interface Workload {
  * A workload's rollout state as its controller reports it, one shape per kind (field names as in the API).
  * `generation` is `metadata.generation`: the status describes the current spec once `observedGeneration` reaches it.
  */
-export type WorkloadStatus = DeploymentStatus | StatefulSetStatus | DaemonSetStatus;
+export type WorkloadStatus = DeploymentStatus | StatefulSetStatus | DaemonSetStatus | RolloutStatus | CronJobStatus;
 
 export interface DeploymentStatus {
   kind: 'Deployment';
@@ -125,6 +131,29 @@ export interface DaemonSetStatus {
   updatedNumberScheduled: number;
   numberReady: number;
   numberAvailable: number;
+}
+
+/**
+ * An Argo Rollout's restart state (https://argoproj.github.io/argo-rollouts/features/restart/): the controller sets
+ * `status.restartedAt` once it has restarted every pod older than `spec.restartAt`; `phase` is its health.
+ */
+export interface RolloutStatus {
+  kind: 'Rollout';
+  uid: string;
+  /** `spec.restartAt` (RFC 3339), when set. */
+  restartAt?: string;
+  /** `status.restartedAt` (RFC 3339), when set. */
+  restartedAt?: string;
+  /** `status.phase`: Healthy, Progressing, Paused or Degraded; empty before the controller wrote a status. */
+  phase: string;
+  /** `status.message` (why it is Degraded or Paused), when set. */
+  message?: string;
+}
+
+/** A CronJob has no rollout: its next Job uses the template it has then. */
+export interface CronJobStatus {
+  kind: 'CronJob';
+  uid: string;
 }
 
 /** The object an Event is about (`regarding`); `uid` when known, or `kubectl describe` does not list the Event. */
@@ -200,11 +229,18 @@ export interface KubeApi {
    * `list` on secrets (the optional `eks-secret-sync-list` role); without it, `Forbidden`.
    */
   listManagedSecrets(namespace: string): Promise<SecretMetadata[]>;
+  /**
+   * Every workload of one kind in a namespace. A cluster that does not serve the kind (a Rollout without the Argo
+   * Rollouts CRD: 404 on the list) throws SyncError `KindNotServed`.
+   */
   listWorkloads(namespace: string, kind: WorkloadKind): Promise<Workload[]>;
   /**
-   * Sets pod-template annotations with our field manager. With `expected` (the template annotations as read) the
-   * patch applies only if they are still exactly that, else `Conflict`; controller status writes do not interfere.
-   * With `changeCause`, the same patch sets `kubernetes.io/change-cause` on the workload's metadata.
+   * Sets pod-template annotations with our field manager (a CronJob's: its job template's pod template). With
+   * `expected` (those annotations as read) the patch applies only if they are still exactly that, else `Conflict`;
+   * controller status writes do not interfere. With `changeCause`, the same patch sets `kubernetes.io/change-cause`
+   * on the workload's metadata. A Rollout is the exception: any pod-template change starts a new canary or
+   * blue-green rollout, so its annotations (and `expected`) are those of its own metadata, and `restartAt` sets its
+   * `spec.restartAt`, Argo's restart of the current revision.
    */
   patchTemplateAnnotations(
     namespace: string,
@@ -213,6 +249,7 @@ export interface KubeApi {
     annotations: Record<string, string>,
     expected?: Record<string, string>,
     changeCause?: ChangeCause,
+    restartAt?: Date,
   ): Promise<void>;
   /** GET of one workload, its rollout state only; `undefined` when it does not exist (deleted meanwhile). */
   readWorkloadStatus(namespace: string, kind: WorkloadKind, name: string): Promise<WorkloadStatus | undefined>;

@@ -7,7 +7,7 @@
  */
 import type { WavesConfig } from '../../config/index.js';
 import { consumerHashAnnotation, SYNCED_AT_ANNOTATION, VERSION_ANNOTATION } from '../../domain/names.js';
-import { restartsWorkload, WORKLOAD_KINDS } from '../apply/restarter.js';
+import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from '../apply/restarter.js';
 import { rolloutVerdict } from '../apply/rollout.js';
 import { groupBy } from '../concurrency.js';
 import type { Pass } from '../pass.js';
@@ -176,13 +176,15 @@ async function bindingHealth(pass: Pass, binding: Binding, result: BindingResult
   const syncedAt = Date.parse(secret.annotations[SYNCED_AT_ANNOTATION] ?? '');
   const late = Number.isFinite(syncedAt) && pass.now().getTime() - syncedAt >= healthTimeout;
   const annotation = consumerHashAnnotation(binding.secret);
+  const consumed = { name: binding.secret, annotations: secret.annotations };
+  const { workloads: listed } = await listWorkloads(api, binding.namespace);
   for (const kind of WORKLOAD_KINDS) {
-    const workloads = await api.listWorkloads(binding.namespace, kind);
+    const workloads = listed.filter((w) => w.kind === kind);
     for (const workload of workloads) {
-      if (!restartsWorkload(binding.target.restart, binding.secret, workload)) continue;
+      if (!restartsWorkload(binding.target.restart, consumed, workload)) continue;
       // A consumer not carrying this content's fingerprint was not restarted for it (deployed later, or
       // restart pending): the restart-pending marker makes the next pass restart it.
-      if (result.hash === undefined || workload.templateAnnotations[annotation] !== result.hash) {
+      if (result.hash === undefined || fingerprintsOf(workload)[annotation] !== result.hash) {
         return { state: 'waiting', reason: `${where}: ${kind}/${workload.name} does not run this version yet` };
       }
       const status = await api.readWorkloadStatus(binding.namespace, kind, workload.name);

@@ -159,6 +159,7 @@ async function syncNamespace(
           // Only a dry run of a create has no uid yet; it patches nothing.
           item: {
             secretName: binding.secret,
+            secretAnnotations: outcome.annotations,
             hash: print ?? 'not-created-yet',
             policy: binding.target.restart,
             contentChanged,
@@ -240,10 +241,21 @@ async function restart(
     restarts.map((r) => r.item),
     { dryRun: request.dryRun, now: pass.now() },
   );
+  for (const skipped of outcome.skipped) {
+    // Not a failure: the kind is not installed there, or its opt-in role is not bound (README "Workload kinds").
+    pass.log.info('workload kind skipped', {
+      cluster: api.cluster,
+      namespace,
+      kind: skipped.kind,
+      reason: skipped.message,
+    });
+  }
   // Each binding's marker is its own Secret's: cleared all at once.
   const finish = async ({ result, item, marker }: PendingRestart): Promise<void> => {
     result.restarted = outcome.restarted.get(item.secretName) ?? [];
-    if (request.trigger === 'reconcile' && result.restarted.length > 0) result.drift = true;
+    const nextRun = outcome.nextRun.get(item.secretName) ?? [];
+    if (nextRun.length > 0) result.nextRun = nextRun;
+    if (request.trigger === 'reconcile' && (result.restarted.length > 0 || nextRun.length > 0)) result.drift = true;
     if (result.restarted.some((w) => w.paused)) {
       addNote(result, 'paused Deployments were patched and roll out when resumed');
     }
