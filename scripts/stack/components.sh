@@ -127,15 +127,15 @@ kwok_nodes_manifest() {
 }
 
 # Grants the eks-secret-sync identity the documented ClusterRoles (the RoleBindings are per namespace, made by
-# the test harness or the operator), and registers the cluster's fake nodes: in one kubectl run, as starting one
-# costs more than the apply.
+# the test harness or the operator), installs the Argo Rollouts CRD (no controller: tests only need Rollouts to be
+# stored), and registers the cluster's fake nodes: in one kubectl run, as starting one costs more than the apply.
 apply_rbac() {
   local i=$1 name logfile
   name=$(cluster_name "$i")
   logfile=$LOG_DIR/rbac-$name.log
   if ! kwok_nodes_manifest | "$KUBE_BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_DIR/admin.kubeconfig" \
-    --context "$name" apply -f "$ROOT/deploy/rbac.yaml" -f - >"$logfile" 2>&1; then
-    die_component "setup of $name" "$logfile" "kubectl apply of deploy/rbac.yaml and the fake nodes failed"
+    --context "$name" apply -f "$ROOT/deploy/rbac.yaml" -f "$ROOT/scripts/stack/crds" -f - >"$logfile" 2>&1; then
+    die_component "setup of $name" "$logfile" "kubectl apply of deploy/rbac.yaml, the CRDs and the fake nodes failed"
   fi
 }
 

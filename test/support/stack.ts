@@ -144,14 +144,15 @@ function roleBinding(namespace: string, clusterRole: string): V1RoleBinding {
 
 /**
  * Creates one uniquely named namespace in each of `clusters`. Unless `bound: false`, binds the `eks-secret-sync`
- * group there to the ClusterRoles of deploy/rbac.yaml (`eks-secret-sync`, and `eks-secret-sync-delete` unless
- * `allowDelete: false`), as the RoleBinding template in that file shows.
+ * group there to the ClusterRoles of deploy/rbac.yaml (`eks-secret-sync`, `eks-secret-sync-delete` unless
+ * `allowDelete: false`, and the opt-in `eks-secret-sync-rollouts` with `rollouts: true`), as the RoleBinding
+ * template in that file shows.
  */
 export async function freshNamespace(
   clusters: readonly string[],
-  opts: { bound?: boolean; allowDelete?: boolean; prefix?: string } = {},
+  opts: { bound?: boolean; allowDelete?: boolean; rollouts?: boolean; prefix?: string } = {},
 ): Promise<FreshNamespace> {
-  const { bound = true, allowDelete = true, prefix = 'it' } = opts;
+  const { bound = true, allowDelete = true, rollouts = false, prefix = 'it' } = opts;
   const name = `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   for (const cluster of clusters) {
     const { core, rbac } = adminApis(cluster);
@@ -160,6 +161,12 @@ export async function freshNamespace(
       await rbac.createNamespacedRoleBinding({ namespace: name, body: roleBinding(name, 'eks-secret-sync') });
       if (allowDelete) {
         await rbac.createNamespacedRoleBinding({ namespace: name, body: roleBinding(name, 'eks-secret-sync-delete') });
+      }
+      if (rollouts) {
+        await rbac.createNamespacedRoleBinding({
+          namespace: name,
+          body: roleBinding(name, 'eks-secret-sync-rollouts'),
+        });
       }
     }
   }

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { consumerHashAnnotation, RESTARTED_AT_ANNOTATION } from '../../lib/domain/names.js';
 import { SyncError } from '../../lib/errors.js';
-import { RELOADER_RELOAD } from '../../lib/sync/apply/consumers.js';
+import { RELOADER_AUTO, RELOADER_IGNORE, RELOADER_RELOAD } from '../../lib/sync/apply/consumers.js';
 import { type RestartItem, restartConsumers } from '../../lib/sync/apply/restarter.js';
 import { envFromSpec, FakeKubeApi } from '../support/fakes.js';
 
@@ -268,5 +268,129 @@ describe('restartConsumers', () => {
     expect(restarted).toEqual([{ kind: 'Deployment', name: 'web' }]);
     expect(a.failures.size + b.failures.size).toBe(0);
     expect(api.workload('app', 'web').templateAnnotations[consumerHashAnnotation('db')]).toBe(H2);
+  });
+});
+
+describe('restartConsumers: Argo Rollouts and CronJobs', () => {
+  let api: FakeKubeApi;
+
+  beforeEach(() => {
+    api = new FakeKubeApi('a', { namespaces: ['app'] });
+  });
+
+  it('restarts a Rollout by spec.restartAt with the fingerprint on its own metadata, leaving its pod template alone', async () => {
+    // Prepare
+    api.seedWorkload({ kind: 'Rollout', namespace: 'app', name: 'canary', podSpec: envFromSpec('db') });
+
+    // Act
+    const first = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+    const again = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess: once per change; the same event again patches nothing.
+    expect(first.restarted.get('db')).toEqual([{ kind: 'Rollout', name: 'canary', rollout: 'progressing' }]);
+    expect(again.restarted.get('db')).toEqual([]);
+    expect(api.templatePatches()).toEqual([
+      {
+        namespace: 'app',
+        kind: 'Rollout',
+        name: 'canary',
+        annotations: { [consumerHashAnnotation('db')]: H2 },
+        restartAt: NOW,
+      },
+    ]);
+    const rollout = api.workload('app', 'canary', 'Rollout');
+    expect(rollout.templateAnnotations).toEqual({});
+    expect(rollout.annotations[consumerHashAnnotation('db')]).toBe(H2);
+    expect(api.restartAt('app', 'canary')).toBe(NOW.toISOString());
+  });
+
+  it('updates a CronJob job template for the next run and reports it apart from restarts', async () => {
+    // Prepare
+    api.seedWorkload({ kind: 'CronJob', namespace: 'app', name: 'backup', podSpec: envFromSpec('db') });
+
+    // Act
+    const first = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+    const again = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(first.restarted.get('db')).toEqual([]);
+    expect(first.nextRun.get('db')).toEqual([{ kind: 'CronJob', name: 'backup' }]);
+    expect(again.nextRun.get('db')).toEqual([]);
+    expect(api.templatePatches()).toEqual([
+      { namespace: 'app', kind: 'CronJob', name: 'backup', annotations: { [consumerHashAnnotation('db')]: H2 } },
+    ]);
+    expect(api.workload('app', 'backup', 'CronJob').templateAnnotations).not.toHaveProperty(RESTARTED_AT_ANNOTATION);
+  });
+
+  it.each<[string, (api: FakeKubeApi) => void, string]>([
+    ['the Rollout CRD is not installed', (a) => (a.servesRollouts = false), 'KindNotServed'],
+    ['the Rollouts role is not bound', (a) => a.rolloutsForbidden.add('app'), 'Forbidden'],
+  ])('skips Rollouts without failing when %s, and restarts the other kinds', async (_label, arrange, code) => {
+    // Prepare
+    arrange(api);
+    api.seedWorkload({ namespace: 'app', name: 'web', podSpec: envFromSpec('db') });
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.size).toBe(0);
+    expect(outcome.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(outcome.skipped).toEqual([{ kind: 'Rollout', code, message: expect.stringContaining('rollouts') }]);
+  });
+
+  it('fails the restart when another kind cannot be listed', async () => {
+    // Prepare
+    api.forbidden.add('app');
+
+    // Act
+    const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
+
+    // Assess
+    expect(outcome.failures.get('db')?.code).toBe('Forbidden');
+  });
+});
+
+describe('restartConsumers: restart policies and Reloader annotations', () => {
+  let api: FakeKubeApi;
+
+  beforeEach(() => {
+    api = new FakeKubeApi('a', { namespaces: ['app'] });
+    api.seedWorkload({ namespace: 'app', name: 'plain', podSpec: envFromSpec('db') });
+    api.seedWorkload({
+      namespace: 'app',
+      name: 'asking',
+      podSpec: envFromSpec('db'),
+      annotations: { [RELOADER_AUTO]: 'true' },
+    });
+  });
+
+  it('restarts only the workloads that ask under annotated, every consumer under auto', async () => {
+    // Act
+    const annotated = await restartConsumers(api, 'app', [item('db', { policy: 'annotated' })], OPTIONS);
+    const auto = await restartConsumers(api, 'app', [item('db', { policy: 'auto', hash: H1 })], OPTIONS);
+
+    // Assess
+    expect(annotated.restarted.get('db')?.map((w) => w.name)).toEqual(['asking']);
+    expect(
+      auto.restarted
+        .get('db')
+        ?.map((w) => w.name)
+        .sort(),
+    ).toEqual(['asking', 'plain']);
+  });
+
+  it('restarts nothing discovered for a Secret that says ignore, but still the workloads the configuration names', async () => {
+    // Prepare
+    const ignored = { secretAnnotations: { [RELOADER_IGNORE]: 'true' } };
+    const listed = { workloads: [{ kind: 'Deployment' as const, name: 'plain' }], auto: true as const };
+
+    // Act
+    const auto = await restartConsumers(api, 'app', [item('db', ignored)], OPTIONS);
+    const named = await restartConsumers(api, 'app', [item('db', { ...ignored, policy: listed })], OPTIONS);
+
+    // Assess
+    expect(auto.restarted.get('db')).toEqual([]);
+    expect(named.restarted.get('db')).toEqual([{ kind: 'Deployment', name: 'plain' }]);
   });
 });
