@@ -135,24 +135,27 @@ describe('workload kinds on the stack', () => {
   });
 
   it("honours Reloader's annotations as documented, and restart: annotated restarts only workloads that ask", async () => {
-    // Prepare: one workload per annotation, and one that asks for nothing.
-    const ns = await freshNamespace([cluster]);
+    // Prepare: in two namespaces (one Secret each), one workload per annotation, and one that asks for nothing.
+    const [plainNs, matchNs] = [await freshNamespace([cluster]), await freshNamespace([cluster])];
     const { apps } = adminApis(cluster);
     const annotated = (name: string, annotations: Record<string, string>, secret = SECRET): V1Deployment => {
       const d = deployment(name, secret, 'envFrom');
       return { ...d, metadata: { ...d.metadata, annotations } };
     };
-    const bodies = [
-      annotated('auto', { 'reloader.stakater.com/auto': 'true' }),
-      annotated('secret-auto', { 'secret.reloader.stakater.com/auto': 'true' }),
-      annotated('named', { 'secret.reloader.stakater.com/reload': 'other, app-.*' }, 'unrelated'),
-      annotated('search', { 'reloader.stakater.com/search': 'true' }),
-      annotated('opted-out', { 'reloader.stakater.com/auto': 'false' }),
-      deployment('plain', SECRET, 'envFrom'),
-    ];
-    for (const body of bodies) await apps.createNamespacedDeployment({ namespace: ns.name, body });
-    const optIn = await syncOf('annotated', ns.name, ', restart: annotated');
-    const matched = await syncOf('matched', ns.name, ', restart: annotated', '{ reloader.stakater.com/match: "true" }');
+    for (const ns of [plainNs, matchNs]) {
+      const bodies = [
+        annotated('auto', { 'reloader.stakater.com/auto': 'true' }),
+        annotated('secret-auto', { 'secret.reloader.stakater.com/auto': 'true' }),
+        annotated('named', { 'secret.reloader.stakater.com/reload': 'other, app-.*' }, 'unrelated'),
+        annotated('search', { 'reloader.stakater.com/search': 'true' }),
+        annotated('opted-out', { 'reloader.stakater.com/auto': 'false' }),
+        deployment('plain', SECRET, 'envFrom'),
+      ];
+      for (const body of bodies) await apps.createNamespacedDeployment({ namespace: ns.name, body });
+    }
+    const optIn = await syncOf('annotated', plainNs.name, ', restart: annotated');
+    const match = '{ reloader.stakater.com/match: "true" }';
+    const matched = await syncOf('matched', matchNs.name, ', restart: annotated', match);
 
     // Act
     const names = async (s: { sync: () => Promise<SyncReport> }) =>
