@@ -232,6 +232,29 @@ syncs:
     expect(issues).toEqual([expect.stringMatching(/^configuration: syncs\[0\]\.targets\[0\]\.restart: .*"auto"/)]);
   });
 
+  it("accepts Reloader's opt-in model (restart: annotated) and Rollouts and CronJobs as named workloads", () => {
+    // Act
+    const annotated = parseConfig(withTarget('restart: annotated')).syncs[0]?.targets[0]?.restart;
+    const listed = parseConfig(
+      withTarget(
+        'restart: { auto: annotated, workloads: [{ kind: Rollout, name: web }, { kind: CronJob, name: nightly }] }',
+      ),
+    ).syncs[0]?.targets[0]?.restart;
+
+    // Assess
+    expect(annotated).toBe('annotated');
+    expect(listed).toEqual({
+      auto: 'annotated',
+      workloads: [
+        { kind: 'Rollout', name: 'web' },
+        { kind: 'CronJob', name: 'nightly' },
+      ],
+    });
+    expect(issuesOf(() => parseConfig(withTarget('restart: { workloads: [{ kind: Job, name: x }] }')))).toEqual([
+      expect.stringMatching(/restart/),
+    ]);
+  });
+
   it('names the place of an invalid Secret key in "keys"', () => {
     // Act
     const issues = issuesOf(() => parseConfig(withTarget('keys: { "DB PASSWORD": password }')));
