@@ -15,9 +15,10 @@ import { InputError, SyncError } from '../lib/errors.js';
 import type { ContinuationQueue } from '../lib/events/index.js';
 import type { SyncEngine } from '../lib/sync/engine.js';
 import type { ClusterConnector } from '../lib/sync/ports/kube.js';
+import type { WorkQueue } from '../lib/sync/ports/queue.js';
 import type { SecretSource } from '../lib/sync/ports/source.js';
 import type { BindingResult, SyncReport } from '../lib/sync/types.js';
-import { createAdapters, createContinuationQueue, createEngine } from '../lib/wiring/index.js';
+import { createAdapters, createContinuationQueue, createEngine, createWorkQueue } from '../lib/wiring/index.js';
 import { continueWaves } from './waves-continuation.js';
 
 export const SERVICE_NAME = 'eks-secret-sync';
@@ -41,6 +42,8 @@ export interface RuntimeDeps {
   config: Config;
   source: SecretSource;
   clusters: ClusterConnector;
+  /** The work-item queue (`EKS_SYNC_WORK_QUEUE_URL` on Lambda); none: every pass runs inline. */
+  work?: WorkQueue;
   logger?: Logger;
   metrics?: Metrics;
   continuations?: ContinuationQueue;
@@ -68,6 +71,7 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
   }
   const { source, clusters } = createAdapters(config);
   const queueUrl = env.EKS_SYNC_CONTINUATION_QUEUE_URL;
+  const workQueueUrl = env.EKS_SYNC_WORK_QUEUE_URL;
   return buildRuntime({
     config,
     source,
@@ -75,6 +79,7 @@ export async function createRuntime(env: NodeJS.ProcessEnv = process.env): Promi
     logger,
     metrics,
     ...(queueUrl ? { continuations: createContinuationQueue(config, queueUrl, env.AWS_REGION) } : {}),
+    ...(workQueueUrl ? { work: createWorkQueue(config, workQueueUrl, env.AWS_REGION) } : {}),
   });
 }
 
@@ -94,6 +99,7 @@ export function buildRuntime(deps: RuntimeDeps): Runtime {
   const engine = createEngine({
     config: deps.config,
     ports: { source: deps.source, clusters: deps.clusters },
+    ...(deps.work === undefined ? {} : { work: deps.work }),
     // The function's name (e.g. eks-secret-sync-prod-reconcile) as the Events' reportingInstance.
     reportingInstance: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'eks-secret-sync',
     log: {
@@ -260,6 +266,9 @@ export async function runLogged(
     // What the pass resolved: ARNs and version ids only.
     sources: report.sources.map(({ id, arn, versionId, error }) => ({ id, arn, versionId, error: error?.code })),
     durationMs: report.durationMs,
+    // A queued pass: how many work items carry it, under which correlation id (README "Fleet scale: work items").
+    ...(report.queued === undefined ? {} : { queued: report.queued }),
+    ...(request.work === undefined ? {} : { workItem: { item: request.work.item, of: request.work.items } }),
   });
   // Waves still rolling that this pass moved go on later, through the continuation queue (README "Waves").
   if (options.continueWaves !== false) await continueWaves(runtime, report);
@@ -295,6 +304,8 @@ function emitMetrics(metrics: Metrics, request: SyncRequest, report: SyncReport)
     );
   }
   metrics.addMetric('Duration', MetricUnit.Milliseconds, report.durationMs);
+  if (report.queued !== undefined) metrics.addMetric('WorkItemsQueued', MetricUnit.Count, report.queued.items);
+  if (request.work !== undefined) metrics.addMetric('WorkItemsDone', MetricUnit.Count, 1);
   // Per cluster, and only for clusters with failures: the one metric with a Cluster dimension, so that the number of
   // metric series stays at one per cluster that ever failed (no Trigger, namespace or secret dimension).
   const failedByCluster = new Map<string, number>();

@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'DeadlineExceeded'
   /** A continuation of waves (README "Waves") could not be sent to, or read from, its queue. */
   | 'ContinuationFailed'
+  /** Work items of a queued pass could not be enqueued (README "Fleet scale: work items"). */
+  | 'QueueFailed'
   | 'Internal';
 
 export class SyncError extends Error {

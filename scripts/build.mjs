@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
 
 /** Lambda handlers: `dist/<name>.handler` in serverless.yml. */
-const functions = ['on-rotation', 'backfill', 'reconcile', 'continue-waves'];
+const functions = ['on-rotation', 'backfill', 'reconcile', 'continue-waves', 'work-item'];
 
 // Some bundled CommonJS dependencies still call require() (and __dirname) at run time; an ESM bundle has neither.
 const requireShim = [

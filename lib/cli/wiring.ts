@@ -39,6 +39,7 @@ export function withProgress(
         progress(`listing secrets with ${describeFilter(filter)}...`);
         return source.list(filter);
       },
+      readVersion: (id, versionId) => source.readVersion(id, versionId),
       describe: (id) => source.describe(id),
       currentVersionId: (id) => source.currentVersionId(id),
       describeVersions: (id) => source.describeVersions(id),

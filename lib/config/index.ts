@@ -2,6 +2,7 @@ export { type ConfigCheck, checkConfig, checkConfigFile, loadConfigFile, parseCo
 export type {
   ClusterConfig,
   Config,
+  FanoutConfig,
   KeyRef,
   RestartConfig,
   RolloutConfig,

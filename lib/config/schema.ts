@@ -278,6 +278,23 @@ const wavesSchema = z.strictObject({
     .describe('"halt": a failed wave keeps the later waves gated and is left for a person'),
 });
 
+/**
+ * Fleet-scale passes (README "Fleet scale: work items"): `inline` always runs a pass in one invocation; `queue`
+ * plans it and enqueues one work item per `clustersPerItem` clusters; `auto` queues only a pass over more than
+ * `threshold` clusters. Passes with `rollout.waves`, dry runs and deletions always run inline.
+ */
+const fanoutSchema = z.strictObject({
+  mode: z.enum(['auto', 'inline', 'queue']).default('auto'),
+  threshold: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(200)
+    .describe('auto: a pass over more clusters than this is queued'),
+  clustersPerItem: z.number().int().min(1).max(1000).default(10).describe('clusters per work item'),
+});
+
 const syncSchema = z.strictObject({
   source: sourceSchema.describe('{ secret: <name or ARN> }, or a selector: { namePrefix, tags? } or { tags }'),
   /** What to do with the Kubernetes Secrets when the source secret is deleted. */
@@ -295,6 +312,7 @@ export const configSchema = z.strictObject({
       clusterConcurrency: z.number().int().min(1).max(64).default(8),
       bindingConcurrency: z.number().int().min(1).max(64).default(4),
       rollout: rolloutSchema.prefault({}),
+      fanout: fanoutSchema.prefault({}),
       timeouts: z
         .strictObject({
           kubernetes: z.strictObject(kubernetesTimeouts).prefault({}),
@@ -326,5 +344,6 @@ export type KeyRef = z.output<typeof keyRef>;
 export type RestartConfig = z.output<typeof restartSchema>;
 export type TimeoutsConfig = Config['defaults']['timeouts'];
 export type RolloutConfig = Config['defaults']['rollout'];
+export type FanoutConfig = Config['defaults']['fanout'];
 /** A sync's waves, health timeout (ms) and failure policy. */
 export type WavesConfig = z.output<typeof wavesSchema>;

@@ -1,4 +1,6 @@
 /** The engine's input contract (SyncRequest -> plan -> ... -> report; README "Architecture"). */
+import type { WorkContext } from './work-item.js';
+
 export type Trigger = 'rotation' | 'backfill' | 'reconcile';
 
 /** What one pass of the engine should do. Built by `lib/events` from an event or manual input, run by `lib/sync`. */
@@ -24,4 +26,6 @@ export interface SyncRequest {
   deleted?: boolean;
   /** Where the request came from, for logs (EventBridge event id, "cli", ...). */
   origin?: string;
+  /** A work item of a queued pass: its secrets are already resolved, and it is never queued again. */
+  work?: WorkContext;
 }

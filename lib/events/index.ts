@@ -24,3 +24,4 @@ export {
   readRotationBatch,
   type SqsRecordLike,
 } from './sqs.js';
+export { parseWorkItem, readWorkBatch, type WorkBatch, workRequest } from './work-item.js';

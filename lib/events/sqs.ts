@@ -45,7 +45,8 @@ export function isSqsBatch(input: unknown): input is { Records: unknown[] } {
   return isRecord(input) && Array.isArray(input.Records);
 }
 
-function readRecords(event: { Records: unknown[] }): SqsRecordLike[] {
+/** The records of an SQS batch; throws InputError for a record without a messageId (nothing could be reported for it). */
+export function readRecords(event: { Records: unknown[] }): SqsRecordLike[] {
   return event.Records.map((record, i) => {
     // Without a string messageId a failure could not be reported for this record alone: refuse the whole batch.
     if (!isRecord(record) || typeof record.messageId !== 'string' || record.messageId === '') {

@@ -178,6 +178,16 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return toSecretValue(output, id);
   }
 
+  async function readVersion(id: string, versionId: string): Promise<SecretValue> {
+    let output: GetSecretValueCommandOutput;
+    try {
+      output = await client.send(new GetSecretValueCommand({ SecretId: id, VersionId: versionId }));
+    } catch (error) {
+      throw translate(error, 'GetSecretValue', id);
+    }
+    return toSecretValue(output, id);
+  }
+
   /** One BatchGetSecretValue call for ≤ 20 ids; per-secret `Errors` become that id's SyncError. */
   async function batch(ids: readonly string[], results: Map<string, SecretValue | Error>): Promise<void> {
     const entries: SecretValueEntry[] = [];
@@ -336,5 +346,5 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     return current === undefined ? ref : { ...ref, currentVersionId: current };
   }
 
-  return { read, getCurrent, getMany, list, describe, currentVersionId, describeVersions };
+  return { read, readVersion, getCurrent, getMany, list, describe, currentVersionId, describeVersions };
 }

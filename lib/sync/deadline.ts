@@ -118,6 +118,7 @@ export function deadlineSource(source: SecretSource, deadline: PassDeadline): Se
         return new Map(ids.map((id) => [id, new DeadlineExceededError('read source secret', { object: secret(id) })]));
       }
     },
+    readVersion: (id, versionId) => guard('read source secret', secret(id), () => source.readVersion(id, versionId)),
     list: (filter) => guard('list source secrets', `selector ${JSON.stringify(filter)}`, () => source.list(filter)),
     describe: (id) => guard('describe source secret', secret(id), () => source.describe(id)),
     currentVersionId: (id) => guard('version check', secret(id), () => source.currentVersionId(id)),

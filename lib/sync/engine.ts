@@ -10,15 +10,17 @@ import type { SyncRequest } from '../domain/request.js';
 import { limitCalls } from './calls/limit.js';
 import { retryCalls } from './calls/retry.js';
 import { deadlineConnector, deadlineSource, PassDeadline } from './deadline.js';
+import { configHash, fanoutDecision, pinnedOf, planWork, resolvedOf } from './fanout.js';
 import { reconcileOrphans } from './orphans.js';
 import type { EngineLog, Pass, PassRequest } from './pass.js';
 import { type Binding, planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
+import type { WorkQueue } from './ports/queue.js';
 import type { SecretSource } from './ports/source.js';
 import { confirmDeleted, fetchValues, goneReads, type Reads } from './stages/fetch.js';
 import { observeRollouts } from './stages/observe.js';
 import { bindingKey, emptyReport, splitConflicts, summarize } from './stages/report.js';
-import { checkRequest, planPeers, resolveSecrets } from './stages/resolve.js';
+import { checkRequest, planPeers, type Resolved, resolveSecrets } from './stages/resolve.js';
 import { settle } from './stages/settle.js';
 import { applyInWaves } from './stages/waves.js';
 import { bindingStatus, type StatusReport, type StatusRequest } from './status.js';
@@ -37,6 +39,8 @@ export interface EngineDeps {
   log?: EngineLog;
   /** Names the entry point in the Kubernetes Events it records (`reportingInstance`); default `eks-secret-sync`. */
   reportingInstance?: string;
+  /** Where a pass too large for one invocation enqueues its work items (`defaults.fanout`); none: always inline. */
+  work?: WorkQueue;
 }
 
 /** Per-pass options. */
@@ -70,15 +74,16 @@ export class SyncEngine {
     // The pass id goes into the restart-pending markers it sets, so that it clears only its own (or ones it finished).
     const request: PassRequest = { ...input, pass: randomUUID() };
     const { wavesPerPass } = options;
+    const work = this.deps.work;
     if (options.deadlineAt === undefined) {
-      return runPass({ ...this.passOf(request, this.deps.source, this.deps.clusters), wavesPerPass });
+      return runPass({ ...this.passOf(request, this.deps.source, this.deps.clusters), wavesPerPass }, work);
     }
     const deadline = new PassDeadline(options.deadlineAt, this.now);
     try {
       // Every port call of this pass (Secrets Manager, connects, Kubernetes) ends at the deadline.
       const source = deadlineSource(this.deps.source, deadline);
       const clusters = deadlineConnector(this.deps.clusters, deadline);
-      return await runPass({ ...this.passOf(request, source, clusters, deadline), wavesPerPass });
+      return await runPass({ ...this.passOf(request, source, clusters, deadline), wavesPerPass }, work);
     } finally {
       deadline.dispose();
     }
@@ -139,16 +144,33 @@ function withoutWave(binding: Binding): Binding {
   return rest;
 }
 
+/**
+ * The secrets of a work item as the planning pass resolved them, when it was planned on this configuration; else
+ * (a deploy in between) resolved again from its ids, by the same identity rules.
+ */
+async function resolveWork(pass: Pass): Promise<Resolved> {
+  const { work } = pass.request;
+  if (work !== undefined && work.configHash === configHash(pass.config)) {
+    return { resolved: resolvedOf(work), sources: [], notes: [], announced: pinnedOf(work) };
+  }
+  const resolved = await resolveSecrets(pass);
+  if (work !== undefined) resolved.notes.push('work item planned on another configuration: secrets resolved again');
+  return resolved;
+}
+
 /** One pass, its stages in order. */
-async function runPass(pass: Pass): Promise<SyncReport> {
+async function runPass(pass: Pass, work?: WorkQueue): Promise<SyncReport> {
   const { config, request, log } = pass;
   const started = pass.now().getTime();
   checkRequest(config, request);
   const report = emptyReport(request);
-  const resolved = await resolveSecrets(pass);
+  const resolved = await resolveWork(pass);
   report.sources.push(...resolved.sources);
   report.notes.push(...resolved.notes);
   const planned = planBindings(config, resolved.resolved, request);
+  const fanout = fanoutDecision(config, request, planned, work !== undefined);
+  if (fanout.note !== undefined) report.notes.push(fanout.note);
+  if (fanout.queue && work !== undefined) return queuePass(pass, work, planned, resolved, report, started);
   const { peers, notes } = await planPeers(pass, resolved.resolved, planned);
   report.notes.push(...notes);
   const split = splitConflicts([...planned, ...peers]);
@@ -165,7 +187,7 @@ async function runPass(pass: Pass): Promise<SyncReport> {
     if (request.deleted) {
       reads = goneReads(confirmed.bindings);
     } else {
-      const fetched = await fetchValues(pass, bindings, resolved.announced);
+      const fetched = await fetchValues(pass, bindings, resolved.announced, pinnedOf(request.work));
       reads = fetched;
       report.sources.push(...fetched.sources);
       report.notes.push(...fetched.notes);
@@ -194,7 +216,8 @@ async function runPass(pass: Pass): Promise<SyncReport> {
       for (const r of report.results) if (reported.get(bindingKey(r)) !== JSON.stringify(r)) log.result?.(r);
     }
   }
-  if (request.trigger === 'reconcile' && request.secrets === undefined) {
+  // A work item of a reconcile of everything looks for orphans in its own clusters.
+  if (request.trigger === 'reconcile' && (request.secrets === undefined || request.work?.everything === true)) {
     const orphans = await reconcileOrphans({
       config,
       source: pass.source,
@@ -210,6 +233,35 @@ async function runPass(pass: Pass): Promise<SyncReport> {
   if (!request.dryRun && !request.deleted) report.results = await observeRollouts(pass, report.results);
   for (const conflict of split.conflicts) log.result?.(conflict);
   report.results.push(...split.conflicts);
+  summarize(report, pass.deadline);
+  report.durationMs = pass.now().getTime() - started;
+  return report;
+}
+
+/**
+ * Plans the pass as work items and enqueues them instead of applying it: the report has no results, `queued` says
+ * how many items carry which share of it, and each item reports on its own under the same correlation id.
+ */
+async function queuePass(
+  pass: Pass,
+  work: WorkQueue,
+  planned: Binding[],
+  resolved: Resolved,
+  report: SyncReport,
+  started: number,
+): Promise<SyncReport> {
+  const { request, log } = pass;
+  const everything = request.secrets === undefined && !resolved.sources.some((s) => s.error !== undefined);
+  const plan = await planWork(pass.config, request, pass.source, planned, resolved.resolved, everything);
+  report.sources.push(...plan.sources);
+  await work.send(plan.items);
+  report.queued = {
+    correlationId: request.pass,
+    items: plan.items.length,
+    clusters: plan.clusters,
+    bindings: plan.bindings,
+  };
+  log.info('pass queued', { ...report.queued, secrets: plan.sources.map(({ id, versionId }) => ({ id, versionId })) });
   summarize(report, pass.deadline);
   report.durationMs = pass.now().getTime() - started;
   return report;

@@ -84,6 +84,11 @@ export interface SyncReport {
   notes: string[];
   /** Per secret and sync with `rollout.waves`: where its waves stand after this pass (README "Waves"). */
   waves?: WaveProgress[];
+  /**
+   * Set when the pass was planned and enqueued as work items instead of applied (README "Fleet scale: work
+   * items"): `results` is empty, and each item reports on its own under the same `correlationId`.
+   */
+  queued?: { correlationId: string; items: number; clusters: number; bindings: number };
 }
 
 /**

@@ -9,9 +9,11 @@ import { createEksAccess, type EksAccess } from '../clusters/eks.js';
 import type { Config } from '../config/index.js';
 import type { ContinuationQueue } from '../events/index.js';
 import { createSqsQueueClient, sqsContinuationQueue } from '../queue/sqs.js';
+import { sqsWorkQueue } from '../queue/work-queue.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../source/secrets-manager.js';
 import { type EngineLog, SyncEngine } from '../sync/engine.js';
 import type { ClusterConnector } from '../sync/ports/kube.js';
+import type { WorkQueue } from '../sync/ports/queue.js';
 import type { SecretSource } from '../sync/ports/source.js';
 
 /** The two ports the engine reads and writes through. */
@@ -59,6 +61,14 @@ export interface EngineWiring {
   log?: EngineLog;
   /** Names the entry point in the Kubernetes Events the engine records. */
   reportingInstance?: string;
+  /** Where passes over `defaults.fanout` go as work items; none: every pass runs inline. */
+  work?: WorkQueue;
+}
+
+/** The work-item queue of fleet-scale passes (README "Fleet scale: work items") at `queueUrl`, on SQS. */
+export function createWorkQueue(config: Config, queueUrl: string, region?: string): WorkQueue {
+  const { requestMs } = config.defaults.timeouts.aws;
+  return sqsWorkQueue(createSqsQueueClient({ queueUrl, requestMs, ...(region ? { region } : {}) }));
 }
 
 /** The engine over `ports` (or the real adapters), decorated as the entry point asks. */
@@ -70,5 +80,6 @@ export function createEngine(wiring: EngineWiring): SyncEngine {
     ...ports,
     log: wiring.log,
     reportingInstance: wiring.reportingInstance,
+    work: wiring.work,
   });
 }

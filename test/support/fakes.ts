@@ -652,7 +652,14 @@ function sorted(data: Record<string, string>): Array<[string, string]> {
 
 // --- Secrets Manager ------------------------------------------------------------------------------------------
 
-export type SourceMethod = 'getCurrent' | 'getMany' | 'list' | 'describe' | 'currentVersionId' | 'describeVersions';
+export type SourceMethod =
+  | 'getCurrent'
+  | 'getMany'
+  | 'getVersion'
+  | 'list'
+  | 'describe'
+  | 'currentVersionId'
+  | 'describeVersions';
 
 interface StoredSource {
   arn: string;
@@ -682,7 +689,7 @@ export class FakeSecretSource implements SecretSource {
 
   /** Reads of secret values (single and batched). */
   reads(): number {
-    return this.calls('getCurrent') + this.calls('getMany');
+    return this.calls('getCurrent') + this.calls('getMany') + this.calls('getVersion');
   }
 
   fail(
@@ -754,6 +761,15 @@ export class FakeSecretSource implements SecretSource {
 
   getCurrent(id: string): Promise<SecretValue> {
     return this.call('getCurrent', [id], () => this.current(id));
+  }
+
+  /** GetSecretValue by VersionId (any stage). */
+  readVersion(id: string, versionId: string): Promise<SecretValue> {
+    return this.call('getVersion', [id, versionId], () => {
+      const version = this.find(id).versions.find((v) => v.versionId === versionId);
+      if (version === undefined) throw new SyncError('SecretNotFound', `secret "${id}" has no version ${versionId}`);
+      return clone(version);
+    });
   }
 
   getMany(ids: readonly string[]): Promise<Map<string, SecretValue | Error>> {

@@ -72,6 +72,7 @@ describe('parseConfig', () => {
       clusterConcurrency: 8,
       bindingConcurrency: 4,
       rollout: { waitMs: 60_000, readyTimeoutMs: 30_000 },
+      fanout: { mode: 'auto', threshold: 200, clustersPerItem: 10 },
       timeouts: {
         kubernetes: { connectMs: 5_000, headersMs: 15_000, bodyMs: 15_000 },
         aws: { connectMs: 5_000, requestMs: 15_000 },

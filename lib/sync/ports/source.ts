@@ -46,6 +46,11 @@ export interface SecretSource {
    * of `tags`. The adapter owns the match: AWS's own filters are looser (prefix per word, tag keys and values apart).
    */
   list(filter: SecretFilter): Promise<SecretRef[]>;
+  /**
+   * GetSecretValue of one version by its id (a work item's version; any stage). Throws SyncError (`SecretNotFound`
+   * when the secret or the version is gone).
+   */
+  readVersion(id: string, versionId: string): Promise<SecretValue>;
   /** DescribeSecret: identity and tags, no value. Throws SyncError `SecretNotFound`. */
   describe(id: string): Promise<SecretRef>;
   /**

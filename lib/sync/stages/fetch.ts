@@ -39,10 +39,11 @@ export async function fetchValues(
   pass: Pass,
   bindings: Binding[],
   announced: ReadonlyMap<string, string>,
+  pinned: ReadonlyMap<string, string> = new Map(),
 ): Promise<Fetched> {
-  const { source, request } = pass;
+  const { request } = pass;
   const ids = [...new Set(bindings.map((b) => b.fetchId))];
-  const read = await source.read(ids);
+  const read = await readPinned(pass, ids, pinned);
   const values = new Map<string, SecretValue>();
   const failures = new Map<string, Error>();
   const gone = new Set<string>();
@@ -68,6 +69,38 @@ export async function fetchValues(
     }
   }
   return { values, failures, gone, sources, notes };
+}
+
+/**
+ * Reads `ids`: a work item's secrets by the version it was planned with (GetSecretValue by VersionId), the rest at
+ * AWSCURRENT. A pinned version that is no longer AWSCURRENT (rotated again since) or gone is read at AWSCURRENT
+ * instead, so a late item never writes an older value than the inline pass would.
+ */
+async function readPinned(
+  pass: Pass,
+  ids: readonly string[],
+  pinned: ReadonlyMap<string, string>,
+): Promise<Map<string, SecretValue | Error>> {
+  const read = new Map<string, SecretValue | Error>();
+  const byVersion = ids.filter((id) => pinned.has(id));
+  const values = await mapLimit(byVersion, VERSION_CHECK_CONCURRENCY, async (id) => {
+    try {
+      return await pass.source.readVersion(id, pinned.get(id) as string);
+    } catch (error) {
+      return toSyncError(error);
+    }
+  });
+  byVersion.forEach((id, i) => {
+    const value = values[i];
+    if (value !== undefined && !(value instanceof Error) && value.versionStages.includes('AWSCURRENT')) {
+      read.set(id, value);
+    } else if (value instanceof SyncError && value.code !== 'SecretNotFound') {
+      read.set(id, value);
+    }
+  });
+  const rest = ids.filter((id) => !read.has(id));
+  if (rest.length > 0) for (const [id, value] of await pass.source.read(rest)) read.set(id, value);
+  return read;
 }
 
 /**

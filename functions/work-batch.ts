@@ -1,0 +1,41 @@
+/**
+ * The worker of a queued pass (README "Fleet scale: work items"): each SQS message is one work item, run as an engine
+ * pass over its clusters with the planning pass's correlation id on every log line; a partial batch response names
+ * the items to redeliver (an invalid body, a failed binding or source read, a pass that threw).
+ */
+import type { Context, SQSBatchResponse } from 'aws-lambda';
+import type { WorkBatch } from '../lib/events/index.js';
+import type { SyncReport } from '../lib/sync/types.js';
+import { type Runtime, runLogged } from './runtime.js';
+
+/** Runs each item of `batch` in turn and returns the message ids to redeliver. */
+export async function syncWorkBatch(
+  runtime: Runtime,
+  batch: WorkBatch,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<SQSBatchResponse> {
+  const { logger } = runtime;
+  const failed: string[] = [];
+  for (const { messageId, error } of batch.invalid) {
+    failed.push(messageId);
+    logger.error('message invalid', { messageId, error: { code: error.code, message: error.message } });
+  }
+  for (const { messageId, item, request } of batch.items) {
+    // Every line of this item carries the pass's id, so one query shows the planning pass and all of its items.
+    logger.setCorrelationId(item.correlationId);
+    logger.appendKeys({ workItem: { messageId, item: item.item, of: item.items, clusters: item.clusters } });
+    let report: SyncReport;
+    try {
+      report = await runLogged(runtime, request, context);
+    } catch (error) {
+      failed.push(messageId);
+      logger.error('work item failed', { error: { name: (error as Error).name, message: (error as Error).message } });
+      continue;
+    } finally {
+      logger.removeKeys(['workItem']);
+    }
+    if (report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) failed.push(messageId);
+  }
+  logger.info('work batch finished', { items: batch.items.length + batch.invalid.length, failed });
+  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+}
