@@ -8,6 +8,7 @@ import { chmod, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { slimDependencies } from './bundle/slim.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
@@ -40,6 +41,8 @@ const common = {
   mainFields: ['module', 'main'],
   logLevel: 'warning',
   metafile: true,
+  // What a pass never loads stays out (scripts/bundle/slim.mjs).
+  ...slimDependencies,
 };
 
 /** Bytes as "1.23 MiB" / "456.7 KiB". */

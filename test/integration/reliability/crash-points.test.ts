@@ -25,6 +25,7 @@ import {
   RESTART_PENDING_ANNOTATION,
   VERSION_ANNOTATION,
 } from '../../../lib/domain/names.js';
+import { slimDependencies } from '../../../scripts/bundle/slim.mjs';
 import { type KubeRequestProxy, type ProxiedRequest, startKubeRequestProxy } from '../../support/request-proxy.js';
 import { deployment } from '../../support/workloads.js';
 import * as helpers from './helpers.js';
@@ -310,6 +311,8 @@ ${syncs}`;
     target: 'node24',
     mainFields: ['module', 'main'],
     logLevel: 'warning',
+    // What scripts/build.mjs leaves out of the Lambda bundles stays out here too: the child runs what Lambda runs.
+    ...slimDependencies,
     // Bundled CommonJS dependencies still call require(), which an ESM bundle lacks (as in scripts/build.mjs).
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
