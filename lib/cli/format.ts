@@ -3,7 +3,7 @@
  * workload names and error messages only.
  */
 import type { BindingAction, BindingResult, RolloutOutcome, SyncReport } from '../sync/types.js';
-import { renderTable } from './table.js';
+import { bindingsTable, block, unshownSourceFailures } from './report-text.js';
 
 /** A dry run reports what would happen; say it in the future tense. */
 const DRY_RUN_ACTION: Record<BindingAction, string> = {
@@ -74,38 +74,31 @@ function summaryLine(report: SyncReport): string {
  * followed by failures, notes and a summary line. Used for `plan` and, with past-tense actions, every command.
  */
 export function formatPlan(report: SyncReport): string {
-  const lines: string[] = [];
-  if (report.results.length === 0) {
-    lines.push('No bindings: nothing in the configuration matches this request.');
-  } else {
-    const rows = report.results.map((r) => [
+  const restartHeader = report.dryRun ? 'WOULD RESTART' : 'RESTARTED';
+  const table = bindingsTable(
+    report.results,
+    ['CLUSTER', 'NAMESPACE', 'SECRET', 'ACTION', 'CHANGED KEYS', restartHeader],
+    (r) => [
       r.cluster,
       r.namespace,
       r.secret,
       actionLabel(r, report.dryRun),
       r.changedKeys === undefined || r.changedKeys.length === 0 ? '-' : r.changedKeys.join(','),
       workloads(r),
-    ]);
-    const restartHeader = report.dryRun ? 'WOULD RESTART' : 'RESTARTED';
-    lines.push(renderTable(['CLUSTER', 'NAMESPACE', 'SECRET', 'ACTION', 'CHANGED KEYS', restartHeader], rows));
-  }
-  const failures = report.results.filter((r) => r.error !== undefined);
-  // Source lookups that failed without a binding to show it (e.g. a selector whose ListSecrets was refused).
-  const sourceFailures = report.sources.filter(
-    (s) => s.error !== undefined && !failures.some((r) => r.source === s.id),
+    ],
   );
-  if (failures.length + sourceFailures.length > 0) {
-    lines.push('', 'Failures:');
-    for (const s of sourceFailures) lines.push(`  source "${s.id}": ${s.error?.code}: ${s.error?.message}`);
-    for (const r of failures) {
-      lines.push(`  ${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.code}: ${r.error?.message}`);
-    }
-  }
-  const notes = [
-    ...report.notes,
-    ...report.results.flatMap((r) => (r.notes ?? []).map((n) => `${r.cluster}/${r.namespace}/${r.secret}: ${n}`)),
+  const failures = report.results.filter((r) => r.error !== undefined);
+  const lines = [
+    table,
+    ...block('Failures', [
+      ...unshownSourceFailures(report.sources, failures),
+      ...failures.map((r) => `${r.cluster}/${r.namespace}/${r.secret}: ${r.error?.code}: ${r.error?.message}`),
+    ]),
+    ...block('Notes', [
+      ...report.notes,
+      ...report.results.flatMap((r) => (r.notes ?? []).map((n) => `${r.cluster}/${r.namespace}/${r.secret}: ${n}`)),
+    ]),
   ];
-  if (notes.length > 0) lines.push('', 'Notes:', ...notes.map((n) => `  ${n}`));
   lines.push('', summaryLine(report));
   return `${lines.join('\n')}\n`;
 }

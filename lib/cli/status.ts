@@ -3,7 +3,7 @@
  * names and error messages only: never a secret value, never a content hash.
  */
 import type { BindingStatus, ConsumerState, StatusReport } from '../sync/status.js';
-import { renderTable } from './table.js';
+import { bindingsTable, block, unshownSourceFailures } from './report-text.js';
 
 /** Version ids are UUIDs: the first 8 characters tell two apart by eye (`--json` has them whole). */
 const SHORT_VERSION = 8;
@@ -54,11 +54,10 @@ function reasons(row: BindingStatus): string[] {
  * consumers), then why each row is behind or unreadable, notes, and a summary line.
  */
 export function formatStatus(report: StatusReport): string {
-  const lines: string[] = [];
-  if (report.bindings.length === 0) {
-    lines.push('No bindings: nothing in the configuration matches this request.');
-  } else {
-    const rows = report.bindings.map((r) => [
+  const table = bindingsTable(
+    report.bindings,
+    ['CLUSTER', 'NAMESPACE', 'SECRET', 'STATE', 'IN CLUSTER', 'AWSCURRENT', 'SYNCED AT', 'CONSUMERS'],
+    (r) => [
       r.cluster,
       r.namespace,
       r.secret,
@@ -67,25 +66,16 @@ export function formatStatus(report: StatusReport): string {
       version(r.sourceVersionId),
       r.syncedAt ?? '-',
       consumers(r),
-    ]);
-    lines.push(
-      renderTable(
-        ['CLUSTER', 'NAMESPACE', 'SECRET', 'STATE', 'IN CLUSTER', 'AWSCURRENT', 'SYNCED AT', 'CONSUMERS'],
-        rows,
-      ),
-    );
-  }
-  const details = report.bindings.filter((r) => r.state !== 'current');
-  // Source lookups that failed without a row to show it (e.g. a selector whose ListSecrets was refused).
-  const sourceFailures = report.sources.filter(
-    (s) => s.error !== undefined && !report.bindings.some((r) => r.source === s.id),
+    ],
   );
-  if (details.length + sourceFailures.length > 0) {
-    lines.push('', 'Not current:');
-    for (const s of sourceFailures) lines.push(`  source "${s.id}": ${s.error?.code}: ${s.error?.message}`);
-    for (const r of details) lines.push(`  ${where(r)}: ${reasons(r).join('; ')}`);
-  }
-  if (report.notes.length > 0) lines.push('', 'Notes:', ...report.notes.map((n) => `  ${n}`));
+  const lines = [
+    table,
+    ...block('Not current', [
+      ...unshownSourceFailures(report.sources, report.bindings),
+      ...report.bindings.filter((r) => r.state !== 'current').map((r) => `${where(r)}: ${reasons(r).join('; ')}`),
+    ]),
+    ...block('Notes', report.notes),
+  ];
   const { current, behind, unreadable } = report.summary;
   const seconds = (report.durationMs / 1000).toFixed(1);
   lines.push(

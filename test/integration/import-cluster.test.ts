@@ -4,8 +4,9 @@
  */
 import { ApiextensionsV1Api, CustomObjectsApi, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliIO, runCli } from '../../lib/cli/run.js';
+import { runCli } from '../../lib/cli/run.js';
 import { checkConfig } from '../../lib/config/index.js';
+import { capturedIO } from '../support/cli.js';
 import { adminKubeConfig, type FreshNamespace, freshNamespace, stack, waitFor } from '../support/stack.js';
 
 const GROUP = 'external-secrets.io';
@@ -54,20 +55,7 @@ let cluster: string;
 let ns: FreshNamespace;
 
 /** The CLI's output, captured. */
-function capture() {
-  const out = { stdout: '', stderr: '' };
-  const io: CliIO = {
-    stdout: (t) => {
-      out.stdout += t;
-    },
-    stderr: (t) => {
-      out.stderr += t;
-    },
-    env: {},
-    cwd: process.cwd(),
-  };
-  return { io, out };
-}
+const capture = () => capturedIO(process.cwd());
 
 beforeAll(async () => {
   cluster = stack().clusters[0] as string;

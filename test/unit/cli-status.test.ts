@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs, UsageError } from '../../lib/cli/args.js';
 import { helpText } from '../../lib/cli/help.js';
-import { type CliIO, runCli } from '../../lib/cli/run.js';
+import { runCli } from '../../lib/cli/run.js';
 import { formatStatus } from '../../lib/cli/status.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { consumerHashAnnotation } from '../../lib/domain/names.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { StatusReport } from '../../lib/sync/status.js';
+import { capturedIO } from '../support/cli.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
 const CONFIG = `
@@ -41,18 +42,8 @@ async function fleet() {
   const connector = new FakeConnector(apis);
   const engine = new SyncEngine({ config, source, clusters: connector });
   await engine.run({ trigger: 'backfill', dryRun: false, restart: true });
-  const out = { stdout: '', stderr: '' };
-  const io: CliIO = {
-    stdout: (t) => {
-      out.stdout += t;
-    },
-    stderr: (t) => {
-      out.stderr += t;
-    },
-    env: {},
-    cwd: dir,
-    createEngine: async () => engine,
-  };
+  const { io, out } = capturedIO(dir, { createEngine: async () => engine });
+
   return { source, connector, engine, io, out, first, api: (name: string) => connector.api(name) };
 }
 

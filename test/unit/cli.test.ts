@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, parseCliArgs, UsageError } from '../../lib/cli/args.js';
 import { formatPlan } from '../../lib/cli/format.js';
-import { type CliIO, runCli } from '../../lib/cli/run.js';
+import { runCli } from '../../lib/cli/run.js';
 import { renderTable } from '../../lib/cli/table.js';
 import { cliLog } from '../../lib/cli/wiring.js';
 import { parseConfig } from '../../lib/config/index.js';
@@ -12,6 +12,7 @@ import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import { emptyReport } from '../../lib/sync/stages/report.js';
 import type { SyncReport } from '../../lib/sync/types.js';
+import { capturedIO } from '../support/cli.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
 const CONFIG = `
@@ -32,25 +33,17 @@ function report(overrides: Partial<SyncReport> = {}): SyncReport {
 
 /** Captures output; the engine is a fake that records its request and returns `result`. */
 function harness(cwd: string, result: SyncReport | Error = report()) {
-  const out = { stdout: '', stderr: '', requests: [] as SyncRequest[] };
-  const io: CliIO = {
-    stdout: (t) => {
-      out.stdout += t;
-    },
-    stderr: (t) => {
-      out.stderr += t;
-    },
-    env: {},
-    cwd,
+  const requests: SyncRequest[] = [];
+  const { io, out } = capturedIO(cwd, {
     createEngine: async () => ({
       run: async (request) => {
-        out.requests.push(request);
+        requests.push(request);
         if (result instanceof Error) throw result;
         return result;
       },
     }),
-  };
-  return { io, out };
+  });
+  return { io, out: Object.assign(out, { requests }) };
 }
 
 let dir: string;

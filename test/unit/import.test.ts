@@ -4,30 +4,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../../lib/cli/args.js';
-import { type CliIO, runCli } from '../../lib/cli/run.js';
+import { runCli } from '../../lib/cli/run.js';
 import { checkConfig, loadConfigFile } from '../../lib/config/index.js';
 import { regexpPrefix } from '../../lib/import/external-secret.js';
 import { importManifests, type Manifest, parseManifests, renderConfig } from '../../lib/import/index.js';
 import { propertyKeyRef, propertyVariable } from '../../lib/import/property.js';
 import { rewriteTemplate } from '../../lib/import/template.js';
+import { capturedIO } from '../support/cli.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = 'test/fixtures/eso';
 
 function harness(stdin?: string) {
-  const out = { stdout: '', stderr: '' };
-  const io: CliIO = {
-    stdout: (t) => {
-      out.stdout += t;
-    },
-    stderr: (t) => {
-      out.stderr += t;
-    },
-    env: {},
-    cwd: ROOT,
-    ...(stdin === undefined ? {} : { stdin: async () => stdin }),
-  };
-  return { io, out };
+  return capturedIO(ROOT, stdin === undefined ? {} : { stdin: async () => stdin });
 }
 
 async function fixture(dir: string): Promise<Manifest[]> {
