@@ -4,6 +4,19 @@
  */
 import type { CliIO } from '../../lib/cli/run.js';
 
+/** The CLI tests' configuration: `demo/app-db` into Secret `app-db` of namespace payments in clusters alpha and beta. */
+export const CLI_CONFIG = `
+clusters:
+  alpha: { kubeconfig: { path: /nonexistent/kubeconfig, context: alpha } }
+  beta: { eks: { name: beta, region: eu-west-1 } }
+syncs:
+  - source: { secret: demo/app-db }
+    targets:
+      - clusters: [alpha, beta]
+        namespaces: [payments]
+        secret: app-db
+`;
+
 /** What a captured run printed so far. */
 export interface Captured {
   stdout: string;

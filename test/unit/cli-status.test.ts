@@ -10,20 +10,10 @@ import { parseConfig } from '../../lib/config/index.js';
 import { consumerHashAnnotation } from '../../lib/domain/names.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { StatusReport } from '../../lib/sync/status.js';
-import { capturedIO } from '../support/cli.js';
+import { CLI_CONFIG, capturedIO } from '../support/cli.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
-const CONFIG = `
-clusters:
-  alpha: { eks: { name: alpha, region: eu-west-1 } }
-  beta: { eks: { name: beta, region: eu-west-1 } }
-syncs:
-  - source: { secret: demo/app-db }
-    targets:
-      - clusters: [alpha, beta]
-        namespaces: [payments]
-        secret: app-db
-`;
+const CONFIG = CLI_CONFIG;
 const SECRET_VALUE = 'cli-status-CANARY-77a1';
 
 let dir: string;

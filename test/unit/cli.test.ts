@@ -12,20 +12,10 @@ import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import { emptyReport } from '../../lib/sync/stages/report.js';
 import type { SyncReport } from '../../lib/sync/types.js';
-import { capturedIO } from '../support/cli.js';
+import { CLI_CONFIG, capturedIO } from '../support/cli.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
-const CONFIG = `
-clusters:
-  alpha: { kubeconfig: { path: /nonexistent/kubeconfig, context: alpha } }
-  beta: { eks: { name: beta, region: eu-west-1 } }
-syncs:
-  - source: { secret: demo/app-db }
-    targets:
-      - clusters: [alpha, beta]
-        namespaces: [payments]
-        secret: app-db
-`;
+const CONFIG = CLI_CONFIG;
 
 function report(overrides: Partial<SyncReport> = {}): SyncReport {
   return { ...emptyReport({ trigger: 'backfill', dryRun: false }), durationMs: 1234, ...overrides };
