@@ -334,48 +334,30 @@ describe('SyncEngine: requests that name nothing configured', () => {
     expect(w.connector.connects).toBe(0);
   });
 
-  it('rejects a backfill of a secret that matches no sync before reading anything', async () => {
+  it.each([
+    {
+      what: 'a backfill of a secret that matches no sync',
+      filter: { secrets: ['prod/db', 'nope'] },
+      named: '"nope"',
+    },
+    { what: 'an unknown cluster filter', filter: { secrets: ['prod/db'], clusters: ['eu', 'mars'] }, named: '"mars"' },
+    {
+      what: 'a namespace filter that names no configured namespace',
+      filter: { secrets: ['prod/db'], namespaces: ['payment'] },
+      named: '"payment"',
+    },
+  ])('rejects $what before reading or connecting to anything', async ({ filter, named }) => {
     // Prepare
     const w = world(FAN_OUT);
 
     // Act
-    const error = await w.engine.run(request({ trigger: 'backfill', secrets: ['prod/db', 'nope'] })).catch((e) => e);
+    const error = await w.engine.run(request({ trigger: 'backfill', ...filter })).catch((e) => e);
 
     // Assess
     expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toContain('"nope"');
+    expect((error as InputError).message).toContain(named);
     expect(w.source.book.total()).toBe(0);
     expect(w.connector.connects).toBe(0);
-  });
-
-  it('rejects an unknown cluster filter before doing anything', async () => {
-    // Prepare
-    const w = world(FAN_OUT);
-
-    // Act
-    const error = await w.engine
-      .run(request({ trigger: 'backfill', secrets: ['prod/db'], clusters: ['eu', 'mars'] }))
-      .catch((e) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toContain('"mars"');
-    expect(w.source.book.total()).toBe(0);
-  });
-
-  it('rejects a namespace filter that names no configured namespace', async () => {
-    // Prepare
-    const w = world(FAN_OUT);
-
-    // Act
-    const error = await w.engine
-      .run(request({ trigger: 'backfill', secrets: ['prod/db'], namespaces: ['payment'] }))
-      .catch((e) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toContain('"payment"');
-    expect(w.source.book.total()).toBe(0);
   });
 
   it('syncs a secret requested both by name and by ARN once', async () => {
