@@ -43,7 +43,7 @@ export interface MappedExternalSecret {
   notes: Finding[];
 }
 
-type KeyRef = string | { path: string } | { template: string };
+type KeyRef = string | { path: string } | { jmespath: string } | { template: string };
 
 /** One read of a remote secret: a data[] entry, or a dataFrom[] extract or find. */
 type Read =

@@ -41,23 +41,27 @@ beforeAll(async () => {
 });
 
 describe('ESO property -> key mapping', () => {
-  it('maps a plain property to a top-level key, a dotted one to a path, an escaped dot to a quoted identifier', () => {
+  it('maps a plain property to a top-level key, a dotted one to a path, one with an escaped dot to JMESPath', () => {
     expect(propertyKeyRef('username')).toEqual({ ref: 'username' });
     expect(propertyKeyRef('tls\\.crt')).toEqual({ ref: 'tls.crt' });
     expect(propertyKeyRef('db.connection.host')).toEqual({ ref: { path: 'db.connection.host' } });
-    expect(propertyKeyRef('certs.tls\\.key')).toEqual({ ref: { path: 'certs."tls.key"' } });
-    expect(propertyKeyRef('a.my-key')).toEqual({ ref: { path: 'a."my-key"' } });
+    expect(propertyKeyRef('a.my-key')).toEqual({ ref: { path: 'a.my-key' } });
+    // The dotted path decides a number from the value (index of an array, key of an object), as gjson does.
+    expect(propertyKeyRef('hosts.0')).toEqual({ ref: { path: 'hosts.0' } });
+    expect(propertyKeyRef('certs.tls\\.key')).toEqual({ ref: { jmespath: 'certs."tls.key"' } });
+    expect(propertyKeyRef('my-certs.tls\\.key')).toEqual({ ref: { jmespath: '"my-certs"."tls.key"' } });
   });
 
-  it("refuses gjson's wildcards, queries, modifiers and numeric parts, saying why", () => {
-    for (const property of ['friends.#.first', 'a.*', 'name|@reverse', 'children.0', 'a..b', 'x\\']) {
+  it("refuses gjson's wildcards, queries, modifiers, and numbers JMESPath would have to decide, saying why", () => {
+    for (const property of ['friends.#.first', 'a.*', 'name|@reverse', 'a..b', 'x\\', 'certs.0.tls\\.crt']) {
       expect(propertyKeyRef(property)).toHaveProperty('problem');
     }
   });
 
-  it('names nested properties as template variables, but not parts with dots', () => {
+  it("names properties as template variables (JMESPath with ESO's leading dot)", () => {
     expect(propertyVariable('db.user')).toEqual({ variable: '.db.user' });
-    expect(propertyVariable('tls\\.crt')).toHaveProperty('problem');
+    expect(propertyVariable('tls\\.crt')).toEqual({ variable: '."tls.crt"' });
+    expect(propertyVariable('hosts.0')).toHaveProperty('problem');
   });
 
   it('reads a find regexp as a name prefix only when it is one', () => {
@@ -129,7 +133,7 @@ describe('importManifests over the complete corpus', () => {
     expect(targetOf(result, 'payments/payments-tls')).toMatchObject({
       secret: 'payments-tls',
       type: 'kubernetes.io/tls',
-      keys: { 'tls.crt': { path: 'certs."tls.crt"' }, 'tls.key': { path: 'certs."tls.key"' } },
+      keys: { 'tls.crt': { jmespath: 'certs."tls.crt"' }, 'tls.key': { jmespath: 'certs."tls.key"' } },
     });
   });
 
@@ -207,6 +211,8 @@ describe('importManifests templates', () => {
       DATABASE_URL: { template: 'postgres://{{ .username }}:{{ .password }}@{{ .endpoint.host }}:5432/orders' },
       DB_PASSWORD: { template: '{{ .password }}' },
     });
+    // The real loader takes the templates as they are written.
+    expect(checkConfig(renderConfig(result)).issues).toEqual([]);
     // mergePolicy Merge: the data keys stay next to the templated one.
     expect(targetOf(result, 'orders/orders-api').keys).toEqual({
       API_KEY: 'key',
@@ -247,6 +253,19 @@ describe('eks-secret-sync import', () => {
     const text = await readFile(output, 'utf8');
     expect(text).toContain(`# from ExternalSecret payments/payments-db (${FIXTURES}/complete/payments.yaml:0)`);
     expect(await runCli(['validate', '--config', output], harness().io)).toBe(0);
+  });
+
+  it('writes templated keys the loader accepts, and exits 0', async () => {
+    const { io, out } = harness();
+    const output = join(tmp, 'templates.yaml');
+    const code = await runCli(
+      ['import', `${FIXTURES}/templates`, '--cluster', 'prod-eu', '--region', 'eu-west-1', '-o', output],
+      io,
+    );
+    expect(code).toBe(0);
+    const config = await loadConfigFile(output);
+    expect(config.syncs[0]?.targets[0]?.keys).toMatchObject({ DB_PASSWORD: { template: '{{ .password }}' } });
+    expect(out.stderr).toContain('complete');
   });
 
   it('gives the same bytes for the same input', async () => {
