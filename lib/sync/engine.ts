@@ -199,6 +199,14 @@ async function runPass(pass: Pass, work?: WorkQueue): Promise<SyncReport> {
       : await applyInWaves(pass, confirmed.bindings, reads);
     report.results = [...confirmed.results, ...waved.results];
     if (waved.progress.length > 0) report.waves = waved.progress;
+    for (const p of waved.progress) {
+      // The report names the bad version; Secrets Manager is not touched (its rotation owner decides).
+      if (p.state === 'failed') {
+        report.notes.push(
+          `version ${p.versionId ?? 'unknown'} of "${p.arn ?? p.source}" halted at wave ${p.wave} of ${p.of}: ${p.reason}`,
+        );
+      }
+    }
     if (!request.deleted && !request.dryRun) {
       const reported = new Map(report.results.map((r) => [bindingKey(r), JSON.stringify(r)]));
       // Only what was applied: a binding waiting for its wave is not written by the version check either.

@@ -9,6 +9,7 @@ import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secr
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
+import { QueueDriver } from '../support/sqs-driver.js';
 import {
   adminApis,
   decode,
@@ -44,7 +45,7 @@ const namespaces: FreshNamespace[] = [];
 let clusters: string[];
 
 /** A secret in the emulator, the on-rotation and reconcile handlers syncing it in three waves, and its rotations. */
-async function world(name: string, namespace: string) {
+async function world(name: string, namespace: string, options: { queueUrl?: string; waitMs?: number } = {}) {
   const id = `it/waves-${name}-${run}`;
   const created = await secretsManager().send(
     new CreateSecretCommand({ Name: id, SecretString: JSON.stringify({ password: `pw1-${name}-${run}` }) }),
@@ -56,23 +57,27 @@ async function world(name: string, namespace: string) {
     `
 clusters:
 ${clusters.map((c) => `  ${c}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: ${c} } }`).join('\n')}
-defaults: { rollout: { waitMs: 45000, readyTimeoutMs: 8000 } }
+defaults: { rollout: { waitMs: ${options.waitMs ?? 45000}, readyTimeoutMs: 8000 } }
 syncs:
   - source: { secret: ${id} }
     targets: [{ clusters: [${clusters.join(', ')}], namespaces: [${namespace}], secret: ${K8S_NAME} }]
-    rollout: { waves: [${clusters.map((c) => `[${c}]`).join(', ')}], healthTimeout: 5m, onFailure: halt }
+    rollout: { waves: [${clusters.map((c) => `[${c}]`).join(', ')}], healthTimeout: 5m, checkEvery: 1s, onFailure: halt }
 `,
   );
   process.env.EKS_SYNC_CONFIG = path;
+  if (options.queueUrl === undefined) delete process.env.EKS_SYNC_CONTINUATION_QUEUE_URL;
+  else process.env.EKS_SYNC_CONTINUATION_QUEUE_URL = options.queueUrl;
   vi.resetModules();
   const onRotation = (await import('../../functions/on-rotation.js')).handler as unknown as Handler;
   const reconcile = (await import('../../functions/reconcile.js')).handler as unknown as Handler;
+  const continueWaves = (await import('../../functions/continue-waves.js')).handler as unknown as Handler;
   const secret = { name: id, arn: created.ARN as string };
   return {
     version: created.VersionId as string,
     deliver: async (versionId: string) =>
       (await onRotation(labelUpdatedEvent(secret, versionId), lambdaContext('onRotation'))) as Report,
     reconcile: async () => (await reconcile({}, lambdaContext('reconcile'))) as Report,
+    continueWaves,
     rotate: async (value: string) => {
       const put = await secretsManager().send(
         new PutSecretValueCommand({ SecretId: id, SecretString: JSON.stringify({ password: value }) }),
@@ -109,6 +114,7 @@ describe('health-gated waves on the local stack', () => {
   });
 
   afterAll(async () => {
+    delete process.env.EKS_SYNC_CONTINUATION_QUEUE_URL;
     output.stop();
     await Promise.all(namespaces.map((ns) => ns.cleanup()));
   });
@@ -142,6 +148,58 @@ describe('health-gated waves on the local stack', () => {
     );
     expect([...written].sort()).toEqual(written);
     expect(new Set(written).size).toBe(3);
+  });
+
+  it('continues three waves through the continuation queue: in order, each consumer restarted once and rolledOut', async () => {
+    // Prepare
+    const ns = await freshNamespace(clusters, { prefix: 'waves-cont' });
+    namespaces.push(ns);
+    await consumers(ns.name);
+    const queue = await QueueDriver.createQueue(`it-waves-${run}`);
+    const w = await world('cont', ns.name, { queueUrl: queue.queueUrl, waitMs: 30000 });
+    const driver = new QueueDriver(queue, w.continueWaves, () => lambdaContext('continueWaves'));
+    const from = output.text().length;
+
+    // Act: the rotation writes wave 1 only; the driver runs the continuations the passes send; then a duplicate.
+    const report = await w.deliver(w.version);
+    await driver.drain(120_000);
+    const duplicate = await w.deliver(w.version);
+    const sentByDuplicate = await driver.pending();
+
+    // Assess
+    const [wave1, ...later] = clusters as [string, ...string[]];
+    expect(of(report, wave1)).toMatchObject({
+      action: 'created',
+      restarted: [{ kind: 'Deployment', name: 'web', rollout: 'rolledOut' }],
+    });
+    for (const cluster of later) {
+      expect(of(report, cluster)?.notes?.[0]).toMatch(/waits: wave 1 is done; wave 2 continues in a new pass$/);
+    }
+    for (const cluster of clusters)
+      expect(of(duplicate, cluster)).toMatchObject({ action: 'unchanged', restarted: [] });
+    expect(sentByDuplicate).toBe(0);
+    expect(driver.invocations.length).toBeGreaterThanOrEqual(2);
+    expect(driver.invocations.flatMap((i) => i.failed)).toEqual([]);
+    // One rollout per consumer, in wave order, each rolled out: wave 1 by onRotation, waves 2 and 3 by continueWaves.
+    const rollouts = output
+      .text()
+      .slice(from)
+      .split('\n')
+      .filter((l) => l.includes('"message":"rollout '))
+      .map((l) => JSON.parse(l) as { message: string; cluster: string; function_name: string; namespace: string })
+      .filter((l) => l.namespace === ns.name);
+    expect(rollouts.map((l) => [l.cluster, l.message, l.function_name])).toEqual([
+      [wave1, 'rollout rolledOut', 'onRotation'],
+      ...later.map((c) => [c, 'rollout rolledOut', 'continueWaves']),
+    ]);
+    for (const cluster of clusters) expect(await generation(cluster, ns.name)).toBe(2);
+    const written = await Promise.all(
+      clusters.map(
+        async (c) => (await findSecret(c, ns.name, K8S_NAME))?.metadata?.annotations?.['eks-secret-sync.io/synced-at'],
+      ),
+    );
+    expect([...written].sort()).toEqual(written);
+    expect(output.text().slice(from)).not.toContain(`pw1-cont-${run}`);
   });
 
   it('halts after wave 1 when its new pods never become Ready; a duplicate and a reconcile change nothing', async () => {

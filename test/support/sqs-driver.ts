@@ -138,19 +138,19 @@ export class QueueDriver {
   static async createQueue(name: string, visibilityTimeoutSeconds = 2): Promise<SqsQueueClient> {
     const endpoint = process.env.AWS_ENDPOINT_URL;
     if (endpoint === undefined) throw new Error('AWS_ENDPOINT_URL is not set: call stack() first');
+    const region = process.env.AWS_REGION ?? 'us-east-1';
     const response = await fetch(`${endpoint.replace(/\/$/, '')}/`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': 'AmazonSQS.CreateQueue',
         // moto reads the region and account from the credential scope, and checks no signature.
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-1/sqs/aws4_request, SignedHeaders=host, Signature=0',
+        authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=0`,
       },
       body: JSON.stringify({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeoutSeconds) } }),
     });
     const { QueueUrl } = (await response.json()) as { QueueUrl: string };
-    return createSqsQueueClient({ queueUrl: QueueUrl, region: 'eu-west-1', requestMs: 10_000 });
+    return createSqsQueueClient({ queueUrl: QueueUrl, region, requestMs: 10_000 });
   }
 
   /** Messages visible, in flight or still delayed. */

@@ -172,6 +172,24 @@ describe('SyncEngine: health-gated waves', () => {
     expect(of(report, 'a')).toMatchObject({ restarted: [{ rollout: 'failed' }] });
     expect(of(report, 'b').notes?.[0]).toMatch(/^WaitingForWave: wave 2 of 3 waits: wave 1 failed: /);
     expect(report.waves).toEqual([expect.objectContaining({ wave: 1, state: 'failed', moved: true })]);
+    // The bad version is named in the report and in a RolloutHalted Event on wave 1's Secret; no value anywhere.
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(new RegExp(`^version ${versionId} of ".*" halted at wave 1 of 3: a/app/db: `)),
+    );
+    const halted = w
+      .api('a')
+      .events()
+      .filter((e) => e.reason === 'RolloutHalted');
+    expect(halted).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        regarding: expect.objectContaining({ kind: 'Secret', namespace: 'app', name: 'db' }),
+        note: expect.stringMatching(
+          new RegExp(`^Version ${versionId} of arn:.* halted at wave 1 of 3 \\(waves 2-3 are not written\\): `),
+        ),
+      }),
+    ]);
+    expect(JSON.stringify([report, halted])).not.toContain(CANARY);
     expect(w.api('b').secret('app', 'db')).toBeUndefined();
     expect(w.api('c').secret('app', 'db')).toBeUndefined();
   });

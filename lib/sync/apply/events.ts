@@ -22,6 +22,7 @@ export const RESTARTED = 'Restarted';
 export const TEMPLATE_UPDATED = 'TemplateUpdated';
 export const ROLLED_OUT = 'RolledOut';
 export const ROLLOUT_FAILED = 'RolloutFailed';
+export const ROLLOUT_HALTED = 'RolloutHalted';
 
 /** The API server refuses a longer note (events.k8s.io/v1 validation: 1 kB). */
 export const MAX_NOTE_LENGTH = 1024;
@@ -114,6 +115,35 @@ export function syncFailedEvent(result: BindingResult, uid: string | undefined, 
     reason: SYNC_FAILED,
     action: 'Sync',
     note: `${error.code}: ${error.message}`,
+    reportingInstance: instance,
+    time,
+  });
+}
+
+/** What a halted wave's Events say: the bad version, where it stopped, and why (names and counts only). */
+export interface Halt {
+  arn?: string;
+  versionId?: string;
+  wave: number;
+  of: number;
+  reason: string;
+}
+
+/** `RolloutHalted` (Warning) on each Secret of a failed wave: the later waves are not written with this version. */
+export function rolloutHaltedEvent(
+  where: { namespace: string; secret: string },
+  uid: string | undefined,
+  halt: Halt,
+  instance: string,
+  time: Date,
+): KubeEvent {
+  const later = halt.wave < halt.of ? `waves ${halt.wave + 1}-${halt.of} are not written` : 'it was the last wave';
+  return toEvent({
+    regarding: { kind: 'Secret', namespace: where.namespace, name: where.secret, ...(uid ? { uid } : {}) },
+    type: 'Warning',
+    reason: ROLLOUT_HALTED,
+    action: 'Rollout',
+    note: `Version ${halt.versionId ?? 'unknown'} of ${halt.arn ?? 'the source'} halted at wave ${halt.wave} of ${halt.of} (${later}): ${halt.reason}`,
     reportingInstance: instance,
     time,
   });

@@ -7,6 +7,7 @@
  */
 import type { WavesConfig } from '../../config/index.js';
 import { consumerHashAnnotation, SYNCED_AT_ANNOTATION, VERSION_ANNOTATION } from '../../domain/names.js';
+import { type Halt, recordEvents, rolloutHaltedEvent } from '../apply/events.js';
 import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from '../apply/restarter.js';
 import { rolloutVerdict } from '../apply/rollout.js';
 import { groupBy } from '../concurrency.js';
@@ -118,6 +119,11 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
     if (health.state !== 'healthy') {
       blocked = `wave ${index + 1} ${health.state === 'failed' ? 'failed' : 'is not done'}: ${health.reason}`;
       Object.assign(progress, { wave: index + 1, state: health.state, reason: health.reason });
+      if (health.state === 'failed') {
+        const halt: Halt = { wave: index + 1, of: count, reason: health.reason };
+        if (read !== undefined) Object.assign(halt, { arn: read.arn, versionId: read.versionId });
+        await recordHalt(pass, wave, halt);
+      }
     } else if (moved >= (pass.wavesPerPass ?? Number.POSITIVE_INFINITY) && index + 1 < count) {
       // One invocation watches the waves it wrote, each up to waitMs: the next wave goes to a new pass at once, so
       // that no invocation holds several waves' watches against its timeout.
@@ -127,6 +133,27 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
     }
   }
   return { results, progress };
+}
+
+/** The `RolloutHalted` Event on each Secret of the failed wave (best effort, as every Event). */
+async function recordHalt(pass: Pass, wave: Binding[], halt: Halt): Promise<void> {
+  const warn = (message: string, attributes: Record<string, unknown>) => pass.log.warn(message, attributes);
+  await Promise.all(
+    [...groupBy(wave, (b) => `${b.cluster}/${b.namespace}`).values()].map(async (bindings) => {
+      try {
+        const api = await pass.connect((bindings[0] as Binding).cluster);
+        const events = await Promise.all(
+          bindings.map(async (b) => {
+            const uid = (await api.getSecretMetadata(b.namespace, b.secret))?.uid;
+            return rolloutHaltedEvent(b, uid, halt, pass.reportingInstance, pass.now());
+          }),
+        );
+        await recordEvents(api, events, warn);
+      } catch (error) {
+        warn('event not recorded', { reason: 'RolloutHalted', error: errorOf(error).message });
+      }
+    }),
+  );
 }
 
 /**
