@@ -6,12 +6,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { EventsV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import { QueueDriver } from '../support/sqs-driver.js';
 import {
   adminApis,
+  adminKubeConfig,
   decode,
   type FreshNamespace,
   failLabel,
@@ -35,6 +37,7 @@ interface Report {
     notes?: string[];
   }>;
   summary: { failed: number; restarts: number; rolledOut: number; skipped: number };
+  notes: string[];
 }
 
 const run = Date.now().toString(36);
@@ -243,6 +246,18 @@ describe('health-gated waves on the local stack', () => {
     expect(await Promise.all(later.map((c) => generation(c, ns.name)))).toEqual(before);
     // One restart for version 2 on top of the template change: the duplicate and the reconcile restarted nothing.
     expect(await generation(wave1, ns.name)).toBe(4);
+    // The halt is on wave 1's Secret, naming the bad version; the later waves' Secrets have none.
+    const halted = async (cluster: string) =>
+      (await adminKubeConfig(cluster).makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns.name })).items
+        .filter((e) => e.reason === 'RolloutHalted' && e.regarding?.kind === 'Secret' && e.regarding.name === K8S_NAME)
+        .map((e) => ({ type: e.type, note: e.note }));
+    expect(await halted(wave1)).toContainEqual({
+      type: 'Warning',
+      note: expect.stringContaining(`Version ${second} of `),
+    });
+    for (const cluster of later) expect(await halted(cluster)).toEqual([]);
+    expect(JSON.stringify(await halted(wave1))).not.toContain(value);
+    expect(report.notes).toContainEqual(expect.stringContaining(`version ${second} of `));
     expect(JSON.stringify([report, duplicate, reconciled])).not.toContain(value);
   });
 });
