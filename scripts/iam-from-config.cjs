@@ -246,6 +246,14 @@ const CONTINUE_WAVES_STATEMENT = {
   Resource: { 'Fn::GetAtt': ['ContinuationQueue', 'Arn'] },
 };
 
+/** Passes over `defaults.fanout` enqueue their work items on the stack's queue (README "Fleet scale: work items"). */
+const WORK_ITEMS_STATEMENT = {
+  Sid: 'EnqueueWorkItems',
+  Effect: 'Allow',
+  Action: ['sqs:SendMessage'],
+  Resource: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] },
+};
+
 /**
  * The osls/Serverless entry point: reads `custom.eksSync.configFile` and `custom.eksSync.kmsKeyArns`
  * (comma-separated) from serverless.yml.
@@ -259,7 +267,11 @@ async function statements({ resolveVariable }) {
     throw new IamConfigError(`config "${configFile}": must be a path inside ${serviceDir} (it is packaged from there)`);
   }
   const kmsKeyArns = splitList(await resolveVariable('self:custom.eksSync.kmsKeyArns'));
-  return [...statementsForFile(path.resolve(serviceDir, configFile), { kmsKeyArns }), CONTINUE_WAVES_STATEMENT];
+  return [
+    ...statementsForFile(path.resolve(serviceDir, configFile), { kmsKeyArns }),
+    CONTINUE_WAVES_STATEMENT,
+    WORK_ITEMS_STATEMENT,
+  ];
 }
 
 module.exports = { statements, generateStatements, statementsForFile, renderArn, splitList, IamConfigError };

@@ -123,7 +123,21 @@ function alarms({ prefix, namespace, functions, queues, triggers }) {
   });
   for (const [id, queue] of Object.entries(queues)) {
     // A dead-letter queue is a description (any message alarms); a working queue sets the depth that alarms.
-    const { description, threshold } = typeof queue === 'string' ? { description: queue, threshold: 0 } : queue;
+    const { description, threshold, maxAgeSeconds } =
+      typeof queue === 'string' ? { description: queue, threshold: 0 } : queue;
+    // A queue that is filled in bursts (work items) alarms on the age of its oldest message instead of its depth.
+    if (maxAgeSeconds !== undefined) {
+      out[`${id}AgeAlarm`] = alarm({
+        namespace: 'AWS/SQS',
+        dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }],
+        name: `${prefix}-${id}-age`,
+        description: `${description}; the oldest message has waited more than ${maxAgeSeconds} s`,
+        metric: 'ApproximateAgeOfOldestMessage',
+        statistic: 'Maximum',
+        threshold: Number(maxAgeSeconds),
+      });
+      continue;
+    }
     out[`${id}DepthAlarm`] = alarm({
       namespace: 'AWS/SQS',
       dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id, 'QueueName'] } }],

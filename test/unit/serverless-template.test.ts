@@ -276,6 +276,7 @@ describe('generated CloudFormation template (npm run package)', () => {
       'dist/continue-waves.handler',
       'dist/on-rotation.handler',
       'dist/reconcile.handler',
+      'dist/work-item.handler',
     ]);
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
@@ -408,6 +409,52 @@ describe('generated CloudFormation template (npm run package)', () => {
         Resource: { 'Fn::GetAtt': ['ContinuationQueue', 'Arn'] },
       }),
     );
+  });
+
+  it('queues work items of fleet-scale passes for workItem (one item per invocation), with a DLQ, an age alarm and SendMessage for every function', () => {
+    // Prepare
+    const queue = template.Resources.WorkQueue?.Properties as Record<string, unknown>;
+    const timeout = template.Resources.WorkItemLambdaFunction?.Properties.Timeout as number;
+    const mapping = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .find((m) => JSON.stringify(m.EventSourceArn).includes('"WorkQueue"'));
+    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }[];
+    };
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+
+    // Assess
+    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': ['WorkDeadLetterQueue', 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(template.Resources.WorkDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600 });
+    expect(mapping).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['WorkItemLambdaFunction', 'Arn'] },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 20 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.EKS_SYNC_WORK_QUEUE_URL).toEqual({ Ref: 'WorkQueue' });
+    }
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] } }),
+    );
+    // Filled in bursts by design: the age of the oldest item alarms, not the depth.
+    const age = ofType('AWS::CloudWatch::Alarm')
+      .map(([, r]) => r.Properties)
+      .find((a) => a.MetricName === 'ApproximateAgeOfOldestMessage');
+    expect(age).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['WorkQueue', 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 600,
+    });
+    expect(template.Outputs?.WorkDeadLetterQueueArn?.Value).toEqual({ 'Fn::GetAtt': ['WorkDeadLetterQueue', 'Arn'] });
   });
 
   it('has the optional CloudTrail rule drop failed calls', () => {
@@ -615,6 +662,7 @@ describe('alarms, dashboard and tracing in the generated template', () => {
       'FailedSyncQueue',
       'RotationDeadLetterQueue',
       'ContinuationDeadLetterQueue',
+      'WorkDeadLetterQueue',
     ]) {
       expect(template.Resources[queue]?.Type).toBe('AWS::SQS::Queue');
       const alarm = alarmOf('ApproximateNumberOfMessagesVisible', {
@@ -633,7 +681,7 @@ describe('alarms, dashboard and tracing in the generated template', () => {
 
   it('fires every alarm above its threshold, quiet without data, and notifies the topic only when one is set', () => {
     const all = alarms();
-    expect(all).toHaveLength(24);
+    expect(all).toHaveLength(29);
     expect(new Set(all.map((a) => a.AlarmName)).size).toBe(all.length);
     const onlyWithTopic = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
     for (const alarm of all) {
@@ -687,6 +735,8 @@ describe('alarms, dashboard and tracing in the generated template', () => {
       ['QueueName', '<FailedSyncQueue.QueueName>'],
       ['QueueName', '<RotationDeadLetterQueue.QueueName>'],
       ['QueueName', '<ContinuationDeadLetterQueue.QueueName>'],
+      ['QueueName', '<WorkDeadLetterQueue.QueueName>'],
+      ['QueueName', '<WorkQueue.QueueName>'],
       ['QueueName', '<RotationQueue.QueueName>'],
     ]);
     // Failures by cluster: the only metric with a Cluster dimension, found by a search (clusters are not known here).
