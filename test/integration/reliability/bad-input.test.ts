@@ -250,7 +250,7 @@ describe('bad configuration files (cold start)', () => {
     [
       'an unknown restart policy',
       () => `clusters:\n${cluster()}\n${sync(`{ clusters: [${c1}], namespaces: [${ns}], restart: always }`)}`,
-      /syncs\[0\]\.targets\[0\]\.restart: must be "auto", "none" or/,
+      /syncs\[0\]\.targets\[0\]\.restart: must be "auto", "annotated", "none" or/,
     ],
     ['an empty file', () => '', /\(root\)|expected object/i],
   ];
