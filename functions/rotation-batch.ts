@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { isSecretArn, mayNameSameSecret, nameFromArn, refersTo } from '../lib/domain/secret-id.js';
 import type { BatchMessage, BatchPass, RotationBatch } from '../lib/events/index.js';
 import type { SyncReport } from '../lib/sync/types.js';
-import { type Runtime, runLogged } from './runtime.js';
+import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /**
  * Whether a failure reported for source `id` (a fetch id; `arn` as Secrets Manager returned it, when read) concerns
@@ -47,11 +47,7 @@ export async function syncBatch(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<SQSBatchResponse> {
   const { logger } = runtime;
-  const failed = new Set<string>();
-  for (const { messageId, error } of batch.invalid) {
-    failed.add(messageId);
-    logger.error('message invalid', { messageId, error: { code: error.code, message: error.message } });
-  }
+  const failed = new Set(invalidMessages(runtime, batch.invalid));
   for (const { messageId, reason, secretId } of batch.ignored)
     logger.info('event ignored', { messageId, reason, secretId });
   for (const pass of batch.passes) {
@@ -69,10 +65,9 @@ export async function syncBatch(
     }
     for (const m of failedMessages(pass, report)) failed.add(m.messageId);
   }
-  const batchItemFailures = [...failed].map((itemIdentifier) => ({ itemIdentifier }));
   logger.info('batch finished', {
     messages: batch.invalid.length + batch.ignored.length + batch.passes.reduce((n, p) => n + p.messages.length, 0),
-    failed: batchItemFailures.map((f) => f.itemIdentifier),
+    failed: [...failed],
   });
-  return { batchItemFailures };
+  return batchResponse(failed);
 }

@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { type Config, loadConfigFile } from '../lib/config/index.js';
 import type { SyncRequest } from '../lib/domain/request.js';
 import { InputError, SyncError } from '../lib/errors.js';
@@ -315,4 +315,23 @@ function emitMetrics(metrics: Metrics, request: SyncRequest, report: SyncReport)
   for (const [cluster, failed] of failedByCluster) {
     metrics.singleMetric().addDimension('Cluster', cluster).addMetric('FailedByCluster', MetricUnit.Count, failed);
   }
+}
+
+/**
+ * Logs each invalid message of an SQS batch (its error names the place, never a value) and returns their ids: they
+ * are reported failed, so that SQS redelivers them until they reach the dead-letter queue.
+ */
+export function invalidMessages(
+  runtime: Pick<Runtime, 'logger'>,
+  invalid: ReadonlyArray<{ messageId: string; error: { code: string; message: string } }>,
+): string[] {
+  for (const { messageId, error } of invalid) {
+    runtime.logger.error('message invalid', { messageId, error: { code: error.code, message: error.message } });
+  }
+  return invalid.map((m) => m.messageId);
+}
+
+/** The partial batch response naming the messages for SQS to redeliver. */
+export function batchResponse(failed: Iterable<string>): SQSBatchResponse {
+  return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
 }

@@ -7,7 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { type Continuation, type ContinuationBatch, continuation } from '../lib/events/index.js';
 import type { SyncReport, WaveProgress } from '../lib/sync/types.js';
-import { type Runtime, runLogged } from './runtime.js';
+import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /** A chain older than this ends (logged): a wave that never decides is left to reconcile and to a person. */
 export const MAX_CHAIN_MS = 24 * 3_600_000;
@@ -122,11 +122,7 @@ export async function continueBatch(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<SQSBatchResponse> {
   const { logger } = runtime;
-  const failed = new Set<string>();
-  for (const { messageId, error } of batch.invalid) {
-    failed.add(messageId);
-    logger.error('message invalid', { messageId, error: { code: error.code, message: error.message } });
-  }
+  const failed = new Set(invalidMessages(runtime, batch.invalid));
   const chains = batch.messages.map((m) => m.continuation);
   if (chains.length > 0) {
     const secrets = [...new Set(chains.map((c) => c.secretArn))];
@@ -152,5 +148,5 @@ export async function continueBatch(
       });
     }
   }
-  return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+  return batchResponse(failed);
 }

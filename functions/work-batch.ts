@@ -6,7 +6,7 @@
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import type { WorkBatch } from '../lib/events/index.js';
 import type { SyncReport } from '../lib/sync/types.js';
-import { type Runtime, runLogged } from './runtime.js';
+import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /** Runs each item of `batch` in turn and returns the message ids to redeliver. */
 export async function syncWorkBatch(
@@ -15,11 +15,7 @@ export async function syncWorkBatch(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
 ): Promise<SQSBatchResponse> {
   const { logger } = runtime;
-  const failed: string[] = [];
-  for (const { messageId, error } of batch.invalid) {
-    failed.push(messageId);
-    logger.error('message invalid', { messageId, error: { code: error.code, message: error.message } });
-  }
+  const failed = invalidMessages(runtime, batch.invalid);
   for (const { messageId, item, request } of batch.items) {
     // Every line of this item carries the pass's id, so one query shows the planning pass and all of its items.
     logger.setCorrelationId(item.correlationId);
@@ -37,5 +33,5 @@ export async function syncWorkBatch(
     if (report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) failed.push(messageId);
   }
   logger.info('work batch finished', { items: batch.items.length + batch.invalid.length, failed });
-  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  return batchResponse(failed);
 }
