@@ -4,7 +4,7 @@
  * writes bench/results/latest.json. Values are never printed: names, counts and times only.
  *
  * Options: --iterations N (timed rotations per case, default and minimum 10), --fanout-iterations N (default 5),
- * --reconcile-iterations N (default 3), --only rotation,calls,probe,fanout,model,scale,reconcile,bundles. Sections
+ * --reconcile-iterations N (default 3), --only rotation,calls,burst,probe,fanout,model,scale,reconcile,bundles. Sections
  * that need no stack (`stack: false`: model, scale) run without one when only they are selected.
  */
 import { execFileSync } from 'node:child_process';
@@ -17,6 +17,7 @@ import { HttpCounter } from './counting.js';
 import { CLUSTERS, settleCase, setup } from './fixtures.js';
 import { type Bench, formatTable, type Options, type Section } from './section.js';
 import { bundles } from './sections/bundles.js';
+import { burst } from './sections/burst.js';
 import { calls } from './sections/calls.js';
 import { fanout } from './sections/fanout.js';
 import { model } from './sections/model.js';
@@ -29,7 +30,7 @@ import { round } from './stats.js';
 
 /** In the order they run and print. */
 // biome-ignore lint/suspicious/noExplicitAny: each section has its own result type.
-const SECTIONS: Array<Section<any>> = [rotation, calls, probe, fanout, model, scale, reconcile, bundles];
+const SECTIONS: Array<Section<any>> = [rotation, calls, burst, probe, fanout, model, scale, reconcile, bundles];
 
 function parseOptions(): Options & { only: Set<string> } {
   const { values } = parseArgs({
