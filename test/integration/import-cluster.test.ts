@@ -66,34 +66,22 @@ beforeAll(async () => {
   await ensureCrd(extensions, objects, crd('SecretStore', 'secretstores', 'Namespaced'));
   await ensureCrd(extensions, objects, crd('ClusterSecretStore', 'clustersecretstores', 'Cluster'));
   ns = await freshNamespace([cluster], { bound: false, prefix: 'import' });
-  await objects.createNamespacedCustomObject({
-    group: GROUP,
-    version: 'v1',
-    namespace: ns.name,
-    plural: 'secretstores',
-    body: {
-      apiVersion: `${GROUP}/v1`,
-      kind: 'SecretStore',
-      metadata: { name: 'aws', namespace: ns.name },
-      spec: { provider: { aws: { service: 'SecretsManager', region: 'eu-west-1' } } },
-    },
+  const create = (plural: string, kind: string, name: string, spec: Record<string, unknown>) =>
+    objects.createNamespacedCustomObject({
+      group: GROUP,
+      version: 'v1',
+      namespace: ns.name,
+      plural,
+      body: { apiVersion: `${GROUP}/v1`, kind, metadata: { name, namespace: ns.name }, spec },
+    });
+  await create('secretstores', 'SecretStore', 'aws', {
+    provider: { aws: { service: 'SecretsManager', region: 'eu-west-1' } },
   });
-  await objects.createNamespacedCustomObject({
-    group: GROUP,
-    version: 'v1',
-    namespace: ns.name,
-    plural: 'externalsecrets',
-    body: {
-      apiVersion: `${GROUP}/v1`,
-      kind: 'ExternalSecret',
-      metadata: { name: 'db', namespace: ns.name },
-      spec: {
-        secretStoreRef: { name: 'aws' },
-        target: { name: 'db-credentials' },
-        data: [{ secretKey: 'DB_USER', remoteRef: { key: 'prod/db', property: 'username' } }],
-        refreshInterval: '0',
-      },
-    },
+  await create('externalsecrets', 'ExternalSecret', 'db', {
+    secretStoreRef: { name: 'aws' },
+    target: { name: 'db-credentials' },
+    data: [{ secretKey: 'DB_USER', remoteRef: { key: 'prod/db', property: 'username' } }],
+    refreshInterval: '0',
   });
 });
 
