@@ -2,7 +2,6 @@
  * Backfill and reconcile on the local stack: the real handlers (functions/backfill.ts, functions/reconcile.ts) and
  * the CLI as a child process, against real API servers and moto, as the least-privilege sync identity.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,9 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consumerHashAnnotation, kubernetesNameFor } from '../../lib/domain/names.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
+import { expectNoSecretValueIn, seededValues } from '../support/assertions.js';
+import { cliChild } from '../support/cli.js';
+import { clustersYaml, coldStart, type Handler } from '../support/handlers.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import {
   adminApis,
@@ -19,30 +21,21 @@ import {
   replicaSetsOf,
   secretsManager,
   stack,
-  syncKubeConfigPath,
   waitFor,
 } from '../support/stack.js';
 import { deployment } from '../support/workloads.js';
 
-type Handler = (input: unknown, context: ReturnType<typeof lambdaContext>) => Promise<SyncReport>;
-
 const run = Date.now().toString(36);
 const prefix = `it/br-${run}`;
 const dir = mkdtempSync(join(tmpdir(), 'eks-sync-br-'));
-const BIN = join(import.meta.dirname, '../../bin/eks-secret-sync.mjs');
 /** Every value seeded here; none may appear in any output. */
-const seeded: string[] = [];
+const { seeded, value } = seededValues(run);
 const output = recordOutput();
 const cliOutput: string[] = [];
+const cli = cliChild(dir, cliOutput);
 let c1: string;
 let c2: string;
 let configs = 0;
-
-function value(label: string): string {
-  const password = `${label}-${run}-${Math.random().toString(36).slice(2, 10)}`;
-  seeded.push(password);
-  return JSON.stringify({ username: 'app', password });
-}
 
 async function createSecret(name: string, tags: Record<string, string> = {}): Promise<string> {
   const created = await secretsManager().send(
@@ -59,24 +52,24 @@ async function rotate(name: string): Promise<void> {
   await secretsManager().send(new PutSecretValueCommand({ SecretId: name, SecretString: value(name) }));
 }
 
-function clustersYaml(names: string[]): string {
-  const kubeconfig = syncKubeConfigPath();
-  return names.map((c) => `  ${c}: { kubeconfig: { path: ${kubeconfig}, context: ${c} } }`).join('\n');
-}
-
 function writeConfig(syncs: string, clusters = [c1, c2]): string {
   const path = join(dir, `config-${++configs}.yaml`);
-  writeFileSync(path, `clusters:\n${clustersYaml(clusters)}\nsyncs:\n${syncs}`);
+  writeFileSync(path, `${clustersYaml(clusters)}syncs:\n${syncs}`);
   return path;
 }
 
 /** Cold-starts both handlers on a configuration file, as Lambda would. */
-async function handlers(configPath: string): Promise<{ backfill: Handler; reconcile: Handler }> {
-  process.env.EKS_SYNC_CONFIG = configPath;
-  vi.resetModules();
-  const backfill = (await import('../../functions/backfill.js')).handler as unknown as Handler;
-  const reconcile = (await import('../../functions/reconcile.js')).handler as unknown as Handler;
-  return { backfill, reconcile };
+function handlers(configPath: string): Promise<Record<'backfill' | 'reconcile', Handler<SyncReport>>> {
+  return coldStart<'backfill' | 'reconcile', SyncReport>(configPath, 'backfill', 'reconcile');
+}
+
+/** A fresh namespace of the first cluster, a source secret, and both handlers syncing it to `targets(namespace)`. */
+async function oneSource(label: string, targets: (ns: string) => string) {
+  const ns = (await freshNamespace([c1])).name;
+  const source = `${prefix}/${label}`;
+  await createSecret(source);
+  const h = await handlers(writeConfig(`  - source: { secret: ${source} }\n    targets:\n${targets(ns)}`, [c1]));
+  return { ns, source, h };
 }
 
 const ctx = (name: string) => lambdaContext(name);
@@ -103,18 +96,6 @@ async function versions(keys: string[]): Promise<Record<string, string>> {
 }
 
 const where = (r: BindingResult) => `${r.cluster}/${r.namespace}/${r.secret}`;
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.EKS_SYNC_CONFIG;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      cliOutput.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /**
  * Two sources (a-db, b-db) mirrored into two namespaces of two clusters, all created by a first backfill, then both
@@ -153,16 +134,11 @@ afterAll(() => {
 describe('reconcile repairs drift', () => {
   it('restores a hand-edited Secret and recreates a deleted one, then leaves both alone', async () => {
     // Prepare
-    const ns = (await freshNamespace([c1])).name;
-    const source = `${prefix}/drift`;
-    await createSecret(source);
-    const h = await handlers(
-      writeConfig(
-        `  - source: { secret: ${source} }\n    targets:\n` +
-          `      - { clusters: [${c1}], namespaces: [${ns}], secret: edited }\n` +
-          `      - { clusters: [${c1}], namespaces: [${ns}], secret: removed }\n`,
-        [c1],
-      ),
+    const { ns, source, h } = await oneSource(
+      'drift',
+      (ns) =>
+        `      - { clusters: [${c1}], namespaces: [${ns}], secret: edited }\n` +
+        `      - { clusters: [${c1}], namespaces: [${ns}], secret: removed }\n`,
     );
     expect((await h.backfill({}, ctx('backfill'))).summary.created).toBe(2);
     const { core } = adminApis(c1);
@@ -193,14 +169,9 @@ describe('reconcile repairs drift', () => {
 
   it('restarts a stale consumer exactly once and leaves a consumer without our annotation alone', async () => {
     // Prepare
-    const ns = (await freshNamespace([c1])).name;
-    const source = `${prefix}/stale`;
-    await createSecret(source);
-    const h = await handlers(
-      writeConfig(
-        `  - source: { secret: ${source} }\n    targets:\n      - { clusters: [${c1}], namespaces: [${ns}], secret: app-db }\n`,
-        [c1],
-      ),
+    const { ns, h } = await oneSource(
+      'stale',
+      (ns) => `      - { clusters: [${c1}], namespaces: [${ns}], secret: app-db }\n`,
     );
     await h.backfill({}, ctx('backfill'));
     const annotation = consumerHashAnnotation('app-db');
@@ -436,9 +407,6 @@ describe('output', () => {
   it('never contains a seeded secret value, from the handlers or the CLI', () => {
     const text = output.text() + cliOutput.join('');
     expect(text.length).toBeGreaterThan(0);
-    for (const seededValue of seeded) {
-      expect(text).not.toContain(seededValue);
-      expect(text).not.toContain(Buffer.from(seededValue).toString('base64'));
-    }
+    expectNoSecretValueIn(text, ...seeded);
   });
 });

@@ -3,18 +3,16 @@
  * real on-rotation handler as SQS batches (test/support/sqs-driver.ts plays Lambda's event source mapping), on the
  * real API server and the AWS emulator. Runs as the least-privilege `eks-secret-sync` identity.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { SQSEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubernetesNameFor } from '../../lib/domain/names.js';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
+import { clustersYaml, onRotationHandler } from '../support/handlers.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import { SqsDriver } from '../support/sqs-driver.js';
-import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath, waitFor } from '../support/stack.js';
+import { adminApis, freshNamespace, secretsManager, stack, waitFor } from '../support/stack.js';
 
 type Handler = (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
@@ -86,16 +84,6 @@ function driver(options: { maxReceiveCount: number }): SqsDriver {
   return new SqsDriver(handler, () => lambdaContext('onRotation'), { batchSize: 100, windowMs: 2_000, ...options });
 }
 
-async function loadHandler(config: string): Promise<Handler> {
-  const dir = mkdtempSync(join(tmpdir(), 'eks-sync-it-'));
-  const path = join(dir, 'eks-secret-sync.yaml');
-  writeFileSync(path, config);
-  process.env.EKS_SYNC_CONFIG = path;
-  vi.resetModules();
-  const module = await import('../../functions/on-rotation.js');
-  return module.handler as unknown as Handler;
-}
-
 describe('a burst of rotations through the rotation queue', () => {
   beforeAll(async () => {
     cluster = stack().clusters[0] as string;
@@ -108,10 +96,7 @@ describe('a burst of rotations through the rotation queue', () => {
     }
     await adminApis(cluster).apps.createNamespacedDeployment({ namespace, body: web() });
     await waitFor(async () => (await replicaSets()) === 1, 20_000);
-    handler = await loadHandler(`
-clusters:
-  ${cluster}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: ${cluster} } }
-syncs:
+    handler = await onRotationHandler(`${clustersYaml([cluster])}syncs:
   - source: { namePrefix: ${prefix} }
     targets:
       - clusters: [${cluster}]

@@ -2,19 +2,15 @@
  * The main job end to end: a rotation in the AWS emulator, the real on-rotation handler, two API servers.
  * Runs as the least-privilege `eks-secret-sync` identity bound by deploy/rbac.yaml.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { V1Secret } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
+import { clustersYaml, type Handler, onRotationHandler } from '../support/handlers.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import * as harness from '../support/stack.js';
-import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath, waitFor } from '../support/stack.js';
+import { adminApis, freshNamespace, secretsManager, stack, waitFor } from '../support/stack.js';
 import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
-
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
 const run = Date.now().toString(36);
 const secretId = `it/rotation-${run}`;
@@ -32,14 +28,10 @@ function labelEvent(versionId: string) {
   return labelUpdatedEvent({ name: secretId, arn }, versionId);
 }
 
-async function loadHandler(config: string): Promise<Handler> {
-  const dir = mkdtempSync(join(tmpdir(), 'eks-sync-it-'));
-  const path = join(dir, 'eks-secret-sync.yaml');
-  writeFileSync(path, config);
-  process.env.EKS_SYNC_CONFIG = path;
-  vi.resetModules();
-  const module = await import('../../functions/on-rotation.js');
-  return module.handler as unknown as Handler;
+/** Creates another secret in the emulator; returns the label event of its first version. */
+async function newSecretEvent(name: string, secretString: string) {
+  const created = await secretsManager().send(new CreateSecretCommand({ Name: name, SecretString: secretString }));
+  return labelUpdatedEvent({ name, arn: created.ARN as string }, created.VersionId);
 }
 
 async function readSecret(cluster: string, namespace: string): Promise<V1Secret> {
@@ -87,12 +79,7 @@ describe('on-rotation handler on two clusters', () => {
       }
     }
 
-    const kubeconfig = syncKubeConfigPath();
-    handler = await loadHandler(`
-clusters:
-  ${clusters[0]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[0]} } }
-  ${clusters[1]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[1]} } }
-syncs:
+    handler = await onRotationHandler(`${clustersYaml(clusters)}syncs:
   - source: { secret: ${secretId} }
     targets:
       - clusters: [${clusters.join(', ')}]
@@ -188,26 +175,15 @@ syncs:
   });
 
   it('fails only the binding the identity may not write, names the namespace, and throws after the others', async () => {
-    const kubeconfig = syncKubeConfigPath();
     const name = `it/forbidden-${run}`;
-    const created = await secretsManager().send(
-      new CreateSecretCommand({ Name: name, SecretString: '{"token":"t0k3n-forbidden"}' }),
-    );
-    const forbiddenHandler = await loadHandler(`
-clusters:
-  ${clusters[0]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[0]} } }
-syncs:
+    const event = await newSecretEvent(name, '{"token":"t0k3n-forbidden"}');
+    const forbiddenHandler = await onRotationHandler(`${clustersYaml([clusters[0]])}syncs:
   - source: { secret: ${name} }
     targets:
       - clusters: [${clusters[0]}]
         namespaces: [${namespaces[0]}, ${forbidden}]
         secret: api-token
 `);
-    const event = {
-      ...labelEvent('v1'),
-      resources: [created.ARN],
-      detail: { name, labelUpdated: 'AWSCURRENT', versionId: created.VersionId },
-    };
 
     const error = await forbiddenHandler(event, lambdaContext('onRotation')).catch((e: unknown) => e);
 
@@ -232,23 +208,12 @@ syncs:
       body: { metadata: { name: 'hand-made' }, stringData: { password: 'kept-by-hand' } },
     });
     const name = `it/unmanaged-${run}`;
-    const created = await secretsManager().send(
-      new CreateSecretCommand({ Name: name, SecretString: '{"password":"would-overwrite"}' }),
-    );
-    const kubeconfig = syncKubeConfigPath();
-    const refusing = await loadHandler(`
-clusters:
-  ${clusters[0]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[0]} } }
-syncs:
+    const event = await newSecretEvent(name, '{"password":"would-overwrite"}');
+    const refusing = await onRotationHandler(`${clustersYaml([clusters[0]])}syncs:
   - source: { secret: ${name} }
     targets:
       - { clusters: [${clusters[0]}], namespaces: [${namespace}], secret: hand-made }
 `);
-    const event = {
-      ...labelEvent('v1'),
-      resources: [created.ARN],
-      detail: { name, labelUpdated: 'AWSCURRENT', versionId: created.VersionId },
-    };
 
     const error = await refusing(event, lambdaContext('onRotation')).catch((e: unknown) => e);
 

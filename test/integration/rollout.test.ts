@@ -3,13 +3,11 @@
  * a cluster whose pods really run (kube-scheduler and kwok on fake nodes), and whose pods fail on request (the stack's
  * fail label). Each test has its own secret and namespace.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { EventsV1Api, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
+import { clustersYaml, onRotationHandler } from '../support/handlers.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
 import {
   adminApis,
@@ -21,12 +19,9 @@ import {
   rolledOut,
   secretsManager,
   stack,
-  syncKubeConfigPath,
   waitFor,
 } from '../support/stack.js';
 import { daemonSet, deployment, statefulSet } from '../support/workloads.js';
-
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
 interface Report {
   results: Array<{
@@ -43,26 +38,13 @@ const output = recordOutput();
 let cluster: string;
 const namespaces: FreshNamespace[] = [];
 
-async function loadHandler(config: string): Promise<Handler> {
-  const dir = mkdtempSync(join(tmpdir(), 'eks-sync-rollout-'));
-  const path = join(dir, 'eks-secret-sync.yaml');
-  writeFileSync(path, config);
-  process.env.EKS_SYNC_CONFIG = path;
-  vi.resetModules();
-  const module = await import('../../functions/on-rotation.js');
-  return module.handler as unknown as Handler;
-}
-
 /** A secret in the emulator, a handler syncing it into `namespace` with these rollout settings, and its event. */
 async function rotation(name: string, namespace: string, rollout: string): Promise<() => Promise<Report>> {
   const id = `it/rollout-${name}-${run}`;
   const created = await secretsManager().send(
     new CreateSecretCommand({ Name: id, SecretString: JSON.stringify({ password: `pw-${name}-${run}-Qx71` }) }),
   );
-  const handler = await loadHandler(`
-clusters:
-  ${cluster}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: ${cluster} } }
-defaults: { rollout: ${rollout} }
+  const handler = await onRotationHandler(`${clustersYaml([cluster])}defaults: { rollout: ${rollout} }
 syncs:
   - source: { secret: ${id} }
     targets: [{ clusters: [${cluster}], namespaces: [${namespace}], secret: ${K8S_NAME} }]

@@ -3,36 +3,36 @@
  * identity's kubeconfig and moto), before and after a rotation that the real on-rotation handler syncs, with stale
  * and restart-pending consumers, a namespace the identity may not read, and no secret value read or printed.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfiguredConnector } from '../../lib/clusters/connector.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { consumerHashAnnotation, RESTART_PENDING_ANNOTATION, VERSION_ANNOTATION } from '../../lib/domain/names.js';
 import { createSecretsManagerSource, type SecretsManagerSender } from '../../lib/source/secrets-manager.js';
 import { decorate } from '../../lib/sync/calls/decorate.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
-import type { BindingStatus, StatusReport } from '../../lib/sync/status.js';
+import type { BindingStatus, ConsumerStatus, StatusReport } from '../../lib/sync/status.js';
 import { labelUpdatedEvent } from '../../scripts/label-event.js';
+import { expectNoSecretValueIn, seededValues } from '../support/assertions.js';
+import { cliChild } from '../support/cli.js';
+import { clustersYaml, coldStart, type Handler } from '../support/handlers.js';
 import { lambdaContext, recordOutput } from '../support/lambda.js';
-import { adminApis, freshNamespace, secretsManager, stack, syncKubeConfigPath } from '../support/stack.js';
+import { adminApis, freshNamespace, secretsManager, stack } from '../support/stack.js';
 import { deployment } from '../support/workloads.js';
-
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
 const run = Date.now().toString(36);
 const secretId = `it/status-${run}`;
 const k8sName = 'app-db';
 const dir = mkdtempSync(join(tmpdir(), 'eks-sync-status-'));
-const BIN = join(import.meta.dirname, '../../bin/eks-secret-sync.mjs');
 /** Every value written to Secrets Manager here; none may appear in any output. */
-const seeded: string[] = [];
+const { seeded, value } = seededValues(run);
 const output = recordOutput();
 const cliOutput: string[] = [];
+const cli = cliChild(dir, cliOutput);
 
 let clusters: [string, string];
 let namespace: string;
@@ -41,24 +41,6 @@ let configText: string;
 let handler: Handler;
 let arn: string;
 let firstVersion: string;
-
-function value(label: string): string {
-  const password = `${label}-${run}-${Math.random().toString(36).slice(2, 10)}`;
-  seeded.push(password);
-  return JSON.stringify({ username: 'app', password });
-}
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.EKS_SYNC_CONFIG;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      cliOutput.push(stdout, stderr);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 async function status(...args: string[]): Promise<{ code: number; report: StatusReport; table: string }> {
   const json = await cli(['status', '--json', '--config', configPath, ...args]);
@@ -73,10 +55,16 @@ function rowOf(report: StatusReport, cluster: string): BindingStatus {
   return row;
 }
 
-async function loadHandler(path: string): Promise<Handler> {
-  process.env.EKS_SYNC_CONFIG = path;
-  vi.resetModules();
-  return (await import('../../functions/on-rotation.js')).handler as unknown as Handler;
+/** Asserts one run's exit code and summary, and that every cluster's row matches `row`. */
+function expectRows(
+  run: { code: number; report: StatusReport },
+  code: number,
+  summary: StatusReport['summary'],
+  row: Partial<BindingStatus>,
+): void {
+  expect(run.code).toBe(code);
+  expect(run.report.summary).toEqual(summary);
+  for (const cluster of clusters) expect(rowOf(run.report, cluster)).toMatchObject(row);
 }
 
 describe('status on two clusters', () => {
@@ -90,12 +78,7 @@ describe('status on two clusters', () => {
     for (const cluster of clusters) {
       await adminApis(cluster).apps.createNamespacedDeployment({ namespace, body: deployment('web', k8sName, 'env') });
     }
-    const kubeconfig = syncKubeConfigPath();
-    configText = `
-clusters:
-  ${clusters[0]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[0]} } }
-  ${clusters[1]}: { kubeconfig: { path: ${kubeconfig}, context: ${clusters[1]} } }
-syncs:
+    configText = `${clustersYaml(clusters)}syncs:
   - source: { secret: ${secretId} }
     targets:
       - clusters: [${clusters.join(', ')}]
@@ -104,7 +87,7 @@ syncs:
 `;
     configPath = join(dir, 'eks-secret-sync.yaml');
     writeFileSync(configPath, configText);
-    handler = await loadHandler(configPath);
+    ({ 'on-rotation': handler } = await coldStart(configPath, 'on-rotation'));
     await handler(labelUpdatedEvent({ name: secretId, arn }, firstVersion), lambdaContext('onRotation'));
   });
 
@@ -123,16 +106,20 @@ syncs:
     const after = await status();
 
     // Assess
-    expect(before.code).toBe(1);
-    expect(before.report.summary).toEqual({ current: 0, behind: 2, unreadable: 0 });
-    for (const cluster of clusters) {
-      expect(rowOf(before.report, cluster)).toMatchObject({
+    const web: ConsumerStatus[] = [{ kind: 'Deployment', name: 'web', state: 'current' }];
+    expectRows(
+      before,
+      1,
+      { current: 0, behind: 2, unreadable: 0 },
+      {
         state: 'behind',
         clusterVersionId: firstVersion,
         sourceVersionId: rotated,
         secretExists: true,
-        consumers: [{ kind: 'Deployment', name: 'web', state: 'current' }],
-      });
+        consumers: web,
+      },
+    );
+    for (const cluster of clusters) {
       expect(before.table).toContain(
         `${cluster}/${namespace}/${k8sName}: at version ${firstVersion}, AWSCURRENT is ${rotated}`,
       );
@@ -143,15 +130,18 @@ syncs:
       ),
     );
 
-    expect(after.code).toBe(0);
-    expect(after.report.summary).toEqual({ current: 2, behind: 0, unreadable: 0 });
-    for (const cluster of clusters) {
-      expect(rowOf(after.report, cluster)).toMatchObject({
+    expectRows(
+      after,
+      0,
+      { current: 2, behind: 0, unreadable: 0 },
+      {
         state: 'current',
         clusterVersionId: rotated,
         sourceVersionId: rotated,
-        consumers: [{ kind: 'Deployment', name: 'web', state: 'current' }],
-      });
+        consumers: web,
+      },
+    );
+    for (const cluster of clusters) {
       const secret = await adminApis(cluster).core.readNamespacedSecret({ namespace, name: k8sName });
       expect(secret.metadata?.annotations?.[VERSION_ANNOTATION]).toBe(rotated);
     }
@@ -268,9 +258,6 @@ syncs:
   it('never prints a secret value', () => {
     const text = output.text() + cliOutput.join('');
     expect(cliOutput.length).toBeGreaterThan(0);
-    for (const secret of seeded) {
-      expect(text).not.toContain(secret);
-      expect(text).not.toContain(Buffer.from(secret).toString('base64'));
-    }
+    expectNoSecretValueIn(text, ...seeded);
   });
 });

@@ -21,6 +21,7 @@ import type { SyncRequest } from '../../lib/domain/request.js';
 import { createSecretsManagerSource } from '../../lib/source/secrets-manager.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import { expectNoSecretValueIn } from '../support/assertions.js';
+import { clustersYaml } from '../support/handlers.js';
 import {
   adminApis,
   adminKubeConfig,
@@ -28,7 +29,6 @@ import {
   replicaSetsOf,
   secretsManager,
   stack,
-  syncKubeConfigPath,
   waitFor,
 } from '../support/stack.js';
 import { deployment, statefulSet } from '../support/workloads.js';
@@ -87,10 +87,7 @@ describe('what the sync leaves in the cluster', () => {
       20_000,
     );
 
-    const config = parseConfig(`
-clusters:
-  ${cluster}: { kubeconfig: { path: ${syncKubeConfigPath()}, context: ${cluster} } }
-syncs:
+    const config = parseConfig(`${clustersYaml([cluster])}syncs:
   - source: { secret: ${secretId} }
     targets:
       - clusters: [${cluster}]

@@ -24,11 +24,25 @@ export function inputErrorOf(parse: () => unknown, code: 'InvalidEvent' | 'Inval
   throw new Error(`expected ${code}, but nothing was thrown`);
 }
 
-/** Fails when the JSON text of `thing` holds any of `values`, plainly or base64-encoded (as in Secret data). */
+/**
+ * Fails when `thing` (a text as it is, anything else as its JSON text) holds any of `values`, plainly or
+ * base64-encoded (as in Secret data).
+ */
 export function expectNoSecretValueIn(thing: unknown, ...values: string[]): void {
-  const text = JSON.stringify(thing);
+  const text = typeof thing === 'string' ? thing : JSON.stringify(thing);
   for (const value of values) {
     expect(text).not.toContain(value);
     expect(text).not.toContain(Buffer.from(value).toString('base64'));
   }
+}
+
+/** The secret values one test file makes up (`<label>-<run>-<random>`), kept so that it can check none leaked. */
+export function seededValues(run: string): { seeded: string[]; value: (label: string) => string } {
+  const seeded: string[] = [];
+  const value = (label: string): string => {
+    const password = `${label}-${run}-${Math.random().toString(36).slice(2, 10)}`;
+    seeded.push(password);
+    return JSON.stringify({ username: 'app', password });
+  };
+  return { seeded, value };
 }

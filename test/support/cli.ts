@@ -1,7 +1,9 @@
 /**
- * The CLI in-process, as the unit tests (and the import test on the stack) run it: a `CliIO` that captures stdout
- * and stderr.
+ * The CLI in tests: in-process, as the unit tests (and the import test on the stack) run it, with a `CliIO` that
+ * captures stdout and stderr; or as a child process, as a user runs it on the stack.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import type { CliIO } from '../../lib/cli/run.js';
 
 /** The CLI tests' configuration: `demo/app-db` into Secret `app-db` of namespace payments in clusters alpha and beta. */
@@ -38,4 +40,29 @@ export function capturedIO(cwd: string, overrides: Partial<CliIO> = {}): { io: C
     ...overrides,
   };
   return { io, out };
+}
+
+/** What a CLI child process ended with. */
+export interface CliExit extends Captured {
+  code: number;
+}
+
+const BIN = join(import.meta.dirname, '../../bin/eks-secret-sync.mjs');
+
+/**
+ * Runs the `eks-secret-sync` command as a child process in `cwd`, without EKS_SYNC_CONFIG (so `--config` is what
+ * counts); everything it prints is also pushed to `seen`, for the leak checks.
+ */
+export function cliChild(cwd: string, seen: string[]): (args: string[]) => Promise<CliExit> {
+  return (args) => {
+    const env = { ...process.env };
+    delete env.EKS_SYNC_CONFIG;
+    return new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { env, cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+        seen.push(stdout, stderr);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  };
 }
