@@ -3,6 +3,7 @@
  * in-memory fakes of test/support/fakes.ts. Engine, status, runtime and Events tests build on it.
  */
 import { parseConfig } from '../../lib/config/index.js';
+import { consumerHashAnnotation } from '../../lib/domain/names.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
 import { type EngineDeps, SyncEngine } from '../../lib/sync/engine.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource, InFlightMeter } from './fakes.js';
@@ -76,6 +77,16 @@ export function bindingOf<R extends { cluster: string; namespace: string; secret
   const found = rows.find((r) => r.cluster === cluster && r.namespace === namespace && r.secret === secret);
   if (found === undefined) throw new Error(`no binding ${cluster}/${namespace}/${secret}`);
   return found;
+}
+
+/** A Deployment `name` consuming Secret `secret` (envFrom) whose pod template carries `hash`, an earlier restart's. */
+export function seedConsumerAt(api: FakeKubeApi, namespace: string, name: string, hash: string, secret = 'db'): void {
+  api.seedWorkload({
+    namespace,
+    name,
+    podSpec: envFromSpec(secret),
+    templateAnnotations: { [consumerHashAnnotation(secret)]: hash },
+  });
 }
 
 /** A Deployment `name` consuming Secret `secret` (envFrom) in every namespace of each API. */

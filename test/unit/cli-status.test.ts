@@ -7,11 +7,11 @@ import { helpText } from '../../lib/cli/help.js';
 import { runCli } from '../../lib/cli/run.js';
 import { formatStatus } from '../../lib/cli/status.js';
 import { parseConfig } from '../../lib/config/index.js';
-import { consumerHashAnnotation } from '../../lib/domain/names.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { StatusReport } from '../../lib/sync/status.js';
 import { CLI_CONFIG, capturedIO } from '../support/cli.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
+import { seedConsumerAt } from '../support/fixtures.js';
 
 const CONFIG = CLI_CONFIG;
 const SECRET_VALUE = 'cli-status-CANARY-77a1';
@@ -117,12 +117,7 @@ describe('eks-secret-sync status', () => {
   it('prints the StatusReport with --json, field names as documented, and never a value', async () => {
     // Prepare
     const f = await fleet();
-    f.api('alpha').seedWorkload({
-      namespace: 'payments',
-      name: 'old',
-      podSpec: envFromSpec('app-db'),
-      templateAnnotations: { [consumerHashAnnotation('app-db')]: 'an-older-fingerprint' },
-    });
+    seedConsumerAt(f.api('alpha'), 'payments', 'old', 'an-older-fingerprint', 'app-db');
 
     // Act
     const code = await runCli(['status', '--json'], f.io);

@@ -12,8 +12,10 @@ import {
 } from '../../lib/domain/names.js';
 import { InputError, SyncError } from '../../lib/errors.js';
 import { WORKLOAD_KINDS } from '../../lib/sync/apply/restarter.js';
-import { type ClusterProgress, SyncEngine } from '../../lib/sync/engine.js';
+import { type ClusterProgress, type EngineLog, SyncEngine } from '../../lib/sync/engine.js';
+import type { SecretValue } from '../../lib/sync/ports/source.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
+import { expectNoSecretValueIn } from '../support/assertions.js';
 import { b64, envFromSpec, type FakeKubeApi } from '../support/fakes.js';
 import {
   bindingOf,
@@ -22,6 +24,7 @@ import {
   FLEET,
   fakeWorld,
   NOW,
+  seedConsumerAt,
   seedConsumers,
   syncRequest,
 } from '../support/fixtures.js';
@@ -38,12 +41,48 @@ function resetCounts(...apis: FakeKubeApi[]): void {
   for (const api of apis) api.book.reset();
 }
 
-function expectNoSecretValue(report: SyncReport, ...values: string[]): void {
-  const text = JSON.stringify(report);
-  for (const value of values) {
-    expect(text).not.toContain(value);
-    expect(text).not.toContain(b64(value));
-  }
+/**
+ * A first pass synced `prod/db` with password `one` (to a consumer seeded in every namespace, unless `consumers` is
+ * false); the secret then rotated to CANARY. Returns the value that pass synced and the version rotated to.
+ */
+async function syncedThenRotated(
+  w: ReturnType<typeof world>,
+  consumers = true,
+): Promise<{ synced: SecretValue; rotated: string }> {
+  w.source.put('prod/db', { username: 'app', password: 'one' });
+  if (consumers) seedConsumers(w.apis);
+  await w.engine.run(request({ secrets: ['prod/db'] }));
+  const synced = await w.source.getCurrent('prod/db');
+  return { synced, rotated: w.source.put('prod/db', { username: 'app', password: CANARY }) };
+}
+
+/** An engine over `w`'s ports whose log drops its lines and hands finished bindings and clusters to `callbacks`. */
+function engineLogging(
+  w: ReturnType<typeof world>,
+  callbacks: Pick<EngineLog, 'result' | 'clusterDone'>,
+  config = FAN_OUT,
+): SyncEngine {
+  return new SyncEngine({
+    config: parseConfig(config),
+    source: w.source,
+    clusters: w.connector,
+    now: () => NOW,
+    log: { info: () => {}, warn: () => {}, ...callbacks },
+  });
+}
+
+/** Makes `prod/db` rotate to password `next` right after the first read returned (a rotation racing the pass). */
+function rotateAfterFirstRead(w: ReturnType<typeof world>, next: string): void {
+  const read = w.source.getCurrent.bind(w.source);
+  let raced = false;
+  w.source.getCurrent = async (id) => {
+    const value = await read(id);
+    if (!raced) {
+      raced = true;
+      w.source.put('prod/db', { username: 'app', password: next });
+    }
+    return value;
+  };
 }
 
 describe('SyncEngine: a rotation fanning out to two clusters and two namespaces', () => {
@@ -76,7 +115,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
       }
       expect(w.api(cluster).calls('patchTemplateAnnotations')).toBe(2);
     }
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('does nothing the second time: no write, no patch, one getSecret per binding, no list', async () => {
@@ -102,10 +141,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
   it('updates and restarts on the next rotation, naming the changed keys', async () => {
     // Prepare
     const w = world(FAN_OUT);
-    w.source.put('prod/db', { username: 'app', password: 'one' });
-    seedConsumers(w.apis);
-    await w.engine.run(request({ secrets: ['prod/db'] }));
-    w.source.put('prod/db', { username: 'app', password: CANARY });
+    await syncedThenRotated(w);
 
     // Act
     const report = await w.engine.run(request({ secrets: ['prod/db'] }));
@@ -114,7 +150,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     expect(report.summary).toMatchObject({ updated: 4, restarts: 4 });
     expect(result(report, 'eu', 'payments').changedKeys).toEqual(['DB_PASSWORD']);
     expect(w.api('eu').calls('patchTemplateAnnotations')).toBe(4);
-    expectNoSecretValue(report, CANARY, 'one');
+    expectNoSecretValueIn(report, CANARY, 'one');
   });
 
   it('reports a crash between the Secret write and the restart, and the retry restarts exactly once', async () => {
@@ -261,7 +297,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     // Nothing written; the only calls read the Secret's uid and record its SyncFailed Event (apply/events.ts).
     expect(w.api('eu').writes()).toBe(0);
     expect(w.api('eu').book.total()).toBe(w.api('eu').calls('getSecret') + w.api('eu').calls('recordEvent'));
-    expectNoSecretValue(report, CANARY, 'svc-user-5ee1');
+    expectNoSecretValueIn(report, CANARY, 'svc-user-5ee1');
   });
 
   it('writes but restarts nothing when the request says restart: false', async () => {
@@ -288,12 +324,7 @@ describe('SyncEngine: a rotation fanning out to two clusters and two namespaces'
     seedConsumers(w.apis);
     for (const api of w.apis) {
       for (const namespace of api.namespaces) {
-        api.seedWorkload({
-          namespace,
-          name: 'api',
-          podSpec: envFromSpec('db'),
-          templateAnnotations: { [consumerHashAnnotation('db')]: 'older-fingerprint' },
-        });
+        seedConsumerAt(api, namespace, 'api', 'older-fingerprint');
       }
     }
     w.source.put('prod/db', { username: 'app', password: CANARY });
@@ -409,16 +440,7 @@ describe('SyncEngine: versions', () => {
     // Prepare: a second rotation lands right after this pass read the first version.
     const w = world(FAN_OUT);
     w.source.put('prod/db', { username: 'app', password: 'first' });
-    const read = w.source.getCurrent.bind(w.source);
-    let raced = false;
-    w.source.getCurrent = async (id) => {
-      const value = await read(id);
-      if (!raced) {
-        raced = true;
-        w.source.put('prod/db', { username: 'app', password: 'second' });
-      }
-      return value;
-    };
+    rotateAfterFirstRead(w, 'second');
 
     // Act
     const report = await w.engine.run(request({ secrets: ['prod/db'] }));
@@ -474,16 +496,13 @@ describe('SyncEngine: versions', () => {
       },
     });
     expect(w.api('eu').secret('payments', 'db')?.data.DB_PASSWORD).toBe(b64(CANARY));
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it("syncs the event's version when the read returned an older one, though that one was already synced", async () => {
     // Prepare: v1 is synced; the event names v2, and the first read still returns v1 (eventually consistent).
     const w = world(FAN_OUT);
-    w.source.put('prod/db', { username: 'app', password: 'one' });
-    await w.engine.run(request({ secrets: ['prod/db'] }));
-    const stale = await w.source.getCurrent('prod/db');
-    const v2 = w.source.put('prod/db', { username: 'app', password: CANARY });
+    const { synced: stale, rotated: v2 } = await syncedThenRotated(w, false);
     const read = w.source.getCurrent.bind(w.source);
     let reads = 0;
     w.source.getCurrent = async (id) => (reads++ === 0 ? stale : read(id));
@@ -502,10 +521,7 @@ describe('SyncEngine: versions', () => {
   it('fails as retryable a pass whose reads stay behind the version the event names', async () => {
     // Prepare
     const w = world(FAN_OUT);
-    w.source.put('prod/db', { username: 'app', password: 'one' });
-    await w.engine.run(request({ secrets: ['prod/db'] }));
-    const stale = await w.source.getCurrent('prod/db');
-    const v2 = w.source.put('prod/db', { username: 'app', password: CANARY });
+    const { synced: stale, rotated: v2 } = await syncedThenRotated(w, false);
     w.source.getCurrent = async () => stale;
 
     // Act
@@ -582,10 +598,7 @@ describe('SyncEngine: dry run', () => {
   it('writes nothing but reports updates with their keys and would-be restarts', async () => {
     // Prepare
     const w = world(FAN_OUT);
-    w.source.put('prod/db', { username: 'app', password: 'one' });
-    seedConsumers(w.apis);
-    await w.engine.run(request({ secrets: ['prod/db'] }));
-    w.source.put('prod/db', { username: 'app', password: CANARY });
+    await syncedThenRotated(w);
     resetCounts(...w.apis);
 
     // Act
@@ -793,7 +806,7 @@ describe('SyncEngine: selector sources', () => {
       'tools/team-token:created',
     ]);
     expect(w.api('eu').secret('tools', 'team-token')?.data).toEqual({ value: b64(CANARY) });
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('reports a selector whose listing fails and still syncs the other sources', async () => {
@@ -841,7 +854,7 @@ describe('SyncEngine: selector sources', () => {
     expect(w.api('eu').secret('tools', 'team-token')?.data).toEqual({ value: b64(CANARY) });
     expect(again.summary).toMatchObject({ orphaned: 1 });
     expect(w.api('eu').calls('deleteSecret')).toBe(0);
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('deletes, under deletionPolicy delete, the Secrets of deleted or unmatched secrets, and nothing else', async () => {
@@ -979,12 +992,7 @@ describe('SyncEngine: reconcile', () => {
     seedConsumers(w.apis);
     await w.engine.run(request({ secrets: ['prod/db'] }));
     const eu = w.api('eu');
-    eu.seedWorkload({
-      namespace: 'payments',
-      name: 'stale',
-      podSpec: envFromSpec('db'),
-      templateAnnotations: { [consumerHashAnnotation('db')]: 'old-hash' },
-    });
+    seedConsumerAt(eu, 'payments', 'stale', 'old-hash');
     eu.seedWorkload({ namespace: 'payments', name: 'fresh', podSpec: envFromSpec('db') });
     resetCounts(...w.apis);
 
@@ -1128,12 +1136,7 @@ describe('SyncEngine: restart policies and failures', () => {
     w.source.put('prod/db', { username: 'app', password: CANARY });
     const eu = w.api('eu');
     await w.engine.run(request({ secrets: ['prod/db'], clusters: ['eu'] }));
-    eu.seedWorkload({
-      namespace: 'payments',
-      name: 'stale',
-      podSpec: envFromSpec('db'),
-      templateAnnotations: { [consumerHashAnnotation('db')]: 'old' },
-    });
+    seedConsumerAt(eu, 'payments', 'stale', 'old');
     eu.fail('patchTemplateAnnotations', () => new SyncError('KubernetesError', 'patch: 500'));
 
     // Act
@@ -1238,7 +1241,7 @@ describe('SyncEngine: report hygiene', () => {
     // Assess
     expect(report.summary.failed).toBeGreaterThanOrEqual(4);
     expect(report.summary.created).toBeGreaterThanOrEqual(1);
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('counts a summary that adds up to the results', async () => {
@@ -1312,7 +1315,7 @@ describe('SyncEngine: identity on the full ARN', () => {
     expect(eu.secret('app', 'prod-db')).toEqual(before);
     expect(eu.writes()).toBe(0);
     expect(w.source.reads()).toBe(1);
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('syncs prod/db for its own full or partial ARN, reading it by the configured name', async () => {
@@ -1448,7 +1451,7 @@ describe('SyncEngine: identity on the full ARN', () => {
     );
     expect(eu.secret('app', 'prod-db')?.data).toEqual({ password: b64('backup-value') });
     expect(eu.writes()).toBe(0);
-    expectNoSecretValue(report, CANARY, 'backup-value');
+    expectNoSecretValueIn(report, CANARY, 'backup-value');
   });
 });
 
@@ -1564,19 +1567,11 @@ describe('SyncEngine: cluster progress', () => {
     w.connector.unavailable.add('us');
     const events: string[] = [];
     const done: ClusterProgress[] = [];
-    const engine = new SyncEngine({
-      config: parseConfig(FAN_OUT),
-      source: w.source,
-      clusters: w.connector,
-      now: () => NOW,
-      log: {
-        info: () => {},
-        warn: () => {},
-        result: (r) => events.push(`result ${r.cluster}`),
-        clusterDone: (p) => {
-          events.push(`done ${p.cluster}`);
-          done.push(p);
-        },
+    const engine = engineLogging(w, {
+      result: (r) => events.push(`result ${r.cluster}`),
+      clusterDone: (p) => {
+        events.push(`done ${p.cluster}`);
+        done.push(p);
       },
     });
 
@@ -1603,24 +1598,9 @@ describe('SyncEngine: cluster progress', () => {
     // Prepare: the secret moves on right after the first read, so the pass re-applies the newer version.
     const w = world(FAN_OUT);
     w.source.put('prod/db', { username: 'app', password: CANARY });
-    const read = w.source.getCurrent.bind(w.source);
-    let raced = false;
-    w.source.getCurrent = async (id) => {
-      const value = await read(id);
-      if (!raced) {
-        raced = true;
-        w.source.put('prod/db', { username: 'app', password: `${CANARY}-2` });
-      }
-      return value;
-    };
+    rotateAfterFirstRead(w, `${CANARY}-2`);
     const done: ClusterProgress[] = [];
-    const engine = new SyncEngine({
-      config: parseConfig(FAN_OUT),
-      source: w.source,
-      clusters: w.connector,
-      now: () => NOW,
-      log: { info: () => {}, warn: () => {}, clusterDone: (p) => done.push(p) },
-    });
+    const engine = engineLogging(w, { clusterDone: (p) => done.push(p) });
 
     // Act
     const report = await engine.run(request({ secrets: ['prod/db'] }));
@@ -1638,13 +1618,7 @@ describe('SyncEngine: the pass deadline', () => {
   /** An engine over `w`'s ports that records each binding as the engine reports it finished. */
   function recorded(w: ReturnType<typeof world>, config = FAN_OUT) {
     const finished: BindingResult[] = [];
-    const engine = new SyncEngine({
-      config: parseConfig(config),
-      source: w.source,
-      clusters: w.connector,
-      now: () => NOW,
-      log: { info: () => {}, warn: () => {}, result: (r) => finished.push(structuredClone(r)) },
-    });
+    const engine = engineLogging(w, { result: (r) => finished.push(structuredClone(r)) }, config);
     return { engine, finished };
   }
 
@@ -1680,7 +1654,7 @@ describe('SyncEngine: the pass deadline', () => {
       'us/payments:failed',
       'us/canary:failed',
     ]);
-    expectNoSecretValue(report, CANARY);
+    expectNoSecretValueIn(report, CANARY);
   });
 
   it('names the connect step for a cluster whose connection never completes', async () => {

@@ -4,6 +4,7 @@ import { SyncError } from '../../lib/errors.js';
 import { RELOADER_AUTO, RELOADER_IGNORE, RELOADER_RELOAD } from '../../lib/sync/apply/consumers.js';
 import { type RestartItem, restartConsumers } from '../../lib/sync/apply/restarter.js';
 import { envFromSpec, FakeKubeApi } from '../support/fakes.js';
+import { seedConsumerAt } from '../support/fixtures.js';
 
 const NOW = new Date('2025-05-01T10:00:00.000Z');
 const OPTIONS = { dryRun: false, now: NOW };
@@ -86,12 +87,7 @@ describe('restartConsumers', () => {
 
   it('does not patch a workload whose hash annotation already matches', async () => {
     // Prepare
-    api.seedWorkload({
-      namespace: 'app',
-      name: 'web',
-      podSpec: envFromSpec('db'),
-      templateAnnotations: { [consumerHashAnnotation('db')]: H2 },
-    });
+    seedConsumerAt(api, 'app', 'web', H2);
 
     // Act
     const outcome = await restartConsumers(api, 'app', [item('db')], OPTIONS);
@@ -103,12 +99,7 @@ describe('restartConsumers', () => {
 
   it('restarts a consumer carrying an older hash even when the content did not change in this pass', async () => {
     // Prepare
-    api.seedWorkload({
-      namespace: 'app',
-      name: 'stale',
-      podSpec: envFromSpec('db'),
-      templateAnnotations: { [consumerHashAnnotation('db')]: H1 },
-    });
+    seedConsumerAt(api, 'app', 'stale', H1);
     api.seedWorkload({ namespace: 'app', name: 'new', podSpec: envFromSpec('db') });
 
     // Act

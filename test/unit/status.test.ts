@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/index.js';
-import {
-  consumerHashAnnotation,
-  RESTART_PENDING_ANNOTATION,
-  SYNCED_AT_ANNOTATION,
-  VERSION_ANNOTATION,
-} from '../../lib/domain/names.js';
+import { RESTART_PENDING_ANNOTATION, SYNCED_AT_ANNOTATION, VERSION_ANNOTATION } from '../../lib/domain/names.js';
 import { InputError, SyncError } from '../../lib/errors.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { BindingStatus, StatusReport } from '../../lib/sync/status.js';
@@ -18,6 +13,7 @@ import {
   FLEET_NAMESPACES,
   fakeWorld,
   NOW,
+  seedConsumerAt,
   seedConsumers,
 } from '../support/fixtures.js';
 
@@ -122,12 +118,7 @@ describe('SyncEngine.status', () => {
     // Prepare: eu/payments: "old" carries another fingerprint; eu/canary: the Secret has a restart pending.
     const w = await synced();
     const eu = w.api('eu');
-    eu.seedWorkload({
-      namespace: 'payments',
-      name: 'old',
-      podSpec: envFromSpec('db'),
-      templateAnnotations: { [consumerHashAnnotation('db')]: 'an-older-fingerprint' },
-    });
+    seedConsumerAt(eu, 'payments', 'old', 'an-older-fingerprint');
     eu.seedWorkload({ namespace: 'payments', name: 'unrelated', podSpec: envFromSpec('other') });
     eu.seedWorkload({ namespace: 'canary', name: 'late', podSpec: envFromSpec('db') });
     eu.touchSecret('canary', 'db', (s) => {
