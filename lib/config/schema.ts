@@ -271,11 +271,12 @@ const wavesSchema = z.strictObject({
     .prefault('30s')
     .refine((ms) => ms <= 900_000, 'must be at most 15m (the continuation queue delays a message by 900 s at most)')
     .describe('How long after a pass a wave still rolling out is checked again (continuation queue delay)'),
-  // Only "halt" is built: accepting "rollback" and then halting anyway would promise what does not happen.
   onFailure: z
-    .enum(['halt'], { error: 'only "halt" is available: "rollback" is not built yet (README "Waves")' })
+    .enum(['halt', 'rollback'])
     .default('halt')
-    .describe('"halt": a failed wave keeps the later waves gated and is left for a person'),
+    .describe(
+      '"halt": a failed wave keeps the new version and the later waves are held, for a person; "rollback": the failed wave\'s Secrets go back to the version they held before, their consumers restarted back (the version is held either way, until "eks-secret-sync release" or a newer version)',
+    ),
 });
 
 /**

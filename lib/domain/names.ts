@@ -10,6 +10,13 @@ const PREFIX = 'eks-secret-sync.io';
 export const HASH_ANNOTATION = `${PREFIX}/hash`;
 export const SOURCE_ANNOTATION = `${PREFIX}/source`;
 export const VERSION_ANNOTATION = `${PREFIX}/version-id`;
+/**
+ * The version id the Secret held before its current content was written (set with each content write that changes
+ * the version): what a failed wave is rolled back to (README "Waves").
+ */
+export const PREVIOUS_VERSION_ANNOTATION = `${PREFIX}/previous-version-id`;
+/** On the first wave's Secrets of a sync with waves: the version held after a failed wave (JSON, see lib/sync/hold.ts). */
+export const HOLD_ANNOTATION = `${PREFIX}/hold`;
 /** When the Secret's current content was written (RFC 3339, UTC); unchanged by passes that find nothing to do. */
 export const SYNCED_AT_ANNOTATION = `${PREFIX}/synced-at`;
 /** The Secret's content fingerprint, the same value its consumers' pod templates carry (see `fingerprint`). */

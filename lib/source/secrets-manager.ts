@@ -327,9 +327,13 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     }
   }
 
-  function currentOf(output: DescribeSecretCommandOutput): string | undefined {
+  function labelled(output: DescribeSecretCommandOutput, stage: string): string | undefined {
     const stages = Object.entries(output.VersionIdsToStages ?? {});
-    return stages.find(([, labels]) => labels.includes(AWSCURRENT))?.[0];
+    return stages.find(([, labels]) => labels.includes(stage))?.[0];
+  }
+
+  function currentOf(output: DescribeSecretCommandOutput): string | undefined {
+    return labelled(output, AWSCURRENT);
   }
 
   async function currentVersionId(id: string): Promise<string | undefined> {
@@ -343,7 +347,12 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
       throw new SyncError('SourceError', `Secrets Manager described secret "${id}" without ARN or name`);
     }
     const current = currentOf(output);
-    return current === undefined ? ref : { ...ref, currentVersionId: current };
+    const previous = labelled(output, 'AWSPREVIOUS');
+    return {
+      ...ref,
+      ...(current === undefined ? {} : { currentVersionId: current }),
+      ...(previous === undefined ? {} : { previousVersionId: previous }),
+    };
   }
 
   return { read, readVersion, getCurrent, getMany, list, describe, currentVersionId, describeVersions };

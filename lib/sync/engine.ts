@@ -18,6 +18,7 @@ import { planBindings } from './plan.js';
 import type { ClusterConnector, KubeApi } from './ports/kube.js';
 import type { WorkQueue } from './ports/queue.js';
 import type { SecretSource } from './ports/source.js';
+import { type ReleaseReport, type ReleaseRequest, releaseHolds } from './release.js';
 import { observeRollouts } from './stages/observe.js';
 import { emptyReport, splitConflicts, summarize } from './stages/report.js';
 import { checkRequest, planPeers } from './stages/resolve.js';
@@ -27,6 +28,7 @@ import { bindingStatus, type StatusReport, type StatusRequest } from './status.j
 import type { SyncReport } from './types.js';
 
 export type { ClusterProgress, EngineLog } from './pass.js';
+export type { ReleaseReport, ReleaseRequest } from './release.js';
 export type { StatusReport, StatusRequest } from './status.js';
 
 export interface EngineDeps {
@@ -85,6 +87,16 @@ export class SyncEngine {
     // Resolved and planned as a backfill of the same filters; the request never reaches a writing stage.
     const request: PassRequest = { ...input, trigger: 'backfill', dryRun: true, restart: false, pass: randomUUID() };
     return this.withDeadline(request, options, bindingStatus);
+  }
+
+  /**
+   * Removes the hold on a version after a failed wave from the Secrets of `input.secrets` (README "Waves"); the next
+   * pass continues their waves. Throws InputError for filters that name nothing configured.
+   */
+  async release(input: ReleaseRequest, options: RunOptions = {}): Promise<ReleaseReport> {
+    // Resolved and planned as a backfill of the same secrets; only the hold annotation is written.
+    const request: PassRequest = { ...input, trigger: 'backfill', dryRun: true, restart: false, pass: randomUUID() };
+    return this.withDeadline(request, options, releaseHolds);
   }
 
   /** `run` over the pass's ports; with a deadline, every port call (Secrets Manager, connects, Kubernetes) ends at it. */

@@ -16,6 +16,7 @@ import type { ErrorCode } from '../errors.js';
 import { SyncError } from '../errors.js';
 import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from './apply/restarter.js';
 import { groupBy, mapLimit } from './concurrency.js';
+import { type Hold, holdOf } from './hold.js';
 import type { Pass } from './pass.js';
 import { type Binding, planBindings } from './plan.js';
 import type { KubeApi, Workload, WorkloadKind } from './ports/kube.js';
@@ -61,6 +62,8 @@ export interface BindingStatus {
   syncedAt?: string;
   /** The workloads the target's restart policy restarts for this Secret, each with its state, by kind and name. */
   consumers: ConsumerStatus[];
+  /** The hold this Secret carries after a failed wave (first-wave Secrets of a sync with waves; README "Waves"). */
+  hold?: Hold;
   error?: { code: ErrorCode; message: string };
 }
 
@@ -258,6 +261,8 @@ function rowOf(binding: Binding, version: SourceVersion | undefined, reading: Re
     if (clusterVersion !== undefined) row.clusterVersionId = clusterVersion;
     const syncedAt = observed.annotations[SYNCED_AT_ANNOTATION];
     if (syncedAt !== undefined) row.syncedAt = syncedAt;
+    const hold = holdOf(observed.annotations);
+    if (hold !== undefined) row.hold = hold;
     // Empty for `restart: none`: nothing restarts them, so there is nothing to be behind on.
     row.consumers = consumersOf(binding, observed);
   }

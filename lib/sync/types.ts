@@ -53,6 +53,11 @@ export interface BindingResult {
   /** Drift repaired by this pass (Secret edited/deleted in the cluster, or a consumer left stale). */
   drift?: boolean;
   error?: { code: ErrorCode; message: string };
+  /**
+   * Set when this pass rolled the Secret back after its wave failed (README "Waves"): from the held version to the
+   * one it held before, and the consumers restarted back (with their rollout outcome).
+   */
+  rolledBack?: { from: string; to: string; restarted: WorkloadRefResult[] };
   /** Free-form notes, e.g. "event version v1 is no longer AWSCURRENT; synced v2". */
   notes?: string[];
 }
@@ -93,7 +98,9 @@ export interface SyncReport {
 
 /**
  * Where one secret's waves of one sync stand after a pass: `done` (every wave healthy), `waiting` (a wave still rolling
- * or not yet written: a continuation checks again), `failed` (a wave failed: the later ones are halted).
+ * or not yet written: a continuation checks again), `failed` (a wave failed in this pass: the later ones are halted,
+ * the version held), `held` (the version read is held since an earlier pass: nothing was written but a rollback
+ * left unfinished).
  */
 export interface WaveProgress {
   /** The source as the bindings name it (fetch id), its ARN and the version this pass read, when read. */
@@ -105,7 +112,9 @@ export interface WaveProgress {
   /** 1-based: the first wave that is not healthy, or `of` when all are. */
   wave: number;
   of: number;
-  state: 'done' | 'waiting' | 'failed';
+  state: 'done' | 'waiting' | 'failed' | 'held';
+  /** The hold on the version (state `failed` once recorded, and `held`): the failed wave, policy, since when. */
+  hold?: { wave: number; policy: 'halt' | 'rollback'; since: string };
   /** Why not done (cluster/namespace/Secret and workload names, counts; never a value). */
   reason?: string;
   /** This pass wrote a Secret or restarted a consumer of these waves: it started or moved them on. */

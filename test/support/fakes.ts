@@ -715,8 +715,12 @@ export class FakeSecretSource implements SecretSource {
       this.secrets.set(name, stored);
     }
     if (options.tags !== undefined) stored.tags = { ...options.tags };
-    for (const version of stored.versions)
-      version.versionStages = version.versionStages.filter((s) => s !== 'AWSCURRENT');
+    // As PutSecretValue moves the labels: the current version becomes AWSPREVIOUS.
+    for (const version of stored.versions) {
+      const wasCurrent = version.versionStages.includes('AWSCURRENT');
+      version.versionStages = version.versionStages.filter((s) => s !== 'AWSCURRENT' && s !== 'AWSPREVIOUS');
+      if (wasCurrent) version.versionStages.push('AWSPREVIOUS');
+    }
     this.serial += 1;
     const versionId = `v${this.serial}`;
     const version: SecretValue = { arn: stored.arn, name, versionId, versionStages: ['AWSCURRENT'] };
@@ -808,6 +812,8 @@ export class FakeSecretSource implements SecretSource {
       if (stored.deletedDate !== undefined) out.deletedDate = stored.deletedDate;
       const current = stored.versions.find((v) => v.versionStages.includes('AWSCURRENT'));
       if (current !== undefined) out.currentVersionId = current.versionId;
+      const previous = stored.versions.find((v) => v.versionStages.includes('AWSPREVIOUS'));
+      if (previous !== undefined) out.previousVersionId = previous.versionId;
       return out;
     });
   }

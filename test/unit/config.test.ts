@@ -660,16 +660,12 @@ describe('parseConfig: rollout waves', () => {
     );
   });
 
-  it('refuses onFailure: rollback, which is not built yet, saying so', () => {
+  it('accepts onFailure: rollback', () => {
     // Act
-    const issues = issuesOf(() =>
-      parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]], onFailure: rollback }')),
-    );
+    const config = parseConfig(withWaves('{ waves: [[staging], [prod-eu], [prod-us]], onFailure: rollback }'));
 
     // Assess
-    expect(issues).toEqual([
-      'configuration: syncs[0].rollout.onFailure: only "halt" is available: "rollback" is not built yet (README "Waves")',
-    ]);
+    expect(config.syncs[0]?.rollout?.onFailure).toBe('rollback');
   });
 
   it('refuses a wave cluster that is not a target cluster, one listed twice, and a target cluster in no wave', () => {

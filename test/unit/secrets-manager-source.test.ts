@@ -468,7 +468,7 @@ describe('createSecretsManagerSource', () => {
   });
 
   describe('describeVersions', () => {
-    it('returns identity and the AWSCURRENT version id from one DescribeSecret, reading no value', async () => {
+    it('returns identity and the AWSCURRENT and AWSPREVIOUS version ids from one DescribeSecret, reading no value', async () => {
       // Prepare
       const { client, calls } = fakeClient((command) => {
         if (!(command instanceof DescribeSecretCommand)) throw new Error('unexpected');
@@ -484,7 +484,13 @@ describe('createSecretsManagerSource', () => {
 
       // Assess
       expect(calls).toEqual([{ command: 'DescribeSecretCommand', input: { SecretId: 'a' } }]);
-      expect(described).toEqual({ arn: arnOf('a'), name: 'a', tags: {}, currentVersionId: 'v-new' });
+      expect(described).toEqual({
+        arn: arnOf('a'),
+        name: 'a',
+        tags: {},
+        currentVersionId: 'v-new',
+        previousVersionId: 'v-old',
+      });
     });
 
     it('leaves the version out when no version is labelled AWSCURRENT, and translates failures', async () => {

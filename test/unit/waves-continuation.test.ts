@@ -167,6 +167,28 @@ describe('continueWaves', () => {
     expect(output.text()).toContain('"message":"waves halted"');
   });
 
+  it('ends a chain whose version is held, starting none and counting no second halt, also after finishing a rollback', async () => {
+    // Prepare
+    const queue = new FakeQueue();
+    const runtime = runtimeWith(queue);
+    const from = output.text().length;
+    const held = progress({
+      state: 'held',
+      moved: true,
+      hold: { wave: 1, policy: 'rollback', since: NOW.toISOString() },
+    });
+
+    // Act
+    const chained = await continueWaves(runtime, report([held]), [chain()], NOW);
+    const fresh = await continueWaves(runtime, report([held]), [], NOW);
+
+    // Assess
+    expect(queue.sent).toEqual([]);
+    expect(chained.ended.map((e) => e.why)).toEqual(['held']);
+    expect(fresh.sent).toEqual([]);
+    expect(output.text().slice(from)).not.toContain('"message":"waves halted"');
+  });
+
   it('returns the chain whose next message could not be sent, for SQS to redeliver it', async () => {
     // Prepare
     const queue = new FakeQueue();

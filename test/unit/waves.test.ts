@@ -229,3 +229,212 @@ describe('SyncEngine: health-gated waves', () => {
     expect(w.api('b').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).not.toBe(second);
   });
 });
+
+const ROLLBACK = WAVES.replace('healthTimeout: 5m }', 'healthTimeout: 5m, onFailure: rollback }');
+
+/** Version 1 everywhere and rolled out, then version 2, whose new pods in wave 1 fail (progress deadline). */
+async function failedSecondVersion(yaml: string) {
+  const w = world(yaml);
+  const first = w.source.put('prod/db', { password: 'one' });
+  await w.engine.run(rotation(first));
+  w.api('a').scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
+  const second = w.source.put('prod/db', { password: CANARY });
+  const report = await w.engine.run(rotation(second));
+  return { ...w, first, second, report };
+}
+
+const patches = (w: ReturnType<typeof world>, cluster: string) => w.api(cluster).book.count('patchTemplateAnnotations');
+
+describe('SyncEngine: a failed wave rolled back and held', () => {
+  it('rolls the failed wave back to the version it held, restarting its consumers back once; later waves untouched', async () => {
+    // Arrange + Act
+    const w = await failedSecondVersion(ROLLBACK);
+
+    // Assess: wave 1 holds version 1 again (its value and id), and its consumer was restarted for 2 and back.
+    const secret = w.api('a').secret('app', 'db');
+    expect(secret?.annotations[VERSION_ANNOTATION]).toBe(w.first);
+    expect(secret?.data.password).toBe(b64('one'));
+    expect(patches(w, 'a')).toBe(3);
+    expect(of(w.report, 'a')).toMatchObject({
+      action: 'updated',
+      restarted: [{ kind: 'Deployment', name: 'web', rollout: 'failed' }],
+      rolledBack: { from: w.second, to: w.first, restarted: [{ kind: 'Deployment', name: 'web' }] },
+    });
+    // The later waves keep version 1, never restarted again.
+    for (const cluster of ['b', 'c']) {
+      expect(of(w.report, cluster).action).toBe('skipped');
+      expect(w.api(cluster).secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(w.first);
+      expect(patches(w, cluster)).toBe(1);
+    }
+    // The hold names the bad version on wave 1's Secret; the report, the Event and the waves entry say so too.
+    expect(JSON.parse(secret?.annotations['eks-secret-sync.io/hold'] ?? '{}')).toMatchObject({
+      versionId: w.second,
+      sync: 0,
+      wave: 1,
+      of: 3,
+      policy: 'rollback',
+    });
+    expect(w.report.waves).toEqual([
+      expect.objectContaining({ versionId: w.second, state: 'failed', hold: expect.objectContaining({ wave: 1 }) }),
+    ]);
+    expect(w.report.notes).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^version ${w.second} of .* halted at wave 1 of 3: .*; the version is held and wave 1 rolled back`),
+      ),
+    );
+    const halted = w
+      .api('a')
+      .events()
+      .find((e) => e.reason === 'RolloutHalted');
+    expect(halted?.note).toMatch(new RegExp(`; wave 1 is rolled back to version ${w.first}$`));
+    // Secrets Manager is not touched: AWSCURRENT is still the bad version.
+    expect((await w.source.describeVersions('prod/db')).currentVersionId).toBe(w.second);
+    expect(JSON.stringify([w.report, w.api('a').events()])).not.toContain(CANARY);
+  });
+
+  it('holds the version: a duplicate event, a reconcile and a backfill write and restart nothing', async () => {
+    // Arrange
+    const w = await failedSecondVersion(ROLLBACK);
+    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+    const writes = ['a', 'b', 'c'].map((c) => w.api(c).writes());
+
+    // Act
+    const reports = [
+      await w.engine.run(rotation(w.second)),
+      await w.engine.run({ trigger: 'reconcile', dryRun: false, restart: true }),
+      await w.engine.run({ trigger: 'backfill', dryRun: false, restart: true, secrets: ['prod/db'] }),
+    ];
+
+    // Assess
+    expect(['a', 'b', 'c'].map((c) => w.api(c).writes())).toEqual(writes);
+    for (const report of reports) {
+      for (const cluster of ['a', 'b', 'c']) {
+        expect(of(report, cluster)).toMatchObject({ action: 'skipped', restarted: [] });
+        expect(of(report, cluster).notes?.[0]).toMatch(
+          new RegExp(
+            `^Held: version ${w.second} is held since .*: wave 1 of 3 failed \\(rolled back\\): .*release --secret prod/db`,
+          ),
+        );
+      }
+      expect(report.waves).toEqual([expect.objectContaining({ state: 'held', wave: 1, moved: false })]);
+      expect(report.summary.failed).toBe(0);
+    }
+    expect(w.api('a').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(w.first);
+  });
+
+  it('finishes a rollback a pass could not complete, once', async () => {
+    // Arrange: the version to roll back to cannot be read the first time.
+    const w = world(ROLLBACK);
+    const first = w.source.put('prod/db', { password: 'one' });
+    await w.engine.run(rotation(first));
+    w.api('a').scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
+    const second = w.source.put('prod/db', { password: CANARY });
+    w.source.fail('getVersion', () => new Error('throttled'), { times: 1 });
+    const failed = await w.engine.run(rotation(second));
+    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+
+    // Act
+    const next = await w.engine.run(rotation(second));
+    const again = await w.engine.run(rotation(second));
+
+    // Assess
+    expect(of(failed, 'a')).toMatchObject({ action: 'failed' });
+    expect(of(failed, 'a').error?.message).toMatch(new RegExp(`^not rolled back to version ${first}: `));
+    expect(of(next, 'a')).toMatchObject({
+      action: 'updated',
+      rolledBack: { from: second, to: first, restarted: [{ kind: 'Deployment', name: 'web', rollout: 'rolledOut' }] },
+    });
+    expect(of(again, 'a')).toMatchObject({ action: 'skipped', restarted: [] });
+    expect(w.api('a').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(first);
+    expect(patches(w, 'a')).toBe(3);
+    expect(w.api('b').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(first);
+  });
+
+  it('rolls back to AWSPREVIOUS when the Secret names no previous version (written before it recorded one)', async () => {
+    // Arrange
+    const w = world(ROLLBACK);
+    const first = w.source.put('prod/db', { password: 'one' });
+    await w.engine.run(rotation(first));
+    stuck(w.api('a'));
+    const second = w.source.put('prod/db', { password: CANARY });
+    await w.engine.run(rotation(second));
+    // As on a Secret written before it recorded the version it replaced.
+    w.api('a').touchSecret('app', 'db', (s) => {
+      delete s.annotations['eks-secret-sync.io/previous-version-id'];
+    });
+    w.advance(5 * 60_000);
+
+    // Act: the wave has not rolled out within healthTimeout: failed, rolled back.
+    const report = await w.engine.run(rotation(second));
+
+    // Assess
+    expect(of(report, 'a').rolledBack).toMatchObject({ from: second, to: first });
+    expect(w.api('a').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(first);
+    expect(w.source.calls('describeVersions')).toBe(1);
+  });
+
+  it('keeps a halted version held after its pods recover, until release; then the waves continue', async () => {
+    // Arrange: halt (the default policy); then a person fixes wave 1's pods.
+    const w = await failedSecondVersion(WAVES);
+    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+    const held = await w.engine.run({ trigger: 'reconcile', dryRun: false, restart: true });
+
+    // Act
+    const released = await w.engine.release({ secrets: ['prod/db'] });
+    const status = await w.engine.status({ secrets: ['prod/db'] });
+    const next = await w.engine.run({ trigger: 'reconcile', dryRun: false, restart: true });
+
+    // Assess: held until released; the release removed the one hold, and the next pass wrote waves 2 and 3.
+    expect(of(held, 'b').notes?.[0]).toMatch(/^Held: .*\(halted\)/);
+    expect(w.api('a').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(w.second);
+    expect(released.released).toEqual([
+      expect.objectContaining({
+        cluster: 'a',
+        namespace: 'app',
+        secret: 'db',
+        hold: expect.objectContaining({ versionId: w.second, policy: 'halt' }),
+      }),
+    ]);
+    expect(released.failed).toEqual([]);
+    expect(status.bindings.filter((b) => b.hold !== undefined)).toEqual([]);
+    expect(of(next, 'a')).toMatchObject({ action: 'unchanged', restarted: [] });
+    for (const cluster of ['b', 'c']) {
+      expect(of(next, cluster)).toMatchObject({ action: 'updated', restarted: [{ rollout: 'rolledOut' }] });
+      expect(w.api(cluster).secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(w.second);
+    }
+  });
+
+  it('shows the hold in status', async () => {
+    // Arrange
+    const w = await failedSecondVersion(ROLLBACK);
+
+    // Act
+    const status = await w.engine.status({});
+
+    // Assess
+    const a = status.bindings.find((b) => b.cluster === 'a');
+    expect(a?.hold).toMatchObject({ versionId: w.second, wave: 1, of: 3, policy: 'rollback' });
+    expect(status.bindings.filter((b) => b.hold !== undefined)).toHaveLength(1);
+  });
+
+  it('lets a newer version supersede the hold: its waves start from wave 1, the hold is gone', async () => {
+    // Arrange
+    const w = await failedSecondVersion(ROLLBACK);
+    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+    const third = w.source.put('prod/db', { password: 'three' });
+
+    // Act
+    const report = await w.engine.run(rotation(third));
+
+    // Assess
+    for (const cluster of ['a', 'b', 'c']) {
+      expect(of(report, cluster)).toMatchObject({ action: 'updated', restarted: [{ rollout: 'rolledOut' }] });
+      expect(w.api(cluster).secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(third);
+    }
+    expect(w.api('a').secret('app', 'db')?.annotations['eks-secret-sync.io/hold']).toBeUndefined();
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(new RegExp(`^hold of version ${w.second} of .* is superseded by version ${third}$`)),
+    );
+    expect(report.waves).toEqual([expect.objectContaining({ state: 'done' })]);
+  });
+});

@@ -127,6 +127,8 @@ export interface Halt {
   wave: number;
   of: number;
   reason: string;
+  /** What was done about it, e.g. the rollback (appended to the note). */
+  outcome?: string;
 }
 
 /** `RolloutHalted` (Warning) on each Secret of a failed wave: the later waves are not written with this version. */
@@ -143,7 +145,7 @@ export function rolloutHaltedEvent(
     type: 'Warning',
     reason: ROLLOUT_HALTED,
     action: 'Rollout',
-    note: `Version ${halt.versionId ?? 'unknown'} of ${halt.arn ?? 'the source'} halted at wave ${halt.wave} of ${halt.of} (${later}): ${halt.reason}`,
+    note: `Version ${halt.versionId ?? 'unknown'} of ${halt.arn ?? 'the source'} halted at wave ${halt.wave} of ${halt.of} (${later}): ${halt.reason}${halt.outcome === undefined ? '' : `; ${halt.outcome}`}`,
     reportingInstance: instance,
     time,
   });

@@ -20,6 +20,7 @@ import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
   markerHash,
+  PREVIOUS_VERSION_ANNOTATION,
   RESTART_PENDING_ANNOTATION,
   restartMarker,
   SOURCE_ANNOTATION,
@@ -175,7 +176,7 @@ function needsRecreate(api: KubeApi, existing: KubeSecret, desired: DesiredSecre
 /**
  * The Secret to write. `uid` is that of the object the write lands on (an update's), undefined for a create, whose
  * fingerprint follows in its own patch; a fingerprint copied from a replaced object is dropped. `syncedAt` is set
- * when the content changes, else the existing value is kept.
+ * when the content changes, else the existing value is kept, and so is the previous version id.
  */
 function toWrite(
   desired: DesiredSecret,
@@ -188,6 +189,11 @@ function toWrite(
   if (stamp.uid === undefined) delete annotations[FINGERPRINT_ANNOTATION];
   else annotations[FINGERPRINT_ANNOTATION] = fingerprint(stamp.uid, desired.hash);
   if (stamp.syncedAt !== undefined) annotations[SYNCED_AT_ANNOTATION] = stamp.syncedAt.toISOString();
+  // What a failed wave rolls back to: the version this content replaces (README "Waves").
+  const replaced = existing?.annotations[VERSION_ANNOTATION];
+  if (stamp.syncedAt !== undefined && replaced !== undefined && replaced !== desired.annotations[VERSION_ANNOTATION]) {
+    annotations[PREVIOUS_VERSION_ANNOTATION] = replaced;
+  }
   return {
     namespace: desired.namespace,
     name: desired.name,

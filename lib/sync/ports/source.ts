@@ -27,6 +27,8 @@ export interface SecretRef {
 export interface SecretVersions extends SecretRef {
   /** The version id labelled AWSCURRENT; undefined when no version carries the label. */
   currentVersionId?: string;
+  /** The version id labelled AWSPREVIOUS (what a failed wave falls back to when its Secret names no previous one). */
+  previousVersionId?: string;
 }
 
 export interface SecretFilter {

@@ -2,6 +2,7 @@
  * The update stage: the planned bindings' values read (or their deletion confirmed), applied in waves, and what
  * was written checked against the secret's current version (`settle`).
  */
+import { releaseHint } from '../hold.js';
 import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
 import type { BindingResult, WaveProgress } from '../types.js';
@@ -52,13 +53,18 @@ export async function updateBindings(
     reads,
   );
   let results = [...confirmed.results, ...waved.results];
+  notes.push(...waved.notes);
   for (const p of waved.progress) {
     // The report names the bad version; Secrets Manager is not touched (its rotation owner decides).
+    const version = `version ${p.versionId ?? 'unknown'} of "${p.arn ?? p.source}"`;
     if (p.state === 'failed') {
-      notes.push(
-        `version ${p.versionId ?? 'unknown'} of "${p.arn ?? p.source}" halted at wave ${p.wave} of ${p.of}: ${p.reason}`,
-      );
+      const held =
+        p.hold === undefined
+          ? ''
+          : `; the version is held${p.hold.policy === 'rollback' ? ` and wave ${p.wave} rolled back` : ''}, ${releaseHint(p.source)}`;
+      notes.push(`${version} halted at wave ${p.wave} of ${p.of}: ${p.reason}${held}`);
     }
+    if (p.state === 'held') notes.push(`${version} is held: ${p.reason}; ${releaseHint(p.source)}`);
   }
   if (request.deleted || request.dryRun) return { results, sources, notes, waves: waved.progress };
   const reported = new Map(results.map((r) => [bindingKey(r), JSON.stringify(r)]));

@@ -11,16 +11,20 @@ import { type Halt, recordEvents, rolloutHaltedEvent } from '../apply/events.js'
 import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from '../apply/restarter.js';
 import { rolloutVerdict } from '../apply/rollout.js';
 import { groupBy } from '../concurrency.js';
+import { type Hold, releaseHint } from '../hold.js';
 import type { Pass } from '../pass.js';
 import type { Binding } from '../plan.js';
 import type { BindingResult, WaveProgress } from '../types.js';
 import type { Reads } from './fetch.js';
 import { observeRollouts } from './observe.js';
-import { addNote, baseResult, errorOf } from './report.js';
+import { addNote, baseResult, bindingKey, errorOf } from './report.js';
+import { clearHolds, type FoundHold, readHolds, recordHold, rollbackWave } from './rollback.js';
 import { applyBindings } from './write.js';
 
 /** The note code of a binding whose wave has not been reached: reported `skipped`, never `failed`. */
 export const WAITING_FOR_WAVE = 'WaitingForWave';
+/** The note code of a binding not written because the version read is held (README "Waves"). */
+export const HELD = 'Held';
 
 /** Where one wave stands after this pass applied it. */
 export type WaveState =
@@ -38,6 +42,8 @@ export interface Waved {
   results: BindingResult[];
   applied: Binding[];
   progress: WaveProgress[];
+  /** Holds superseded by a newer version, and holds not recorded (for the report's notes). */
+  notes: string[];
 }
 
 /**
@@ -57,11 +63,16 @@ export async function applyInWaves(pass: Pass, bindings: Binding[], reads: Reads
     Promise.all(sequences.map((list) => applyWaves(pass, list, reads))),
   ]);
   const results = [...direct, ...waved.flatMap((w) => w.results)];
-  const waiting = new Set(results.filter(isWaiting).map((r) => `${r.cluster}/${r.namespace}/${r.secret}`));
+  // Held sequences are not applied either: the version check must not write the held version over them.
+  const waiting = new Set([
+    ...results.filter(isWaiting).map(bindingKey),
+    ...waved.flatMap((w) => (w.held ? w.results.map(bindingKey) : [])),
+  ]);
   return {
     results,
-    applied: bindings.filter((b) => !waiting.has(`${b.cluster}/${b.namespace}/${b.secret}`)),
+    applied: bindings.filter((b) => !waiting.has(bindingKey(b))),
     progress: waved.map((w) => w.progress),
+    notes: waved.flatMap((w) => w.notes),
   };
 }
 
@@ -73,6 +84,9 @@ export function isWaiting(result: BindingResult): boolean {
 interface Sequence {
   results: BindingResult[];
   progress: WaveProgress;
+  /** The version read is held: nothing of the sequence was written but a rollback left unfinished. */
+  held: boolean;
+  notes: string[];
 }
 
 /** One secret's bindings of one sync, wave after wave, while each is healthy. */
@@ -90,6 +104,23 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
     moved: false,
     delaySeconds: Math.round(first.wave.of.checkEvery / 1000),
   };
+  const notes: string[] = [];
+  // The hold lives on the first wave's Secrets, which every pass reads first.
+  const firstWave = bindings.filter((b) => b.wave?.index === 0);
+  const holds = read === undefined ? [] : await readHolds(pass, firstWave);
+  const found = holds.find((h) => h.hold.versionId === read?.versionId && h.hold.sync === first.wave.sync);
+  if (found !== undefined && read !== undefined) {
+    return { ...(await heldSequence(pass, bindings, read, found, progress)), notes };
+  }
+  if (holds.length > 0 && read !== undefined) {
+    // A newer (or another) version supersedes a hold: its waves start from wave 1.
+    const cleared = pass.request.dryRun ? holds : await clearHolds(pass, holds);
+    for (const version of new Set(cleared.map((h) => h.hold.versionId))) {
+      notes.push(
+        `hold of version ${version} of "${read.arn}" ${pass.request.dryRun ? 'would be' : 'is'} superseded by version ${read.versionId}`,
+      );
+    }
+  }
   const results: BindingResult[] = [];
   let blocked: string | undefined;
   let moved = 0;
@@ -122,6 +153,11 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
       if (health.state === 'failed') {
         const halt: Halt = { wave: index + 1, of: count, reason: health.reason };
         if (read !== undefined) Object.assign(halt, { arn: read.arn, versionId: read.versionId });
+        if (read !== undefined && !pass.request.dryRun) {
+          const failed = await failWave(pass, { firstWave, wave, read, results, progress }, halt);
+          notes.push(...failed.notes);
+          if (failed.outcome !== undefined) halt.outcome = failed.outcome;
+        }
         await recordHalt(pass, wave, halt);
       }
     } else if (moved >= (pass.wavesPerPass ?? Number.POSITIVE_INFINITY) && index + 1 < count) {
@@ -132,7 +168,103 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
       Object.assign(progress, { wave: index + 2, state: 'waiting', reason, delaySeconds: 0 });
     }
   }
-  return { results, progress };
+  return { results, progress, held: false, notes };
+}
+
+/**
+ * A wave failed in this pass: holds the version on the first wave's Secrets, then, with `onFailure: rollback`, rolls
+ * the failed wave back (merged into its results). Without a recorded hold nothing is rolled back: the next pass
+ * would write the version again and restart the consumers once more.
+ */
+async function failWave(
+  pass: Pass,
+  sequence: {
+    firstWave: Binding[];
+    wave: Binding[];
+    read: NonNullable<ReturnType<Reads['values']['get']>>;
+    results: BindingResult[];
+    progress: WaveProgress;
+  },
+  halt: Halt,
+): Promise<{ notes: string[]; outcome?: string }> {
+  const { firstWave, wave, read, results, progress } = sequence;
+  const waves = (wave[0] as Binding & { wave: NonNullable<Binding['wave']> }).wave;
+  const hold: Hold = {
+    versionId: read.versionId,
+    sync: waves.sync,
+    wave: halt.wave,
+    of: halt.of,
+    policy: waves.of.onFailure,
+    since: pass.now().toISOString(),
+    reason: halt.reason,
+  };
+  const recorded = await recordHold(pass, firstWave, hold);
+  if (recorded === 0) {
+    return {
+      notes: [
+        `version ${read.versionId} of "${read.arn}": the hold could not be recorded on wave 1's Secrets${hold.policy === 'rollback' ? ', so wave '.concat(String(halt.wave), ' is not rolled back (the next pass would write it again)') : ''}`,
+      ],
+    };
+  }
+  progress.hold = { wave: hold.wave, policy: hold.policy, since: hold.since };
+  if (hold.policy !== 'rollback') return { notes: [] };
+  const rolled = await rollbackWave(pass, wave, read.versionId, read);
+  for (const back of rolled) {
+    const index = results.findIndex((r) => bindingKey(r) === bindingKey(back));
+    const forward = results[index];
+    if (forward === undefined) continue;
+    const merged: BindingResult = {
+      ...forward,
+      ...(back.rolledBack === undefined ? {} : { rolledBack: back.rolledBack }),
+      ...(back.action === 'failed' ? { action: 'failed' as const, ...(back.error ? { error: back.error } : {}) } : {}),
+    };
+    for (const note of back.notes ?? []) addNote(merged, note);
+    results[index] = merged;
+    pass.log.result?.(merged);
+  }
+  const to = [...new Set(rolled.flatMap((r) => (r.rolledBack === undefined ? [] : [r.rolledBack.to])))];
+  return {
+    notes: [],
+    ...(to.length > 0 ? { outcome: `wave ${halt.wave} is rolled back to version ${to.join(', ')}` } : {}),
+  };
+}
+
+/**
+ * The version read is held: every binding of the sequence is reported `skipped` (`Held`), the later waves not
+ * written, the rollback finished where a pass left it unfinished; `release` or a newer version ends the hold.
+ */
+async function heldSequence(
+  pass: Pass,
+  bindings: Binding[],
+  read: NonNullable<ReturnType<Reads['values']['get']>>,
+  found: FoundHold,
+  progress: WaveProgress,
+): Promise<Omit<Sequence, 'notes'>> {
+  const { hold } = found;
+  const source = found.binding.fetchId;
+  const done = hold.policy === 'rollback' ? 'rolled back' : 'halted';
+  const why = `${HELD}: version ${read.versionId} is held since ${hold.since}: wave ${hold.wave} of ${hold.of} failed (${done}): ${hold.reason}; ${releaseHint(source)}`;
+  const failedWave = bindings.filter((b) => b.wave?.index === hold.wave - 1);
+  const rolled =
+    hold.policy === 'rollback' && !pass.request.dryRun && failedWave.length > 0
+      ? await rollbackWave(pass, failedWave, read.versionId, read)
+      : [];
+  const results = bindings.map((binding) => {
+    const back = rolled.find((r) => bindingKey(r) === bindingKey(binding));
+    const result = back ?? baseResult(binding);
+    addNote(result, why);
+    pass.log.result?.(result);
+    return result;
+  });
+  Object.assign(progress, {
+    wave: hold.wave,
+    state: 'held',
+    reason: `wave ${hold.wave} failed (${done}): ${hold.reason}`,
+    moved: rolled.some((r) => r.rolledBack !== undefined),
+    hold: { wave: hold.wave, policy: hold.policy, since: hold.since },
+  });
+  pass.log.info('waves held', { secretId: source, versionId: read.versionId, wave: hold.wave, of: hold.of });
+  return { results, progress, held: true };
 }
 
 /** The `RolloutHalted` Event on each Secret of the failed wave (best effort, as every Event). */
