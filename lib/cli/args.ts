@@ -4,7 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
-export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'status' | 'validate' | 'import';
+export type CommandName = 'plan' | 'sync' | 'backfill' | 'reconcile' | 'status' | 'release' | 'validate' | 'import';
 
 export interface OptionSpec {
   name: string;
@@ -146,6 +146,16 @@ export const COMMANDS: CommandSpec[] = [
     details:
       'States: current, behind (Secret missing or at another version, or a consumer not restarted onto it), unreadable ' +
       '(the error code says why). Exit 1 when any binding is behind or unreadable, 0 when all are current.',
+  },
+  {
+    name: 'release',
+    summary: 'release the hold on a version after a failed wave, so that the next pass continues its waves',
+    options: ['secret', 'cluster', 'namespace', 'timeout'],
+    required: ['secret'],
+    details:
+      'Removes the hold annotation from the Secrets of the secret\'s waves (status lists them under "Held"); writes ' +
+      'nothing else. The next pass (reconcile, backfill, a continuation) writes the version from wave 1 again. ' +
+      'Exit 1 when a Secret could not be read or patched (its hold still holds).',
   },
   {
     name: 'validate',

@@ -9,13 +9,13 @@ import { type Config, checkConfigFile, loadConfigFile } from '../config/index.js
 import type { SyncRequest } from '../domain/request.js';
 import { ConfigError, InputError, SyncError, toSyncError } from '../errors.js';
 import { type IgnoredEvent, parseBackfillInput, reconcileRequest, rotationRequest } from '../events/index.js';
-import type { RunOptions, StatusReport, StatusRequest } from '../sync/engine.js';
+import type { ReleaseReport, ReleaseRequest, RunOptions, StatusReport, StatusRequest } from '../sync/engine.js';
 import type { SyncReport } from '../sync/types.js';
 import { parseCliArgs, type RunArgs, UsageError } from './args.js';
 import { formatPlan } from './format.js';
 import { helpText } from './help.js';
 import { runImport } from './import.js';
-import { formatStatus, statusFailed } from './status.js';
+import { formatRelease, formatStatus, statusFailed } from './status.js';
 import { checkKubeconfigs, describeConfig } from './validate.js';
 import { createCliEngine, type Progress } from './wiring.js';
 
@@ -38,6 +38,8 @@ export interface CliIO {
     run(request: SyncRequest, options?: RunOptions): Promise<SyncReport>;
     /** `status`; an engine without it (a test's) cannot run that command. */
     status?(request: StatusRequest, options?: RunOptions): Promise<StatusReport>;
+    /** `release`; likewise. */
+    release?(request: ReleaseRequest, options?: RunOptions): Promise<ReleaseReport>;
   }>;
   /** The clock `--timeout` counts from (tests inject one). */
   now?: () => number;
@@ -77,6 +79,7 @@ async function runCommand(args: RunArgs, io: CliIO): Promise<number> {
   if (args.command === 'validate') return validate(path, args, io);
   const config = await loadConfigFile(path);
   if (args.command === 'status') return status(config, args, io);
+  if (args.command === 'release') return release(config, args, io);
 
   const request = await buildRequest(args, io);
   if ('ignored' in request) {
@@ -124,6 +127,25 @@ async function status(config: Config, args: RunArgs, io: CliIO): Promise<number>
   return statusFailed(report) ? EXIT_FAILED : EXIT_OK;
 }
 
+/** `release`: removes the holds of `--secret`'s waves; exit 1 when a Secret could not be read or patched. */
+async function release(config: Config, args: RunArgs, io: CliIO): Promise<number> {
+  const progress = progressFor(args, io);
+  const engine = await (io.createEngine ?? createCliEngine)(config, progress);
+  if (engine.release === undefined) throw new Error('this engine cannot release holds');
+  const options: RunOptions =
+    args.timeoutMs === undefined ? {} : { deadlineAt: (io.now ?? Date.now)() + args.timeoutMs };
+  const report = await engine.release(
+    {
+      secrets: args.secrets ?? [],
+      ...(args.clusters === undefined ? {} : { clusters: args.clusters }),
+      ...(args.namespaces === undefined ? {} : { namespaces: args.namespaces }),
+    },
+    options,
+  );
+  io.stdout(args.json ? `${JSON.stringify(report, null, 2)}\n` : formatRelease(report));
+  return report.failed.length > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
 /** Progress lines on stderr in the human mode; none with --json, whose stdout is the whole answer (errors still go to stderr). */
 function progressFor(args: RunArgs, io: CliIO): Progress {
   return args.json ? () => {} : (line) => io.stderr(`${line}\n`);
@@ -166,6 +188,7 @@ async function buildRequest(args: RunArgs, io: CliIO): Promise<SyncRequest | Ign
       return 'ignored' in request ? request : { ...request, dryRun: args.dryRun, origin };
     }
     case 'status':
+    case 'release':
     case 'validate':
     case 'import':
       throw new Error('unreachable');

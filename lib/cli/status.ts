@@ -2,6 +2,8 @@
  * Human output of `status`. Pure functions over the StatusReport, which holds version ids, timestamps, workload
  * names and error messages only: never a secret value, never a content hash.
  */
+import { releaseHint } from '../sync/hold.js';
+import type { ReleaseReport } from '../sync/release.js';
 import type { BindingStatus, ConsumerState, StatusReport } from '../sync/status.js';
 import { bindingsTable, block, unshownSourceFailures } from './report-text.js';
 
@@ -28,7 +30,7 @@ function consumers(row: BindingStatus): string {
     .join(', ');
 }
 
-function where(row: BindingStatus): string {
+function where(row: Pick<BindingStatus, 'cluster' | 'namespace' | 'secret'>): string {
   return `${row.cluster}/${row.namespace}/${row.secret}`;
 }
 
@@ -47,6 +49,24 @@ function reasons(row: BindingStatus): string[] {
   if (named('stale').length > 0) out.push(`stale consumers: ${named('stale').join(', ')}`);
   if (named('pending').length > 0) out.push(`restart pending: ${named('pending').join(', ')}`);
   return out;
+}
+
+/** One line per held version (README "Waves"), naming the Secrets that carry its hold and how to release it. */
+function holds(report: StatusReport): string[] {
+  const byVersion = new Map<string, BindingStatus[]>();
+  for (const row of report.bindings) {
+    if (row.hold === undefined) continue;
+    const k = `${row.source}\n${row.hold.versionId}`;
+    byVersion.set(k, [...(byVersion.get(k) ?? []), row]);
+  }
+  return [...byVersion.values()].map((rows) => {
+    const { source, hold } = rows[0] as BindingStatus & { hold: NonNullable<BindingStatus['hold']> };
+    const done = hold.policy === 'rollback' ? 'rolled back' : 'halted';
+    return (
+      `version ${hold.versionId} of ${source} held since ${hold.since}: wave ${hold.wave} of ${hold.of} failed (${done}): ` +
+      `${hold.reason} (on ${rows.map(where).join(', ')}); ${releaseHint(source)}`
+    );
+  });
 }
 
 /**
@@ -74,6 +94,7 @@ export function formatStatus(report: StatusReport): string {
       ...unshownSourceFailures(report.sources, report.bindings),
       ...report.bindings.filter((r) => r.state !== 'current').map((r) => `${where(r)}: ${reasons(r).join('; ')}`),
     ]),
+    ...block('Held', holds(report)),
     ...block('Notes', report.notes),
   ];
   const { current, behind, unreadable } = report.summary;
@@ -88,4 +109,29 @@ export function formatStatus(report: StatusReport): string {
 /** Whether `status` exits 1: a row behind or unreadable, or a source that could not be looked up. */
 export function statusFailed(report: StatusReport): boolean {
   return report.summary.behind + report.summary.unreadable > 0 || report.sources.some((s) => s.error !== undefined);
+}
+
+/** Human output of `release`: the holds removed, the Secrets that could not be looked at, notes. */
+export function formatRelease(report: ReleaseReport): string {
+  const lines = report.released.map((r) => {
+    const held =
+      r.hold === undefined
+        ? 'a hold'
+        : `the hold on version ${r.hold.versionId} (wave ${r.hold.wave} of ${r.hold.of} failed)`;
+    return `released ${held} on ${where(r)}`;
+  });
+  lines.push(
+    ...block(
+      'Not released',
+      report.failed.map((r) => `${where(r)}: ${r.error?.code}: ${r.error?.message}`),
+    ),
+  );
+  lines.push(...block('Notes', report.notes));
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const next = report.released.length > 0 ? '; the next pass (reconcile, backfill) continues the waves' : '';
+  lines.push(
+    '',
+    `release: ${report.released.length} hold(s) removed of ${report.checked} Secret(s) looked at, ${report.failed.length} not readable in ${seconds}s${next}`,
+  );
+  return `${lines.join('\n')}\n`;
 }

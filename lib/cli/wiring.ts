@@ -54,7 +54,10 @@ export function withProgress(
 }
 
 /** Builds the engine over the user's AWS configuration; fails early when no AWS region is configured. */
-export async function createCliEngine(config: Config, progress: Progress): Promise<Pick<SyncEngine, 'run' | 'status'>> {
+export async function createCliEngine(
+  config: Config,
+  progress: Progress,
+): Promise<Pick<SyncEngine, 'run' | 'status' | 'release'>> {
   const adapters = createAdapters(config);
   try {
     await adapters.client.config.region();
