@@ -100,13 +100,15 @@ function translate(error: unknown, action: Action, id: string | undefined): Sync
 function toSecretValue(
   entry: Pick<SecretValueEntry, 'ARN' | 'Name' | 'VersionId' | 'VersionStages' | 'SecretString' | 'SecretBinary'>,
   id: string,
+  anyStage = false,
 ): SecretValue {
   const stages = entry.VersionStages ?? [];
   if (entry.ARN === undefined || entry.Name === undefined || entry.VersionId === undefined) {
     throw new SyncError('SourceError', `Secrets Manager returned secret "${id}" without ARN, name or version id`);
   }
-  // Both calls ask for AWSCURRENT; a response without it would mean propagating a version that is not live.
-  if (stages.length > 0 && !stages.includes(AWSCURRENT)) {
+  // Both calls ask for AWSCURRENT; a response without it would mean propagating a version that is not live. A read
+  // by version id (a work item's, a rollback's) is of any stage: the caller decides on `versionStages`.
+  if (!anyStage && stages.length > 0 && !stages.includes(AWSCURRENT)) {
     throw new SyncError(
       'SourceError',
       `Secrets Manager returned version ${entry.VersionId} of secret "${id}", which is not ${AWSCURRENT}`,
@@ -115,7 +117,11 @@ function toSecretValue(
   const value: SecretValue = { arn: entry.ARN, name: entry.Name, versionId: entry.VersionId, versionStages: stages };
   if (entry.SecretString !== undefined) value.secretString = entry.SecretString;
   else if (entry.SecretBinary !== undefined) value.secretBinary = entry.SecretBinary;
-  else throw new SyncError('SourceError', `secret "${id}" has no value at ${AWSCURRENT}`);
+  else
+    throw new SyncError(
+      'SourceError',
+      `secret "${id}" has no value at ${anyStage ? `version ${entry.VersionId}` : AWSCURRENT}`,
+    );
   return value;
 }
 
@@ -185,7 +191,7 @@ export function createSecretsManagerSource(client: SecretsManagerSender): Secret
     } catch (error) {
       throw translate(error, 'GetSecretValue', id);
     }
-    return toSecretValue(output, id);
+    return toSecretValue(output, id, true);
   }
 
   /** One BatchGetSecretValue call for ≤ 20 ids; per-secret `Errors` become that id's SyncError. */

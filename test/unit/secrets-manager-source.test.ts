@@ -445,6 +445,20 @@ describe('createSecretsManagerSource', () => {
     });
   });
 
+  describe('readVersion', () => {
+    it('reads one version by id whatever its stage (AWSPREVIOUS, no label), keeping its stages for the caller', async () => {
+      // Prepare
+      const { client, calls } = fakeClient(() => ({ ...entry('a', 'v-old'), VersionStages: ['AWSPREVIOUS'] }));
+
+      // Act
+      const value = await createSecretsManagerSource(client).readVersion('a', 'v-old');
+
+      // Assess
+      expect(calls).toEqual([{ command: 'GetSecretValueCommand', input: { SecretId: 'a', VersionId: 'v-old' } }]);
+      expect(value).toMatchObject({ versionId: 'v-old', versionStages: ['AWSPREVIOUS'], secretString: VALUE });
+    });
+  });
+
   describe('describe', () => {
     it('returns identity, tags and the deletion date', async () => {
       const deleted = new Date('2025-04-01T00:00:00Z');
