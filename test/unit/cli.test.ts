@@ -11,7 +11,7 @@ import { parseConfig } from '../../lib/config/index.js';
 import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import { emptyReport } from '../../lib/sync/stages/report.js';
-import type { SyncReport } from '../../lib/sync/types.js';
+import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
 import { CLI_CONFIG, capturedIO } from '../support/cli.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
@@ -19,6 +19,13 @@ const CONFIG = CLI_CONFIG;
 
 function report(overrides: Partial<SyncReport> = {}): SyncReport {
   return { ...emptyReport({ trigger: 'backfill', dryRun: false }), durationMs: 1234, ...overrides };
+}
+
+/** The result of binding a/n/s (source x) with `fields`. */
+function binding(
+  fields: Omit<BindingResult, 'cluster' | 'namespace' | 'secret' | 'source'> & { cluster?: string },
+): BindingResult {
+  return { cluster: 'a', namespace: 'n', secret: 's', source: 'x', ...fields };
 }
 
 /** Captures output; the engine is a fake that records its request and returns `result`. */
@@ -146,24 +153,27 @@ describe('runCli --help', () => {
 });
 
 describe('runCli exit codes', () => {
-  it('exits 2 on a usage error, naming it on stderr', async () => {
+  it.each([
+    [
+      'on a usage error, naming it on stderr',
+      ['backfill', '--event', 'x.json'],
+      ['option --event does not apply to "backfill"'],
+    ],
+    [
+      'when the configuration file is missing',
+      ['plan', '--config', 'missing.yaml'],
+      ['missing.yaml: cannot read configuration file (ENOENT)'],
+    ],
+    [
+      'on an invalid configuration and prints each issue with its place',
+      ['validate', '--config', 'bad.yaml'],
+      ['bad.yaml: clusters: must define a cluster', 'bad.yaml: syncs:'],
+    ],
+  ])('exits 2 %s, printing nothing on stdout', async (_, argv, messages) => {
     const { io, out } = harness(dir);
-    expect(await runCli(['backfill', '--event', 'x.json'], io)).toBe(2);
-    expect(out.stderr).toContain('option --event does not apply to "backfill"');
+    expect(await runCli(argv, io)).toBe(2);
+    for (const message of messages) expect(out.stderr).toContain(message);
     expect(out.stdout).toBe('');
-  });
-
-  it('exits 2 when the configuration file is missing', async () => {
-    const { io, out } = harness(dir);
-    expect(await runCli(['plan', '--config', 'missing.yaml'], io)).toBe(2);
-    expect(out.stderr).toContain('missing.yaml: cannot read configuration file (ENOENT)');
-  });
-
-  it('exits 2 on an invalid configuration and prints each issue with its place', async () => {
-    const { io, out } = harness(dir);
-    expect(await runCli(['validate', '--config', 'bad.yaml'], io)).toBe(2);
-    expect(out.stderr).toContain('bad.yaml: clusters: must define a cluster');
-    expect(out.stderr).toContain('bad.yaml: syncs:');
   });
 
   it('reads the configuration from EKS_SYNC_CONFIG when --config is absent', async () => {
@@ -596,26 +606,19 @@ syncs:
     const r = report({
       trigger: 'reconcile',
       results: [
-        {
-          cluster: 'a',
-          namespace: 'n',
-          secret: 's',
-          source: 'x',
+        binding({
           action: 'updated',
           drift: true,
           changedKeys: ['K'],
           restarted: [{ kind: 'Deployment', name: 'd', paused: true }],
           notes: ['paused Deployments were patched and roll out when resumed'],
-        },
-        {
+        }),
+        binding({
           cluster: 'b',
-          namespace: 'n',
-          secret: 's',
-          source: 'x',
           action: 'failed',
           restarted: [],
           error: { code: 'ClusterUnavailable', message: 'cluster "b": connect ETIMEDOUT' },
-        },
+        }),
       ],
       summary: { ...report().summary, updated: 1, failed: 1, restarts: 1 },
     });
@@ -634,11 +637,7 @@ syncs:
     // Prepare
     const r = report({
       results: [
-        {
-          cluster: 'a',
-          namespace: 'n',
-          secret: 's',
-          source: 'x',
+        binding({
           action: 'updated',
           changedKeys: ['K'],
           restarted: [
@@ -647,7 +646,7 @@ syncs:
             { kind: 'StatefulSet', name: 'db', rollout: 'failed' },
           ],
           notes: ['StatefulSet/db rollout failed: no progress for 30 s (new pods not Ready): 2 of 3 pods ready'],
-        },
+        }),
       ],
       summary: { ...report().summary, updated: 1, restarts: 3, rolledOut: 1, progressing: 1, rolloutFailed: 1 },
     });
