@@ -10,7 +10,6 @@ import { refersTo } from '../../lib/domain/secret-id.js';
 import { SyncError, toSyncError } from '../../lib/errors.js';
 import type { KubeCall } from '../../lib/sync/calls/decorate.js';
 import type {
-  ChangeCause,
   ClusterConnector,
   DeletePreconditions,
   KubeApi,
@@ -520,15 +519,9 @@ export class FakeKubeApi implements KubeApi {
     });
   }
 
-  patchTemplateAnnotations(
-    namespace: string,
-    kind: WorkloadKind,
-    name: string,
-    annotations: Record<string, string>,
-    expected?: Record<string, string>,
-    changeCause?: ChangeCause,
-    restartAt?: Date,
-  ): Promise<void> {
+  // The parameters as the port declares them: the fake cannot drift from its signature.
+  patchTemplateAnnotations(...args: Parameters<KubeApi['patchTemplateAnnotations']>): Promise<void> {
+    const [namespace, kind, name, annotations, expected, changeCause, restartAt] = args;
     return this.call(
       'patchTemplateAnnotations',
       [namespace, kind, name, clone(annotations), clone(changeCause), restartAt],
