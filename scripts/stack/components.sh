@@ -50,14 +50,31 @@ start_etcd() {
     --unsafe-no-fsync --log-level warn
 }
 
+# Spawns COMPONENT of the cluster NAME (pid and log file COMPONENT-NAME) once its PORT is free: the start of every
+# per-cluster component. Usage: spawn_cluster_component COMPONENT NAME PORT COMMAND [ARGS...]
+spawn_cluster_component() {
+  local component=$1 name=$2 port=$3
+  shift 3
+  ensure_port_free "$component-$name" "$port"
+  spawn "$component-$name" "$LOG_DIR/$component-$name.log" "$@"
+}
+
+# The flags kube-controller-manager and kube-scheduler share, into the array CONTROLLER_FLAGS: one kubeconfig for
+# the API and for delegated authn/authz, no leader election (one replica), HTTPS health on loopback.
+controller_flags() {
+  local kubeconfig=$1 port=$2
+  CONTROLLER_FLAGS=(--kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig"
+    --authorization-kubeconfig "$kubeconfig" --leader-elect=false --bind-address 127.0.0.1 --secure-port "$port"
+    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key")
+}
+
 start_apiserver() {
-  local i=$1 name port
-  name=$(cluster_name "$i")
-  port=$(apiserver_port "$i")
-  ensure_port_free "apiserver-$name" "$port"
+  local name port
+  name=$(cluster_name "$1")
+  port=$(apiserver_port "$1")
   # Each simulated cluster keeps its objects under its own etcd prefix. No endpoint reconciler: it refuses a
   # loopback advertise address, and nothing here needs the `kubernetes` Service's endpoints.
-  spawn "apiserver-$name" "$LOG_DIR/apiserver-$name.log" "$KUBE_BIN_DIR/kube-apiserver" \
+  spawn_cluster_component apiserver "$name" "$port" "$KUBE_BIN_DIR/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" --etcd-prefix "/registry-$name" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$port" \
     --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" \
@@ -69,41 +86,33 @@ start_apiserver() {
 }
 
 start_controller_manager() {
-  local i=$1 name port
-  name=$(cluster_name "$i")
-  port=$(kcm_port "$i")
-  ensure_port_free "controller-manager-$name" "$port"
-  local kubeconfig=$KUBECONFIG_DIR/controller-manager-$name.kubeconfig
-  spawn "controller-manager-$name" "$LOG_DIR/controller-manager-$name.log" "$KUBE_BIN_DIR/kube-controller-manager" \
-    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$port" \
-    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" \
-    --controllers "$KCM_CONTROLLERS" \
+  local name port
+  name=$(cluster_name "$1")
+  port=$(kcm_port "$1")
+  controller_flags "$KUBECONFIG_DIR/controller-manager-$name.kubeconfig" "$port"
+  spawn_cluster_component controller-manager "$name" "$port" "$KUBE_BIN_DIR/kube-controller-manager" \
+    "${CONTROLLER_FLAGS[@]}" --controllers "$KCM_CONTROLLERS" \
     --service-account-private-key-file "$PKI_DIR/sa.key" --root-ca-file "$PKI_DIR/ca.crt" \
     --profiling=false
 }
 
 start_scheduler() {
-  local i=$1 name port
-  name=$(cluster_name "$i")
-  port=$(scheduler_port "$i")
-  ensure_port_free "scheduler-$name" "$port"
-  local kubeconfig=$KUBECONFIG_DIR/scheduler-$name.kubeconfig
-  spawn "scheduler-$name" "$LOG_DIR/scheduler-$name.log" "$KUBE_BIN_DIR/kube-scheduler" \
-    --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$port" \
-    --tls-cert-file "$PKI_DIR/serving.crt" --tls-private-key-file "$PKI_DIR/serving.key" --profiling=false
+  local name port
+  name=$(cluster_name "$1")
+  port=$(scheduler_port "$1")
+  controller_flags "$KUBECONFIG_DIR/scheduler-$name.kubeconfig" "$port"
+  spawn_cluster_component scheduler "$name" "$port" "$KUBE_BIN_DIR/kube-scheduler" "${CONTROLLER_FLAGS[@]}" \
+    --profiling=false
 }
 
 # kwok plays kubelet for the fake nodes (scripts/stack/kwok/nodes.yaml): it moves their pods through the stages of
 # scripts/stack/kwok/stages.yaml. No node leases: nothing here (no node-lifecycle controller) would read them. Pod
 # IPs come from a range of their own, apart from the Service range (10.0.0.0/24).
 start_kwok() {
-  local i=$1 name port
-  name=$(cluster_name "$i")
-  port=$(kwok_port "$i")
-  ensure_port_free "kwok-$name" "$port"
-  spawn "kwok-$name" "$LOG_DIR/kwok-$name.log" "$KWOK_BIN_DIR/kwok" \
+  local name port
+  name=$(cluster_name "$1")
+  port=$(kwok_port "$1")
+  spawn_cluster_component kwok "$name" "$port" "$KWOK_BIN_DIR/kwok" \
     --kubeconfig "$KUBECONFIG_DIR/kwok-$name.kubeconfig" --config "$ROOT/scripts/stack/kwok/stages.yaml" \
     --manage-nodes-with-label-selector "$KWOK_NODE_LABEL" --node-lease-duration-seconds 0 --cidr 10.244.0.0/16 \
     --server-address "127.0.0.1:$port"

@@ -111,32 +111,35 @@ ensure_kubernetes() {
   rm -rf "$work"
 }
 
-ensure_etcd() {
-  [[ -x $ETCD_BIN_DIR/etcd ]] && return 0
+# Builds one program of the stack on first use: unless BIN_DIR/NAME exists, runs the script that SCRIPT_FN WORK
+# prints in a fresh directory WORK, where it leaves NAME in WORK/out/, and installs it in BIN_DIR.
+# Usage: build_once NAME VERSION BIN_DIR SCRIPT_FN
+build_once() {
+  local name=$1 version=$2 bin_dir=$3 script_fn=$4
+  [[ -x $bin_dir/$name ]] && return 0
   find_go
-  log "building etcd $ETCD_VERSION from the Go module proxy (first run only, about 3 min)"
-  local work=$CACHE_DIR/build/etcd-$ETCD_VERSION
-  rm -rf "$work" && mkdir -p "$work"
-  # The server module's root package is etcd's `main`.
-  run_build "etcd $ETCD_VERSION" "$work.log" "cd $(sh_quote "$work"); $(go_build_script go.etcd.io/etcd/server/v3 \
-    "$ETCD_VERSION" "" "$work/out/etcd" "-s -w" go.etcd.io/etcd/server/v3)"
-  install_bins "$work/out" "$ETCD_BIN_DIR" etcd
+  log "building $name $version from the Go module proxy (first run only, about 3 min)"
+  local work=$CACHE_DIR/build/$name-$version
+  rm -rf "$work" && mkdir -p "$work/out"
+  run_build "$name $version" "$work.log" "cd $(sh_quote "$work"); $("$script_fn" "$work")"
+  install_bins "$work/out" "$bin_dir" "$name"
   rm -rf "$work"
+}
+
+# The server module's root package is etcd's `main`.
+etcd_build_script() {
+  go_build_script go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" "$1/out/etcd" "-s -w" go.etcd.io/etcd/server/v3
 }
 
 # kwok's go.mod has no replace directives, so `go install module@version` builds it as released, with the
 # Kubernetes client libraries it pins (not ours: nothing links the two builds).
-ensure_kwok() {
-  [[ -x $KWOK_BIN_DIR/kwok ]] && return 0
-  find_go
-  log "building kwok $KWOK_VERSION from the Go module proxy (first run only, about 3 min)"
-  local work=$CACHE_DIR/build/kwok-$KWOK_VERSION
-  rm -rf "$work" && mkdir -p "$work/out"
-  run_build "kwok $KWOK_VERSION" "$work.log" "cd $(sh_quote "$work"); export CGO_ENABLED=0 GOBIN=$(sh_quote "$work/out")
+kwok_build_script() {
+  echo "export CGO_ENABLED=0 GOBIN=$(sh_quote "$1/out")
     $(sh_quote "$GO") install -v -trimpath -ldflags='-s -w' $(sh_quote "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")"
-  install_bins "$work/out" "$KWOK_BIN_DIR" kwok
-  rm -rf "$work"
 }
+
+ensure_etcd() { build_once etcd "$ETCD_VERSION" "$ETCD_BIN_DIR" etcd_build_script; }
+ensure_kwok() { build_once kwok "$KWOK_VERSION" "$KWOK_BIN_DIR" kwok_build_script; }
 
 # Moves built binaries into a versioned cache directory, each in one rename: a running stack keeps using the ones
 # already there, and a directory missing one is completed by the next run (the ensure_* checks look at each file).
