@@ -30,6 +30,19 @@ usage() {
   exit 2
 }
 
+# For a command whose only option is one flag: sets the caller's variable VAR to 1 when FLAG is given, else 0; any
+# other argument is a usage error. Usage: one_flag VAR FLAG "$@"
+one_flag() {
+  local one_flag_var=$1 one_flag_name=$2
+  shift 2
+  printf -v "$one_flag_var" 0
+  while (($#)); do
+    [[ $1 == "$one_flag_name" ]] || usage
+    printf -v "$one_flag_var" 1
+    shift
+  done
+}
+
 # The cluster count and ports of the stack directory's last `up`: from stack.json, or from the older stack.env when
 # that one is newer (written by a checkout from before stack.json, which may still run this stack).
 load_state() {
@@ -212,13 +225,8 @@ stop_component() {
 }
 
 cmd_down() {
-  local purge=0
-  while (($#)); do
-    case $1 in
-      --purge) purge=1; shift ;;
-      *) usage ;;
-    esac
-  done
+  local purge
+  one_flag purge --purge "$@"
   if [[ ! -d $STACK_DIR ]]; then
     log "no stack state in $STACK_DIR: nothing to stop"
     return 0
@@ -272,13 +280,8 @@ cmd_status() {
 }
 
 cmd_env() {
-  local json=0
-  while (($#)); do
-    case $1 in
-      --json) json=1; shift ;;
-      *) usage ;;
-    esac
-  done
+  local json
+  one_flag json --json "$@"
   load_state || die "the stack is not set up (no $STATE_FILE): run npm run stack -- up"
   if state_outdated; then
     # A stack directory of an older checkout (stack.env only, or newer): described once from that state.
