@@ -232,15 +232,21 @@ describe('SyncEngine: health-gated waves', () => {
 
 const ROLLBACK = WAVES.replace('healthTimeout: 5m }', 'healthTimeout: 5m, onFailure: rollback }');
 
-/** Version 1 everywhere and rolled out, then version 2, whose new pods in wave 1 fail (progress deadline). */
-async function failedSecondVersion(yaml: string) {
+/** Version 1 everywhere and rolled out, then version 2 put, whose new pods in `failing` will fail (progress deadline). */
+async function secondVersion(yaml: string, failing = 'a') {
   const w = world(yaml);
   const first = w.source.put('prod/db', { password: 'one' });
   await w.engine.run(rotation(first));
-  w.api('a').scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
+  w.api(failing).scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
   const second = w.source.put('prod/db', { password: CANARY });
-  const report = await w.engine.run(rotation(second));
-  return { ...w, first, second, report };
+  return { ...w, first, second };
+}
+
+/** `secondVersion`, delivered: wave 1 fails. */
+async function failedSecondVersion(yaml: string) {
+  const w = await secondVersion(yaml);
+  const report = await w.engine.run(rotation(w.second));
+  return { ...w, report };
 }
 
 const patches = (w: ReturnType<typeof world>, cluster: string) => w.api(cluster).book.count('patchTemplateAnnotations');
@@ -324,11 +330,8 @@ describe('SyncEngine: a failed wave rolled back and held', () => {
 
   it('finishes a rollback a pass could not complete, once', async () => {
     // Arrange: the version to roll back to cannot be read the first time.
-    const w = world(ROLLBACK);
-    const first = w.source.put('prod/db', { password: 'one' });
-    await w.engine.run(rotation(first));
-    w.api('a').scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
-    const second = w.source.put('prod/db', { password: CANARY });
+    const w = await secondVersion(ROLLBACK);
+    const { first, second } = w;
     w.source.fail('getVersion', () => new Error('throttled'), { times: 1 });
     const failed = await w.engine.run(rotation(second));
     w.api('a').scriptRollout('app', 'Deployment', 'web', []);
@@ -436,5 +439,99 @@ describe('SyncEngine: a failed wave rolled back and held', () => {
       expect.stringMatching(new RegExp(`^hold of version ${w.second} of .* is superseded by version ${third}$`)),
     );
     expect(report.waves).toEqual([expect.objectContaining({ state: 'done' })]);
+  });
+});
+
+describe('SyncEngine: waves under filters', () => {
+  it("does not let a backfill of a later wave's cluster skip the gate of wave 1", async () => {
+    // Arrange
+    const w = world();
+    const versionId = w.source.put('prod/db', { password: CANARY });
+    stuck(w.api('a'));
+    await w.engine.run(rotation(versionId));
+
+    // Act
+    const report = await w.engine.run({
+      trigger: 'backfill',
+      dryRun: false,
+      restart: true,
+      secrets: ['prod/db'],
+      clusters: ['b'],
+    });
+
+    // Assess
+    expect(of(report, 'b').action).toBe('skipped');
+    expect(of(report, 'b').notes?.[0]).toMatch(/^WaitingForWave: wave 2 of 3 waits: wave 1 is not done: a\/app\/db: /);
+    expect(w.api('b').secret('app', 'db')).toBeUndefined();
+    expect(report.results.map((r) => r.cluster)).toEqual(['b']);
+  });
+
+  it("lets a backfill of a later wave's cluster write it once wave 1 rolled out, and only it", async () => {
+    // Arrange
+    const w = world();
+    const versionId = w.source.put('prod/db', { password: CANARY });
+    stuck(w.api('a'));
+    await w.engine.run(rotation(versionId));
+    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+
+    // Act
+    const report = await w.engine.run({ trigger: 'backfill', dryRun: false, restart: true, clusters: ['b'] });
+
+    // Assess
+    expect(report.results.map((r) => [r.cluster, r.action])).toEqual([['b', 'created']]);
+    expect(w.api('c').secret('app', 'db')).toBeUndefined();
+    expect(w.api('a').book.count('patchTemplateAnnotations')).toBe(1);
+  });
+
+  it("holds a backfill of a later wave's cluster while the version is held on wave 1", async () => {
+    // Arrange
+    const w = await failedSecondVersion(ROLLBACK);
+    const writes = w.api('b').writes();
+
+    // Act
+    const report = await w.engine.run({ trigger: 'backfill', dryRun: false, restart: true, clusters: ['b'] });
+
+    // Assess
+    expect(report.results.map((r) => [r.cluster, r.action])).toEqual([['b', 'skipped']]);
+    expect(of(report, 'b').notes?.[0]).toMatch(new RegExp(`^Held: version ${w.second} is held since `));
+    expect(w.api('b').writes()).toBe(writes);
+  });
+
+  it('rolls back once when two deliveries of the failing rotation run at once', async () => {
+    // Arrange
+    const w = await secondVersion(ROLLBACK);
+    const { first, second } = w;
+
+    // Act
+    const reports = await Promise.all([w.engine.run(rotation(second)), w.engine.run(rotation(second))]);
+
+    // Assess: version 1, version 2 and the restart back: one applied patch each (a concurrent one meets Conflict).
+    expect(patches(w, 'a')).toBe(3);
+    expect(w.api('a').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(first);
+    for (const cluster of ['b', 'c']) expect(patches(w, cluster)).toBe(1);
+    expect(reports.every((r) => r.summary.failed === 0)).toBe(true);
+  });
+
+  it('rolls back a failed wave 2 only, holding the version on waves 1 and 2; a newer version clears both holds', async () => {
+    // Arrange
+    const w = await secondVersion(ROLLBACK, 'b');
+    const { first, second } = w;
+    const hold = (cluster: string) => w.api(cluster).secret('app', 'db')?.annotations['eks-secret-sync.io/hold'];
+
+    // Act
+    const failed = await w.engine.run(rotation(second));
+    const holds = ['a', 'b', 'c'].map((c) => (hold(c) === undefined ? undefined : JSON.parse(hold(c) as string).wave));
+    w.api('b').scriptRollout('app', 'Deployment', 'web', []);
+    const third = w.source.put('prod/db', { password: 'three' });
+    const next = await w.engine.run(rotation(third));
+
+    // Assess
+    expect(of(failed, 'a')).toMatchObject({ action: 'updated', restarted: [{ rollout: 'rolledOut' }] });
+    expect(of(failed, 'b').rolledBack).toMatchObject({ from: second, to: first });
+    expect(of(failed, 'c').action).toBe('skipped');
+    expect(holds).toEqual([2, 2, undefined]);
+    expect(w.api('c').secret('app', 'db')?.annotations[VERSION_ANNOTATION]).toBe(third);
+    expect(['a', 'b'].map(hold)).toEqual([undefined, undefined]);
+    expect(next.waves).toEqual([expect.objectContaining({ state: 'done' })]);
   });
 });

@@ -29,6 +29,7 @@ import {
 } from '../../domain/names.js';
 import { isArnOf, isSecretArn } from '../../domain/secret-id.js';
 import { SyncError } from '../../errors.js';
+import { holdOf } from '../hold.js';
 import type { KubeApi, KubeSecret, KubeSecretWrite } from '../ports/kube.js';
 import type { DesiredSecret } from '../render.js';
 
@@ -235,6 +236,19 @@ export async function upsertSecret(
       checkOwnership(api, existing, desired, options);
       const contentChanged =
         existing.type !== desired.type || contentHash(existing.type, existing.data) !== desired.hash;
+      // A pass that read no hold before another pass recorded one must not write the held version after it.
+      const held = holdOf(existing.annotations)?.versionId;
+      if (contentChanged && held !== undefined && held === desired.annotations[VERSION_ANNOTATION]) {
+        return {
+          action: 'unchanged',
+          changedKeys: [],
+          restartPending: false,
+          uid: existing.uid,
+          contentChanged: false,
+          annotations: existing.annotations,
+          notes: [`not written: version ${held} is held on this Secret (README "Waves")`],
+        };
+      }
       // Left by a pass that wrote this content and did not finish its restarts: finishing them is up to us.
       const leftMarker = existing.annotations[RESTART_PENDING_ANNOTATION];
       const left = markerHash(leftMarker) === desired.hash ? leftMarker : undefined;

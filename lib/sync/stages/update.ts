@@ -4,7 +4,7 @@
  */
 import { releaseHint } from '../hold.js';
 import type { Pass } from '../pass.js';
-import type { Binding } from '../plan.js';
+import { type Binding, planBindings } from '../plan.js';
 import type { BindingResult, WaveProgress } from '../types.js';
 import { confirmDeleted, fetchValues, goneReads, type Reads } from './fetch.js';
 import { bindingKey, type SourceEntry } from './report.js';
@@ -51,6 +51,7 @@ export async function updateBindings(
     pass,
     request.deleted ? confirmed.bindings.map(withoutWave) : confirmed.bindings,
     reads,
+    request.deleted ? [] : gateBindings(pass, resolved),
   );
   let results = [...confirmed.results, ...waved.results];
   notes.push(...waved.notes);
@@ -74,6 +75,16 @@ export async function updateBindings(
   // Bindings the version check changed (re-applied, or failed) are reported again.
   for (const r of results) if (reported.get(bindingKey(r)) !== JSON.stringify(r)) log.result?.(r);
   return { results, sources: settled.sources, notes: [...notes, ...settled.notes], waves: waved.progress };
+}
+
+/**
+ * The bindings with waves that the request's cluster and namespace filters left out: a backfill of a later wave's
+ * cluster still waits for the earlier waves (and their hold), so they are planned to be read, not written.
+ */
+function gateBindings(pass: Pass, resolved: Resolved): Binding[] {
+  const { clusters, namespaces, ...unfiltered } = pass.request;
+  if (clusters === undefined && namespaces === undefined) return [];
+  return planBindings(pass.config, resolved.resolved, unfiltered).filter((b) => b.wave !== undefined);
 }
 
 function withoutWave(binding: Binding): Binding {

@@ -6,7 +6,12 @@
  * the same gate: none can skip a wave, restart a consumer twice, or start a second set of waves.
  */
 import type { WavesConfig } from '../../config/index.js';
-import { consumerHashAnnotation, SYNCED_AT_ANNOTATION, VERSION_ANNOTATION } from '../../domain/names.js';
+import {
+  consumerHashAnnotation,
+  FINGERPRINT_ANNOTATION,
+  SYNCED_AT_ANNOTATION,
+  VERSION_ANNOTATION,
+} from '../../domain/names.js';
 import { type Halt, recordEvents, rolloutHaltedEvent } from '../apply/events.js';
 import { fingerprintsOf, listWorkloads, restartsWorkload, WORKLOAD_KINDS } from '../apply/restarter.js';
 import { rolloutVerdict } from '../apply/rollout.js';
@@ -50,7 +55,12 @@ export interface Waved {
  * Applies `bindings`: those without waves at once, as before; each (secret, sync) with waves in wave order, the
  * later waves reported `skipped` (`WaitingForWave`) from the first wave that is not healthy on.
  */
-export async function applyInWaves(pass: Pass, bindings: Binding[], reads: Reads): Promise<Waved> {
+export async function applyInWaves(
+  pass: Pass,
+  bindings: Binding[],
+  reads: Reads,
+  gates: readonly Binding[] = [],
+): Promise<Waved> {
   const plain = bindings.filter((b) => b.wave === undefined);
   const groups = new Map<WavesConfig, Binding[]>();
   for (const binding of bindings) {
@@ -60,7 +70,7 @@ export async function applyInWaves(pass: Pass, bindings: Binding[], reads: Reads
   const sequences = [...groups.values()].flatMap((list) => [...groupBy(list, (b) => b.fetchId).values()]);
   const [direct, waved] = await Promise.all([
     plain.length > 0 ? applyBindings(pass, plain, reads) : Promise.resolve([]),
-    Promise.all(sequences.map((list) => applyWaves(pass, list, reads))),
+    Promise.all(sequences.map((list) => applyWaves(pass, list, sequenceOf(list, gates), reads))),
   ]);
   const results = [...direct, ...waved.flatMap((w) => w.results)];
   // Held sequences are not applied either: the version check must not write the held version over them.
@@ -76,6 +86,19 @@ export async function applyInWaves(pass: Pass, bindings: Binding[], reads: Reads
   };
 }
 
+/**
+ * The whole sequence `list` belongs to: with the bindings a filter left out (`gates`), whose waves are read for the
+ * gate and the hold but written only by a rollback, so that a backfill of one cluster cannot skip an earlier wave.
+ */
+function sequenceOf(list: Binding[], gates: readonly Binding[]): Binding[] {
+  const first = list[0] as Binding & { wave: NonNullable<Binding['wave']> };
+  const keys = new Set(list.map(bindingKey));
+  const more = gates.filter(
+    (g) => g.fetchId === first.fetchId && g.wave?.sync === first.wave.sync && !keys.has(bindingKey(g)),
+  );
+  return [...list, ...more];
+}
+
 /** Whether a result is a binding held back by the gate. */
 export function isWaiting(result: BindingResult): boolean {
   return result.action === 'skipped' && (result.notes ?? []).some((n) => n.startsWith(`${WAITING_FOR_WAVE}:`));
@@ -89,8 +112,11 @@ interface Sequence {
   notes: string[];
 }
 
-/** One secret's bindings of one sync, wave after wave, while each is healthy. */
-async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promise<Sequence> {
+/**
+ * One secret's bindings of one sync, wave after wave, while each is healthy; `full` is the whole sequence (the
+ * bindings and those a filter left out), whose waves gate and hold the version.
+ */
+async function applyWaves(pass: Pass, bindings: Binding[], full: Binding[], reads: Reads): Promise<Sequence> {
   const first = bindings[0] as Binding & { wave: NonNullable<Binding['wave']> };
   const count = first.wave.of.waves.length;
   const read = reads.values.get(first.fetchId);
@@ -106,15 +132,22 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
   };
   const notes: string[] = [];
   // The hold lives on the first wave's Secrets, which every pass reads first.
-  const firstWave = bindings.filter((b) => b.wave?.index === 0);
+  const firstWave = full.filter((b) => b.wave?.index === 0);
   const holds = read === undefined ? [] : await readHolds(pass, firstWave);
   const found = holds.find((h) => h.hold.versionId === read?.versionId && h.hold.sync === first.wave.sync);
   if (found !== undefined && read !== undefined) {
-    return { ...(await heldSequence(pass, bindings, read, found, progress)), notes };
+    return { ...(await heldSequence(pass, bindings, full, read, found, progress)), notes };
   }
   if (holds.length > 0 && read !== undefined) {
     // A newer (or another) version supersedes a hold: its waves start from wave 1.
-    const cleared = pass.request.dryRun ? holds : await clearHolds(pass, holds);
+    // With the holds the failed waves' own Secrets carry.
+    const failedWaves = new Set(holds.map((h) => h.hold.wave - 1).filter((i) => i > 0));
+    const more = await readHolds(
+      pass,
+      full.filter((b) => failedWaves.has(b.wave?.index ?? -1)),
+    );
+    const all = [...holds, ...more.filter((h) => h.hold.versionId !== read.versionId)];
+    const cleared = pass.request.dryRun ? all : await clearHolds(pass, all);
     for (const version of new Set(cleared.map((h) => h.hold.versionId))) {
       notes.push(
         `hold of version ${version} of "${read.arn}" ${pass.request.dryRun ? 'would be' : 'is'} superseded by version ${read.versionId}`,
@@ -126,7 +159,9 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
   let moved = 0;
   for (let index = 0; index < count; index++) {
     const wave = bindings.filter((b) => b.wave?.index === index);
-    if (wave.length === 0) continue;
+    const requested = new Set(wave.map(bindingKey));
+    const gate = full.filter((b) => b.wave?.index === index && !requested.has(bindingKey(b)));
+    if (wave.length === 0 && gate.length === 0) continue;
     if (blocked !== undefined) {
       for (const binding of wave) {
         const result = baseResult(binding);
@@ -136,7 +171,7 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
       }
       continue;
     }
-    let applied = await applyBindings(pass, wave, reads);
+    let applied = wave.length > 0 ? await applyBindings(pass, wave, reads) : [];
     // This wave's restarts are watched now, within the pass's rollout wait, so that a quick one lets the next go.
     if (!pass.request.dryRun) applied = await observeRollouts(pass, applied);
     results.push(...applied);
@@ -145,8 +180,8 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
       progress.moved = true;
       moved += 1;
     }
-    const health = await waveHealth(pass, wave, applied, reads);
-    pass.log.info('wave', { secretId: wave[0]?.fetchId, wave: index + 1, of: count, ...health });
+    const health = await waveHealth(pass, wave, applied, reads, gate);
+    pass.log.info('wave', { secretId: first.fetchId, wave: index + 1, of: count, ...health });
     if (health.state !== 'healthy') {
       blocked = `wave ${index + 1} ${health.state === 'failed' ? 'failed' : 'is not done'}: ${health.reason}`;
       Object.assign(progress, { wave: index + 1, state: health.state, reason: health.reason });
@@ -154,11 +189,12 @@ async function applyWaves(pass: Pass, bindings: Binding[], reads: Reads): Promis
         const halt: Halt = { wave: index + 1, of: count, reason: health.reason };
         if (read !== undefined) Object.assign(halt, { arn: read.arn, versionId: read.versionId });
         if (read !== undefined && !pass.request.dryRun) {
-          const failed = await failWave(pass, { firstWave, wave, read, results, progress }, halt);
+          const whole = [...wave, ...gate];
+          const failed = await failWave(pass, { firstWave, wave: whole, read, results, progress }, halt);
           notes.push(...failed.notes);
           if (failed.outcome !== undefined) halt.outcome = failed.outcome;
         }
-        await recordHalt(pass, wave, halt);
+        await recordHalt(pass, [...wave, ...gate], halt);
       }
     } else if (moved >= (pass.wavesPerPass ?? Number.POSITIVE_INFINITY) && index + 1 < count) {
       // One invocation watches the waves it wrote, each up to waitMs: the next wave goes to a new pass at once, so
@@ -199,6 +235,9 @@ async function failWave(
     reason: halt.reason,
   };
   const recorded = await recordHold(pass, firstWave, hold);
+  // Also on the failed wave's own Secrets (when not the first): a concurrent pass never writes the version there.
+  const others = wave.filter((b) => !firstWave.some((f) => bindingKey(f) === bindingKey(b)));
+  if (recorded > 0 && others.length > 0) await recordHold(pass, others, hold);
   if (recorded === 0) {
     return {
       notes: [
@@ -212,7 +251,12 @@ async function failWave(
   for (const back of rolled) {
     const index = results.findIndex((r) => bindingKey(r) === bindingKey(back));
     const forward = results[index];
-    if (forward === undefined) continue;
+    if (forward === undefined) {
+      // A binding of the failed wave this pass's filters left out: rolled back all the same, and reported.
+      results.push(back);
+      pass.log.result?.(back);
+      continue;
+    }
     const merged: BindingResult = {
       ...forward,
       ...(back.rolledBack === undefined ? {} : { rolledBack: back.rolledBack }),
@@ -236,6 +280,7 @@ async function failWave(
 async function heldSequence(
   pass: Pass,
   bindings: Binding[],
+  full: Binding[],
   read: NonNullable<ReturnType<Reads['values']['get']>>,
   found: FoundHold,
   progress: WaveProgress,
@@ -244,18 +289,22 @@ async function heldSequence(
   const source = found.binding.fetchId;
   const done = hold.policy === 'rollback' ? 'rolled back' : 'halted';
   const why = `${HELD}: version ${read.versionId} is held since ${hold.since}: wave ${hold.wave} of ${hold.of} failed (${done}): ${hold.reason}; ${releaseHint(source)}`;
-  const failedWave = bindings.filter((b) => b.wave?.index === hold.wave - 1);
+  const failedWave = full.filter((b) => b.wave?.index === hold.wave - 1);
   const rolled =
     hold.policy === 'rollback' && !pass.request.dryRun && failedWave.length > 0
       ? await rollbackWave(pass, failedWave, read.versionId, read)
       : [];
-  const results = bindings.map((binding) => {
-    const back = rolled.find((r) => bindingKey(r) === bindingKey(binding));
-    const result = back ?? baseResult(binding);
+  const requested = new Set(bindings.map(bindingKey));
+  // A rollback finished outside the pass's filters is reported too.
+  const outside = rolled.filter((r) => !requested.has(bindingKey(r)));
+  const results = [
+    ...bindings.map((b) => rolled.find((r) => bindingKey(r) === bindingKey(b)) ?? baseResult(b)),
+    ...outside,
+  ];
+  for (const result of results) {
     addNote(result, why);
     pass.log.result?.(result);
-    return result;
-  });
+  }
   Object.assign(progress, {
     wave: hold.wave,
     state: 'held',
@@ -298,9 +347,19 @@ export async function waveHealth(
   bindings: Binding[],
   results: BindingResult[],
   reads: Reads,
+  gate: readonly Binding[] = [],
 ): Promise<WaveState> {
-  const states = await Promise.all(
-    bindings.map(async (binding): Promise<WaveState> => {
+  const checked = gate.map(async (binding): Promise<WaveState> => {
+    // Not written by this pass (left out by its filters): what its cluster holds decides.
+    try {
+      return await bindingHealth(pass, binding, undefined, reads);
+    } catch (error) {
+      return { state: 'waiting', reason: `${bindingKey(binding)}: not checked: ${errorOf(error).message}` };
+    }
+  });
+  const states = await Promise.all([
+    ...checked,
+    ...bindings.map(async (binding): Promise<WaveState> => {
       const where = `${binding.cluster}/${binding.namespace}/${binding.secret}`;
       const result = results.find(
         (r) => r.cluster === binding.cluster && r.namespace === binding.namespace && r.secret === binding.secret,
@@ -318,11 +377,16 @@ export async function waveHealth(
         return { state: 'waiting', reason: `${where}: not checked: ${errorOf(error).message}` };
       }
     }),
-  );
+  ]);
   return states.find((s) => s.state === 'failed') ?? states.find((s) => s.state === 'waiting') ?? { state: 'healthy' };
 }
 
-async function bindingHealth(pass: Pass, binding: Binding, result: BindingResult, reads: Reads): Promise<WaveState> {
+async function bindingHealth(
+  pass: Pass,
+  binding: Binding,
+  result: BindingResult | undefined,
+  reads: Reads,
+): Promise<WaveState> {
   const where = `${binding.cluster}/${binding.namespace}/${binding.secret}`;
   const version = reads.values.get(binding.fetchId)?.versionId;
   const api = await pass.connect(binding.cluster);
@@ -335,6 +399,8 @@ async function bindingHealth(pass: Pass, binding: Binding, result: BindingResult
   const syncedAt = Date.parse(secret.annotations[SYNCED_AT_ANNOTATION] ?? '');
   const late = Number.isFinite(syncedAt) && pass.now().getTime() - syncedAt >= healthTimeout;
   const annotation = consumerHashAnnotation(binding.secret);
+  // The fingerprint this pass wrote, else the one the Secret carries (a binding only read for the gate).
+  const print = result?.hash ?? secret.annotations[FINGERPRINT_ANNOTATION];
   const consumed = { name: binding.secret, annotations: secret.annotations };
   const { workloads: listed } = await listWorkloads(api, binding.namespace);
   for (const kind of WORKLOAD_KINDS) {
@@ -343,7 +409,7 @@ async function bindingHealth(pass: Pass, binding: Binding, result: BindingResult
       if (!restartsWorkload(binding.target.restart, consumed, workload)) continue;
       // A consumer not carrying this content's fingerprint was not restarted for it (deployed later, or
       // restart pending): the restart-pending marker makes the next pass restart it.
-      if (result.hash === undefined || fingerprintsOf(workload)[annotation] !== result.hash) {
+      if (print === undefined || fingerprintsOf(workload)[annotation] !== print) {
         return { state: 'waiting', reason: `${where}: ${kind}/${workload.name} does not run this version yet` };
       }
       const status = await api.readWorkloadStatus(binding.namespace, kind, workload.name);
