@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { isSecretArn, mayNameSameSecret, nameFromArn, refersTo } from '../lib/domain/secret-id.js';
 import type { BatchMessage, BatchPass, RotationBatch } from '../lib/events/index.js';
 import type { SyncReport } from '../lib/sync/types.js';
-import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /**
  * Whether a failure reported for source `id` (a fetch id; `arn` as Secrets Manager returned it, when read) concerns
@@ -55,15 +55,8 @@ export async function syncBatch(
       deleted: pass.request.deleted === true,
       messages: pass.messages.map(({ messageId, secretId, eventId }) => ({ messageId, secretId, eventId })),
     });
-    let report: SyncReport;
-    try {
-      report = await runLogged(runtime, pass.request, context);
-    } catch (error) {
-      for (const m of pass.messages) failed.add(m.messageId);
-      logger.error('batch pass failed', { error: { name: (error as Error).name, message: (error as Error).message } });
-      continue;
-    }
-    for (const m of failedMessages(pass, report)) failed.add(m.messageId);
+    const report = await batchStep(runtime, 'batch pass', () => runLogged(runtime, pass.request, context));
+    for (const m of report === undefined ? pass.messages : failedMessages(pass, report)) failed.add(m.messageId);
   }
   logger.info('batch finished', {
     messages: batch.invalid.length + batch.ignored.length + batch.passes.reduce((n, p) => n + p.messages.length, 0),

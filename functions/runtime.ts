@@ -331,6 +331,25 @@ export function invalidMessages(
   return invalid.map((m) => m.messageId);
 }
 
+/**
+ * Runs one pass of an SQS batch (and what follows it); when it throws, logs `<what> failed` with the error's name and
+ * message and returns undefined: the caller redelivers that pass's messages, and the batch goes on.
+ */
+export async function batchStep<T>(
+  runtime: Pick<Runtime, 'logger'>,
+  what: string,
+  step: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await step();
+  } catch (error) {
+    runtime.logger.error(`${what} failed`, {
+      error: { name: (error as Error).name, message: (error as Error).message },
+    });
+    return undefined;
+  }
+}
+
 /** The partial batch response naming the messages for SQS to redeliver. */
 export function batchResponse(failed: Iterable<string>): SQSBatchResponse {
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };

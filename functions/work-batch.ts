@@ -5,8 +5,7 @@
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import type { WorkBatch } from '../lib/events/index.js';
-import type { SyncReport } from '../lib/sync/types.js';
-import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /** Runs each item of `batch` in turn and returns the message ids to redeliver. */
 export async function syncWorkBatch(
@@ -20,17 +19,11 @@ export async function syncWorkBatch(
     // Every line of this item carries the pass's id, so one query shows the planning pass and all of its items.
     logger.setCorrelationId(item.correlationId);
     logger.appendKeys({ workItem: { messageId, item: item.item, of: item.items, clusters: item.clusters } });
-    let report: SyncReport;
-    try {
-      report = await runLogged(runtime, request, context);
-    } catch (error) {
+    const report = await batchStep(runtime, 'work item', () => runLogged(runtime, request, context));
+    logger.removeKeys(['workItem']);
+    if (report === undefined || report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) {
       failed.push(messageId);
-      logger.error('work item failed', { error: { name: (error as Error).name, message: (error as Error).message } });
-      continue;
-    } finally {
-      logger.removeKeys(['workItem']);
     }
-    if (report.summary.failed > 0 || report.sources.some((s) => s.error !== undefined)) failed.push(messageId);
   }
   logger.info('work batch finished', { items: batch.items.length + batch.invalid.length, failed });
   return batchResponse(failed);
