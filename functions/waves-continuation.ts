@@ -7,7 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { type Continuation, type ContinuationBatch, continuation } from '../lib/events/index.js';
 import type { SyncReport, WaveProgress } from '../lib/sync/types.js';
-import { batchResponse, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /** A chain older than this ends (logged): a wave that never decides is left to reconcile and to a person. */
 export const MAX_CHAIN_MS = 24 * 3_600_000;
@@ -130,22 +130,18 @@ export async function continueBatch(
     logger.info('continuing waves', {
       messages: batch.messages.map(({ messageId, continuation: c }) => ({ messageId, ...c })),
     });
-    try {
+    const continued = await batchStep(runtime, 'continuation pass', async () => {
       const report = await runLogged(
         runtime,
         { trigger: 'rotation', secrets, versionIds, dryRun: false, restart: true, origin: 'continuation' },
         context,
         { continueWaves: false },
       );
-      const continued = await continueWaves(runtime, report, chains);
-      for (const chain of continued.failed) {
-        for (const m of batch.messages) if (m.continuation === chain) failed.add(m.messageId);
-      }
-    } catch (error) {
-      for (const m of batch.messages) failed.add(m.messageId);
-      logger.error('continuation pass failed', {
-        error: { name: (error as Error).name, message: (error as Error).message },
-      });
+      return continueWaves(runtime, report, chains);
+    });
+    // A pass that threw redelivers every chain of the batch.
+    for (const chain of continued === undefined ? chains : continued.failed) {
+      for (const m of batch.messages) if (m.continuation === chain) failed.add(m.messageId);
     }
   }
   return batchResponse(failed);
