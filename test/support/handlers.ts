@@ -18,6 +18,7 @@ const entryPoints = {
   backfill: () => import('../../functions/backfill.js'),
   reconcile: () => import('../../functions/reconcile.js'),
   'continue-waves': () => import('../../functions/continue-waves.js'),
+  'work-item': () => import('../../functions/work-item.js'),
 };
 
 export type EntryPoint = keyof typeof entryPoints;
