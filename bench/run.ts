@@ -4,7 +4,7 @@
  * writes bench/results/latest.json. Values are never printed: names, counts and times only.
  *
  * Options: --iterations N (timed rotations per case, default and minimum 10), --fanout-iterations N (default 5),
- * --reconcile-iterations N (default 3), --only rotation,calls,burst,probe,fanout,model,scale,reconcile,bundles. Sections
+ * --reconcile-iterations N (default 3), --only rotation,calls,burst,probe,fanout,model,scale,reconcile,waves,bundles. Sections
  * that need no stack (`stack: false`: model, scale) run without one when only they are selected.
  */
 import { execFileSync } from 'node:child_process';
@@ -25,12 +25,13 @@ import { probe } from './sections/probe.js';
 import { reconcile } from './sections/reconcile.js';
 import { rotation } from './sections/rotation.js';
 import { scale } from './sections/scale.js';
+import { waves } from './sections/waves.js';
 import { adminApis, stackEnv, stackScript } from './stack.js';
 import { round } from './stats.js';
 
 /** In the order they run and print. */
 // biome-ignore lint/suspicious/noExplicitAny: each section has its own result type.
-const SECTIONS: Array<Section<any>> = [rotation, calls, burst, probe, fanout, model, scale, reconcile, bundles];
+const SECTIONS: Array<Section<any>> = [rotation, calls, burst, probe, fanout, model, scale, reconcile, waves, bundles];
 
 function parseOptions(): Options & { only: Set<string> } {
   const { values } = parseArgs({
