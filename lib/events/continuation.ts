@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { isSqsBatch, type SqsRecordLike } from './sqs.js';
+import { isSqsBatch, parseJsonBody, readEachRecord } from './sqs.js';
 
 const MESSAGE_TYPE = 'eks-secret-sync.continue-waves';
 
@@ -45,13 +45,7 @@ export interface ContinuationBatch {
 
 /** Reads one message body; throws InputError `InvalidEvent` naming the field (never quoting the body). */
 export function readContinuation(body: string): Continuation {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body);
-  } catch {
-    throw new InputError('InvalidEvent', 'invalid continuation: the message body is not JSON');
-  }
-  const parsed = continuationSchema.safeParse(payload);
+  const parsed = continuationSchema.safeParse(parseJsonBody(body, 'InvalidEvent', 'invalid continuation'));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') || '(message)';
@@ -63,18 +57,6 @@ export function readContinuation(body: string): Continuation {
 /** Reads an SQS batch of continuations. Throws InputError only for a payload that is not an SQS batch. */
 export function readContinuationBatch(event: unknown): ContinuationBatch {
   if (!isSqsBatch(event)) throw new InputError('InvalidEvent', 'invalid continuation batch: no "Records" array');
-  const batch: ContinuationBatch = { messages: [], invalid: [] };
-  event.Records.forEach((record, i) => {
-    const { messageId, body } = (record ?? {}) as Partial<SqsRecordLike>;
-    if (typeof messageId !== 'string' || messageId === '') {
-      throw new InputError('InvalidEvent', `invalid SQS batch: "Records[${i}].messageId" must be a non-empty string`);
-    }
-    try {
-      batch.messages.push({ messageId, continuation: readContinuation(typeof body === 'string' ? body : '') });
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      batch.invalid.push({ messageId, error });
-    }
-  });
-  return batch;
+  const { read, invalid } = readEachRecord(event, readContinuation);
+  return { messages: read.map(({ messageId, value }) => ({ messageId, continuation: value })), invalid };
 }

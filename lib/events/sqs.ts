@@ -56,6 +56,37 @@ export function readRecords(event: { Records: unknown[] }): SqsRecordLike[] {
   });
 }
 
+/** A batch read record by record: what each message held, and the messages that could not be read. */
+export interface RecordsRead<T> {
+  read: Array<{ messageId: string; value: T }>;
+  /** Messages `read` refused with an InputError: they fail alone, and the queue's redrive moves them on. */
+  invalid: Array<{ messageId: string; error: InputError }>;
+}
+
+/** Reads each record's body with `read`; an InputError fails that message alone, any other error the batch. */
+export function readEachRecord<T>(event: { Records: unknown[] }, read: (body: string) => T): RecordsRead<T> {
+  const out: RecordsRead<T> = { read: [], invalid: [] };
+  for (const { messageId, body } of readRecords(event)) {
+    try {
+      out.read.push({ messageId, value: read(body) });
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      out.invalid.push({ messageId, error });
+    }
+  }
+  return out;
+}
+
+/** A message body as JSON; InputError `code`, "`what`: the message body is not JSON", when it is not. */
+export function parseJsonBody(body: string, code: ConstructorParameters<typeof InputError>[0], what: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    // The parser's message may quote the body; this says only that it is not JSON.
+    throw new InputError(code, `${what}: the message body is not JSON`);
+  }
+}
+
 interface Parsed {
   messageId: string;
   secretId: string;
@@ -63,15 +94,6 @@ interface Parsed {
   versionId?: string;
   /** The event's `time`, to keep the newest announced version of a secret named twice. */
   time: string;
-}
-
-function parseBody(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    // The parser's message may quote the body; it says only that it is not JSON.
-    throw new InputError('InvalidEvent', 'invalid Secrets Manager event: the message body is not JSON');
-  }
 }
 
 /** One pass over the messages' secrets (distinct, in message order), each with its newest announced version. */
@@ -106,20 +128,14 @@ function passOf(parsed: Parsed[], deleted: boolean): BatchPass {
 export function readRotationBatch(event: { Records: unknown[] }): RotationBatch {
   const syncs: Parsed[] = [];
   const deletes: Parsed[] = [];
-  const batch: RotationBatch = { passes: [], ignored: [], invalid: [] };
-  for (const { messageId, body } of readRecords(event)) {
-    let read: ReturnType<typeof readSecretEvent>;
-    let time = '';
-    try {
-      const payload = parseBody(body);
-      read = readSecretEvent(payload);
-      if (isRecord(payload) && typeof payload.time === 'string') time = payload.time;
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      batch.invalid.push({ messageId, error });
-      continue;
-    }
-    const { parsed, eventId } = read;
+  const { read, invalid } = readEachRecord(event, (body) => {
+    const payload = parseJsonBody(body, 'InvalidEvent', 'invalid Secrets Manager event');
+    const time = isRecord(payload) && typeof payload.time === 'string' ? payload.time : '';
+    return { ...readSecretEvent(payload), time };
+  });
+  const batch: RotationBatch = { passes: [], ignored: [], invalid };
+  for (const { messageId, value } of read) {
+    const { parsed, eventId, time } = value;
     if (parsed.kind === 'ignore') {
       batch.ignored.push(
         parsed.secretId === undefined

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { SyncRequest } from '../domain/request.js';
 import { WORK_ITEM_TYPE, type WorkItem } from '../domain/work-item.js';
 import { InputError } from '../errors.js';
-import { readRecords } from './sqs.js';
+import { parseJsonBody, readEachRecord } from './sqs.js';
 
 const name = z.string().min(1).max(2048);
 
@@ -45,13 +45,7 @@ export function workRequest(item: WorkItem): SyncRequest {
 
 /** Reads one message body as a work item. Throws InputError naming the first bad field (never a value). */
 export function parseWorkItem(body: string): WorkItem {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    throw new InputError('InvalidInput', 'invalid work item: the message body is not JSON');
-  }
-  const parsed = workItemSchema.safeParse(json);
+  const parsed = workItemSchema.safeParse(parseJsonBody(body, 'InvalidInput', 'invalid work item'));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue === undefined || issue.path.length === 0 ? 'the message' : `"${issue.path.join('.')}"`;
@@ -67,15 +61,9 @@ export interface WorkBatch {
 
 /** The work items of an SQS batch; a message that is not one fails alone. */
 export function readWorkBatch(event: { Records: unknown[] }): WorkBatch {
-  const batch: WorkBatch = { items: [], invalid: [] };
-  for (const { messageId, body } of readRecords(event)) {
-    try {
-      const item = parseWorkItem(body);
-      batch.items.push({ messageId, item, request: workRequest(item) });
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      batch.invalid.push({ messageId, error });
-    }
-  }
-  return batch;
+  const { read, invalid } = readEachRecord(event, (body) => {
+    const item = parseWorkItem(body);
+    return { item, request: workRequest(item) };
+  });
+  return { items: read.map(({ messageId, value }) => ({ messageId, ...value })), invalid };
 }
