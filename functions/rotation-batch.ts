@@ -3,11 +3,10 @@
  * (so a workload consuming several restarts once), and a partial batch response names the messages to redeliver.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
  */
-import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { isSecretArn, mayNameSameSecret, nameFromArn, refersTo } from '../lib/domain/secret-id.js';
 import type { BatchMessage, BatchPass, RotationBatch } from '../lib/events/index.js';
 import type { SyncReport } from '../lib/sync/types.js';
-import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { type BatchRunner, batchResponse, batchStep, invalidMessages, runLogged } from './runtime.js';
 
 /**
  * Whether a failure reported for source `id` (a fetch id; `arn` as Secrets Manager returned it, when read) concerns
@@ -41,11 +40,7 @@ export function failedMessages(pass: BatchPass, report: SyncReport): BatchMessag
  * Runs a batch's passes (rotated secrets, then deleted ones) and returns the messages to redeliver: invalid ones,
  * and the ones whose secret failed somewhere. A pass that throws redelivers all of its messages.
  */
-export async function syncBatch(
-  runtime: Runtime,
-  batch: RotationBatch,
-  context: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<SQSBatchResponse> {
+export const syncBatch: BatchRunner<RotationBatch> = async (runtime, batch, context) => {
   const { logger } = runtime;
   const failed = new Set(invalidMessages(runtime, batch.invalid));
   for (const { messageId, reason, secretId } of batch.ignored)
@@ -63,4 +58,4 @@ export async function syncBatch(
     failed: [...failed],
   });
   return batchResponse(failed);
-}
+};

@@ -331,6 +331,13 @@ export function invalidMessages(
   return invalid.map((m) => m.messageId);
 }
 
+/** What a queue's function does with one SQS batch as read: it runs it and names the messages to redeliver. */
+export type BatchRunner<B> = (
+  runtime: Runtime,
+  batch: B,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<SQSBatchResponse>;
+
 /**
  * Runs one pass of an SQS batch (and what follows it); when it throws, logs `<what> failed` with the error's name and
  * message and returns undefined: the caller redelivers that pass's messages, and the batch goes on.

@@ -4,10 +4,9 @@
  * arrives (the gate decides from the clusters), sending the next message while a wave is still rolling.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { type Continuation, type ContinuationBatch, continuation } from '../lib/events/index.js';
 import type { SyncReport, WaveProgress } from '../lib/sync/types.js';
-import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { type BatchRunner, batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
 
 /** A chain older than this ends (logged): a wave that never decides is left to reconcile and to a person. */
 export const MAX_CHAIN_MS = 24 * 3_600_000;
@@ -116,11 +115,7 @@ function halted(runtime: Runtime, progress: WaveProgress): void {
  * failed, for SQS to redeliver: invalid messages (until they move to the DLQ), and chains whose next message could
  * not be sent or whose pass threw; a redelivered message resumes from the clusters like any pass.
  */
-export async function continueBatch(
-  runtime: Runtime,
-  batch: ContinuationBatch,
-  context: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<SQSBatchResponse> {
+export const continueBatch: BatchRunner<ContinuationBatch> = async (runtime, batch, context) => {
   const { logger } = runtime;
   const failed = new Set(invalidMessages(runtime, batch.invalid));
   const chains = batch.messages.map((m) => m.continuation);
@@ -145,4 +140,4 @@ export async function continueBatch(
     }
   }
   return batchResponse(failed);
-}
+};

@@ -3,16 +3,11 @@
  * pass over its clusters with the planning pass's correlation id on every log line; a partial batch response names
  * the items to redeliver (an invalid body, a failed binding or source read, a pass that threw).
  */
-import type { Context, SQSBatchResponse } from 'aws-lambda';
 import type { WorkBatch } from '../lib/events/index.js';
-import { batchResponse, batchStep, invalidMessages, type Runtime, runLogged } from './runtime.js';
+import { type BatchRunner, batchResponse, batchStep, invalidMessages, runLogged } from './runtime.js';
 
 /** Runs each item of `batch` in turn and returns the message ids to redeliver. */
-export async function syncWorkBatch(
-  runtime: Runtime,
-  batch: WorkBatch,
-  context: Pick<Context, 'getRemainingTimeInMillis'>,
-): Promise<SQSBatchResponse> {
+export const syncWorkBatch: BatchRunner<WorkBatch> = async (runtime, batch, context) => {
   const { logger } = runtime;
   const failed = invalidMessages(runtime, batch.invalid);
   for (const { messageId, item, request } of batch.items) {
@@ -27,4 +22,4 @@ export async function syncWorkBatch(
   }
   logger.info('work batch finished', { items: batch.items.length + batch.invalid.length, failed });
   return batchResponse(failed);
-}
+};
