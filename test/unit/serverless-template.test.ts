@@ -259,6 +259,45 @@ function templateStale(): boolean {
 describe('generated CloudFormation template (npm run package)', () => {
   let template: Template;
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  /** The statements of the functions' shared role, all policies together. */
+  function roleStatements<S = { Action: unknown; Resource: unknown }>(): S[] {
+    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
+      Policies: { PolicyDocument: { Statement: S[] } }[];
+    };
+    return role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+  }
+  /** The event source mapping that reads the queue `queue`. */
+  const mappingOf = (queue: string) =>
+    ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .find((m) => JSON.stringify(m.EventSourceArn).includes(`"${queue}"`));
+
+  /**
+   * What each of our queues is: a visibility timeout of at least 6x its consumer's timeout (AWS's advice for event
+   * source mappings), server-side encryption, and its own DLQ after 5 receives, keeping messages 14 days.
+   */
+  function expectQueueWithDlq(queue: string, consumer: string): void {
+    const properties = template.Resources[queue]?.Properties as Record<string, unknown>;
+    const timeout = template.Resources[consumer]?.Properties.Timeout as number;
+    const dlq = queue.replace(/Queue$/, 'DeadLetterQueue');
+    expect(properties.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
+    expect(properties.SqsManagedSseEnabled).toBe(true);
+    expect(properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(template.Resources[dlq]?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600 });
+  }
+
+  /** The statements of the queue policy `policy`, which must apply to the queue `queue` alone. */
+  function queuePolicyStatements(policy: string, queue: string): Record<string, unknown>[] {
+    const properties = template.Resources[policy]?.Properties as {
+      Queues: unknown[];
+      PolicyDocument: { Statement: Record<string, unknown>[] };
+    };
+    expect(properties.Queues).toEqual([{ Ref: queue }]);
+    return properties.PolicyDocument.Statement;
+  }
 
   beforeAll(() => {
     if (templateStale()) {
@@ -335,23 +374,9 @@ describe('generated CloudFormation template (npm run package)', () => {
   });
 
   it("gives the rotation queue its own DLQ, a visibility timeout of 6x onRotation's timeout, and lets only our rules send", () => {
-    const queue = template.Resources.RotationQueue?.Properties as Record<string, unknown>;
-    const timeout = template.Resources.OnRotationLambdaFunction?.Properties.Timeout as number;
-
     expect(template.Resources.RotationQueue?.Type).toBe('AWS::SQS::Queue');
-    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
-    expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(queue.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': ['RotationDeadLetterQueue', 'Arn'] },
-      maxReceiveCount: 5,
-    });
-    expect(template.Resources.RotationDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600 });
-    const policy = template.Resources.RotationQueuePolicy?.Properties as {
-      Queues: unknown[];
-      PolicyDocument: { Statement: Record<string, unknown>[] };
-    };
-    expect(policy.Queues).toEqual([{ Ref: 'RotationQueue' }]);
-    expect(policy.PolicyDocument.Statement).toEqual([
+    expectQueueWithDlq('RotationQueue', 'OnRotationLambdaFunction');
+    expect(queuePolicyStatements('RotationQueuePolicy', 'RotationQueue')).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
@@ -371,28 +396,11 @@ describe('generated CloudFormation template (npm run package)', () => {
   });
 
   it('continues waves through a delay queue with its own DLQ that continueWaves consumes, and every function may send to it', () => {
-    const queue = template.Resources.ContinuationQueue?.Properties as Record<string, unknown>;
-    const timeout = template.Resources.ContinueWavesLambdaFunction?.Properties.Timeout as number;
-    const mapping = ofType('AWS::Lambda::EventSourceMapping')
-      .map(([, r]) => r.Properties)
-      .find((m) => JSON.stringify(m.EventSourceArn).includes('"ContinuationQueue"'));
-    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
-      Policies: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }[];
-    };
-    const onQueue = role.Policies.flatMap((p) => p.PolicyDocument.Statement).filter((st) =>
-      JSON.stringify(st.Resource).includes('"ContinuationQueue"'),
-    );
+    const mapping = mappingOf('ContinuationQueue');
+    const onQueue = roleStatements().filter((st) => JSON.stringify(st.Resource).includes('"ContinuationQueue"'));
 
     expect(template.Resources.ContinuationQueue?.Type).toBe('AWS::SQS::Queue');
-    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
-    expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(queue.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': ['ContinuationDeadLetterQueue', 'Arn'] },
-      maxReceiveCount: 5,
-    });
-    expect(template.Resources.ContinuationDeadLetterQueue?.Properties).toMatchObject({
-      MessageRetentionPeriod: 1209600,
-    });
+    expectQueueWithDlq('ContinuationQueue', 'ContinueWavesLambdaFunction');
     expect(mapping).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['ContinueWavesLambdaFunction', 'Arn'] },
       BatchSize: 10,
@@ -413,24 +421,11 @@ describe('generated CloudFormation template (npm run package)', () => {
 
   it('queues work items of fleet-scale passes for workItem (one item per invocation), with a DLQ, an age alarm and SendMessage for every function', () => {
     // Prepare
-    const queue = template.Resources.WorkQueue?.Properties as Record<string, unknown>;
-    const timeout = template.Resources.WorkItemLambdaFunction?.Properties.Timeout as number;
-    const mapping = ofType('AWS::Lambda::EventSourceMapping')
-      .map(([, r]) => r.Properties)
-      .find((m) => JSON.stringify(m.EventSourceArn).includes('"WorkQueue"'));
-    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
-      Policies: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } }[];
-    };
-    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const mapping = mappingOf('WorkQueue');
+    const statements = roleStatements();
 
     // Assess
-    expect(queue.VisibilityTimeout as number).toBeGreaterThanOrEqual(6 * timeout);
-    expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(queue.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': ['WorkDeadLetterQueue', 'Arn'] },
-      maxReceiveCount: 5,
-    });
-    expect(template.Resources.WorkDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1209600 });
+    expectQueueWithDlq('WorkQueue', 'WorkItemLambdaFunction');
     expect(mapping).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['WorkItemLambdaFunction', 'Arn'] },
       BatchSize: 1,
@@ -491,12 +486,7 @@ describe('generated CloudFormation template (npm run package)', () => {
       expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': ['RuleDeadLetterQueue', 'Arn'] } });
     }
     expect(template.Resources.RuleDeadLetterQueue?.Type).toBe('AWS::SQS::Queue');
-    const policy = template.Resources.RuleDeadLetterQueuePolicy?.Properties as {
-      Queues: unknown[];
-      PolicyDocument: { Statement: Record<string, unknown>[] };
-    };
-    expect(policy.Queues).toEqual([{ Ref: 'RuleDeadLetterQueue' }]);
-    expect(policy.PolicyDocument.Statement).toEqual([
+    expect(queuePolicyStatements('RuleDeadLetterQueuePolicy', 'RuleDeadLetterQueue')).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Principal: { Service: 'events.amazonaws.com' },
@@ -526,9 +516,6 @@ describe('generated CloudFormation template (npm run package)', () => {
   });
 
   it('carries the IAM statements generated from the packaged configuration', () => {
-    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
-      Policies: { PolicyDocument: { Statement: unknown[] } }[];
-    };
     const [first] = ofType('AWS::Lambda::Function');
     if (first === undefined) throw new Error('no Lambda function in the template');
     const packaged = (first[1].Properties.Environment as { Variables: Record<string, string> }).Variables
@@ -537,9 +524,7 @@ describe('generated CloudFormation template (npm run package)', () => {
 
     // osls writes a one-element Resource list as a plain value; compare lists.
     const normalize = (s: { Resource: unknown }) => ({ ...s, Resource: [s.Resource].flat() });
-    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement as { Resource: unknown }[]).map(
-      normalize,
-    );
+    const statements = roleStatements<{ Resource: unknown }>().map(normalize);
 
     for (const expected of statementsForFile(configFile)) {
       expect(statements).toContainEqual(normalize(expected));
@@ -547,10 +532,7 @@ describe('generated CloudFormation template (npm run package)', () => {
   });
 
   it('never grants a Secrets Manager read on *', () => {
-    const role = template.Resources.IamRoleLambdaExecution?.Properties as {
-      Policies: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[];
-    };
-    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const statements = roleStatements<{ Action: string | string[]; Resource: unknown }>();
     const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
     const resourcesOf = (s: { Resource: unknown }) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
 
