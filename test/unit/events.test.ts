@@ -38,7 +38,24 @@ function parseError(event: unknown): InputError {
   return inputErrorOf(() => parseSecretEvent(event), 'InvalidEvent');
 }
 
-const expected: Record<string, ParsedEvent | { error: RegExp }> = {
+/** What an event parses to: exactly this event, or an InvalidEvent whose message is this text or matches this. */
+type Outcome = ParsedEvent | { error: string | RegExp };
+
+function expectOutcome(event: unknown, outcome: Outcome): void {
+  if (!('error' in outcome)) expect(parseSecretEvent(event)).toEqual(outcome);
+  else if (typeof outcome.error === 'string') expect(parseError(event).message).toBe(outcome.error);
+  else expect(parseError(event).message).toMatch(outcome.error);
+}
+
+/** A variant of a sample: what it shows, the sample, the edit, and what it parses to. */
+type VariantCase = [string, string, (event: EventJson) => void, Outcome];
+
+const LABEL = 'secret-label-updated-awscurrent.json';
+const PUT = 'cloudtrail-put-secret-value.json';
+const DELETE = 'cloudtrail-delete-secret-arn-legacy.json';
+const ROTATION = 'service-event-rotation-succeeded.json';
+
+const expected: Record<string, Outcome> = {
   'secret-label-updated-awscurrent.json': {
     kind: 'sync',
     secretId: ARN,
@@ -82,88 +99,81 @@ describe('parseSecretEvent', () => {
     expect(files.sort()).toEqual(Object.keys(expected).sort());
   });
 
-  it.each(Object.entries(expected))('parses %s', (file, outcome) => {
-    // Prepare
-    const event = load(file);
-
-    // Act + Assess
-    if ('error' in outcome) expect(parseError(event).message).toMatch(outcome.error);
-    else expect(parseSecretEvent(event)).toEqual(outcome);
-  });
+  it.each(Object.entries(expected))('parses %s', (file, outcome) => expectOutcome(load(file), outcome));
 
   describe('Secret Label Updated', () => {
     it('falls back to detail.name when resources is empty', () => {
-      const event = variant('secret-label-updated-awscurrent.json', (e) => {
+      const event = variant(LABEL, (e) => {
         e.resources = [];
       });
       expect(parseSecretEvent(event)).toMatchObject({ kind: 'sync', secretId: 'demo/app-db' });
     });
 
-    it('syncs without versionId when the event has none', () => {
-      const event = variant('secret-label-updated-awscurrent.json', (e) => {
-        delete e.detail.versionId;
-      });
-      expect(parseSecretEvent(event)).toEqual({
-        kind: 'sync',
-        secretId: ARN,
-        reason: 'Secret Label Updated AWSCURRENT',
-      });
-    });
-
-    it('rejects a missing labelUpdated', () => {
-      const event = variant('secret-label-updated-awscurrent.json', (e) => {
-        delete e.detail.labelUpdated;
-      });
-      expect(parseError(event).message).toBe('invalid Secrets Manager event: "detail.labelUpdated" is missing');
-    });
-
-    it('rejects a labelUpdated that is not a string', () => {
-      const event = variant('secret-label-updated-awscurrent.json', (e) => {
-        e.detail.labelUpdated = ['AWSCURRENT'];
-      });
-      expect(parseError(event).message).toBe(
-        'invalid Secrets Manager event: "detail.labelUpdated" must be a string, got an array',
-      );
-    });
-
-    it('rejects an AWSCURRENT event that names no secret, listing where it looked', () => {
-      const event = variant('secret-label-updated-awscurrent.json', (e) => {
-        e.resources = [];
-        delete e.detail.name;
-      });
-      expect(parseError(event).message).toBe(
-        'invalid Secrets Manager event: Secret Label Updated event names no secret (looked at ' +
-          'detail.additionalEventData.SecretId, detail.serviceEventDetails.secretId, detail.responseElements.arn, ' +
-          'detail.responseElements.aRN, detail.requestParameters.secretId, resources[0], detail.name)',
-      );
-    });
-
-    it('ignores a custom label even when no secret is named', () => {
-      const event = variant('secret-label-updated-custom-label.json', (e) => {
-        e.resources = [];
-        delete e.detail.name;
-      });
-      expect(parseSecretEvent(event)).toEqual({
-        kind: 'ignore',
-        reason: 'Secret Label Updated CANARY: only AWSCURRENT means a new live value',
-      });
-    });
+    it.each<VariantCase>([
+      [
+        'syncs without versionId when the event has none',
+        LABEL,
+        (e) => {
+          delete e.detail.versionId;
+        },
+        { kind: 'sync', secretId: ARN, reason: 'Secret Label Updated AWSCURRENT' },
+      ],
+      [
+        'rejects a missing labelUpdated',
+        LABEL,
+        (e) => {
+          delete e.detail.labelUpdated;
+        },
+        { error: 'invalid Secrets Manager event: "detail.labelUpdated" is missing' },
+      ],
+      [
+        'rejects a labelUpdated that is not a string',
+        LABEL,
+        (e) => {
+          e.detail.labelUpdated = ['AWSCURRENT'];
+        },
+        { error: 'invalid Secrets Manager event: "detail.labelUpdated" must be a string, got an array' },
+      ],
+      [
+        'rejects an AWSCURRENT event that names no secret, listing where it looked',
+        LABEL,
+        (e) => {
+          e.resources = [];
+          delete e.detail.name;
+        },
+        {
+          error:
+            'invalid Secrets Manager event: Secret Label Updated event names no secret (looked at ' +
+            'detail.additionalEventData.SecretId, detail.serviceEventDetails.secretId, detail.responseElements.arn, ' +
+            'detail.responseElements.aRN, detail.requestParameters.secretId, resources[0], detail.name)',
+        },
+      ],
+      [
+        'ignores a custom label even when no secret is named',
+        'secret-label-updated-custom-label.json',
+        (e) => {
+          e.resources = [];
+          delete e.detail.name;
+        },
+        { kind: 'ignore', reason: 'Secret Label Updated CANARY: only AWSCURRENT means a new live value' },
+      ],
+    ])('%s', (_, file, edit, outcome) => expectOutcome(variant(file, edit), outcome));
   });
 
   describe('AWS API Call via CloudTrail', () => {
     it.each(['UpdateSecret', 'RestoreSecret'])('syncs %s', (name) => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
+      const event = variant(PUT, (e) => {
         e.detail.eventName = name;
       });
       expect(parseSecretEvent(event)).toEqual({ kind: 'sync', secretId: ARN, reason: name });
     });
 
     it.each(['RotateSecret', 'CreateSecret', 'TagResource'])('ignores %s', (name) => {
-      expectIgnored('cloudtrail-put-secret-value.json', name);
+      expectIgnored(PUT, name);
     });
 
     it('takes versionId from responseElements when present', () => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
+      const event = variant(PUT, (e) => {
         e.detail.responseElements.versionId = 'from-response';
       });
       expect(parseSecretEvent(event)).toMatchObject({ versionId: 'from-response' });
@@ -179,79 +189,89 @@ describe('parseSecretEvent', () => {
       });
     });
 
-    it('ignores a failed call whatever its name, naming the error code', () => {
-      const event = variant('cloudtrail-delete-secret-arn-legacy.json', (e) => {
-        e.detail.errorCode = 'ResourceNotFoundException';
-      });
-      expect(parseSecretEvent(event)).toEqual({
-        kind: 'ignore',
-        secretId: ARN,
-        reason: 'DeleteSecret failed with ResourceNotFoundException: nothing changed',
-      });
-    });
-
-    it('uses requestParameters.secretId when responseElements is null', () => {
-      const event = variant('cloudtrail-delete-secret-arn-legacy.json', (e) => {
-        e.detail.responseElements = null;
-      });
-      expect(parseSecretEvent(event)).toEqual({ kind: 'delete', secretId: 'demo/app-db', reason: 'DeleteSecret' });
-    });
-
     it('prefers responseElements.arn over requestParameters.secretId', () => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
+      const event = variant(PUT, (e) => {
         e.detail.requestParameters.secretId = 'other';
       });
       expect(parseSecretEvent(event)).toMatchObject({ secretId: ARN });
     });
 
-    it('rejects a delete that names no secret', () => {
-      const event = variant('cloudtrail-delete-secret-arn-legacy.json', (e) => {
-        e.detail.responseElements = null;
-        e.detail.requestParameters = null;
-      });
-      expect(parseError(event).message).toMatch(
-        /^invalid Secrets Manager event: DeleteSecret event names no secret \(looked at detail\.additionalEventData/,
-      );
-    });
-
-    it('rejects a missing eventName', () => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
-        delete e.detail.eventName;
-      });
-      expect(parseError(event).message).toBe('invalid Secrets Manager event: "detail.eventName" is missing');
-    });
-
-    it('rejects an eventName that is not a string', () => {
-      const event = variant('cloudtrail-put-secret-value.json', (e) => {
-        e.detail.eventName = 42;
-      });
-      expect(parseError(event).message).toBe(
-        'invalid Secrets Manager event: "detail.eventName" must be a non-empty string, got a number',
-      );
-    });
+    it.each<VariantCase>([
+      [
+        'ignores a failed call whatever its name, naming the error code',
+        DELETE,
+        (e) => {
+          e.detail.errorCode = 'ResourceNotFoundException';
+        },
+        {
+          kind: 'ignore',
+          secretId: ARN,
+          reason: 'DeleteSecret failed with ResourceNotFoundException: nothing changed',
+        },
+      ],
+      [
+        'uses requestParameters.secretId when responseElements is null',
+        DELETE,
+        (e) => {
+          e.detail.responseElements = null;
+        },
+        { kind: 'delete', secretId: 'demo/app-db', reason: 'DeleteSecret' },
+      ],
+      [
+        'rejects a delete that names no secret',
+        DELETE,
+        (e) => {
+          e.detail.responseElements = null;
+          e.detail.requestParameters = null;
+        },
+        {
+          error:
+            /^invalid Secrets Manager event: DeleteSecret event names no secret \(looked at detail\.additionalEventData/,
+        },
+      ],
+      [
+        'rejects a missing eventName',
+        PUT,
+        (e) => {
+          delete e.detail.eventName;
+        },
+        { error: 'invalid Secrets Manager event: "detail.eventName" is missing' },
+      ],
+      [
+        'rejects an eventName that is not a string',
+        PUT,
+        (e) => {
+          e.detail.eventName = 42;
+        },
+        { error: 'invalid Secrets Manager event: "detail.eventName" must be a non-empty string, got a number' },
+      ],
+    ])('%s', (_, file, edit, outcome) => expectOutcome(variant(file, edit), outcome));
   });
 
   describe('AWS Service Event via CloudTrail', () => {
-    it('finds the secret in serviceEventDetails.secretId (seen on RDS-managed secrets)', () => {
-      const event = variant('service-event-rotation-succeeded.json', (e) => {
-        delete e.detail.additionalEventData;
-        e.detail.serviceEventDetails = { secretId: ARN };
-      });
-      expect(parseSecretEvent(event)).toEqual({ kind: 'sync', secretId: ARN, reason: 'RotationSucceeded' });
-    });
-
     it.each(['RotationStarted', 'RotationFailed', 'RotationAbandoned'])('ignores %s', (name) => {
-      expectIgnored('service-event-rotation-succeeded.json', name);
+      expectIgnored(ROTATION, name);
     });
 
-    it('rejects RotationSucceeded without a secret id', () => {
-      const event = variant('service-event-rotation-succeeded.json', (e) => {
-        e.detail.additionalEventData = {};
-      });
-      expect(parseError(event).message).toMatch(
-        /^invalid Secrets Manager event: RotationSucceeded event names no secret/,
-      );
-    });
+    it.each<VariantCase>([
+      [
+        'finds the secret in serviceEventDetails.secretId (seen on RDS-managed secrets)',
+        ROTATION,
+        (e) => {
+          delete e.detail.additionalEventData;
+          e.detail.serviceEventDetails = { secretId: ARN };
+        },
+        { kind: 'sync', secretId: ARN, reason: 'RotationSucceeded' },
+      ],
+      [
+        'rejects RotationSucceeded without a secret id',
+        ROTATION,
+        (e) => {
+          e.detail.additionalEventData = {};
+        },
+        { error: /^invalid Secrets Manager event: RotationSucceeded event names no secret/ },
+      ],
+    ])('%s', (_, file, edit, outcome) => expectOutcome(variant(file, edit), outcome));
   });
 
   describe('envelope', () => {
