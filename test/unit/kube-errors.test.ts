@@ -25,6 +25,11 @@ function fetchFailure(code: string, message = 'failed'): TypeError {
 const GET: KubeOperation = { verb: 'get', resource: 'secrets', namespace: 'payments', name: 'payments-db' };
 const TIMEOUTS = { connectMs: 2000, headersMs: 3000, bodyMs: 4000 };
 
+/** translateKubeError for a call to cluster prod-eu, the one every case here names. */
+function translate(operation: KubeOperation, error: unknown, timeouts?: Parameters<typeof translateKubeError>[3]) {
+  return translateKubeError('prod-eu', operation, error, timeouts);
+}
+
 describe('translateKubeError', () => {
   it('maps 403 to Forbidden naming verb, resource, namespace, cluster and the reason, not the server message', () => {
     // Prepare
@@ -33,7 +38,7 @@ describe('translateKubeError', () => {
     const error = apiException(403, { reason: 'Forbidden', message, details: { kind: 'secrets' } });
 
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, error);
+    const translated = translate(CREATE, error);
 
     // Assess
     expect(translated.code).toBe('Forbidden');
@@ -52,7 +57,7 @@ describe('translateKubeError', () => {
     });
 
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, error);
+    const translated = translate(CREATE, error);
 
     // Assess
     expect(translated.message).toBe(
@@ -63,8 +68,7 @@ describe('translateKubeError', () => {
 
   it('maps a 404 for the namespace to NamespaceNotFound', () => {
     // Act
-    const translated = translateKubeError(
-      'prod-eu',
+    const translated = translate(
       CREATE,
       apiException(404, {
         reason: 'NotFound',
@@ -80,8 +84,7 @@ describe('translateKubeError', () => {
 
   it('maps a 404 for the object itself to a non-retryable KubernetesError', () => {
     // Act
-    const translated = translateKubeError(
-      'prod-eu',
+    const translated = translate(
       { verb: 'patch', resource: 'deployments', namespace: 'payments', name: 'api' },
       apiException(404, { reason: 'NotFound', details: { name: 'api', kind: 'deployments' } }),
     );
@@ -93,8 +96,7 @@ describe('translateKubeError', () => {
 
   it('maps a 404 on update (deleted since we read it) to Conflict, so the writer re-reads', () => {
     // Act
-    const translated = translateKubeError(
-      'prod-eu',
+    const translated = translate(
       { ...CREATE, verb: 'update' },
       apiException(404, { reason: 'NotFound', details: { name: 'payments-db', kind: 'secrets' } }),
     );
@@ -112,7 +114,7 @@ describe('translateKubeError', () => {
     ],
   ])('maps 409 %s to Conflict', (reason, message) => {
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, apiException(409, { reason }));
+    const translated = translate(CREATE, apiException(409, { reason }));
 
     // Assess
     expect(translated.code).toBe('Conflict');
@@ -133,7 +135,7 @@ describe('translateKubeError', () => {
     });
 
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, error);
+    const translated = translate(CREATE, error);
 
     // Assess
     expect(translated).toMatchObject({ code: 'KubernetesError', retryable: false });
@@ -144,8 +146,7 @@ describe('translateKubeError', () => {
 
   it('names the ValidatingAdmissionPolicy that refused a request, not its message expression', () => {
     // Act
-    const translated = translateKubeError(
-      'prod-eu',
+    const translated = translate(
       CREATE,
       apiException(422, {
         reason: 'Invalid',
@@ -178,7 +179,7 @@ describe('translateKubeError', () => {
       });
 
       // Act
-      const translated = translateKubeError('prod-eu', CREATE, error);
+      const translated = translate(CREATE, error);
 
       // Assess
       expect(translated.message).not.toContain(SEEDED);
@@ -189,7 +190,7 @@ describe('translateKubeError', () => {
 
   it.each([429, 500, 503, 504])('marks HTTP %i as retryable', (code) => {
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, apiException(code, { reason: 'ServiceUnavailable' }));
+    const translated = translate(CREATE, apiException(code, { reason: 'ServiceUnavailable' }));
 
     // Assess
     expect(translated).toMatchObject({ code: 'KubernetesError', retryable: true });
@@ -198,7 +199,7 @@ describe('translateKubeError', () => {
 
   it('maps 401 to ClusterUnavailable (credentials rejected)', () => {
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, new ApiException(401, 'Unauthorized', undefined, {}));
+    const translated = translate(CREATE, new ApiException(401, 'Unauthorized', undefined, {}));
 
     // Assess
     expect(translated.code).toBe('ClusterUnavailable');
@@ -207,8 +208,7 @@ describe('translateKubeError', () => {
 
   it('copies no server message for 400, which may quote the request', () => {
     // Act
-    const translated = translateKubeError(
-      'prod-eu',
+    const translated = translate(
       CREATE,
       apiException(400, { reason: 'BadRequest', message: 'cannot decode "c3VwZXItc2VjcmV0"' }),
     );
@@ -225,7 +225,7 @@ describe('translateKubeError', () => {
     });
 
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, error);
+    const translated = translate(CREATE, error);
 
     // Assess
     expect(translated).toMatchObject({ code: 'ClusterUnavailable', retryable: true });
@@ -239,7 +239,7 @@ describe('translateKubeError', () => {
     const cause = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
 
     // Act
-    const translated = translateKubeError('prod-eu', CREATE, new TypeError('fetch failed', { cause }));
+    const translated = translate(CREATE, new TypeError('fetch failed', { cause }));
 
     // Assess
     expect(translated).toMatchObject({ code: 'ClusterUnavailable', retryable: false });
@@ -248,12 +248,11 @@ describe('translateKubeError', () => {
 
   it('maps a 429 or 5xx to a retryable error carrying the status and the Retry-After wait', () => {
     // Act
-    const throttled = translateKubeError(
-      'prod-eu',
+    const throttled = translate(
       GET,
       apiException(429, { reason: 'TooManyRequests', message: 'too many requests' }, { 'retry-after': '2' }),
     );
-    const unavailable = translateKubeError('prod-eu', GET, apiException(503, { reason: 'ServiceUnavailable' }));
+    const unavailable = translate(GET, apiException(503, { reason: 'ServiceUnavailable' }));
 
     // Assess
     expect(throttled).toMatchObject({ code: 'KubernetesError', retryable: true, status: 429, retryAfterMs: 2000 });
@@ -281,9 +280,9 @@ describe('translateKubeError', () => {
 
   it('maps each of our timeouts to a retryable Timeout naming cluster, operation and the time waited', () => {
     // Act
-    const headers = translateKubeError('prod-eu', GET, fetchFailure('UND_ERR_HEADERS_TIMEOUT'), TIMEOUTS);
-    const body = translateKubeError('prod-eu', GET, fetchFailure('UND_ERR_BODY_TIMEOUT'), TIMEOUTS);
-    const connect = translateKubeError('prod-eu', CREATE, fetchFailure('UND_ERR_CONNECT_TIMEOUT'), TIMEOUTS);
+    const headers = translate(GET, fetchFailure('UND_ERR_HEADERS_TIMEOUT'), TIMEOUTS);
+    const body = translate(GET, fetchFailure('UND_ERR_BODY_TIMEOUT'), TIMEOUTS);
+    const connect = translate(CREATE, fetchFailure('UND_ERR_CONNECT_TIMEOUT'), TIMEOUTS);
 
     // Assess
     expect(headers).toBeInstanceOf(ClusterConnectionError);
@@ -301,7 +300,7 @@ describe('translateKubeError', () => {
   it('says which step failed when no answer came: DNS, connect, TLS, or the response', () => {
     // Act
     const failures = ['ENOTFOUND', 'ECONNREFUSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ECONNRESET'].map(
-      (code) => translateKubeError('prod-eu', GET, fetchFailure(code)) as ClusterConnectionError,
+      (code) => translate(GET, fetchFailure(code)) as ClusterConnectionError,
     );
 
     // Assess
@@ -315,6 +314,6 @@ describe('translateKubeError', () => {
     const error = new SyncError('ClusterUnavailable', 'cluster "prod-eu": cannot assume role');
 
     // Act / Assess
-    expect(translateKubeError('prod-eu', CREATE, error)).toBe(error);
+    expect(translate(CREATE, error)).toBe(error);
   });
 });
