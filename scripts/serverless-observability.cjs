@@ -24,8 +24,11 @@ function actions() {
   return { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
 }
 
-/** One alarm: `metric` above `threshold` in one period. Missing data (nothing ran) is not a failure. */
-function alarm({ name, description, namespace, metric, dimensions, statistic, threshold }) {
+/**
+ * One alarm: `metric` above `threshold` in one period; by default its Sum above 0, i.e. any at all. Missing data
+ * (nothing ran) is not a failure.
+ */
+function alarm({ name, description, namespace, metric, dimensions, statistic = 'Sum', threshold = 0 }) {
   return {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
@@ -55,61 +58,61 @@ function alarms({ prefix, namespace, functions, queues, triggers }) {
   for (const [name, { timeout }] of Object.entries(functions)) {
     const id = functionLogicalId(name).replace(/LambdaFunction$/, '');
     const dimensions = [{ Name: 'FunctionName', Value: { Ref: functionLogicalId(name) } }];
-    const lambda = { namespace: 'AWS/Lambda', dimensions };
-    out[`${id}ErrorsAlarm`] = alarm({
-      ...lambda,
-      name: `${prefix}-${name}-errors`,
-      description: `${name} failed (a pass with failed bindings on an EventBridge event, an invalid event or configuration, a timeout); its logs say which binding and why`,
-      metric: 'Errors',
-      statistic: 'Sum',
-      threshold: 0,
-    });
-    out[`${id}ThrottlesAlarm`] = alarm({
-      ...lambda,
-      name: `${prefix}-${name}-throttles`,
-      description: `${name} was throttled (account or reserved concurrency); asynchronous invocations are retried, but syncs are late`,
-      metric: 'Throttles',
-      statistic: 'Sum',
-      threshold: 0,
-    });
-    out[`${id}DurationAlarm`] = alarm({
-      ...lambda,
-      name: `${prefix}-${name}-duration`,
-      description: `${name} ran longer than ${DURATION_SHARE * 100}% of its ${timeout} s timeout: a slow cluster, or a configuration outgrowing one invocation`,
-      metric: 'Duration',
-      statistic: 'Maximum',
-      threshold: Math.round(timeout * 1000 * DURATION_SHARE),
-    });
+    // AWS/Lambda's own metrics of the function, named after the metric (`<id>ErrorsAlarm`, `<prefix>-<name>-errors`).
+    const lambdaAlarm = (metric, description, more = {}) => {
+      out[`${id}${metric}Alarm`] = alarm({
+        namespace: 'AWS/Lambda',
+        dimensions,
+        name: `${prefix}-${name}-${metric.toLowerCase()}`,
+        description,
+        metric,
+        ...more,
+      });
+    };
+    lambdaAlarm(
+      'Errors',
+      `${name} failed (a pass with failed bindings on an EventBridge event, an invalid event or configuration, a timeout); its logs say which binding and why`,
+    );
+    lambdaAlarm(
+      'Throttles',
+      `${name} was throttled (account or reserved concurrency); asynchronous invocations are retried, but syncs are late`,
+    );
+    lambdaAlarm(
+      'Duration',
+      `${name} ran longer than ${DURATION_SHARE * 100}% of its ${timeout} s timeout: a slow cluster, or a configuration outgrowing one invocation`,
+      { statistic: 'Maximum', threshold: Math.round(timeout * 1000 * DURATION_SHARE) },
+    );
   }
   for (const [trigger, id] of Object.entries(triggers)) {
     const dimensions = [SERVICE_DIMENSION, { Name: 'Trigger', Value: trigger }];
-    out[`${id}FailedBindingsAlarm`] = alarm({
-      namespace,
-      dimensions,
-      name: `${prefix}-${trigger}-failed-bindings`,
-      description: `A ${trigger} pass left bindings failed (metric Failed); the "binding failed" log lines name cluster, namespace, Secret and reason`,
-      metric: 'Failed',
-      statistic: 'Sum',
-      threshold: 0,
-    });
-    out[`${id}SourceFailedAlarm`] = alarm({
-      namespace,
-      dimensions,
-      name: `${prefix}-${trigger}-failed-source-lookups`,
-      description: `A ${trigger} pass could not list, describe or read a source secret in Secrets Manager (metric SourceFailed): denied, throttled or gone`,
-      metric: 'SourceFailed',
-      statistic: 'Sum',
-      threshold: 0,
-    });
-    out[`${id}RolloutHaltedAlarm`] = alarm({
-      namespace,
-      dimensions,
-      name: `${prefix}-${trigger}-rollout-halted`,
-      description: `A wave failed its health check and the later waves of that secret are halted (metric RolloutHalted); the "waves halted" log line and the RolloutHalted Event on the Secret name the version, wave and workload`,
-      metric: 'RolloutHalted',
-      statistic: 'Sum',
-      threshold: 0,
-    });
+    // Our metrics of one trigger's passes: any at all alarms.
+    const passAlarm = (key, suffix, metric, description) => {
+      out[`${id}${key}Alarm`] = alarm({
+        namespace,
+        dimensions,
+        name: `${prefix}-${trigger}-${suffix}`,
+        description,
+        metric,
+      });
+    };
+    passAlarm(
+      'FailedBindings',
+      'failed-bindings',
+      'Failed',
+      `A ${trigger} pass left bindings failed (metric Failed); the "binding failed" log lines name cluster, namespace, Secret and reason`,
+    );
+    passAlarm(
+      'SourceFailed',
+      'failed-source-lookups',
+      'SourceFailed',
+      `A ${trigger} pass could not list, describe or read a source secret in Secrets Manager (metric SourceFailed): denied, throttled or gone`,
+    );
+    passAlarm(
+      'RolloutHalted',
+      'rollout-halted',
+      'RolloutHalted',
+      `A wave failed its health check and the later waves of that secret are halted (metric RolloutHalted); the "waves halted" log line and the RolloutHalted Event on the Secret name the version, wave and workload`,
+    );
   }
   out.ConfigFailedAlarm = alarm({
     namespace,
@@ -118,8 +121,6 @@ function alarms({ prefix, namespace, functions, queues, triggers }) {
     description:
       'A cold start could not load the packaged configuration (metric ConfigFailed): nothing syncs until it is fixed and redeployed',
     metric: 'ConfigFailed',
-    statistic: 'Sum',
-    threshold: 0,
   });
   for (const [id, queue] of Object.entries(queues)) {
     // A dead-letter queue is a description (any message alarms); a working queue sets the depth that alarms.

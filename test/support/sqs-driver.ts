@@ -37,6 +37,23 @@ export function sqsEvent(messages: Array<{ messageId?: string; body: string; rec
   };
 }
 
+/**
+ * Invokes the handler with one batch and returns the ids of the messages it failed: those its partial batch response
+ * names, or all of them when it threw (a thrown invocation fails the whole batch, as with the real event source).
+ */
+async function invokeBatch(
+  handler: (event: SQSEvent, context: Context) => Promise<unknown>,
+  context: Context,
+  event: SQSEvent,
+): Promise<string[]> {
+  try {
+    const response = (await handler(event, context)) as SQSBatchResponse | undefined;
+    return (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
+  } catch {
+    return event.Records.map((r) => r.messageId);
+  }
+}
+
 interface Queued {
   messageId: string;
   body: string;
@@ -92,14 +109,7 @@ export class SqsDriver {
     if (received.length === 0) return undefined;
     for (const m of received) m.receives += 1;
     const event = sqsEvent(received.map((m) => ({ messageId: m.messageId, body: m.body, receiveCount: m.receives })));
-    let failed: string[];
-    try {
-      const response = (await this.handler(event, this.context())) as SQSBatchResponse | undefined;
-      failed = (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
-    } catch {
-      // A thrown invocation fails the whole batch, as with the real event source.
-      failed = received.map((m) => m.messageId);
-    }
+    const failed = await invokeBatch(this.handler, this.context(), event);
     for (const m of received) {
       if (!failed.includes(m.messageId)) continue;
       if (m.receives >= this.options.maxReceiveCount) this.deadLetters.push(m);
@@ -174,13 +184,7 @@ export class QueueDriver {
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
       })),
     );
-    let failed: string[];
-    try {
-      const response = (await this.handler(event, this.context())) as SQSBatchResponse | undefined;
-      failed = (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier);
-    } catch {
-      failed = received.map((m) => m.MessageId);
-    }
+    const failed = await invokeBatch(this.handler, this.context(), event);
     for (const m of received) if (!failed.includes(m.MessageId)) await this.client.delete(m.ReceiptHandle);
     const invocation = { messageIds: received.map((m) => m.MessageId), failed };
     this.invocations.push(invocation);
