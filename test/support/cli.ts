@@ -3,6 +3,8 @@
  * captures stdout and stderr; or as a child process, as a user runs it on the stack.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliIO } from '../../lib/cli/run.js';
 
@@ -18,6 +20,13 @@ syncs:
         namespaces: [payments]
         secret: app-db
 `;
+
+/** A fresh temporary folder (named `prefix`…) holding `config` as `eks-secret-sync.yaml`, the file the CLI finds by default. */
+export async function configDir(prefix: string, config: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await writeFile(join(dir, 'eks-secret-sync.yaml'), config);
+  return dir;
+}
 
 /** What a captured run printed so far. */
 export interface Captured {

@@ -1,12 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs, UsageError } from '../../lib/cli/args.js';
 import { runCli } from '../../lib/cli/run.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
-import { CLI_CONFIG, capturedIO } from '../support/cli.js';
+import { CLI_CONFIG, capturedIO, configDir } from '../support/cli.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
 const CONFIG = `${CLI_CONFIG}    rollout: { waves: [[alpha], [beta]], onFailure: rollback }
@@ -16,8 +13,7 @@ const SECRET_VALUE = 'cli-release-CANARY-5c1';
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-release-'));
-  await writeFile(join(dir, 'eks-secret-sync.yaml'), CONFIG);
+  dir = await configDir('cli-release-', CONFIG);
 });
 
 /** Version 1 on both waves; version 2 failed in wave 1 (alpha), rolled back and held. */

@@ -1,6 +1,3 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs, UsageError } from '../../lib/cli/args.js';
 import { helpText } from '../../lib/cli/help.js';
@@ -9,7 +6,7 @@ import { formatStatus } from '../../lib/cli/status.js';
 import { parseConfig } from '../../lib/config/index.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import type { StatusReport } from '../../lib/sync/status.js';
-import { CLI_CONFIG, capturedIO } from '../support/cli.js';
+import { CLI_CONFIG, capturedIO, configDir } from '../support/cli.js';
 import { b64, envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 import { seedConsumerAt } from '../support/fixtures.js';
 
@@ -18,8 +15,7 @@ const SECRET_VALUE = 'cli-status-CANARY-77a1';
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-status-'));
-  await writeFile(join(dir, 'eks-secret-sync.yaml'), CONFIG);
+  dir = await configDir('cli-status-', CONFIG);
 });
 
 /** The real engine over fakes, synced once; the CLI's output captured. */

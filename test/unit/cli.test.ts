@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, parseCliArgs, UsageError } from '../../lib/cli/args.js';
@@ -12,7 +11,7 @@ import type { SyncRequest } from '../../lib/domain/request.js';
 import { SyncEngine } from '../../lib/sync/engine.js';
 import { emptyReport } from '../../lib/sync/stages/report.js';
 import type { BindingResult, SyncReport } from '../../lib/sync/types.js';
-import { CLI_CONFIG, capturedIO } from '../support/cli.js';
+import { CLI_CONFIG, capturedIO, configDir } from '../support/cli.js';
 import { envFromSpec, FakeConnector, FakeKubeApi, FakeSecretSource } from '../support/fakes.js';
 
 const CONFIG = CLI_CONFIG;
@@ -45,8 +44,7 @@ function harness(cwd: string, result: SyncReport | Error = report()) {
 
 let dir: string;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cli-test-'));
-  await writeFile(join(dir, 'eks-secret-sync.yaml'), CONFIG);
+  dir = await configDir('cli-test-', CONFIG);
   await writeFile(join(dir, 'bad.yaml'), 'clusters: {}\nsyncs: []\n');
 });
 
