@@ -55,6 +55,26 @@ const POD_TEMPLATE_ANNOTATIONS = '/spec/template/metadata/annotations';
 /** Argo Rollouts' API (https://argoproj.github.io/argo-rollouts/features/specification/). */
 const ROLLOUTS = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
 
+/** A list response, the parts paging reads (a custom resource's list is untyped: it is cast to this). */
+interface ListPage<T> {
+  items?: T[];
+  metadata?: { _continue?: string };
+}
+
+/** `KindOps.list` over one kind's list call: pages of `LIST_PAGE_SIZE`, and no token after the last page. */
+function paged(
+  call: (page: {
+    namespace: string;
+    limit: number;
+    _continue: string | undefined;
+  }) => Promise<ListPage<WorkloadObject>>,
+): KindOps['list'] {
+  return async (namespace, cont) => {
+    const page = await call({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
+    return { items: page.items ?? [], cont: page.metadata?._continue || undefined };
+  };
+}
+
 /** The list and patch calls of each kind, patches written as `fieldManager`. */
 export function workloadKinds(
   apis: { apps: AppsV1Api; batch: BatchV1Api; custom: CustomObjectsApi },
@@ -66,10 +86,7 @@ export function workloadKinds(
     Deployment: {
       ...pod,
       resource: 'deployments',
-      list: async (namespace, cont) => {
-        const page = await apps.listNamespacedDeployment({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
-        return { items: page.items, cont: page.metadata?._continue || undefined };
-      },
+      list: paged((page) => apps.listNamespacedDeployment(page)),
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDeployment({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedDeployment({ namespace, name }),
@@ -77,10 +94,7 @@ export function workloadKinds(
     StatefulSet: {
       ...pod,
       resource: 'statefulsets',
-      list: async (namespace, cont) => {
-        const page = await apps.listNamespacedStatefulSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
-        return { items: page.items, cont: page.metadata?._continue || undefined };
-      },
+      list: paged((page) => apps.listNamespacedStatefulSet(page)),
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedStatefulSet({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedStatefulSet({ namespace, name }),
@@ -88,10 +102,7 @@ export function workloadKinds(
     DaemonSet: {
       ...pod,
       resource: 'daemonsets',
-      list: async (namespace, cont) => {
-        const page = await apps.listNamespacedDaemonSet({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
-        return { items: page.items, cont: page.metadata?._continue || undefined };
-      },
+      list: paged((page) => apps.listNamespacedDaemonSet(page)),
       patch: (namespace, name, body, contentType) =>
         apps.patchNamespacedDaemonSet({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => apps.readNamespacedDaemonSet({ namespace, name }),
@@ -102,15 +113,9 @@ export function workloadKinds(
       // Not the pod template: changing it starts a new canary or blue-green rollout (stakater/Reloader#591).
       annotationsPath: '/metadata/annotations',
       objectPatch: 'merge',
-      list: async (namespace, cont) => {
-        const page = (await custom.listNamespacedCustomObject({
-          ...ROLLOUTS,
-          namespace,
-          limit: LIST_PAGE_SIZE,
-          _continue: cont,
-        })) as { items?: RolloutObject[]; metadata?: { _continue?: string } };
-        return { items: page.items ?? [], cont: page.metadata?._continue || undefined };
-      },
+      list: paged(
+        async (page) => (await custom.listNamespacedCustomObject({ ...ROLLOUTS, ...page })) as ListPage<RolloutObject>,
+      ),
       patch: (namespace, name, body, contentType) =>
         custom.patchNamespacedCustomObject({ ...ROLLOUTS, namespace, name, body, fieldManager }, contentType),
       read: async (namespace, name) =>
@@ -121,10 +126,7 @@ export function workloadKinds(
       group: '',
       annotationsPath: '/spec/jobTemplate/spec/template/metadata/annotations',
       objectPatch: 'strategic',
-      list: async (namespace, cont) => {
-        const page = await batch.listNamespacedCronJob({ namespace, limit: LIST_PAGE_SIZE, _continue: cont });
-        return { items: page.items, cont: page.metadata?._continue || undefined };
-      },
+      list: paged((page) => batch.listNamespacedCronJob(page)),
       patch: (namespace, name, body, contentType) =>
         batch.patchNamespacedCronJob({ namespace, name, body, fieldManager }, contentType),
       read: (namespace, name) => batch.readNamespacedCronJob({ namespace, name }),
