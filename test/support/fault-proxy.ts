@@ -152,10 +152,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       seen.clear();
       failed.clear();
     },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => closeServer(server),
   };
 }
 
@@ -343,10 +340,7 @@ export async function startKubeFaultProxy(
       faulted = 0;
       requests.length = 0;
     },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => closeServer(server),
   };
 }
 
@@ -415,7 +409,16 @@ export async function startSilentServer(options: {
     drop,
     close: async () => {
       drop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
+}
+
+/**
+ * Stops `server` listening and resolves once it has closed. An HTTP(S) server's open connections are ended first:
+ * a keep-alive socket would otherwise hold the close open until it idles out.
+ */
+async function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
+  server.closeAllConnections?.();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
