@@ -256,15 +256,8 @@ async function crashRun(
 beforeAll(async () => {
   const info = helpers.stack();
   clusters = info.clusters.slice(0, 2);
-  namespaces = [];
-  for (let i = 0; i < 2; i++) namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-crash' })).name);
+  namespaces = await helpers.namespacesWithWeb(clusters, 2, 'rel-crash', k8sName);
   for (const cluster of clusters) {
-    for (const namespace of namespaces) {
-      await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-        namespace,
-        body: deployment('web', k8sName, 'envFrom'),
-      });
-    }
     await helpers.adminApis(cluster).apps.createNamespacedDeployment({
       namespace: namespaces[0] as string,
       body: deployment('other', 'not-ours', 'envFrom'),

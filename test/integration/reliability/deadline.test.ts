@@ -95,17 +95,7 @@ beforeAll(async () => {
   }
   silentPath = helpers.tempFile('silent.kubeconfig', stringify(kubeconfig));
 
-  namespaces = [];
-  for (let i = 0; i < 2; i++)
-    namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-deadline' })).name);
-  for (const cluster of clusters) {
-    for (const namespace of namespaces) {
-      await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-        namespace,
-        body: deployment('web', k8sName, 'envFrom'),
-      });
-    }
-  }
+  namespaces = await helpers.namespacesWithWeb(clusters, 2, 'rel-deadline', k8sName);
   const config = configVia(silentPath, `rel/deadline-${run}/db`, namespaces, k8sName);
   rotation = await helpers.loadFunction('on-rotation', config);
 });

@@ -83,16 +83,7 @@ describe('an API server cut in the middle of a fan-out', () => {
     }
     const forwardedPath = helpers.tempFile('forwarded.kubeconfig', stringify(kubeconfig));
 
-    namespaces = [];
-    for (let i = 0; i < 4; i++) namespaces.push((await helpers.freshNamespace(clusters, { prefix: 'rel-cut' })).name);
-    for (const cluster of clusters) {
-      for (const namespace of namespaces) {
-        await helpers.adminApis(cluster).apps.createNamespacedDeployment({
-          namespace,
-          body: deployment('web', k8sName, 'envFrom'),
-        });
-      }
-    }
+    namespaces = await helpers.namespacesWithWeb(clusters, 4, 'rel-cut', k8sName);
     secret = await helpers.createSecret(`${prefix}/cut`, values.v1);
     const config = `clusters:
 ${helpers.kubeconfigClusters(clusters.slice(0, 2))}
@@ -423,16 +414,7 @@ syncs:
 `);
     const ca = readFileSync(helpers.stack().caFile).toString('base64');
     const connector = createClusterConnector(config.clusters, {
-      credentials: async () => ({ accessKeyId: 'AKIDLONGRUN', secretAccessKey: 'not-a-real-key' }),
-      eksClient: () => ({
-        send: async () => ({
-          cluster: {
-            status: 'ACTIVE',
-            endpoint: helpers.stack().servers[clusters[0]],
-            certificateAuthority: { data: ca },
-          },
-        }),
-      }),
+      ...helpers.describedEksCluster('AKIDLONGRUN', helpers.stack().servers[clusters[0]], ca),
       now: () => new Date(now),
       createToken: (input) => {
         minted.push(input.now?.getTime() ?? now);

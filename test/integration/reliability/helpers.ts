@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, vi } from 'vitest';
 import { createConfiguredConnector } from '../../../lib/clusters/connector.js';
+import type { EksAccessDeps } from '../../../lib/clusters/eks.js';
 import { type Config, parseConfig } from '../../../lib/config/index.js';
 import { createSecretsManagerClient, createSecretsManagerSource } from '../../../lib/source/secrets-manager.js';
 import { callNamespace, decorate } from '../../../lib/sync/calls/decorate.js';
@@ -16,7 +17,8 @@ import type { ClusterConnector, KubeApi } from '../../../lib/sync/ports/kube.js'
 import type { AwsTimeouts } from '../../../lib/timeouts.js';
 import { labelUpdatedEvent } from '../../../scripts/label-event.js';
 import { lambdaContext, recordOutput } from '../../support/lambda.js';
-import { secretsManager, stack } from '../../support/stack.js';
+import { adminApis, freshNamespace, secretsManager, stack } from '../../support/stack.js';
+import { deployment } from '../../support/workloads.js';
 
 // The reliability files' one import surface: this module's helpers and the stack harness, as `helpers.*`.
 export * from '../../support/stack.js';
@@ -307,3 +309,43 @@ export function collectingLog(into: string[]): EngineLog {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `count` fresh namespaces (named from `prefix`) on every one of `clusters`, each holding Deployment `web` that
+ * consumes Secret `secretName` through envFrom: the fleet a pass restarts.
+ */
+export async function namespacesWithWeb(
+  clusters: readonly string[],
+  count: number,
+  prefix: string,
+  secretName: string,
+): Promise<string[]> {
+  const namespaces: string[] = [];
+  for (let i = 0; i < count; i++) namespaces.push((await freshNamespace(clusters, { prefix })).name);
+  for (const cluster of clusters) {
+    for (const namespace of namespaces) {
+      await adminApis(cluster).apps.createNamespacedDeployment({
+        namespace,
+        body: deployment('web', secretName, 'envFrom'),
+      });
+    }
+  }
+  return namespaces;
+}
+
+/**
+ * The EKS path without AWS: static credentials (`accessKeyId`, no real key) and a DescribeCluster that answers
+ * ACTIVE with `endpoint` and the base64 CA `caData`, so a connector for an `eks:` cluster reaches a stack API server.
+ */
+export function describedEksCluster(
+  accessKeyId: string,
+  endpoint: string | undefined,
+  caData: string,
+): Pick<EksAccessDeps, 'credentials' | 'eksClient'> {
+  return {
+    credentials: async () => ({ accessKeyId, secretAccessKey: 'not-a-real-key' }),
+    eksClient: () => ({
+      send: async () => ({ cluster: { status: 'ACTIVE', endpoint, certificateAuthority: { data: caData } } }),
+    }),
+  };
+}

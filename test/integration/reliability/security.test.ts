@@ -128,16 +128,7 @@ describe('TLS verification', () => {
     );
     const stranger = strangerCa();
     const connector = createClusterConnector(config.clusters, {
-      credentials: async () => ({ accessKeyId: 'AKIDTLS', secretAccessKey: 'not-a-real-key' }),
-      eksClient: () => ({
-        send: async () => ({
-          cluster: {
-            status: 'ACTIVE',
-            endpoint: helpers.stack().servers[c1],
-            certificateAuthority: { data: stranger },
-          },
-        }),
-      }),
+      ...helpers.describedEksCluster('AKIDTLS', helpers.stack().servers[c1], stranger),
     });
     const api = await connector.connect('prod');
 
