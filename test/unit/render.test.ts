@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { TargetConfig } from '../../lib/config/index.js';
 import {
   contentHash,
   HASH_ANNOTATION,
@@ -25,6 +26,11 @@ function thrown(fn: () => unknown): SyncError {
   throw new Error('expected a SyncError');
 }
 
+/** The data rendered from the JSON SecretString `json` of `app/db` with `keys` mapped (the Prepare of most cases). */
+function renderKeys(json: string, keys: TargetConfig['keys']): Record<string, string> {
+  return renderData(secretValue(json), targetConfig({ keys }), 'app/db');
+}
+
 describe('renderData', () => {
   it('takes every top-level key of a JSON secret and JSON-stringifies non-string values', () => {
     // Prepare
@@ -38,14 +44,12 @@ describe('renderData', () => {
   });
 
   it('takes chosen keys under new names, including nested paths', () => {
-    // Prepare
-    const value = secretValue(JSON.stringify({ username: 'app', password: CANARY, endpoint: { host: 'db.local' } }));
-    const target = targetConfig({
-      keys: { DB_USER: 'username', DB_PASSWORD: 'password', DB_HOST: { path: 'endpoint.host' } },
-    });
-
     // Act
-    const data = renderData(value, target, 'app/db');
+    const data = renderKeys(JSON.stringify({ username: 'app', password: CANARY, endpoint: { host: 'db.local' } }), {
+      DB_USER: 'username',
+      DB_PASSWORD: 'password',
+      DB_HOST: { path: 'endpoint.host' },
+    });
 
     // Assess
     expect(data).toEqual({ DB_USER: b64('app'), DB_PASSWORD: b64(CANARY), DB_HOST: b64('db.local') });
@@ -148,20 +152,14 @@ describe('renderData: values as stored', () => {
   });
 
   it('keeps the exact text of mapped keys and nested paths, array items included', () => {
-    // Prepare
-    const value = secretValue('{"db": {"port": 5432.0, "hosts": [ {"n": 1.10}, "b" ]}, "id": 9007199254740993}');
-    const target = targetConfig({
-      keys: {
-        PORT: { path: 'db.port' },
-        FIRST: { path: 'db.hosts.0' },
-        N: { path: 'db.hosts.0.n' },
-        SECOND: { path: 'db.hosts.1' },
-        ID: 'id',
-      },
-    });
-
     // Act
-    const data = renderData(value, target, 'app/db');
+    const data = renderKeys('{"db": {"port": 5432.0, "hosts": [ {"n": 1.10}, "b" ]}, "id": 9007199254740993}', {
+      PORT: { path: 'db.port' },
+      FIRST: { path: 'db.hosts.0' },
+      N: { path: 'db.hosts.0.n' },
+      SECOND: { path: 'db.hosts.1' },
+      ID: 'id',
+    });
 
     // Assess
     expect(data).toEqual({
@@ -198,30 +196,23 @@ describe('renderData: values as stored', () => {
 
 describe('renderData: templates', () => {
   it('renders ESO-style and plain variables raw: no HTML escaping, numbers as their text', () => {
-    // Prepare
-    const value = secretValue(
+    // Act
+    const data = renderKeys(
       JSON.stringify({ username: 'app', password: `<&"'>${CANARY}`, host: 'db.local', port: 5432 }),
-    );
-    const target = targetConfig({
-      keys: {
+      {
         DATABASE_URL: { template: 'postgres://{{ .username }}:{{ password }}@{{{ host }}}:{{& .port }}/app{{! why }}' },
       },
-    });
-
-    // Act
-    const data = renderData(value, target, 'app/db');
+    );
 
     // Assess
     expect(data).toEqual({ DATABASE_URL: b64(`postgres://app:<&"'>${CANARY}@db.local:5432/app`) });
   });
 
   it('reads nested values, keys with dots and array items through JMESPath variables', () => {
-    // Prepare
-    const value = secretValue(JSON.stringify({ db: { host: 'h', 'tls.mode': 'verify' }, hosts: ['a', 'b'] }));
-    const target = targetConfig({ keys: { DSN: { template: '{{ .db.host }}/{{ db."tls.mode" }}/{{ hosts[1] }}' } } });
-
     // Act
-    const data = renderData(value, target, 'app/db');
+    const data = renderKeys(JSON.stringify({ db: { host: 'h', 'tls.mode': 'verify' }, hosts: ['a', 'b'] }), {
+      DSN: { template: '{{ .db.host }}/{{ db."tls.mode" }}/{{ hosts[1] }}' },
+    });
 
     // Assess
     expect(data).toEqual({ DSN: b64('h/verify/b') });
@@ -276,33 +267,24 @@ describe('renderData: templates', () => {
 
 describe('renderData: JMESPath keys', () => {
   it('reaches a key with dots under an object, which a dotted path cannot', () => {
-    // Prepare
-    const value = secretValue(JSON.stringify({ tls: { 'tls.crt': 'CERT', 'tls.key': CANARY } }));
-    const target = targetConfig({
-      keys: { 'tls.crt': { jmespath: 'tls."tls.crt"' }, 'tls.key': { jmespath: 'tls."tls.key"' } },
-    });
-
     // Act
-    const data = renderData(value, target, 'app/db');
+    const data = renderKeys(JSON.stringify({ tls: { 'tls.crt': 'CERT', 'tls.key': CANARY } }), {
+      'tls.crt': { jmespath: 'tls."tls.crt"' },
+      'tls.key': { jmespath: 'tls."tls.key"' },
+    });
 
     // Assess
     expect(data).toEqual({ 'tls.crt': b64('CERT'), 'tls.key': b64(CANARY) });
   });
 
   it('gives non-string results as compact JSON, and functions and projections their result', () => {
-    // Prepare
-    const value = secretValue('{"port": 5432, "hosts": [ {"n": "a"}, {"n": "b"} ], "on": true}');
-    const target = targetConfig({
-      keys: {
-        PORT: { jmespath: 'port' },
-        NAMES: { jmespath: 'hosts[*].n' },
-        JOINED: { jmespath: "join(',', hosts[*].n)" },
-        ON: { jmespath: 'on' },
-      },
-    });
-
     // Act
-    const data = renderData(value, target, 'app/db');
+    const data = renderKeys('{"port": 5432, "hosts": [ {"n": "a"}, {"n": "b"} ], "on": true}', {
+      PORT: { jmespath: 'port' },
+      NAMES: { jmespath: 'hosts[*].n' },
+      JOINED: { jmespath: "join(',', hosts[*].n)" },
+      ON: { jmespath: 'on' },
+    });
 
     // Assess
     expect(data).toEqual({ PORT: b64('5432'), NAMES: b64('["a","b"]'), JOINED: b64('a,b'), ON: b64('true') });
