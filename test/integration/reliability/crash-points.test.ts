@@ -206,6 +206,16 @@ function describePoint(point: CrashPoint, killed: ProxiedRequest | undefined): s
   return `${point.kind} #${point.occurrence}${killed === undefined ? '' : ` (${describeRequest(killed)})`}`;
 }
 
+/** A crash run at each of `points`, in order; one line for each that did not converge (empty when all did). */
+async function unconverged(points: readonly CrashPoint[], when: 'before' | 'after'): Promise<string[]> {
+  const failures: string[] = [];
+  for (const point of points) {
+    const { killed, problems } = await crashRun(point, when);
+    if (problems.length > 0) failures.push(`killed ${when} ${describePoint(point, killed)}: ${problems.join('; ')}`);
+  }
+  return failures;
+}
+
 /**
  * One crash-point run: fresh rotation, a child killed at the crash point, before the request is forwarded
  * (`before`) or once the API server has answered it (`after`: the write happened, the pass never learns it), then
@@ -349,12 +359,7 @@ describe('a rotation pass killed at each of its Kubernetes calls, then redeliver
   it('converges when killed before each call is forwarded', { timeout: 240_000 }, async () => {
     const points = crashPoints(baseline);
     expect(points.length).toBeGreaterThan(0);
-    const failures: string[] = [];
-    for (const point of points) {
-      const { killed, problems } = await crashRun(point, 'before');
-      if (problems.length > 0) failures.push(`killed before ${describePoint(point, killed)}: ${problems.join('; ')}`);
-    }
-    expect(failures).toEqual([]);
+    expect(await unconverged(points, 'before')).toEqual([]);
   });
 
   it('converges when killed after each write was answered, before the answer reached the pass', {
@@ -362,12 +367,7 @@ describe('a rotation pass killed at each of its Kubernetes calls, then redeliver
   }, async () => {
     const points = crashPoints(baseline).filter((p) => !p.kind.startsWith('GET '));
     expect(points.length).toBeGreaterThan(0);
-    const failures: string[] = [];
-    for (const point of points) {
-      const { killed, problems } = await crashRun(point, 'after');
-      if (problems.length > 0) failures.push(`killed after ${describePoint(point, killed)}: ${problems.join('; ')}`);
-    }
-    expect(failures).toEqual([]);
+    expect(await unconverged(points, 'after')).toEqual([]);
   });
 });
 
