@@ -143,11 +143,7 @@ describe('SyncEngine: health-gated waves', () => {
 
   it('lets a reconcile write the next waves once wave 1 rolled out, restarting wave 1 no more', async () => {
     // Arrange
-    const w = world();
-    const versionId = w.source.put('prod/db', { password: CANARY });
-    stuck(w.api('a'));
-    await w.engine.run(rotation(versionId));
-    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+    const w = await waveOneRolledOut();
 
     // Act
     const report = await w.engine.run({ trigger: 'reconcile', dryRun: false, restart: true });
@@ -240,6 +236,16 @@ async function secondVersion(yaml: string, failing = 'a') {
   w.api(failing).scriptRollout('app', 'Deployment', 'web', [{ availableReplicas: 0, progressDeadlineExceeded: true }]);
   const second = w.source.put('prod/db', { password: CANARY });
   return { ...w, first, second };
+}
+
+/** A rotation written to wave 1 (cluster a) and held there until its rollout finished: the later waves are due. */
+async function waveOneRolledOut() {
+  const w = world();
+  const versionId = w.source.put('prod/db', { password: CANARY });
+  stuck(w.api('a'));
+  await w.engine.run(rotation(versionId));
+  w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+  return w;
 }
 
 /** `secondVersion`, delivered: wave 1 fails. */
@@ -468,11 +474,7 @@ describe('SyncEngine: waves under filters', () => {
 
   it("lets a backfill of a later wave's cluster write it once wave 1 rolled out, and only it", async () => {
     // Arrange
-    const w = world();
-    const versionId = w.source.put('prod/db', { password: CANARY });
-    stuck(w.api('a'));
-    await w.engine.run(rotation(versionId));
-    w.api('a').scriptRollout('app', 'Deployment', 'web', []);
+    const w = await waveOneRolledOut();
 
     // Act
     const report = await w.engine.run({ trigger: 'backfill', dryRun: false, restart: true, clusters: ['b'] });
